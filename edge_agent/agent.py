@@ -1,0 +1,209 @@
+"""The edge agent: wires the store, the outbox, the inbox and the MQTT link together.
+
+Start-up order: database (migrations), link, first connection attempt, then
+``READY=1`` to systemd. The agent is ready once its database is up and it has
+tried the broker once: it keeps working offline (events wait in the outbox),
+so an unreachable broker must not hold the whole service in "activating".
+"""
+
+from __future__ import annotations
+
+import logging
+import platform
+import signal
+import sqlite3
+import threading
+import time
+from importlib.metadata import version as package_version
+
+from pydantic import BaseModel
+
+from .commands import Commands
+from .config import AgentConfig
+from .contract import (
+    BIRTH,
+    COMMANDS,
+    EVENTS,
+    HEALTH,
+    PROBE,
+    PUSHES,
+    BirthPayload,
+    HealthPayload,
+    ProbePayload,
+    Topics,
+    decode,
+    encode,
+    new_id,
+)
+from .credentials import Credentials
+from .errors import ContractError
+from .inbox import Inbox
+from .link import Link
+from .outbox import Outbox
+from .store import Store
+from .systemd import Notifier
+from . import __version__
+
+logger = logging.getLogger(__name__)
+
+PRUNE_INTERVAL_S = 3600.0
+
+
+class Agent:
+    """One edge agent process.
+
+    :param config: validated configuration; ``config.mqtt`` must be set.
+    :param credentials: secrets (broker user and password).
+    :param notifier: systemd notifications; from the environment by default.
+    """
+
+    def __init__(self, config: AgentConfig, credentials: Credentials | None = None,
+                 notifier: Notifier | None = None):
+        self.config = config
+        self.started = time.time()
+        self._started_mono = time.monotonic()
+        self.topics = Topics(config.store.id, config.device.id)
+        self.store = Store(config.database.path)
+        self.outbox = Outbox(self.store, self.topics, config.outbox.max_rows)
+        self.commands = Commands(config, respond=self._respond)
+        self.inbox = Inbox(self.store, self.outbox, self.topics, self.commands, on_probe=self._on_probe,
+                           dedupe_days=config.inbox.dedupe_days)
+        self.link = Link(config, credentials or Credentials(), self.outbox, on_message=self.inbox.handle,
+                         on_connected=self._on_connected)
+        self.notifier = notifier or Notifier()
+        self.broker_rtt_ms: float | None = None
+        self._probe: tuple[str, float] | None = None
+        self._stopping = threading.Event()
+        self._stopped = threading.Event()
+        self._housekeeping: threading.Thread | None = None
+
+    # ------------------------------------------------------------------ API for the rest of the agent
+
+    def emit(self, name: str, data: BaseModel | dict) -> str:
+        """Queue the upstream event ``name`` durably; returns its message id.
+
+        :raises ContractError: when ``data`` does not fit the event's schema.
+        """
+        return self.outbox.enqueue(name, data)
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def start(self) -> None:
+        self.link.start()
+        self.link.wait_first_attempt(timeout=self.config.mqtt.connect_timeout_s + 1)
+        self._housekeeping = threading.Thread(target=self._housekeep, name="housekeeping", daemon=True)
+        self._housekeeping.start()
+        state = "connected" if self.link.connected else "offline, queuing events"
+        self.notifier.ready(f"{state}; outbox {self.outbox.depth().total}")
+        logger.info("agent %s started for %s/%s (%s)", __version__, self.config.store.id,
+                    self.config.device.id, state)
+
+    def run_forever(self) -> None:
+        """Start, then run until SIGTERM or SIGINT."""
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda *_: self._stopping.set())
+        self.start()
+        try:
+            while not self._stopping.wait(0.5):
+                pass
+        finally:
+            self.stop()
+
+    def stop(self) -> None:
+        if self._stopped.is_set():
+            return
+        self._stopped.set()
+        self._stopping.set()
+        self.notifier.stopping()
+        logger.info("agent stopping")
+        self.link.stop()
+        if self._housekeeping is not None:
+            self._housekeeping.join(5)
+        self.store.close()
+
+    # ------------------------------------------------------------------ health
+
+    def health(self) -> HealthPayload:
+        depth = self.outbox.depth()
+        return HealthPayload(
+            uptime_s=round(time.monotonic() - self._started_mono, 3),
+            connected=self.link.connected,
+            outbox_depth=depth.total,
+            outbox_critical=depth.critical,
+            outbox_oldest_age_s=None if depth.oldest_age_s is None else round(depth.oldest_age_s, 3),
+            reconnects=self.link.stats.reconnects,
+            dropped_telemetry=self.outbox.dropped_telemetry,
+            rejected_messages=self.inbox.rejected,
+            broker_rtt_ms=self.broker_rtt_ms,
+        )
+
+    def birth(self) -> BirthPayload:
+        capabilities = (["outbox"] + [f"event:{name}" for name in EVENTS] + [f"push:{name}" for name in PUSHES]
+                        + [f"command:{name}" for name in COMMANDS])
+        return BirthPayload(
+            agent_version=__version__, python_version=platform.python_version(),
+            paho_version=package_version("paho-mqtt"), sqlite_version=sqlite3.sqlite_version,
+            device_kind=self.config.device.kind, capabilities=capabilities,
+            config_hash=self.config.config_hash(),
+            started=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.started)),
+        )
+
+    def _on_connected(self) -> None:
+        _, payload = encode(BIRTH, self.birth())
+        self.link.publish(self.topics.birth, payload, qos=1, retain=True)
+
+    def _respond(self, command: str, payload: bytes) -> None:
+        if not self.link.publish(self.topics.response(command), payload, qos=1):
+            logger.info("response to %s not sent: not connected", command)
+
+    def _send_probe(self) -> None:
+        nonce = new_id()
+        self._probe = (nonce, time.perf_counter())
+        _, payload = encode(PROBE, ProbePayload(nonce=nonce))
+        self.link.publish(self.topics.probe, payload, qos=0)
+
+    def _on_probe(self, raw: bytes) -> None:
+        try:
+            nonce = decode(PROBE, raw).payload.nonce
+        except ContractError as exc:
+            self.inbox.reject(self.topics.probe, None, str(exc))
+            return
+        probe = self._probe
+        if probe is not None and probe[0] == nonce:
+            self.broker_rtt_ms = round((time.perf_counter() - probe[1]) * 1000, 3)
+            self._probe = None
+
+    def _housekeep(self) -> None:
+        interval = self.config.health.interval_s
+        watchdog = self.notifier.watchdog_interval_s
+        tick = min(interval, watchdog) if watchdog else interval
+        next_health = time.monotonic()
+        next_prune = time.monotonic() + 60
+        while not self._stopping.wait(max(0.0, min(next_health - time.monotonic(), tick))):
+            now = time.monotonic()
+            if watchdog and self.link.alive():
+                self.notifier.watchdog()
+            if now >= next_health:
+                next_health = now + interval
+                self._publish_health()
+            if now >= next_prune:
+                next_prune = now + PRUNE_INTERVAL_S
+                try:
+                    pruned = self.inbox.prune()
+                    if pruned:
+                        logger.info("forgot %d old pushed message ids", pruned)
+                except sqlite3.Error as exc:
+                    logger.error("pruning the inbox failed: %s", exc)
+
+    def _publish_health(self) -> None:
+        try:
+            health = self.health()
+        except sqlite3.Error as exc:
+            logger.error("cannot read health: %s", exc)
+            return
+        if self.link.connected:
+            _, payload = encode(HEALTH, health)
+            self.link.publish(self.topics.health, payload, qos=0)
+            self._send_probe()
+        self.notifier.status(f"{'connected' if health.connected else 'offline'}; outbox {health.outbox_depth}; "
+                             f"dropped {health.dropped_telemetry}")

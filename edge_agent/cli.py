@@ -1,0 +1,110 @@
+"""``edge-agent``: the command line. A thin layer: it parses arguments, sets up
+logging and turns the agent's errors into messages and exit codes."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from .config import load_config
+from .errors import ConfigError, EdgeAgentError
+
+logger = logging.getLogger(__name__)
+
+LOG_FORMAT = "%(asctime)s %(levelname)-7s %(threadName)s %(name)s: %(message)s"
+
+
+def _setup_logging(level: str) -> None:
+    logging.basicConfig(level=level, format=LOG_FORMAT, stream=sys.stderr)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from .agent import Agent
+
+    config = load_config(args.config)
+    _setup_logging(args.log_level or config.logging.level)
+    if config.mqtt is None:
+        raise ConfigError(str(args.config), ["mqtt: the agent needs a broker; `edge-agent demo` starts one"])
+    Agent(config).run_forever()
+    return 0
+
+
+def cmd_validate_config(args: argparse.Namespace) -> int:
+    try:
+        config = load_config(args.file)
+    except ConfigError as exc:
+        print(f"{exc.source}: {len(exc.problems)} problem(s)", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return 1
+    print(f"{args.file}: ok (store {config.store.id}, device {config.device.id}, hash {config.config_hash()})")
+    return 0
+
+
+def cmd_contract_asyncapi(args: argparse.Namespace) -> int:
+    from .asyncapi import render_yaml
+
+    text = render_yaml()
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from .demo import run_demo
+
+    _setup_logging(args.log_level or "INFO")
+    return run_demo(config_path=args.config, state_dir=args.state_dir, duration_s=args.duration)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="edge-agent", description="Connected Store edge agent.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="Run the agent with a configuration file.")
+    run.add_argument("--config", "-c", required=True, type=Path, help="TOML configuration file.")
+    run.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+                     help="Override the configured log level.")
+    run.set_defaults(func=cmd_run)
+
+    validate = sub.add_parser("validate-config", help="Check a configuration file; exit 1 listing every mistake.")
+    validate.add_argument("file", type=Path, help="TOML configuration file.")
+    validate.set_defaults(func=cmd_validate_config)
+
+    contract = sub.add_parser("contract", help="The MQTT contract.")
+    contract_sub = contract.add_subparsers(dest="contract_command", required=True)
+    asyncapi = contract_sub.add_parser("asyncapi", help="Print the AsyncAPI 3 document generated from the code.")
+    asyncapi.add_argument("--output", "-o", type=Path, help="Write to this file instead of standard output.")
+    asyncapi.set_defaults(func=cmd_contract_asyncapi)
+
+    demo = sub.add_parser("demo", help="Run the demo: embedded broker (unless one is configured) and the agent.")
+    demo.add_argument("--config", "-c", type=Path, default=None,
+                      help="Configuration file (default: config/demo.toml of the project).")
+    demo.add_argument("--state-dir", type=Path, default=None,
+                      help="Where the demo keeps its database (default: a fresh temporary folder).")
+    demo.add_argument("--duration", type=float, default=None, help="Stop after this many seconds.")
+    demo.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    demo.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except ConfigError as exc:
+        print(f"error: {exc.source}:", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return 1
+    except EdgeAgentError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,100 @@
+"""Request/response commands: ``…/request/<name>`` answered on ``…/response/<name>``.
+
+Every request gets a response carrying its ``transaction``; a request that
+cannot be parsed gets an error response (with the transaction when it can
+be found in the broken message), never a crash.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable
+
+from pydantic import BaseModel, ValidationError
+
+from .config import AgentConfig
+from .errors import ContractError
+from .contract import (
+    COMMANDS,
+    GetConfigResult,
+    PingResult,
+    SetLogLevelRequest,
+    SetLogLevelResult,
+    decode,
+    describe_validation,
+    encode_response,
+)
+
+logger = logging.getLogger(__name__)
+
+
+class CommandError(Exception):
+    """A well-formed request that cannot be carried out."""
+
+
+def _transaction_of(raw: bytes) -> str | None:
+    """The transaction of a request that failed validation, if one can be read."""
+    try:
+        document = json.loads(raw)
+    except (ValueError, RecursionError):
+        return None
+    if isinstance(document, dict):
+        transaction = document.get("transaction")
+        if isinstance(transaction, str) and 0 < len(transaction) <= 128:
+            return transaction
+    return None
+
+
+class Commands:
+    """Carries out commands and publishes their responses.
+
+    :param config: the agent's configuration (``get-config`` returns it).
+    :param respond: ``respond(command, payload_bytes)`` publishes a response.
+    """
+
+    def __init__(self, config: AgentConfig, respond: Callable[[str, bytes], None]):
+        self._config = config
+        self._respond = respond
+        self._started = time.monotonic()
+        self._handlers: dict[str, Callable[[BaseModel], BaseModel]] = {
+            "ping": self._ping,
+            "get-config": self._get_config,
+            "set-log-level": self._set_log_level,
+        }
+        missing = set(COMMANDS) ^ set(self._handlers)
+        if missing:
+            raise RuntimeError(f"commands without handler or contract entry: {sorted(missing)}")
+
+    def handle(self, name: str, raw: bytes) -> str | None:
+        """Carry out command ``name``; return the error text when it failed, else None."""
+        message = COMMANDS[name]
+        transaction = None
+        try:
+            decoded = decode(message, raw)
+            transaction = decoded.envelope.transaction
+            if transaction is None:
+                raise ContractError("transaction is required")
+            result = self._handlers[name](decoded.payload)
+        except (ContractError, CommandError) as exc:
+            error = str(exc)
+            self._respond(name, encode_response(name, transaction or _transaction_of(raw), error=error))
+            return error
+        self._respond(name, encode_response(name, transaction, result=result))
+        return None
+
+    def _ping(self, request: BaseModel) -> PingResult:
+        return PingResult(uptime_s=round(time.monotonic() - self._started, 3))
+
+    def _get_config(self, request: BaseModel) -> GetConfigResult:
+        return GetConfigResult(config=self._config.public_dict(), config_hash=self._config.config_hash())
+
+    def _set_log_level(self, request: SetLogLevelRequest) -> SetLogLevelResult:
+        target = logging.getLogger(request.logger) if request.logger else logging.getLogger()
+        try:
+            target.setLevel(request.level)
+        except (ValueError, TypeError, ValidationError) as exc:
+            raise CommandError(f"cannot set level: {exc}") from None
+        logger.info("log level of %s set to %s", request.logger or "root", request.level)
+        return SetLogLevelResult(logger=request.logger or "root", level=request.level)

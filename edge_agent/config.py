@@ -1,0 +1,191 @@
+"""Typed configuration of the edge agent, loaded from TOML.
+
+Every section is a pydantic model that refuses keys it does not know, so a
+typo is an error with its key path instead of a silently ignored setting.
+Secrets never live here: see :mod:`edge_agent.credentials`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import tomllib
+from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from .errors import ConfigError
+
+ID_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class StoreConfig(_Section):
+    id: str = Field(description="Store id, part of every topic (lowercase letters, digits, dashes).",
+                    pattern=ID_PATTERN)
+    timezone: str = Field("Europe/Amsterdam", description="IANA time zone of the store (offer validity, schedules).")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}") from None
+        return value
+
+
+class DeviceConfig(_Section):
+    id: str = Field(description="Device id within the store, part of every topic.", pattern=ID_PATTERN)
+    kind: Literal["kiosk", "shelf", "gateway"] = Field("kiosk", description="What this device is.")
+
+
+class TlsConfig(_Section):
+    ca_file: Path | None = Field(None, description="CA bundle that signed the broker's certificate; system CAs when empty.")
+    cert_file: Path | None = Field(None, description="Client certificate for mutual TLS.")
+    key_file: Path | None = Field(None, description="Private key of the client certificate.")
+    insecure: bool = Field(False, description="Skip host name verification. For lab use only.")
+
+    @model_validator(mode="after")
+    def _cert_and_key_together(self) -> TlsConfig:
+        if (self.cert_file is None) != (self.key_file is None):
+            raise ValueError("cert_file and key_file must be given together")
+        return self
+
+
+class MqttConfig(_Section):
+    host: str = Field(description="Broker host name or address.")
+    port: int = Field(1883, ge=1, le=65535, description="Broker port (8883 is usual with TLS).")
+    keepalive_s: int = Field(30, ge=5, le=3600, description="MQTT keepalive in seconds; the last will fires after 1.5x this.")
+    client_id: str | None = Field(None, description="MQTT client id; defaults to cs-<store>-<device>.")
+    tls: TlsConfig | None = Field(None, description="Connect with TLS when present.")
+    reconnect_min_s: float = Field(0.5, gt=0, description="First reconnect delay; doubles per failure, with jitter.")
+    reconnect_max_s: float = Field(30.0, gt=0, description="Longest reconnect delay.")
+    connect_timeout_s: float = Field(10.0, gt=0, description="TCP/TLS connect timeout.")
+
+    @model_validator(mode="after")
+    def _backoff_order(self) -> MqttConfig:
+        if self.reconnect_min_s > self.reconnect_max_s:
+            raise ValueError("reconnect_min_s must not exceed reconnect_max_s")
+        return self
+
+
+class DatabaseConfig(_Section):
+    path: Path = Field(Path("/var/lib/connected-store/agent.db"), description="SQLite database of the agent.")
+
+
+class OutboxConfig(_Section):
+    max_rows: int = Field(200_000, ge=100, description="Bound of the outbox; telemetry beyond it is dropped oldest-first.")
+    window: int = Field(500, ge=1, le=20_000,
+                        description="Events handed to the broker connection before their PUBACKs arrive.")
+
+
+class InboxConfig(_Section):
+    dedupe_days: float = Field(7.0, gt=0, description="How long ids of applied pushed messages are remembered.")
+
+
+class HealthConfig(_Section):
+    interval_s: float = Field(30.0, ge=0.2, description="Seconds between health messages.")
+
+
+class LoggingConfig(_Section):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Root log level at start.")
+
+
+class AgentConfig(_Section):
+    store: StoreConfig = Field(description="Which store this is.")
+    device: DeviceConfig = Field(description="Which device this is.")
+    mqtt: MqttConfig | None = Field(None, description="The store broker; the demo starts an embedded one when absent.")
+    database: DatabaseConfig = Field(default_factory=DatabaseConfig, description="Local state.")
+    outbox: OutboxConfig = Field(default_factory=OutboxConfig, description="Durable upstream queue.")
+    inbox: InboxConfig = Field(default_factory=InboxConfig, description="Pushed data from central.")
+    health: HealthConfig = Field(default_factory=HealthConfig, description="Periodic health messages.")
+    logging: LoggingConfig = Field(default_factory=LoggingConfig, description="Logging.")
+
+    @property
+    def client_id(self) -> str:
+        if self.mqtt is not None and self.mqtt.client_id:
+            return self.mqtt.client_id
+        return f"cs-{self.store.id}-{self.device.id}"
+
+    def public_dict(self) -> dict:
+        """The configuration as JSON-ready data (it never holds secrets)."""
+        return self.model_dump(mode="json")
+
+    def config_hash(self) -> str:
+        """A short stable hash of the effective configuration, for the birth message."""
+        canonical = json.dumps(self.public_dict(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+    def with_mqtt(self, host: str, port: int) -> AgentConfig:
+        """A copy pointing at another broker (the demo's embedded one)."""
+        mqtt = (self.mqtt or MqttConfig(host=host)).model_copy(update={"host": host, "port": port})
+        return self.model_copy(update={"mqtt": mqtt})
+
+
+def _line_of(text: str, loc: tuple) -> int | None:
+    """Best-effort line of a key path in TOML text: the key's line, else its table header."""
+    keys = [str(part) for part in loc if not isinstance(part, int)]
+    if not keys:
+        return None
+    table, leaf = ".".join(keys[:-1]), keys[-1]
+    current, header_line = "", None
+    for number, line in enumerate(text.splitlines(), start=1):
+        stripped = line.strip()
+        if stripped.startswith("[") and stripped.endswith("]"):
+            current = stripped.strip("[]").strip()
+            if current == ".".join(keys):
+                return number
+            if current == table:
+                header_line = number
+            continue
+        if current == table and stripped.split("=", 1)[0].strip() == leaf:
+            return number
+    return header_line
+
+
+def parse_config(text: str, source: str = "<config>") -> AgentConfig:
+    """Parse TOML text into an :class:`AgentConfig`.
+
+    :raises ConfigError: with one problem per mistake, each with its key path.
+    """
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(source, [f"not valid TOML: {exc}"]) from None
+    try:
+        return AgentConfig.model_validate(raw)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            path = ".".join(str(part) for part in error["loc"]) or "(top level)"
+            line = _line_of(text, error["loc"])
+            where = f"{path} (line {line})" if line else path
+            message = error["msg"]
+            if error["type"] == "extra_forbidden":
+                message = "unknown key"
+            problems.append(f"{where}: {message}")
+        raise ConfigError(source, problems) from None
+
+
+def load_config(path: str | Path) -> AgentConfig:
+    """Load and validate a TOML configuration file.
+
+    :raises ConfigError: when the file cannot be read or is invalid.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(str(path), [f"cannot read: {exc.strerror}"]) from None
+    return parse_config(text, str(path))
+
+
+def apply_logging(config: AgentConfig) -> None:
+    logging.getLogger().setLevel(config.logging.level)

@@ -1,0 +1,551 @@
+"""The MQTT contract: every topic and every payload the edge agent uses.
+
+This module is the single source of truth. ``docs/asyncapi.yaml`` is generated
+from it (``edge-agent contract asyncapi``) and tests check both agree and that
+real messages validate against the JSON Schemas derived from the models here.
+
+Topics live under one versioned root::
+
+    cs/v1/{store}/{device}/state              retained online/offline, last will
+    cs/v1/{store}/{device}/birth              retained versions, capabilities, config hash
+    cs/v1/{store}/{device}/health             periodic health
+    cs/v1/{store}/{device}/probe              the agent's own round-trip probe (local)
+    cs/v1/{store}/{device}/event/{name}       upstream events, at-least-once via the outbox
+    cs/v1/{store}/{device}/request/{command}  commands to the device
+    cs/v1/{store}/{device}/response/{command} their answers
+    cs/v1/central/{store}/{kind}              what central systems push to the store
+
+Every payload is a JSON envelope: ``id`` (UUIDv7, unique per message), ``ts``
+(RFC 3339, UTC), ``schema`` (``name/major``), ``transaction`` (commands) and
+``data``. Responses carry ``status``, ``data`` and ``error`` beside the same
+metadata. Consumers de-duplicate by ``id``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+import uuid6
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    model_validator,
+)
+
+from .errors import ContractError
+
+ROOT = "cs/v1"
+CENTRAL = "central"
+
+Identifier = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]
+CustomerId = Annotated[str, StringConstraints(pattern=r"^c-[0-9a-f]{16,64}$")]
+MessageId = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")]
+Transaction = Annotated[str, StringConstraints(min_length=1, max_length=128)]
+ShortText = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+
+
+class Payload(BaseModel):
+    """Base of every payload model: unknown keys are refused."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DeliveryClass(StrEnum):
+    """How the outbox treats an event when it is full."""
+
+    CRITICAL = "critical"  # never dropped (consent, erasure, orders)
+    TELEMETRY = "telemetry"  # dropped oldest-first when the outbox is full, and counted
+
+
+class Purpose(StrEnum):
+    RECOGNITION = "recognition"
+    PERSONAL_OFFERS = "personal-offers"
+    ANALYTICS = "analytics"
+
+
+# --------------------------------------------------------------------------- device status
+
+
+class StatePayload(Payload):
+    state: Literal["online", "offline"] = Field(description="Whether the agent is connected.")
+    reason: Literal["connected", "shutdown", "last-will"] = Field(description="Why the state was published.")
+
+
+class BirthPayload(Payload):
+    agent_version: str
+    python_version: str
+    paho_version: str
+    sqlite_version: str
+    device_kind: str
+    capabilities: list[str] = Field(description="Features this agent offers, e.g. command:ping.")
+    config_hash: str = Field(description="Short hash of the effective configuration.")
+    started: AwareDatetime = Field(description="When the agent process started.")
+
+
+class HealthPayload(Payload):
+    uptime_s: float = Field(ge=0)
+    connected: bool
+    outbox_depth: int = Field(ge=0, description="Events waiting for their PUBACK.")
+    outbox_critical: int = Field(ge=0, description="Of which never-drop events.")
+    outbox_oldest_age_s: float | None = Field(None, ge=0, description="Age of the oldest waiting event.")
+    reconnects: int = Field(ge=0, description="Connections made since start, minus the first.")
+    dropped_telemetry: int = Field(ge=0, description="Telemetry events dropped because the outbox was full.")
+    rejected_messages: int = Field(ge=0, description="Pushed messages and requests rejected since start.")
+    broker_rtt_ms: float | None = Field(None, ge=0, description="Last measured publish-to-receive time via the broker.")
+
+
+class ProbePayload(Payload):
+    nonce: str
+
+
+# --------------------------------------------------------------------------- upstream events
+
+
+class ErrorEvent(Payload):
+    topic: str = Field(description="Topic of the message that was rejected.")
+    message_id: str | None = Field(None, description="Its envelope id, when it had one.")
+    reason: str = Field(description="Why it was rejected (never contains the payload).")
+
+
+class ConsentEvent(Payload):
+    customer: CustomerId
+    purpose: Purpose
+    granted: bool
+    until: AwareDatetime | None = Field(None, description="End of the consent when granted.")
+    source: Literal["kiosk", "central"]
+
+
+class ErasureAckEvent(Payload):
+    request_id: Transaction
+    customer: CustomerId
+    erased_records: int = Field(ge=0)
+
+
+class FootfallEvent(Payload):
+    interval_start: AwareDatetime
+    interval_s: float = Field(gt=0)
+    count: int = Field(ge=0)
+
+
+# --------------------------------------------------------------------------- central pushes
+
+
+class Consent(Payload):
+    purpose: Purpose
+    until: AwareDatetime
+
+
+class CustomerProfile(Payload):
+    customer: CustomerId
+    version: int = Field(ge=1, description="Newer versions replace older ones; older are ignored.")
+    first_name: Annotated[str, StringConstraints(min_length=1, max_length=80)]
+    language: Literal["nl", "en", "fr"] = "nl"
+    tier: Identifier | None = None
+    points: int = Field(0, ge=0)
+    price_groups: list[Identifier] = Field(default_factory=list)
+    segments: list[Identifier] = Field(default_factory=list)
+    favourite_store: Identifier | None = None
+    consents: list[Consent] = Field(default_factory=list)
+
+
+class OrderStatus(StrEnum):
+    PLACED = "placed"
+    READY = "ready"
+    COLLECTED = "collected"
+    CANCELLED = "cancelled"
+    EXPIRED = "expired"
+
+
+class PickupPoint(Payload):
+    kind: Literal["service-desk", "locker"]
+    locker: Annotated[str, StringConstraints(min_length=1, max_length=20)] | None = None
+
+    @model_validator(mode="after")
+    def _locker_number(self) -> PickupPoint:
+        if (self.kind == "locker") != (self.locker is not None):
+            raise ValueError("a locker pick-up point needs a locker number, and only it")
+        return self
+
+
+class OrderItem(Payload):
+    name: ShortText
+    quantity: int = Field(ge=1)
+
+
+class OrderPush(Payload):
+    order_id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9-]{1,40}$")]
+    version: int = Field(ge=1)
+    customer: CustomerId
+    status: OrderStatus
+    pickup: PickupPoint
+    ready_since: AwareDatetime | None = None
+    deadline: AwareDatetime | None = None
+    items: list[OrderItem] = Field(default_factory=list, max_length=200)
+
+    @model_validator(mode="after")
+    def _dates(self) -> OrderPush:
+        if self.ready_since and self.deadline and self.deadline < self.ready_since:
+            raise ValueError("deadline is before ready_since")
+        return self
+
+
+class ErasureRequest(Payload):
+    request_id: Transaction
+    customer: CustomerId
+
+
+# --------------------------------------------------------------------------- commands
+
+
+class EmptyRequest(Payload):
+    pass
+
+
+class SetLogLevelRequest(Payload):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"]
+    logger: Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_.]*$")] | None = Field(
+        None, description="Logger name; the root logger when absent.")
+
+
+class PingResult(Payload):
+    pong: Literal[True] = True
+    uptime_s: float
+
+
+class GetConfigResult(Payload):
+    config: dict[str, Any]
+    config_hash: str
+
+
+class SetLogLevelResult(Payload):
+    logger: str
+    level: str
+
+
+# --------------------------------------------------------------------------- the envelope
+
+
+class Envelope(BaseModel):
+    """Metadata around every payload."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    id: MessageId = Field(description="Unique per message (UUIDv7); consumers de-duplicate by it.")
+    ts: AwareDatetime = Field(description="When the message was created, RFC 3339.")
+    schema_: str = Field(alias="schema", description="Payload schema as name/major.")
+    transaction: Transaction | None = Field(None, description="Correlates a request with its response.")
+    data: dict[str, Any]
+
+
+class ResponseEnvelope(BaseModel):
+    """A command's answer: ``{status, data, error, transaction}`` with the usual metadata."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    id: MessageId
+    ts: AwareDatetime
+    schema_: str = Field(alias="schema")
+    transaction: Transaction | None = Field(description="The request's transaction, null when it had none.")
+    status: Literal["ok", "error"]
+    data: dict[str, Any] | None = None
+    error: str | None = None
+
+
+# --------------------------------------------------------------------------- the catalogue of messages
+
+Direction = Literal["publish", "receive"]  # from the agent's point of view
+
+
+@dataclass(frozen=True)
+class Message:
+    """One kind of message: where it goes, what it carries and how it is delivered."""
+
+    name: str
+    version: int
+    model: type[BaseModel]
+    topic: str  # template with {store}, {device} and maybe {name}
+    direction: Direction
+    summary: str
+    qos: int = 1
+    retained: bool = False
+    personal: bool = False  # carries personal data: never retained, never bridged
+    delivery: DeliveryClass | None = None  # for outbox events
+    bridged: bool = True
+    example: dict[str, Any] = field(default_factory=dict)
+    response: type[BaseModel] | None = None  # for commands: model of the ok data
+
+    @property
+    def schema_id(self) -> str:
+        return f"{self.name}/{self.version}"
+
+    def topic_for(self, store: str, device: str = "") -> str:
+        return self.topic.format(store=store, device=device)
+
+
+DEVICE = ROOT + "/{store}/{device}"
+_EX_TS = "2026-04-01T09:30:00.000Z"
+_EX_CUSTOMER = "c-5f2b8c0e6d1a4f3b9c7e2a1d0b3c4e5f"
+
+STATE = Message("state", 1, StatePayload, DEVICE + "/state", "publish",
+                "Retained online/offline; the offline one is the last will.", retained=True,
+                example={"state": "online", "reason": "connected"})
+BIRTH = Message("birth", 1, BirthPayload, DEVICE + "/birth", "publish",
+                "Retained on every connect: versions, capabilities and configuration hash.", retained=True,
+                example={"agent_version": "0.1.0", "python_version": "3.11.7", "paho_version": "2.1.0",
+                         "sqlite_version": "3.40.1", "device_kind": "kiosk",
+                         "capabilities": ["outbox", "command:ping"], "config_hash": "a1b2c3d4e5f60718",
+                         "started": _EX_TS})
+HEALTH = Message("health", 1, HealthPayload, DEVICE + "/health", "publish",
+                 "Periodic health of the agent.", qos=0,
+                 example={"uptime_s": 120.5, "connected": True, "outbox_depth": 0, "outbox_critical": 0,
+                          "outbox_oldest_age_s": None, "reconnects": 0, "dropped_telemetry": 0,
+                          "rejected_messages": 0, "broker_rtt_ms": 0.8})
+PROBE = Message("probe", 1, ProbePayload, DEVICE + "/probe", "publish",
+                "The agent's own message to time a trip through the broker; it subscribes to it too.",
+                qos=0, bridged=False, example={"nonce": "0193f1c2"})
+
+EVENTS: dict[str, Message] = {
+    message.name.removeprefix("event-"): message
+    for message in (
+        Message("event-error", 1, ErrorEvent, DEVICE + "/event/error", "publish",
+                "A pushed message or request was rejected.", delivery=DeliveryClass.TELEMETRY,
+                example={"topic": "cs/v1/central/store-1/order", "message_id": None,
+                         "reason": "data.status: Input should be 'placed', 'ready', ..."}),
+        Message("event-consent", 1, ConsentEvent, DEVICE + "/event/consent", "publish",
+                "A customer gave or withdrew consent at this device.", delivery=DeliveryClass.CRITICAL,
+                example={"customer": _EX_CUSTOMER, "purpose": "recognition", "granted": False,
+                         "until": None, "source": "kiosk"}),
+        Message("event-erasure-ack", 1, ErasureAckEvent, DEVICE + "/event/erasure-ack", "publish",
+                "An erasure request was applied locally.", delivery=DeliveryClass.CRITICAL,
+                example={"request_id": "er-2026-0001", "customer": _EX_CUSTOMER, "erased_records": 3}),
+        Message("event-footfall", 1, FootfallEvent, DEVICE + "/event/footfall", "publish",
+                "Anonymous count of people seen in an interval.", delivery=DeliveryClass.TELEMETRY,
+                example={"interval_start": _EX_TS, "interval_s": 60.0, "count": 4}),
+    )
+}
+
+CENTRAL_TOPIC = ROOT + "/" + CENTRAL + "/{store}/"
+PUSHES: dict[str, Message] = {
+    message.name: message
+    for message in (
+        Message("customer", 1, CustomerProfile, CENTRAL_TOPIC + "customer", "receive",
+                "A customer profile (pseudonymous id); newer versions replace older.", personal=True,
+                example={"customer": _EX_CUSTOMER, "version": 3, "first_name": "Sanne", "language": "nl",
+                         "tier": "goud", "points": 5120, "price_groups": ["club"], "segments": ["tuin"],
+                         "favourite_store": "store-1",
+                         "consents": [{"purpose": "recognition", "until": "2027-04-01T00:00:00Z"}]}),
+        Message("order", 1, OrderPush, CENTRAL_TOPIC + "order", "receive",
+                "Status of a pick-up order.", personal=True,
+                example={"order_id": "WEB-100234", "version": 2, "customer": _EX_CUSTOMER, "status": "ready",
+                         "pickup": {"kind": "locker", "locker": "4"}, "ready_since": _EX_TS,
+                         "deadline": "2026-04-08T18:00:00Z",
+                         "items": [{"name": "Gazonmest 10 kg", "quantity": 1}]}),
+        Message("erasure", 1, ErasureRequest, CENTRAL_TOPIC + "erasure", "receive",
+                "Erase everything the store keeps about a customer; acknowledged with event/erasure-ack.",
+                example={"request_id": "er-2026-0001", "customer": _EX_CUSTOMER}),
+    )
+}
+
+COMMANDS: dict[str, Message] = {
+    message.name.removeprefix("request-"): message
+    for message in (
+        Message("request-ping", 1, EmptyRequest, DEVICE + "/request/ping", "receive",
+                "Liveness check.", response=PingResult, bridged=True, example={}),
+        Message("request-get-config", 1, EmptyRequest, DEVICE + "/request/get-config", "receive",
+                "The effective configuration (holds no secrets).", response=GetConfigResult, example={}),
+        Message("request-set-log-level", 1, SetLogLevelRequest, DEVICE + "/request/set-log-level", "receive",
+                "Change a log level at run time.", response=SetLogLevelResult,
+                example={"level": "DEBUG", "logger": "edge_agent.link"}),
+    )
+}
+
+
+def response_message(command: str) -> Message:
+    """The response channel of ``command``."""
+    request = COMMANDS[command]
+    return Message(f"response-{command}", request.version, ResponseEnvelope,
+                   DEVICE + f"/response/{command}", "publish", f"Answer to request/{command}.")
+
+
+RESPONSES: dict[str, Message] = {name: response_message(name) for name in COMMANDS}
+
+ALL_MESSAGES: list[Message] = [STATE, BIRTH, HEALTH, PROBE, *EVENTS.values(), *PUSHES.values(),
+                               *COMMANDS.values(), *RESPONSES.values()]
+
+
+# --------------------------------------------------------------------------- encoding and decoding
+
+
+def new_id() -> str:
+    """A new message id: a UUIDv7, so ids sort by creation time."""
+    return str(uuid6.uuid7())
+
+
+def now_ts() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _dumps(document: dict[str, Any]) -> bytes:
+    return json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def encode(message: Message, data: BaseModel | dict[str, Any], *, transaction: str | None = None,
+           message_id: str | None = None) -> tuple[str, bytes]:
+    """The envelope of ``data`` as JSON bytes, with its id.
+
+    ``data`` is validated against the message's model first.
+
+    :raises ContractError: when ``data`` does not fit the model.
+    """
+    payload = _validated(message, data).model_dump(mode="json")
+    message_id = message_id or new_id()
+    document: dict[str, Any] = {"id": message_id, "ts": now_ts(), "schema": message.schema_id}
+    if transaction is not None:
+        document["transaction"] = transaction
+    document["data"] = payload
+    return message_id, _dumps(document)
+
+
+def encode_response(command: str, transaction: str | None, *, result: BaseModel | None = None,
+                    error: str | None = None) -> bytes:
+    """A command's response envelope: ok with ``result``, or error with ``error``."""
+    document = {"id": new_id(), "ts": now_ts(), "schema": RESPONSES[command].schema_id,
+                "transaction": transaction, "status": "error" if error else "ok",
+                "data": result.model_dump(mode="json") if result is not None else None,
+                "error": error}
+    return _dumps(document)
+
+
+def _validated(message: Message, data: BaseModel | dict[str, Any]) -> BaseModel:
+    if isinstance(data, message.model):
+        return data
+    raw = data.model_dump(mode="json") if isinstance(data, BaseModel) else data
+    try:
+        return message.model.model_validate(raw)
+    except ValidationError as exc:
+        raise ContractError(f"{message.schema_id}: {describe_validation(exc)}") from None
+
+
+def describe_validation(exc: ValidationError, prefix: str = "") -> str:
+    """One line naming each failing field, without echoing the offending values."""
+    parts = []
+    for error in exc.errors(include_input=False, include_url=False)[:5]:
+        where = ".".join(str(part) for part in error["loc"]) or "(root)"
+        parts.append(f"{prefix}{where}: {error['msg']}")
+    more = exc.error_count() - len(parts)
+    if more > 0:
+        parts.append(f"and {more} more")
+    return "; ".join(parts)
+
+
+@dataclass(frozen=True)
+class Decoded:
+    envelope: Envelope
+    payload: BaseModel
+
+
+def parse_envelope(raw: bytes) -> Envelope:
+    """Parse the envelope of a received message.
+
+    :raises ContractError: with a reason that never echoes payload contents.
+    """
+    if len(raw) > 256 * 1024:
+        raise ContractError(f"payload too large ({len(raw)} bytes, at most 262144)")
+    try:
+        document = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ContractError(f"not JSON: {exc.__class__.__name__} at position {getattr(exc, 'pos', '?')}") from None
+    except RecursionError:
+        raise ContractError("not JSON: nested too deeply") from None
+    if not isinstance(document, dict):
+        raise ContractError(f"envelope must be a JSON object, got {type(document).__name__}")
+    try:
+        return Envelope.model_validate(document)
+    except ValidationError as exc:
+        raise ContractError(f"bad envelope: {describe_validation(exc)}") from None
+
+
+def decode(message: Message, raw: bytes) -> Decoded:
+    """Parse and validate a received message against ``message``'s schema.
+
+    :raises ContractError: when the envelope, schema id or payload is wrong.
+    """
+    envelope = parse_envelope(raw)
+    if envelope.schema_ != message.schema_id:
+        raise ContractError(f"schema {envelope.schema_!r} is not {message.schema_id!r}")
+    try:
+        payload = message.model.model_validate(envelope.data)
+    except ValidationError as exc:
+        raise ContractError(describe_validation(exc, "data.")) from None
+    return Decoded(envelope, payload)
+
+
+class Topics:
+    """The concrete topics of one device in one store."""
+
+    def __init__(self, store: str, device: str):
+        self.store = store
+        self.device = device
+        self.device_root = DEVICE.format(store=store, device=device)
+        self.central_root = CENTRAL_TOPIC.format(store=store)
+        self.state = STATE.topic_for(store, device)
+        self.birth = BIRTH.topic_for(store, device)
+        self.health = HEALTH.topic_for(store, device)
+        self.probe = PROBE.topic_for(store, device)
+
+    def event(self, name: str) -> str:
+        return EVENTS[name].topic_for(self.store, self.device)
+
+    def response(self, command: str) -> str:
+        return RESPONSES[command].topic_for(self.store, self.device)
+
+    def subscriptions(self) -> list[tuple[str, int]]:
+        """What the agent subscribes to, with QoS."""
+        return [(self.central_root + "#", 1), (self.device_root + "/request/+", 1), (self.probe, 0)]
+
+    def classify(self, topic: str) -> tuple[str, Message | None]:
+        """What a received topic is: ``("push", msg)``, ``("command", msg)``, ``("probe", None)``
+        or ``("unknown", None)``."""
+        if topic == self.probe:
+            return "probe", PROBE
+        if topic.startswith(self.central_root):
+            return "push", PUSHES.get(topic[len(self.central_root):])
+        prefix = self.device_root + "/request/"
+        if topic.startswith(prefix):
+            return "command", COMMANDS.get(topic[len(prefix):])
+        return "unknown", None
+
+
+TOPIC_PLACEHOLDER = re.compile(r"\{(\w+)\}")
+
+
+def json_schema(message: Message) -> dict[str, Any]:
+    """The JSON Schema of a whole message (envelope with its payload) as sent on the wire."""
+    if message.model is ResponseEnvelope:
+        schema = ResponseEnvelope.model_json_schema(by_alias=True)
+        result = COMMANDS[message.name.removeprefix("response-")].response
+        if result is not None:
+            result_schema = result.model_json_schema()
+            schema.setdefault("$defs", {}).update(result_schema.pop("$defs", {}))
+            schema["properties"]["data"] = {"anyOf": [result_schema, {"type": "null"}]}
+        schema["properties"]["schema"] = {"const": message.schema_id, "type": "string"}
+        return schema
+    payload_schema = message.model.model_json_schema()
+    defs = payload_schema.pop("$defs", {})
+    schema = Envelope.model_json_schema(by_alias=True)
+    schema["properties"]["schema"] = {"const": message.schema_id, "type": "string"}
+    schema["properties"]["data"] = payload_schema
+    if message.direction == "receive" and message.response is not None:
+        schema["required"] = sorted(set(schema.get("required", [])) | {"transaction"})
+    if defs:
+        schema["$defs"] = defs
+    return schema

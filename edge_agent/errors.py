@@ -1,0 +1,34 @@
+"""The edge agent's exception family.
+
+Everything the agent raises on purpose derives from :class:`EdgeAgentError`;
+the CLI and the MQTT link translate these into exit codes, log lines and
+error responses. Anything else is a bug.
+"""
+
+
+class EdgeAgentError(Exception):
+    """Base class of every error the edge agent raises on purpose."""
+
+
+class ConfigError(EdgeAgentError):
+    """The configuration file is missing, unreadable or invalid.
+
+    ``problems`` holds one line per mistake, each starting with its key path.
+    """
+
+    def __init__(self, source: str, problems: list[str]):
+        self.source = source
+        self.problems = problems
+        super().__init__(f"{source}: " + "; ".join(problems))
+
+
+class CredentialError(EdgeAgentError):
+    """A required secret is missing or malformed."""
+
+
+class ContractError(EdgeAgentError):
+    """A message does not follow the MQTT contract (bad topic, envelope or payload)."""
+
+
+class RejectedMessage(ContractError):
+    """A pushed message was valid JSON but cannot be applied (wrong store, stale version...)."""

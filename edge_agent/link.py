@@ -1,0 +1,403 @@
+"""The MQTT link to the store broker (paho-mqtt 2.x, MQTT 3.1.1).
+
+Threads, each named:
+
+* ``mqtt-supervisor`` connects, waits for the connection to end and reconnects
+  with exponential backoff and jitter. Every connection gets a fresh paho
+  client, so nothing paho kept in memory is re-sent behind the outbox's back:
+  after a reconnect the outbox is drained again from its first unacknowledged
+  event, in order.
+* paho's network thread runs the callbacks; they only hand work to the other
+  threads (paho calls ``on_publish`` while holding its own lock, so nothing
+  that publishes may be waited on from there).
+* ``outbox-drain`` hands waiting events to the client (QoS 1, up to
+  ``window`` unacknowledged) and deletes them after their PUBACK.
+* ``mqtt-inbox`` processes received messages one at a time, in arrival
+  order, and acknowledges each (manual PUBACK) only after it was handled, so
+  a message accepted by the broker is not lost if the agent dies.
+
+The session is persistent (``clean_session=False``): what central pushes
+while the agent is offline waits on the broker (with its persistence on).
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import random
+import socket
+import ssl
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+
+from .config import AgentConfig
+from .contract import STATE, StatePayload, Topics, encode
+from .credentials import MQTT_PASSWORD, MQTT_USERNAME, Credentials
+from .outbox import Outbox
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class LinkStats:
+    """Counters the health message reports."""
+
+    connections: int = 0
+    connected_since: float | None = None
+    last_error: str | None = None
+    received: int = 0
+
+    @property
+    def reconnects(self) -> int:
+        return max(0, self.connections - 1)
+
+
+@dataclass
+class Received:
+    """A message taken from the broker, acknowledged after it was handled."""
+
+    client: mqtt.Client
+    topic: str
+    payload: bytes
+    mid: int
+    qos: int
+    retain: bool
+    received_at: float = field(default_factory=time.monotonic)
+
+
+Handler = Callable[[Received], None]
+
+
+def backoff_delay(attempt: int, minimum: float, maximum: float, rng: random.Random | None = None) -> float:
+    """Delay before reconnect attempt ``attempt`` (0-based): exponential, capped, with jitter.
+
+    The delay is drawn uniformly from the upper half of the exponential step,
+    so a fleet that lost its broker at once does not return at once.
+    """
+    step = min(maximum, minimum * (2 ** min(attempt, 30)))
+    return (rng or random).uniform(step / 2, step)
+
+
+class Link:
+    """Keeps a connection to the broker, drains the outbox over it and delivers received messages.
+
+    :param config: the agent's configuration (``mqtt`` must be set).
+    :param credentials: where the broker user name and password come from.
+    :param outbox: the durable queue of upstream events.
+    :param on_message: called in the ``mqtt-inbox`` thread for every received
+        message; it must not raise (exceptions are logged and the message acknowledged).
+    :param on_connected: called in paho's thread after each successful connect,
+        with a function to publish directly (retained birth message and the like).
+    """
+
+    def __init__(self, config: AgentConfig, credentials: Credentials, outbox: Outbox,
+                 on_message: Handler, on_connected: Callable[[], None] | None = None):
+        if config.mqtt is None:
+            raise ValueError("the link needs an [mqtt] section")
+        self.config = config
+        self.mqtt_config = config.mqtt
+        self.topics = Topics(config.store.id, config.device.id)
+        self.outbox = outbox
+        self.stats = LinkStats()
+        self._on_message_handler = on_message
+        self._on_connected = on_connected
+        self._username = credentials.get(MQTT_USERNAME)
+        self._password = credentials.get(MQTT_PASSWORD)
+        self._stopping = threading.Event()
+        self._client: mqtt.Client | None = None
+        self._connected = threading.Event()
+        self._ended = threading.Event()
+        self._first_attempt_done = threading.Event()
+        self._inbox: queue.Queue[Received | None] = queue.Queue()
+        self._drain = _Drainer(outbox, config.outbox.window)
+        outbox.add_listener(self._drain.wake)
+        self._threads: list[threading.Thread] = []
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def start(self) -> None:
+        for target, name in ((self._supervise, "mqtt-supervisor"), (self._drain.run, "outbox-drain"),
+                             (self._work, "mqtt-inbox")):
+            thread = threading.Thread(target=target, name=name, daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def wait_first_attempt(self, timeout: float | None = None) -> bool:
+        """Wait until the first connection attempt succeeded or failed."""
+        return self._first_attempt_done.wait(timeout)
+
+    def wait_connected(self, timeout: float | None = None) -> bool:
+        return self._connected.wait(timeout)
+
+    @property
+    def connected(self) -> bool:
+        return self._connected.is_set()
+
+    def alive(self) -> bool:
+        """True when every thread of the link is running (for the systemd watchdog)."""
+        return bool(self._threads) and all(thread.is_alive() for thread in self._threads)
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Publish ``offline``, disconnect cleanly and stop the threads."""
+        self._stopping.set()
+        client = self._client
+        if client is not None and self._connected.is_set():
+            try:
+                _, payload = encode(STATE, StatePayload(state="offline", reason="shutdown"))
+                info = client.publish(self.topics.state, payload, qos=1, retain=True)
+                info.wait_for_publish(timeout=min(timeout, 2.0))
+            except (RuntimeError, ValueError, OSError) as exc:
+                logger.warning("could not publish offline state on shutdown: %s", exc)
+            client.disconnect()
+        self._ended.set()
+        self._drain.stop()
+        self._inbox.put(None)
+        for thread in self._threads:
+            thread.join(timeout)
+        if client is not None:
+            client.loop_stop()
+
+    # ------------------------------------------------------------------ publishing
+
+    def publish(self, topic: str, payload: bytes, qos: int = 0, retain: bool = False) -> bool:
+        """Publish directly (not through the outbox); False when not connected.
+
+        For what may be lost with a connection: health, responses, probes,
+        retained state and birth (re-published on every connect).
+        """
+        client = self._client
+        if client is None or not self._connected.is_set():
+            return False
+        info = client.publish(topic, payload, qos=qos, retain=retain)
+        return info.rc == mqtt.MQTT_ERR_SUCCESS
+
+    # ------------------------------------------------------------------ connection
+
+    def _new_client(self) -> mqtt.Client:
+        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=self.config.client_id,
+                             clean_session=False, protocol=mqtt.MQTTv311,
+                             reconnect_on_failure=False, manual_ack=True)
+        client.max_inflight_messages_set(self.config.outbox.window)
+        client.max_queued_messages_set(0)
+        _, will = encode(STATE, StatePayload(state="offline", reason="last-will"))
+        client.will_set(self.topics.state, will, qos=1, retain=True)
+        if self._username:
+            client.username_pw_set(self._username, self._password)
+        tls = self.mqtt_config.tls
+        if tls is not None:
+            client.tls_set(ca_certs=str(tls.ca_file) if tls.ca_file else None,
+                           certfile=str(tls.cert_file) if tls.cert_file else None,
+                           keyfile=str(tls.key_file) if tls.key_file else None,
+                           cert_reqs=ssl.CERT_REQUIRED, tls_version=ssl.PROTOCOL_TLS_CLIENT)
+            client.tls_insecure_set(tls.insecure)
+        client.connect_timeout = self.mqtt_config.connect_timeout_s
+        client.on_socket_open = _set_nodelay
+        client.on_connect = self._handle_connect
+        client.on_disconnect = self._handle_disconnect
+        client.on_message = self._handle_message
+        client.on_publish = self._drain.acked
+        return client
+
+    def _supervise(self) -> None:
+        attempt = 0
+        cfg = self.mqtt_config
+        while not self._stopping.is_set():
+            client = self._new_client()
+            self._ended.clear()
+            try:
+                client.connect(cfg.host, cfg.port, keepalive=cfg.keepalive_s)
+            except (OSError, ssl.SSLError, ValueError) as exc:
+                self._note_failure(f"cannot connect to {cfg.host}:{cfg.port}: {exc}")
+            else:
+                self._client = client
+                client.loop_start()
+                self._ended.wait()
+                client.loop_stop()
+                if self._connected.is_set():
+                    attempt = 0
+                self._connected.clear()
+                self._drain.detach()
+            self._first_attempt_done.set()
+            if self._stopping.is_set():
+                break
+            delay = backoff_delay(attempt, cfg.reconnect_min_s, cfg.reconnect_max_s)
+            attempt += 1
+            logger.info("reconnecting in %.2f s", delay)
+            self._stopping.wait(delay)
+
+    def _note_failure(self, reason: str) -> None:
+        if reason != self.stats.last_error:
+            logger.warning("%s", reason)
+        else:
+            logger.debug("%s", reason)
+        self.stats.last_error = reason
+
+    def _handle_connect(self, client: mqtt.Client, userdata, flags, reason_code, properties) -> None:
+        if reason_code.is_failure:
+            self._note_failure(f"broker refused the connection: {reason_code}")
+            self._first_attempt_done.set()
+            return
+        self.stats.connections += 1
+        self.stats.connected_since = time.time()
+        self.stats.last_error = None
+        logger.info("connected to %s:%d (connection %d)", self.mqtt_config.host, self.mqtt_config.port,
+                    self.stats.connections)
+        client.subscribe(self.topics.subscriptions())
+        _, online = encode(STATE, StatePayload(state="online", reason="connected"))
+        client.publish(self.topics.state, online, qos=1, retain=True)
+        self._connected.set()
+        if self._on_connected is not None:
+            try:
+                self._on_connected()
+            except Exception:
+                logger.exception("on_connected hook failed")
+        self._drain.attach(client)
+        self._first_attempt_done.set()
+
+    def _handle_disconnect(self, client: mqtt.Client, userdata, flags, reason_code, properties) -> None:
+        if client is not self._client:
+            return
+        was_connected = self._connected.is_set()
+        self._connected.clear()
+        self._drain.detach()
+        if not self._stopping.is_set():
+            if was_connected:
+                logger.warning("disconnected from broker: %s", reason_code)
+            self.stats.connected_since = None
+        self._ended.set()
+
+    def _handle_message(self, client: mqtt.Client, userdata, message: mqtt.MQTTMessage) -> None:
+        self._inbox.put(Received(client, message.topic, message.payload, message.mid, message.qos,
+                                 message.retain))
+
+    def _work(self) -> None:
+        while True:
+            item = self._inbox.get()
+            if item is None:
+                return
+            self.stats.received += 1
+            try:
+                self._on_message_handler(item)
+            except Exception:
+                # A handler bug must not take the link down nor block the topic
+                # with a message that fails forever: log it and acknowledge.
+                logger.exception("handler failed on a message on %s", item.topic)
+            if item.qos > 0:
+                # A PUBACK for a client whose connection has gone is moot: the
+                # broker delivers the message again and it is de-duplicated.
+                item.client.ack(item.mid, item.qos)
+
+
+def _set_nodelay(client: mqtt.Client, userdata, sock) -> None:
+    # paho never sets TCP_NODELAY; without it small messages wait ~40 ms for
+    # Nagle's algorithm (see docs/ and DESIGN.md).
+    try:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    except (OSError, AttributeError) as exc:
+        logger.debug("cannot set TCP_NODELAY: %s", exc)
+
+
+class _Drainer:
+    """Feeds the outbox to the connected client in order, deletes what the broker acknowledged."""
+
+    def __init__(self, outbox: Outbox, window: int):
+        self._outbox = outbox
+        self._window = window
+        self._cond = threading.Condition()
+        self._client: mqtt.Client | None = None
+        self._generation = 0
+        self._acks: deque[int] = deque()  # mids, filled by paho's network thread
+        self._inflight: dict[int, int] = {}  # mid -> seq, only touched by the drain thread
+        self._cursor = 0
+        self._stopped = False
+        self._dirty = True
+        self.sent = 0
+
+    def wake(self) -> None:
+        with self._cond:
+            self._dirty = True
+            self._cond.notify()
+
+    def attach(self, client: mqtt.Client) -> None:
+        with self._cond:
+            self._client = client
+            self._generation += 1
+            self._dirty = True
+            self._cond.notify()
+
+    def detach(self) -> None:
+        with self._cond:
+            self._client = None
+            self._generation += 1
+            self._cond.notify()
+
+    def stop(self) -> None:
+        with self._cond:
+            self._stopped = True
+            self._cond.notify()
+
+    def acked(self, client, userdata, mid, reason_code, properties) -> None:
+        # paho holds its message lock here: record and return, never block.
+        self._acks.append(mid)
+        with self._cond:
+            self._cond.notify()
+
+    def run(self) -> None:
+        generation = -1
+        while True:
+            with self._cond:
+                while not self._work_waiting(generation):
+                    self._cond.wait()
+                if self._stopped:
+                    return
+                client, current = self._client, self._generation
+                self._dirty = False
+            if current != generation:
+                # A new connection (or none): settle the acks of the old one,
+                # then start again from the first unacknowledged event.
+                self._flush_acks()
+                self._inflight.clear()
+                self._cursor = 0
+                generation = current
+            self._flush_acks()
+            if client is not None:
+                self._feed(client)
+
+    def _work_waiting(self, generation: int) -> bool:
+        return (self._stopped or self._generation != generation or bool(self._acks)
+                or (self._client is not None and self._dirty and len(self._inflight) < self._window))
+
+    def _flush_acks(self) -> None:
+        # Only the drain thread publishes outbox events, and the previous
+        # connection's network thread has stopped before a new one attaches,
+        # so every ack here answers an entry of _inflight (or a direct publish,
+        # whose mid is not in it).
+        done = []
+        while self._acks:
+            seq = self._inflight.pop(self._acks.popleft(), None)
+            if seq is not None:
+                done.append(seq)
+        if done:
+            self._outbox.delete(done)
+
+    def _feed(self, client: mqtt.Client) -> None:
+        room = self._window - len(self._inflight)
+        if room <= 0:
+            return
+        batch = self._outbox.after(self._cursor, room)
+        for pending in batch:
+            info = client.publish(pending.topic, pending.payload, qos=1)
+            if info.rc != mqtt.MQTT_ERR_SUCCESS:
+                # The connection went away; the next attach starts over.
+                return
+            self._inflight[info.mid] = pending.seq
+            self._cursor = pending.seq
+            self.sent += 1
+        if len(batch) == room:
+            self._dirty = True
