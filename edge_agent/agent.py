@@ -91,10 +91,10 @@ class Agent:
     def start(self) -> None:
         self.link.start()
         self.link.wait_first_attempt(timeout=self.config.mqtt.connect_timeout_s + 1)
-        self._housekeeping = threading.Thread(target=self._housekeep, name="housekeeping", daemon=True)
-        self._housekeeping.start()
         state = "connected" if self.link.connected else "offline, queuing events"
         self.notifier.ready(f"{state}; outbox {self.outbox.depth().total}")
+        self._housekeeping = threading.Thread(target=self._housekeep, name="housekeeping", daemon=True)
+        self._housekeeping.start()
         logger.info("agent %s started for %s/%s (%s)", __version__, self.config.store.id,
                     self.config.device.id, state)
 

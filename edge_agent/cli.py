@@ -58,7 +58,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
     _setup_logging(args.log_level or "INFO")
-    return run_demo(config_path=args.config, state_dir=args.state_dir, duration_s=args.duration)
+    return run_demo(config_path=args.config, state_dir=args.state_dir, duration_s=args.duration,
+                    broker_port=args.broker_port)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -87,6 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--state-dir", type=Path, default=None,
                       help="Where the demo keeps its database (default: a fresh temporary folder).")
     demo.add_argument("--duration", type=float, default=None, help="Stop after this many seconds.")
+    demo.add_argument("--broker-port", type=int, default=18830, help="Port of the embedded broker.")
     demo.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     demo.set_defaults(func=cmd_demo)
     return parser

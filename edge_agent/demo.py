@@ -129,13 +129,13 @@ def demo_config(config_path: Path | None, state_dir: Path) -> AgentConfig:
 
 
 def run_demo(config_path: Path | None = None, state_dir: Path | None = None,
-             duration_s: float | None = None) -> int:
+             duration_s: float | None = None, broker_port: int = EMBEDDED_PORT) -> int:
     """Run the demo until Ctrl-C (or ``duration_s``); returns the exit code."""
     state_dir = Path(state_dir or tempfile.mkdtemp(prefix="connected-store-demo-"))
     config = demo_config(config_path, state_dir)
     broker = None
     if config.mqtt is None:
-        broker = EmbeddedBroker().start()
+        broker = EmbeddedBroker(port=broker_port).start()
         config = config.with_mqtt(broker.host, broker.port)
         print(f"embedded broker on mqtt://{broker.host}:{broker.port} "
               f"(try: mosquitto_sub -p {broker.port} -t 'cs/#' -v)", flush=True)

@@ -1,0 +1,105 @@
+"""The outbox on a real SQLite file: ordered, durable, bounded with classes."""
+
+import sqlite3
+
+import pytest
+
+from edge_agent.contract import Topics
+from edge_agent.errors import ContractError
+from edge_agent.outbox import Outbox
+from edge_agent.store import Store
+
+FOOTFALL = {"interval_start": "2026-04-01T09:00:00Z", "interval_s": 60, "count": 3}
+CONSENT = {"customer": "c-0123456789abcdef", "purpose": "recognition", "granted": False, "until": None,
+           "source": "kiosk"}
+TOPICS = Topics("store-1", "kiosk-1")
+
+
+@pytest.fixture
+def db_path(tmp_path):
+    return tmp_path / "agent.db"
+
+
+def test_events_come_out_in_the_order_they_went_in_and_survive_reopening(db_path):
+    store = Store(db_path)
+    outbox = Outbox(store, TOPICS, max_rows=1000)
+    ids = [outbox.enqueue("footfall", FOOTFALL) for _ in range(50)]
+    store.close()
+    outbox = Outbox(Store(db_path), TOPICS, max_rows=1000)
+    pending = outbox.after(0, 100)
+    assert [p.topic for p in pending] == [TOPICS.event("footfall")] * 50
+    assert [p.payload.decode().split('"id":"')[1][:36] for p in pending] == ids
+    assert outbox.after(pending[24].seq, 100) == pending[25:]
+
+
+def test_acknowledged_events_are_deleted_and_sequence_numbers_never_reused(db_path):
+    outbox = Outbox(Store(db_path), TOPICS, max_rows=1000)
+    outbox.enqueue("footfall", FOOTFALL)
+    first = outbox.after(0, 10)
+    assert outbox.delete([p.seq for p in first]) == 1
+    assert outbox.depth().total == 0
+    outbox.enqueue("footfall", FOOTFALL)
+    assert outbox.after(0, 10)[0].seq > first[-1].seq
+
+
+def test_full_outbox_drops_oldest_telemetry_and_never_critical(db_path):
+    outbox = Outbox(Store(db_path), TOPICS, max_rows=100)
+    for _ in range(60):
+        outbox.enqueue("consent", CONSENT)
+    for _ in range(60):
+        outbox.enqueue("footfall", FOOTFALL)
+    depth = outbox.depth()
+    assert depth.total == 100 and depth.critical == 60
+    assert outbox.dropped_telemetry == 20
+    # Only critical events left: telemetry makes no room, critical grows past the bound.
+    for _ in range(50):
+        outbox.enqueue("consent", CONSENT)
+    assert outbox.depth().critical == 110
+    outbox.enqueue("footfall", FOOTFALL)
+    assert outbox.depth().critical == 110 and outbox.depth().total == 110
+    assert outbox.dropped_telemetry == 61
+
+
+def test_invalid_event_is_refused_before_it_is_stored(db_path):
+    outbox = Outbox(Store(db_path), TOPICS, max_rows=100)
+    with pytest.raises(ContractError, match="count"):
+        outbox.enqueue("footfall", {**FOOTFALL, "count": -1})
+    with pytest.raises(KeyError):
+        outbox.enqueue("no-such-event", {})
+    assert outbox.depth().total == 0
+
+
+def test_store_uses_wal_and_full_sync_only_for_durable_transactions(db_path):
+    store = Store(db_path)
+    assert store.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    seen = []
+    store.conn.set_trace_callback(seen.append)
+    with store.transaction(durable=True):
+        pass
+    with store.transaction():
+        pass
+    store.conn.set_trace_callback(None)
+    assert seen[0] == "PRAGMA synchronous=FULL" and "PRAGMA synchronous=NORMAL" in seen
+    assert seen.count("PRAGMA synchronous=FULL") == 1
+    assert store.conn.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL between transactions
+
+
+def test_failed_transaction_rolls_back_and_nesting_cannot_raise_durability(db_path):
+    store = Store(db_path)
+    with pytest.raises(RuntimeError, match="boom"):
+        with store.transaction() as conn:
+            conn.execute("INSERT INTO inbox_seen (id, received) VALUES ('x', 1)")
+            raise RuntimeError("boom")
+    assert store.conn.execute("SELECT count(*) FROM inbox_seen").fetchone()[0] == 0
+    with pytest.raises(RuntimeError, match="nested"):
+        with store.transaction():
+            with store.transaction(durable=True):
+                pass
+
+
+def test_migrations_are_recorded_and_applied_once(db_path):
+    Store(db_path).close()
+    Store(db_path).close()
+    conn = sqlite3.connect(db_path)
+    names = [row[0] for row in conn.execute("SELECT name FROM _sqlite_migrations ORDER BY rowid")]
+    assert names == sorted(names) and names[0].startswith("m001_") and len(names) == len(set(names))
