@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 from pydantic import BaseModel
 
-from .contract import CustomerProfile, ErasureAckEvent, ErasureRequest, OrderPush
+from .contract import CardLinkPush, CustomerProfile, ErasureAckEvent, ErasureRequest, OrderPush
 from .errors import RejectedMessage
 from .outbox import Outbox
 
@@ -64,11 +64,27 @@ def apply_order(conn: sqlite3.Connection, order: OrderPush, outbox: Outbox) -> N
     )
 
 
+def apply_card_link(conn: sqlite3.Connection, link: CardLinkPush, outbox: Outbox) -> None:
+    if not _newer(conn, "card_links", "card", link.card, link.version):
+        return
+    conn.execute(
+        "INSERT INTO card_links (card, version, kind, subject, active, updated) VALUES (?, ?, ?, ?, ?, ?) "
+        "ON CONFLICT (card) DO UPDATE SET version = excluded.version, kind = excluded.kind, "
+        "subject = excluded.subject, active = excluded.active, updated = excluded.updated",
+        (link.card, link.version, link.kind, link.customer or link.staff, int(link.active), time.time()),
+    )
+
+
+# Every table holding a customer's data, with the column naming the customer.
+CUSTOMER_TABLES = (("customers", "customer"), ("consents", "customer"), ("orders", "customer"),
+                   ("data_use", "customer"), ("card_links", "subject"))
+
+
 def erase_customer(conn: sqlite3.Connection, customer: str) -> int:
     """Delete every local record of ``customer``; returns how many rows went."""
     erased = 0
-    for table in ("customers", "consents", "orders"):
-        erased += conn.execute(f"DELETE FROM {table} WHERE customer = ?", (customer,)).rowcount
+    for table, column in CUSTOMER_TABLES:
+        erased += conn.execute(f"DELETE FROM {table} WHERE {column} = ?", (customer,)).rowcount
     return erased
 
 
@@ -90,8 +106,9 @@ def apply_erasure(conn: sqlite3.Connection, request: ErasureRequest, outbox: Out
 APPLIERS: dict[str, Applier] = {
     "customer": apply_customer,
     "order": apply_order,
+    "card-link": apply_card_link,
     "erasure": apply_erasure,
 }
 
 # Pushes whose application must survive power loss once acknowledged.
-DURABLE = {"customer", "erasure", "order"}
+DURABLE = {"customer", "erasure", "order", "card-link"}

@@ -63,9 +63,18 @@ class Commands:
             "get-config": self._get_config,
             "set-log-level": self._set_log_level,
         }
-        missing = set(COMMANDS) ^ set(self._handlers)
-        if missing:
-            raise RuntimeError(f"commands without handler or contract entry: {sorted(missing)}")
+
+    def register(self, name: str, handler: Callable[[BaseModel], BaseModel]) -> None:
+        """Carry out command ``name`` (defined in the contract) with ``handler``.
+
+        The handler gets the validated request payload and returns the result
+        model; it raises :class:`CommandError` for a request it cannot carry out.
+
+        :raises KeyError: for a name the contract does not define.
+        """
+        if name not in COMMANDS:
+            raise KeyError(f"command {name!r} is not in the contract")
+        self._handlers[name] = handler
 
     def handle(self, name: str, raw: bytes) -> str | None:
         """Carry out command ``name``; return the error text when it failed, else None."""
@@ -76,7 +85,10 @@ class Commands:
             transaction = decoded.envelope.transaction
             if transaction is None:
                 raise ContractError("transaction is required")
-            result = self._handlers[name](decoded.payload)
+            handler = self._handlers.get(name)
+            if handler is None:
+                raise CommandError(f"{name} is not available on this device")
+            result = handler(decoded.payload)
         except (ContractError, CommandError) as exc:
             error = str(exc)
             self._respond(name, encode_response(name, transaction or _transaction_of(raw), error=error))

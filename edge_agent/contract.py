@@ -42,12 +42,17 @@ from pydantic import (
 )
 
 from .errors import ContractError
+from .identity import Assurance
+from .identity import Outcome as SessionOutcome
 
 ROOT = "cs/v1"
 CENTRAL = "central"
 
 Identifier = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]
 CustomerId = Annotated[str, StringConstraints(pattern=r"^c-[0-9a-f]{16,64}$")]
+CardToken = Annotated[str, StringConstraints(pattern=r"^k-[0-9a-f]{64}$")]
+StaffId = Annotated[str, StringConstraints(pattern=r"^s-[a-z0-9-]{1,40}$")]
+SessionId = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")]
 MessageId = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")]
 Transaction = Annotated[str, StringConstraints(min_length=1, max_length=128)]
 ShortText = Annotated[str, StringConstraints(min_length=1, max_length=200)]
@@ -203,6 +208,85 @@ class ErasureRequest(Payload):
     customer: CustomerId
 
 
+class CardLinkPush(Payload):
+    """What a card stands for. Central only ever knows the card's token, never its UID."""
+
+    card: CardToken = Field(description="HMAC-SHA256(store key, UID) as k-<hex>; computed by the agent at enrolment.")
+    version: int = Field(ge=1)
+    kind: Literal["customer", "staff"]
+    customer: CustomerId | None = Field(None, description="For kind customer.")
+    staff: StaffId | None = Field(None, description="For kind staff (a badge).")
+    active: bool = Field(True, description="False unlinks the card (lost, replaced).")
+
+    @model_validator(mode="after")
+    def _subject(self) -> CardLinkPush:
+        if (self.kind == "customer") != (self.customer is not None) or (self.kind == "staff") != (self.staff is not None):
+            raise ValueError("a customer link names a customer and a staff link a staff member, nothing else")
+        return self
+
+
+# --------------------------------------------------------------------------- sessions (local, never bridged)
+
+
+class TapEvent(Payload):
+    session: SessionId
+    outcome: SessionOutcome
+    assurance: Assurance
+    customer: CustomerId | None = Field(None, description="Only when recognised (pseudonymous id).")
+
+
+class CustomerView(Payload):
+    """The part of a profile the screen may show at this assurance; absent fields may not be shown."""
+
+    first_name: str | None = None
+    language: Literal["nl", "en", "fr"] = "nl"
+    tier: str | None = None
+    points: int | None = None
+
+
+class SessionPayload(Payload):
+    session: SessionId
+    state: Literal["started", "ended"]
+    outcome: SessionOutcome
+    assurance: Assurance
+    may_show: list[str] = Field(default_factory=list, description="Data categories the screen may show.")
+    invite_to_enrol: bool = False
+    customer: CustomerView | None = None
+    staff: StaffId | None = None
+    reason: str | None = Field(None, description="Why a card was not recognised, or why the session ended.")
+
+
+class SessionRequest(Payload):
+    session: SessionId
+
+
+class WithdrawResult(Payload):
+    withdrawn: list[Purpose]
+    erased_records: int
+
+
+class ConsentView(Payload):
+    purpose: Purpose
+    until: AwareDatetime
+
+
+class DataUseEntry(Payload):
+    at: AwareDatetime
+    device: str
+    use: str
+    categories: list[str]
+
+
+class MyDataResult(Payload):
+    customer: CustomerView | None
+    consents: list[ConsentView]
+    data_use: list[DataUseEntry]
+
+
+class EndSessionResult(Payload):
+    ended: bool
+
+
 # --------------------------------------------------------------------------- commands
 
 
@@ -327,6 +411,10 @@ EVENTS: dict[str, Message] = {
         Message("event-erasure-ack", 1, ErasureAckEvent, DEVICE + "/event/erasure-ack", "publish",
                 "An erasure request was applied locally.", delivery=DeliveryClass.CRITICAL,
                 example={"request_id": "er-2026-0001", "customer": _EX_CUSTOMER, "erased_records": 3}),
+        Message("event-tap", 1, TapEvent, DEVICE + "/event/tap", "publish",
+                "A card was tapped: the session outcome, pseudonymously.", delivery=DeliveryClass.TELEMETRY,
+                example={"session": "01a20735-b502-769a-a830-637530718552", "outcome": "recognised",
+                         "assurance": "sun", "customer": _EX_CUSTOMER}),
         Message("event-footfall", 1, FootfallEvent, DEVICE + "/event/footfall", "publish",
                 "Anonymous count of people seen in an interval.", delivery=DeliveryClass.TELEMETRY,
                 example={"interval_start": _EX_TS, "interval_s": 60.0, "count": 4}),
@@ -349,11 +437,26 @@ PUSHES: dict[str, Message] = {
                          "pickup": {"kind": "locker", "locker": "4"}, "ready_since": _EX_TS,
                          "deadline": "2026-04-08T18:00:00Z",
                          "items": [{"name": "Gazonmest 10 kg", "quantity": 1}]}),
+        Message("card-link", 1, CardLinkPush, CENTRAL_TOPIC + "card-link", "receive",
+                "Links a card token to a customer or a staff member (or unlinks it).",
+                example={"card": "k-" + "3f" * 32, "version": 1, "kind": "customer", "customer": _EX_CUSTOMER,
+                         "staff": None, "active": True}),
         Message("erasure", 1, ErasureRequest, CENTRAL_TOPIC + "erasure", "receive",
                 "Erase everything the store keeps about a customer; acknowledged with event/erasure-ack.",
                 example={"request_id": "er-2026-0001", "customer": _EX_CUSTOMER}),
     )
 }
+
+LOCAL = DEVICE + "/local"
+SESSION = Message("session", 1, SessionPayload, LOCAL + "/session", "publish",
+                  "The kiosk's session: who tapped and what may be shown. Personal: never retained, never bridged.",
+                  personal=True, bridged=False,
+                  example={"session": "01a20735-b502-769a-a830-637530718552", "state": "started",
+                           "outcome": "recognised", "assurance": "sun",
+                           "may_show": ["first_name", "tier", "points"], "invite_to_enrol": False,
+                           "customer": {"first_name": "Sanne", "language": "nl", "tier": "goud", "points": 5120},
+                           "staff": None, "reason": None})
+_EX_SESSION = {"session": "01a20735-b502-769a-a830-637530718552"}
 
 COMMANDS: dict[str, Message] = {
     message.name.removeprefix("request-"): message
@@ -365,6 +468,15 @@ COMMANDS: dict[str, Message] = {
         Message("request-set-log-level", 1, SetLogLevelRequest, DEVICE + "/request/set-log-level", "receive",
                 "Change a log level at run time.", response=SetLogLevelResult,
                 example={"level": "DEBUG", "logger": "edge_agent.link"}),
+        Message("request-withdraw-consent", 1, SessionRequest, LOCAL + "/request/withdraw-consent", "receive",
+                "The customer of this session withdraws every consent: local data is erased at once.",
+                response=WithdrawResult, personal=True, bridged=False, example=_EX_SESSION),
+        Message("request-my-data", 1, SessionRequest, LOCAL + "/request/my-data", "receive",
+                "What the store knows about the customer of this session, consents and data-use log.",
+                response=MyDataResult, personal=True, bridged=False, example=_EX_SESSION),
+        Message("request-end-session", 1, SessionRequest, LOCAL + "/request/end-session", "receive",
+                "The kiosk ends a session (Klaar, idle).", response=EndSessionResult, personal=True,
+                bridged=False, example=_EX_SESSION),
     )
 }
 
@@ -373,12 +485,13 @@ def response_message(command: str) -> Message:
     """The response channel of ``command``."""
     request = COMMANDS[command]
     return Message(f"response-{command}", request.version, ResponseEnvelope,
-                   DEVICE + f"/response/{command}", "publish", f"Answer to request/{command}.")
+                   request.topic.replace("/request/", "/response/"), "publish", f"Answer to request/{command}.",
+                   personal=request.personal, bridged=request.bridged)
 
 
 RESPONSES: dict[str, Message] = {name: response_message(name) for name in COMMANDS}
 
-ALL_MESSAGES: list[Message] = [STATE, BIRTH, HEALTH, PROBE, *EVENTS.values(), *PUSHES.values(),
+ALL_MESSAGES: list[Message] = [STATE, BIRTH, HEALTH, PROBE, SESSION, *EVENTS.values(), *PUSHES.values(),
                                *COMMANDS.values(), *RESPONSES.values()]
 
 
@@ -501,6 +614,7 @@ class Topics:
         self.birth = BIRTH.topic_for(store, device)
         self.health = HEALTH.topic_for(store, device)
         self.probe = PROBE.topic_for(store, device)
+        self.session = SESSION.topic_for(store, device)
 
     def event(self, name: str) -> str:
         return EVENTS[name].topic_for(self.store, self.device)
@@ -510,7 +624,8 @@ class Topics:
 
     def subscriptions(self) -> list[tuple[str, int]]:
         """What the agent subscribes to, with QoS."""
-        return [(self.central_root + "#", 1), (self.device_root + "/request/+", 1), (self.probe, 0)]
+        return [(self.central_root + "#", 1), (self.device_root + "/request/+", 1),
+                (self.device_root + "/local/request/+", 1), (self.probe, 0)]
 
     def classify(self, topic: str) -> tuple[str, Message | None]:
         """What a received topic is: ``("push", msg)``, ``("command", msg)``, ``("probe", None)``
@@ -519,9 +634,12 @@ class Topics:
             return "probe", PROBE
         if topic.startswith(self.central_root):
             return "push", PUSHES.get(topic[len(self.central_root):])
-        prefix = self.device_root + "/request/"
-        if topic.startswith(prefix):
-            return "command", COMMANDS.get(topic[len(prefix):])
+        for prefix in (self.device_root + "/request/", self.device_root + "/local/request/"):
+            if topic.startswith(prefix):
+                command = COMMANDS.get(topic[len(prefix):])
+                if command is not None and command.topic_for(self.store, self.device) != topic:
+                    command = None  # a local command on the bridged path, or the reverse
+                return "command", command
         return "unknown", None
 
 

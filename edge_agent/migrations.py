@@ -66,3 +66,33 @@ def m002_customers_orders_erasures(db: Database) -> None:
             applied REAL NOT NULL,
             erased_records INTEGER NOT NULL)""",
     )
+
+
+@migrations()
+def m003_cards_counters_data_use(db: Database) -> None:
+    _run(
+        db,
+        # Cards are known by their token only (HMAC of the UID), never the UID.
+        """CREATE TABLE card_links (
+            card TEXT PRIMARY KEY,
+            version INTEGER NOT NULL,
+            kind TEXT NOT NULL,
+            subject TEXT NOT NULL,
+            active INTEGER NOT NULL,
+            updated REAL NOT NULL)""",
+        "CREATE INDEX card_links_subject ON card_links (subject)",
+        # Highest SUN read counter seen per card: a message whose counter is
+        # not above it is a replay.
+        """CREATE TABLE sun_counters (
+            card TEXT PRIMARY KEY,
+            counter INTEGER NOT NULL) WITHOUT ROWID""",
+        # When a customer's data was used, for the customer to see; erased with them.
+        """CREATE TABLE data_use (
+            id INTEGER PRIMARY KEY,
+            customer TEXT NOT NULL,
+            at TEXT NOT NULL,
+            device TEXT NOT NULL,
+            use TEXT NOT NULL,
+            categories TEXT NOT NULL)""",
+        "CREATE INDEX data_use_customer ON data_use (customer, id)",
+    )
