@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .errors import ConfigError
+from .identity import DEFAULT_POLICY, Assurance, Category
 
 ID_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"
 
@@ -98,6 +99,33 @@ class LoggingConfig(_Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Root log level at start.")
 
 
+class NfcConfig(_Section):
+    device: str = Field(description="nfcpy device path: usb, usb:072f:2200 (ACR122U), tty:AMA0:pn532, "
+                                    "udp:host:port (nfcpy's simulated reader).",
+                        pattern=r"^(usb|tty|udp)(:[^\s]*)?$")
+    poll_interval_s: float = Field(0.02, gt=0, le=1.0,
+                                   description="Gap between polls for a card (nfcpy's connect() waits 0.5 s).")
+    sun_system_identifier: str = Field("ConnectedStore", min_length=1, max_length=21,
+                                       description="System identifier in the per-card SUN key derivation (AN10922).")
+
+
+class PrivacyConfig(_Section):
+    show_at_uid: list[Category] = Field(sorted(DEFAULT_POLICY[Assurance.UID]),
+                                        description="Data categories a screen may show after a UID-only card.")
+    show_at_sun: list[Category] = Field(sorted(DEFAULT_POLICY[Assurance.SUN]),
+                                        description="Data categories a screen may show after a verified SUN card.")
+    show_at_app: list[Category] = Field(sorted(DEFAULT_POLICY[Assurance.APP]),
+                                        description="Data categories a screen may show after an app QR code.")
+
+    def policy(self) -> dict[Assurance, frozenset[Category]]:
+        return {Assurance.UID: frozenset(self.show_at_uid), Assurance.SUN: frozenset(self.show_at_sun),
+                Assurance.APP: frozenset(self.show_at_app)}
+
+
+class SessionConfig(_Section):
+    end_on_card_removal: bool = Field(False, description="End the session when the card leaves the reader.")
+
+
 class AgentConfig(_Section):
     store: StoreConfig = Field(description="Which store this is.")
     device: DeviceConfig = Field(description="Which device this is.")
@@ -106,6 +134,9 @@ class AgentConfig(_Section):
     outbox: OutboxConfig = Field(default_factory=OutboxConfig, description="Durable upstream queue.")
     inbox: InboxConfig = Field(default_factory=InboxConfig, description="Pushed data from central.")
     health: HealthConfig = Field(default_factory=HealthConfig, description="Periodic health messages.")
+    nfc: NfcConfig | None = Field(None, description="The card reader; no reader when absent.")
+    privacy: PrivacyConfig = Field(default_factory=PrivacyConfig, description="What may be shown at which assurance.")
+    sessions: SessionConfig = Field(default_factory=SessionConfig, description="Kiosk sessions.")
     logging: LoggingConfig = Field(default_factory=LoggingConfig, description="Logging.")
 
     @property

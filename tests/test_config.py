@@ -102,7 +102,8 @@ def test_every_config_field_is_described():
 
     for model in (module.AgentConfig, module.StoreConfig, module.DeviceConfig, module.MqttConfig,
                   module.TlsConfig, module.DatabaseConfig, module.OutboxConfig, module.InboxConfig,
-                  module.HealthConfig, module.LoggingConfig):
+                  module.HealthConfig, module.LoggingConfig, module.NfcConfig, module.PrivacyConfig,
+                  module.SessionConfig):
         for name, field in model.model_fields.items():
             assert field.description, f"{model.__name__}.{name} has no description"
 
