@@ -22,7 +22,6 @@ from .commands import Commands
 from .config import AgentConfig
 from .contract import (
     BIRTH,
-    COMMANDS,
     EVENTS,
     HEALTH,
     PROBE,
@@ -35,11 +34,12 @@ from .contract import (
     encode,
     new_id,
 )
-from .credentials import Credentials
-from .errors import ContractError
+from .credentials import STORE_HMAC_KEY, Credentials
+from .errors import ContractError, CredentialError
 from .inbox import Inbox
 from .link import Link
 from .outbox import Outbox
+from .sessions import SessionService
 from .store import Store
 from .systemd import Notifier
 from . import __version__
@@ -71,11 +71,35 @@ class Agent:
         self.link = Link(config, credentials or Credentials(), self.outbox, on_message=self.inbox.handle,
                          on_connected=self._on_connected)
         self.notifier = notifier or Notifier()
+        self.sessions: SessionService | None = None
+        self.reader = None
+        if config.nfc is not None:
+            self._setup_sessions(credentials or Credentials())
         self.broker_rtt_ms: float | None = None
         self._probe: tuple[str, float] | None = None
         self._stopping = threading.Event()
         self._stopped = threading.Event()
         self._housekeeping: threading.Thread | None = None
+
+    def _setup_sessions(self, credentials: Credentials) -> None:
+        from .nfc.reader import NfcpyReader
+        from .nfc.sun import SUN_FILE_READ_MASTER_KEY, SUN_META_READ_KEY, SunKeys
+
+        nfc = self.config.nfc
+        key = credentials.require_key(STORE_HMAC_KEY)
+        if len(key) < 16:
+            raise CredentialError(f"credential {STORE_HMAC_KEY!r} must be at least 16 bytes")
+        sun_keys = None
+        if credentials.get(SUN_META_READ_KEY) or credentials.get(SUN_FILE_READ_MASTER_KEY):
+            sun_keys = SunKeys.from_credentials(credentials, nfc.sun_system_identifier.encode())
+        self.sessions = SessionService(
+            self.store, self.outbox, lambda topic, payload: self.link.publish(topic, payload, qos=1),
+            device=self.config.device.id, session_topic=self.topics.session, hmac_key=key, sun_keys=sun_keys,
+            policy=self.config.privacy.policy(), end_on_removal=self.config.sessions.end_on_card_removal)
+        self.commands.register("withdraw-consent", self.sessions.withdraw_consent)
+        self.commands.register("my-data", self.sessions.my_data)
+        self.commands.register("end-session", self.sessions.end_session)
+        self.reader = NfcpyReader(nfc.device, poll_interval_s=nfc.poll_interval_s)
 
     # ------------------------------------------------------------------ API for the rest of the agent
 
@@ -91,6 +115,8 @@ class Agent:
     def start(self) -> None:
         self.link.start()
         self.link.wait_first_attempt(timeout=self.config.mqtt.connect_timeout_s + 1)
+        if self.reader is not None:
+            self.reader.start(self.sessions.on_tap, self.sessions.on_removed)
         state = "connected" if self.link.connected else "offline, queuing events"
         self.notifier.ready(f"{state}; outbox {self.outbox.depth().total}")
         self._housekeeping = threading.Thread(target=self._housekeep, name="housekeeping", daemon=True)
@@ -116,6 +142,8 @@ class Agent:
         self._stopping.set()
         self.notifier.stopping()
         logger.info("agent stopping")
+        if self.reader is not None:
+            self.reader.stop()
         self.link.stop()
         if self._housekeeping is not None:
             self._housekeeping.join(5)
@@ -135,11 +163,20 @@ class Agent:
             dropped_telemetry=self.outbox.dropped_telemetry,
             rejected_messages=self.inbox.rejected,
             broker_rtt_ms=self.broker_rtt_ms,
+            **self._reader_health(),
         )
 
+    def _reader_health(self) -> dict:
+        if self.reader is None:
+            return {}
+        health = self.reader.health()
+        return {"reader_state": health["state"], "reader_error": health.get("last_error"),
+                "taps": self.sessions.taps}
+
     def birth(self) -> BirthPayload:
-        capabilities = (["outbox"] + [f"event:{name}" for name in EVENTS] + [f"push:{name}" for name in PUSHES]
-                        + [f"command:{name}" for name in COMMANDS])
+        capabilities = (["outbox"] + (["nfc"] if self.reader is not None else [])
+                        + [f"event:{name}" for name in EVENTS] + [f"push:{name}" for name in PUSHES]
+                        + [f"command:{name}" for name in self.commands.available()])
         return BirthPayload(
             agent_version=__version__, python_version=platform.python_version(),
             paho_version=package_version("paho-mqtt"), sqlite_version=sqlite3.sqlite_version,

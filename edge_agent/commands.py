@@ -76,6 +76,10 @@ class Commands:
             raise KeyError(f"command {name!r} is not in the contract")
         self._handlers[name] = handler
 
+    def available(self) -> list[str]:
+        """The commands this device carries out, in contract order."""
+        return [name for name in COMMANDS if name in self._handlers]
+
     def handle(self, name: str, raw: bytes) -> str | None:
         """Carry out command ``name``; return the error text when it failed, else None."""
         message = COMMANDS[name]

@@ -106,6 +106,10 @@ class HealthPayload(Payload):
     dropped_telemetry: int = Field(ge=0, description="Telemetry events dropped because the outbox was full.")
     rejected_messages: int = Field(ge=0, description="Pushed messages and requests rejected since start.")
     broker_rtt_ms: float | None = Field(None, ge=0, description="Last measured publish-to-receive time via the broker.")
+    reader_state: Literal["ok", "opening", "failed"] | None = Field(
+        None, description="The NFC reader: ok, opening, or failed (retrying); null without a reader.")
+    reader_error: str | None = Field(None, description="Why the reader failed last (never a card UID).")
+    taps: int | None = Field(None, ge=0, description="Cards tapped since start; null without a reader.")
 
 
 class ProbePayload(Payload):

@@ -1,0 +1,300 @@
+"""Kiosk sessions: from a tapped card to what the screen may show, and back to nothing.
+
+The card reader calls :meth:`SessionService.on_tap` for every card presence.
+The service turns the read into a pseudonymous token and an assurance level
+(UID-only card, or an NTAG 424 DNA card with a verified, fresh SUN message),
+looks up what the card stands for and the customer's consents, lets
+:func:`edge_agent.identity.decide` choose the outcome, and then
+
+* publishes the session on the device's local topic for the kiosk (never
+  retained, never bridged), with only the data categories the assurance allows;
+* queues a pseudonymous ``tap`` event upstream through the outbox;
+* appends the use of the customer's data to their data-use log.
+
+The kiosk's requests (withdraw consent, my data, end session) name the
+session they belong to; a request for any other session is refused.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+from urllib.parse import parse_qs, urlsplit
+
+from .central import erase_customer
+from .commands import CommandError
+from .contract import (
+    SESSION,
+    ConsentEvent,
+    ConsentView,
+    CustomerView,
+    DataUseEntry,
+    EndSessionResult,
+    MyDataResult,
+    SessionPayload,
+    SessionRequest,
+    TapEvent,
+    WithdrawResult,
+    encode,
+    new_id,
+)
+from .identity import Assurance, CardLink, Category, Decision, Outcome, card_token, decide
+from .outbox import Outbox
+from .store import Store
+
+if TYPE_CHECKING:
+    from .nfc.reader import CardRead
+
+logger = logging.getLogger(__name__)
+
+VALID_UID_LENGTHS = (4, 7, 10)  # ISO/IEC 14443-3 single, double and triple size UIDs
+SUN_PARAMETERS = {"picc_data", "e"}
+
+
+@dataclass(frozen=True)
+class Identified:
+    """The result of reading a card: its token (None when rejected), assurance and why."""
+
+    token: str | None
+    assurance: Assurance
+    reason: str = ""
+
+
+@dataclass
+class ActiveSession:
+    id: str
+    decision: Decision
+
+
+def is_sun_url(url: str | None) -> bool:
+    """True when ``url`` carries SUN parameters (picc_data/cmac or e/c)."""
+    if not url:
+        return False
+    keys = {key.lower() for key in parse_qs(urlsplit(url).query, keep_blank_values=True)}
+    return bool(keys & SUN_PARAMETERS)
+
+
+class SessionService:
+    """Turns card reads into sessions; answers the kiosk's session requests.
+
+    :param store: the agent's database.
+    :param outbox: for the upstream tap and consent events.
+    :param publish: ``publish(topic, payload) -> bool`` straight to the broker (QoS 1, not retained).
+    :param device: this device's id (for the data-use log).
+    :param session_topic: the local session topic.
+    :param hmac_key: the store key that turns UIDs into card tokens.
+    :param sun_keys: keys to verify SUN messages, or None when the store has none.
+    :param policy: data categories per assurance.
+    :param now: the clock (aware datetimes); replaceable in tests.
+    """
+
+    def __init__(self, store: Store, outbox: Outbox, publish: Callable[[str, bytes], bool], device: str,
+                 session_topic: str, hmac_key: bytes, sun_keys=None,
+                 policy: dict[Assurance, frozenset[Category]] | None = None, end_on_removal: bool = False,
+                 now: Callable[[], datetime] = lambda: datetime.now(UTC)):
+        self._store = store
+        self._outbox = outbox
+        self._publish = publish
+        self._device = device
+        self._topic = session_topic
+        self._key = hmac_key
+        self._sun_keys = sun_keys
+        self._policy = policy
+        self._end_on_removal = end_on_removal
+        self._now = now
+        self._lock = threading.RLock()
+        self._session: ActiveSession | None = None
+        self._warned_no_sun_keys = False
+        self.taps = 0
+
+    # ------------------------------------------------------------------ reading a card
+
+    def identify(self, read: CardRead) -> Identified:
+        """Token and assurance of a card read; never raises for a bad card."""
+        if not read.uid:
+            return Identified(None, Assurance.NONE, read.problem or "no-uid")
+        if len(read.uid) not in VALID_UID_LENGTHS:
+            return Identified(None, Assurance.NONE, "odd-uid-length")
+        if read.problem == "pulled-away":
+            # The card left before it was read completely: ask for another tap
+            # rather than settle for a lower assurance than the card can give.
+            return Identified(None, Assurance.NONE, "pulled-away")
+        token = card_token(self._key, read.uid)
+        if not is_sun_url(read.ndef_uri):
+            return Identified(token, Assurance.UID)
+        if self._sun_keys is None:
+            if not self._warned_no_sun_keys:
+                logger.warning("a SUN card was read but no SUN keys are configured: treating it as UID-only")
+                self._warned_no_sun_keys = True
+            return Identified(token, Assurance.UID)
+        return self._verify_sun(read, token)
+
+    def _verify_sun(self, read: CardRead, token: str) -> Identified:
+        from .nfc.sun import SunError, verify_sun
+
+        try:
+            result = verify_sun(read.ndef_uri, self._sun_keys, last_counter=None)
+        except SunError as exc:
+            return Identified(None, Assurance.NONE, exc.reason)
+        if result.uid != read.uid:
+            return Identified(None, Assurance.NONE, "uid-mismatch")
+        with self._store.transaction(durable=True) as conn:
+            row = conn.execute("SELECT counter FROM sun_counters WHERE card = ?", (token,)).fetchone()
+            if row is not None and result.counter <= row[0]:
+                return Identified(None, Assurance.NONE, "replayed-counter")
+            conn.execute("INSERT INTO sun_counters (card, counter) VALUES (?, ?) "
+                         "ON CONFLICT (card) DO UPDATE SET counter = excluded.counter", (token, result.counter))
+        return Identified(token, Assurance.SUN)
+
+    def _lookup(self, conn: sqlite3.Connection, token: str) -> tuple[CardLink | None, dict[str, datetime]]:
+        row = conn.execute("SELECT kind, subject FROM card_links WHERE card = ? AND active = 1", (token,)).fetchone()
+        if row is None:
+            return None, {}
+        link = CardLink(row[0], row[1])
+        if link.kind != "customer":
+            return link, {}
+        consents = {purpose: datetime.fromisoformat(until) for purpose, until in
+                    conn.execute("SELECT purpose, until FROM consents WHERE customer = ?", (link.subject,))}
+        return link, consents
+
+    # ------------------------------------------------------------------ reader callbacks
+
+    def on_tap(self, read: CardRead) -> Decision:
+        """A card entered the field: decide, publish the session, log the use. Never raises for bad cards."""
+        identified = self.identify(read)
+        now = self._now()
+        with self._lock:
+            self.taps += 1
+            if identified.token is None:
+                decision = decide(None, {}, Assurance.NONE, now, reason=identified.reason)
+                logger.info("card rejected (%s, %s)", read.tag_type, identified.reason)
+            else:
+                with self._store.reading() as conn:
+                    link, consents = self._lookup(conn, identified.token)
+                kwargs = {"policy": self._policy} if self._policy is not None else {}
+                decision = decide(link, consents, identified.assurance, now, **kwargs)
+                logger.info("card tap: %s at assurance %s", decision.outcome.value, identified.assurance.value)
+            if self._session is not None:
+                self._publish_end(self._session, "new-tap")
+            session = ActiveSession(new_id(), decision)
+            self._session = session
+            profile = self._profile(decision.customer) if decision.customer else None
+            self._publish_session(session, "started", profile)
+            self._outbox.enqueue("tap", TapEvent(session=session.id, outcome=decision.outcome,
+                                                 assurance=decision.assurance, customer=decision.customer))
+            if decision.outcome is Outcome.RECOGNISED:
+                self._log_use(decision.customer, "recognised", sorted(decision.may_show))
+        return decision
+
+    def on_removed(self) -> None:
+        if self._end_on_removal:
+            self.end("card-removed")
+
+    def end(self, reason: str, session_id: str | None = None) -> bool:
+        """End the current session (only if it is ``session_id`` when given); True when one ended."""
+        with self._lock:
+            session = self._session
+            if session is None or (session_id is not None and session.id != session_id):
+                return False
+            self._session = None
+            self._publish_end(session, reason)
+            return True
+
+    # ------------------------------------------------------------------ the kiosk's requests
+
+    def _recognised(self, request: SessionRequest) -> ActiveSession:
+        session = self._session
+        if session is None or session.id != request.session:
+            raise CommandError("no such session (it ended or was replaced)")
+        if session.decision.outcome is not Outcome.RECOGNISED:
+            raise CommandError("this session has no recognised customer")
+        return session
+
+    def withdraw_consent(self, request: SessionRequest) -> WithdrawResult:
+        """Withdraw every consent of the session's customer and erase their local data at once."""
+        with self._lock:
+            session = self._recognised(request)
+            customer = session.decision.customer
+            with self._store.transaction(durable=True) as conn:
+                purposes = [row[0] for row in conn.execute(
+                    "SELECT purpose FROM consents WHERE customer = ? ORDER BY purpose", (customer,))]
+                if "recognition" not in purposes:
+                    purposes.append("recognition")
+                erased = erase_customer(conn, customer)
+                # In the same transaction: once the data is gone the consent
+                # events are certain to go upstream, and never dropped.
+                for purpose in purposes:
+                    self._outbox.enqueue("consent", ConsentEvent(customer=customer, purpose=purpose,
+                                                                 granted=False, until=None, source="kiosk"))
+            logger.info("consent withdrawn at the kiosk: %d records erased", erased)
+            self._session = None
+            self._publish_end(session, "consent-withdrawn")
+            return WithdrawResult(withdrawn=sorted(purposes), erased_records=erased)
+
+    def my_data(self, request: SessionRequest) -> MyDataResult:
+        """What the store knows about the session's customer, their consents and data-use log."""
+        with self._lock:
+            session = self._recognised(request)
+            customer = session.decision.customer
+            self._log_use(customer, "viewed own data", sorted(session.decision.may_show))
+            with self._store.reading() as conn:
+                consents = [ConsentView(purpose=purpose, until=until) for purpose, until in conn.execute(
+                    "SELECT purpose, until FROM consents WHERE customer = ? ORDER BY purpose", (customer,))]
+                uses = [DataUseEntry(at=at, device=device, use=use, categories=json.loads(categories))
+                        for at, device, use, categories in conn.execute(
+                            "SELECT at, device, use, categories FROM data_use WHERE customer = ? "
+                            "ORDER BY id DESC LIMIT 200", (customer,))]
+            return MyDataResult(customer=self._view(session.decision, self._profile(customer)),
+                                consents=consents, data_use=uses)
+
+    def end_session(self, request: SessionRequest) -> EndSessionResult:
+        return EndSessionResult(ended=self.end("ended-by-kiosk", request.session))
+
+    # ------------------------------------------------------------------ helpers
+
+    def _profile(self, customer: str) -> dict | None:
+        with self._store.reading() as conn:
+            row = conn.execute("SELECT profile FROM customers WHERE customer = ?", (customer,)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    @staticmethod
+    def _view(decision: Decision, profile: dict | None) -> CustomerView | None:
+        if decision.outcome is not Outcome.RECOGNISED or profile is None:
+            return None
+        allowed = decision.may_show
+        return CustomerView(
+            first_name=profile.get("first_name") if Category.FIRST_NAME in allowed else None,
+            language=profile.get("language", "nl"),
+            tier=profile.get("tier") if Category.TIER in allowed else None,
+            points=profile.get("points") if Category.POINTS in allowed else None,
+        )
+
+    def _publish_session(self, session: ActiveSession, state: str, profile: dict | None,
+                         reason: str | None = None) -> None:
+        decision = session.decision
+        payload = SessionPayload(
+            session=session.id, state=state, outcome=decision.outcome, assurance=decision.assurance,
+            may_show=sorted(decision.may_show) if state == "started" else [],
+            invite_to_enrol=decision.invite_to_enrol and state == "started",
+            customer=self._view(decision, profile) if state == "started" else None,
+            staff=decision.staff if state == "started" else None,
+            reason=reason if reason is not None else (decision.reason or None),
+        )
+        _, raw = encode(SESSION, payload)
+        if not self._publish(self._topic, raw):
+            logger.warning("session %s not published: broker not connected", state)
+
+    def _publish_end(self, session: ActiveSession, reason: str) -> None:
+        self._publish_session(session, "ended", None, reason)
+
+    def _log_use(self, customer: str, use: str, categories: list[str]) -> None:
+        at = self._now().isoformat()
+        with self._store.transaction() as conn:
+            conn.execute("INSERT INTO data_use (customer, at, device, use, categories) VALUES (?, ?, ?, ?, ?)",
+                         (customer, at, self._device, use, json.dumps(categories)))
