@@ -54,6 +54,38 @@ def cmd_contract_asyncapi(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_card_verify_sun(args: argparse.Namespace) -> int:
+    import json
+
+    from .credentials import Credentials
+    from .nfc.sun import DEFAULT_SYSTEM_IDENTIFIER, SUN_FILE_READ_MASTER_KEY, SUN_META_READ_KEY, verify_sun_command
+
+    system_identifier = DEFAULT_SYSTEM_IDENTIFIER
+    if args.config is not None:
+        config = load_config(args.config)
+        if config.nfc is not None:
+            system_identifier = config.nfc.sun_system_identifier.encode()
+    if (args.meta_read_key is None) != (args.file_read_key is None):
+        raise EdgeAgentError("give both --meta-read-key and --file-read-key, or neither (keys from credentials)")
+    if args.meta_read_key is not None:
+        meta, file_key, master = args.meta_read_key, args.file_read_key, args.master
+    else:
+        credentials = Credentials()
+        meta = credentials.require(SUN_META_READ_KEY)
+        file_key = credentials.require(SUN_FILE_READ_MASTER_KEY)
+        master = True
+    result = verify_sun_command(args.url, meta, file_key, args.last_counter, file_key_is_master=master,
+                                system_identifier=system_identifier)
+    print(json.dumps(result))
+    return 0 if result["valid"] else 1
+
+
+def cmd_card_emulate(args: argparse.Namespace) -> int:
+    from .nfc.emulator import main as emulator_main
+
+    return emulator_main(args.emulator_args)
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
@@ -81,6 +113,25 @@ def build_parser() -> argparse.ArgumentParser:
     asyncapi = contract_sub.add_parser("asyncapi", help="Print the AsyncAPI 3 document generated from the code.")
     asyncapi.add_argument("--output", "-o", type=Path, help="Write to this file instead of standard output.")
     asyncapi.set_defaults(func=cmd_contract_asyncapi)
+
+    card = sub.add_parser("card", help="Card tools for store staff.")
+    card_sub = card.add_subparsers(dest="card_command", required=True)
+    verify = card_sub.add_parser(
+        "verify-sun", help="Check an NTAG 424 DNA SUN URL; prints one JSON object (valid, uid, counter, reason).")
+    verify.add_argument("--url", required=True, help="The URL the card gave (picc_data/cmac or e/c parameters).")
+    verify.add_argument("--meta-read-key", metavar="HEX", help="SDMMetaReadKey (default: from credentials).")
+    verify.add_argument("--file-read-key", metavar="HEX",
+                        help="The card's SDMFileReadKey, or with --master the master key it is derived from.")
+    verify.add_argument("--master", action="store_true",
+                        help="--file-read-key is the master key: derive the card's key (AN10922).")
+    verify.add_argument("--last-counter", type=int, default=None,
+                        help="Reject the message unless its read counter is above this.")
+    verify.add_argument("--config", "-c", type=Path, help="Agent configuration (for the SUN system identifier).")
+    verify.set_defaults(func=cmd_card_verify_sun)
+    emulate = card_sub.add_parser("emulate", help="Play a card on nfcpy's simulated UDP reader (tests, demo).",
+                                  add_help=False)
+    emulate.add_argument("emulator_args", nargs=argparse.REMAINDER, help="Arguments of the emulator (--help).")
+    emulate.set_defaults(func=cmd_card_emulate)
 
     demo = sub.add_parser("demo", help="Run the demo: embedded broker (unless one is configured) and the agent.")
     demo.add_argument("--config", "-c", type=Path, default=None,

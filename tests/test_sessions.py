@@ -1,0 +1,215 @@
+"""Sessions from card reads, on a real database with real SUN messages (no broker needed here)."""
+
+import json
+import logging
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from edge_agent.central import apply_card_link, apply_customer
+from edge_agent.commands import CommandError
+from edge_agent.contract import CardLinkPush, CustomerProfile, SessionRequest, Topics
+from edge_agent.identity import Assurance, Outcome, card_token
+from edge_agent.nfc.reader import CardRead
+from edge_agent.nfc.sun import SunKeys, sun_url
+from edge_agent.outbox import Outbox
+from edge_agent.sessions import SessionService
+from edge_agent.store import Store
+
+KEY = bytes(range(32))
+SUN_KEYS = SunKeys(bytes.fromhex("11" * 16), bytes.fromhex("22" * 16))
+NOW = datetime(2026, 4, 1, 9, 30, tzinfo=UTC)
+TOPICS = Topics("store-1", "kiosk-1")
+GOLD_UID = bytes.fromhex("04a1b2c3d4e5f6")
+EXPIRED_UID = bytes.fromhex("04111111111111")
+STAFF_UID = bytes.fromhex("04222222222222")
+UNKNOWN_UID = bytes.fromhex("04333333333333")
+ALL_UIDS = (GOLD_UID, EXPIRED_UID, STAFF_UID, UNKNOWN_UID)
+GOLD = "c-00000000000000000000000000000001"
+EXPIRED = "c-00000000000000000000000000000002"
+
+
+def read(uid: bytes, url: str | None = None, problem: str | None = None, tag_type: str = "Type2Tag") -> CardRead:
+    return CardRead(uid=uid, tag_type=tag_type, ndef_uri=url, problem=problem)
+
+
+def sun_read(uid: bytes, counter: int) -> CardRead:
+    url = sun_url("https://shop.example/c", uid, counter, SUN_KEYS)
+    return read(uid, url, tag_type="Type4Tag")
+
+
+@pytest.fixture
+def world(tmp_path):
+    store = Store(tmp_path / "agent.db")
+    outbox = Outbox(store, TOPICS, max_rows=10_000)
+    published: list[dict] = []
+
+    def publish(topic, payload):
+        assert topic == TOPICS.session
+        published.append(json.loads(payload))
+        return True
+
+    clock = {"now": NOW}
+    service = SessionService(store, outbox, publish, device="kiosk-1", session_topic=TOPICS.session,
+                             hmac_key=KEY, sun_keys=SUN_KEYS, now=lambda: clock["now"])
+    with store.transaction(durable=True) as conn:
+        for customer, until, name in ((GOLD, NOW + timedelta(days=365), "Sanne"),
+                                      (EXPIRED, NOW - timedelta(seconds=1), "Piet")):
+            apply_customer(conn, CustomerProfile(
+                customer=customer, version=1, first_name=name, tier="goud", points=5120,
+                consents=[{"purpose": "recognition", "until": until},
+                          {"purpose": "personal-offers", "until": until}]), outbox)
+        for uid, kind, subject in ((GOLD_UID, "customer", GOLD), (EXPIRED_UID, "customer", EXPIRED),
+                                   (STAFF_UID, "staff", "s-anna")):
+            apply_card_link(conn, CardLinkPush(card=card_token(KEY, uid), version=1, kind=kind,
+                                               **{kind: subject}), outbox)
+    return store, outbox, published, service, clock
+
+
+def events(outbox, name):
+    return [json.loads(p.payload) for p in outbox.after(0, 10_000) if p.topic.endswith("/" + name)]
+
+
+def test_opted_in_customer_with_uid_card_is_recognised_with_uid_level_data(world):
+    store, outbox, published, service, _ = world
+    decision = service.on_tap(read(GOLD_UID))
+    assert decision.outcome is Outcome.RECOGNISED and decision.assurance is Assurance.UID
+    session = published[-1]
+    assert session["data"]["state"] == "started" and session["data"]["customer"]["first_name"] == "Sanne"
+    assert session["data"]["customer"]["points"] is None, "balances only at sun assurance"
+    tap = events(outbox, "tap")[-1]["data"]
+    assert tap["outcome"] == "recognised" and tap["customer"] == GOLD
+    with store.reading() as conn:
+        assert conn.execute("SELECT use FROM data_use WHERE customer = ?", (GOLD,)).fetchone()[0] == "recognised"
+
+
+def test_sun_card_shows_balance_and_a_replayed_message_is_rejected(world):
+    _, _, published, service, _ = world
+    first = sun_read(GOLD_UID, 10)
+    assert service.on_tap(first).assurance is Assurance.SUN
+    assert published[-1]["data"]["customer"]["points"] == 5120
+    replay = service.on_tap(first)
+    assert replay.outcome is Outcome.REJECTED and replay.reason == "replayed-counter"
+    older = service.on_tap(sun_read(GOLD_UID, 9))
+    assert older.outcome is Outcome.REJECTED and older.reason == "replayed-counter"
+    assert service.on_tap(sun_read(GOLD_UID, 11)).outcome is Outcome.RECOGNISED
+    assert published[-1]["data"]["customer"]["first_name"] == "Sanne"
+
+
+def test_tampered_sun_url_is_rejected_for_every_flipped_bit_of_the_mac(world):
+    _, _, _, service, _ = world
+    url = sun_url("https://shop.example/c", GOLD_UID, 20, SUN_KEYS)
+    mac = url.rsplit("cmac=", 1)[1]
+    for bit in range(64):
+        flipped = f"{int(mac, 16) ^ (1 << bit):016X}"
+        decision = service.on_tap(read(GOLD_UID, url.replace(mac, flipped), tag_type="Type4Tag"))
+        assert decision.outcome is Outcome.REJECTED and decision.reason == "bad-mac"
+
+
+def test_sun_message_of_another_card_is_rejected(world):
+    _, _, _, service, _ = world
+    other = sun_url("https://shop.example/c", UNKNOWN_UID, 5, SUN_KEYS)
+    decision = service.on_tap(read(GOLD_UID, other, tag_type="Type4Tag"))
+    assert decision.outcome is Outcome.REJECTED and decision.reason == "uid-mismatch"
+
+
+def test_consent_expired_a_second_ago_gives_an_anonymous_session_with_invitation(world):
+    _, outbox, published, service, _ = world
+    decision = service.on_tap(read(EXPIRED_UID))
+    assert decision.outcome is Outcome.ANONYMOUS
+    data = published[-1]["data"]
+    assert data["customer"] is None and data["invite_to_enrol"] and data["may_show"] == []
+    assert events(outbox, "tap")[-1]["data"]["customer"] is None
+
+
+def test_consent_expiring_during_the_day_stops_recognition_from_that_moment(world):
+    _, _, _, service, clock = world
+    assert service.on_tap(read(GOLD_UID)).outcome is Outcome.RECOGNISED
+    clock["now"] = NOW + timedelta(days=365, seconds=1)
+    assert service.on_tap(read(GOLD_UID)).outcome is Outcome.ANONYMOUS
+
+
+def test_unknown_card_staff_badge_and_bad_reads(world):
+    _, _, published, service, _ = world
+    assert service.on_tap(read(UNKNOWN_UID)).outcome is Outcome.UNKNOWN_CARD
+    assert published[-1]["data"]["invite_to_enrol"]
+    staff = service.on_tap(read(STAFF_UID))
+    assert staff.outcome is Outcome.STAFF and published[-1]["data"]["staff"] == "s-anna"
+    assert published[-1]["data"]["customer"] is None
+    for bad, reason in ((read(bytes(5)), "odd-uid-length"), (read(b""), "no-uid"),
+                        (read(GOLD_UID, problem="pulled-away"), "pulled-away")):
+        decision = service.on_tap(bad)
+        assert decision.outcome is Outcome.REJECTED and decision.reason == reason
+    # Four- and ten-byte UIDs are real cards, just unknown ones here.
+    assert service.on_tap(read(bytes.fromhex("08a1b2c3"))).outcome is Outcome.UNKNOWN_CARD
+    assert service.on_tap(read(bytes(range(1, 11)))).outcome is Outcome.UNKNOWN_CARD
+    # A tag without NDEF or with broken NDEF still has a UID: a UID card.
+    assert service.on_tap(read(GOLD_UID, problem="malformed-ndef")).outcome is Outcome.RECOGNISED
+
+
+def test_a_new_tap_ends_the_previous_session(world):
+    _, _, published, service, _ = world
+    service.on_tap(read(GOLD_UID))
+    first = published[-1]["data"]["session"]
+    service.on_tap(read(UNKNOWN_UID))
+    ended = [m["data"] for m in published if m["data"]["state"] == "ended"]
+    assert ended[-1]["session"] == first and ended[-1]["reason"] == "new-tap"
+    assert ended[-1]["customer"] is None and ended[-1]["may_show"] == []
+
+
+def test_withdrawal_at_the_kiosk_erases_local_data_and_sends_never_dropped_consent_events(world):
+    store, outbox, published, service, _ = world
+    service.on_tap(read(GOLD_UID))
+    session = published[-1]["data"]["session"]
+    service.my_data(SessionRequest(session=session))
+    result = service.withdraw_consent(SessionRequest(session=session))
+    assert result.withdrawn == ["personal-offers", "recognition"] and result.erased_records >= 5
+    with store.reading() as conn:
+        for table, column in (("customers", "customer"), ("consents", "customer"), ("data_use", "customer"),
+                              ("card_links", "subject")):
+            assert conn.execute(f"SELECT count(*) FROM {table} WHERE {column} = ?", (GOLD,)).fetchone()[0] == 0
+        assert conn.execute("SELECT count(*) FROM outbox WHERE critical = 1").fetchone()[0] == 2
+    consent = [e["data"] for e in events(outbox, "consent")]
+    assert {c["purpose"] for c in consent} == {"recognition", "personal-offers"}
+    assert all(not c["granted"] and c["source"] == "kiosk" for c in consent)
+    assert published[-1]["data"]["state"] == "ended" and published[-1]["data"]["reason"] == "consent-withdrawn"
+    assert service.on_tap(read(GOLD_UID)).outcome is Outcome.UNKNOWN_CARD
+
+
+def test_my_data_shows_consents_and_data_use_log_only_for_the_own_session(world):
+    _, _, published, service, _ = world
+    service.on_tap(read(GOLD_UID))
+    session = published[-1]["data"]["session"]
+    mine = service.my_data(SessionRequest(session=session))
+    assert [c.purpose for c in mine.consents] == ["personal-offers", "recognition"]
+    assert mine.data_use[0].use == "viewed own data" and mine.data_use[1].use == "recognised"
+    assert mine.customer.first_name == "Sanne"
+    with pytest.raises(CommandError, match="no such session"):
+        service.my_data(SessionRequest(session="01a20735-b502-769a-a830-637530718552"))
+    service.on_tap(read(UNKNOWN_UID))
+    with pytest.raises(CommandError):
+        service.my_data(SessionRequest(session=published[-1]["data"]["session"]))
+
+
+def test_card_removal_ends_the_session_only_when_configured(world):
+    store, outbox, published, service, _ = world
+    service.on_tap(read(GOLD_UID))
+    service.on_removed()
+    assert published[-1]["data"]["state"] == "started"
+    service._end_on_removal = True
+    service.on_removed()
+    assert published[-1]["data"]["state"] == "ended" and published[-1]["data"]["reason"] == "card-removed"
+
+
+def test_no_raw_uid_in_database_outbox_published_sessions_or_logs(world, caplog):
+    store, outbox, published, service, _ = world
+    caplog.set_level(logging.DEBUG)
+    for uid in ALL_UIDS:
+        service.on_tap(read(uid))
+        service.on_tap(sun_read(uid, 3))
+    forms = {form for uid in ALL_UIDS for form in (uid.hex(), uid.hex().upper(), uid.hex(":"))}
+    dump = "\n".join(store.conn.iterdump())
+    texts = {"database": dump, "published": json.dumps(published), "log": caplog.text}
+    for where, text in texts.items():
+        for form in forms:
+            assert form not in text, f"raw UID found in {where}"
