@@ -47,6 +47,7 @@ from .identity import Outcome as SessionOutcome
 
 ROOT = "cs/v1"
 CENTRAL = "central"
+EVERYTHING = ROOT + "/#"  # subscription filter for monitors and tools
 
 Identifier = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]
 CustomerId = Annotated[str, StringConstraints(pattern=r"^c-[0-9a-f]{16,64}$")]
@@ -175,6 +176,12 @@ class OrderStatus(StrEnum):
 
 
 class PickupPoint(Payload):
+    model_config = ConfigDict(extra="forbid", frozen=True, json_schema_extra={
+        "if": {"properties": {"kind": {"const": "locker"}}},
+        "then": {"required": ["locker"], "properties": {"locker": {"type": "string"}}},
+        "else": {"properties": {"locker": {"type": "null"}}},
+    })
+
     kind: Literal["service-desk", "locker"]
     locker: Annotated[str, StringConstraints(min_length=1, max_length=20)] | None = None
 
@@ -197,7 +204,7 @@ class OrderPush(Payload):
     status: OrderStatus
     pickup: PickupPoint
     ready_since: AwareDatetime | None = None
-    deadline: AwareDatetime | None = None
+    deadline: AwareDatetime | None = Field(None, description="Last moment to collect; not before ready_since.")
     items: list[OrderItem] = Field(default_factory=list, max_length=200)
 
     @model_validator(mode="after")
@@ -214,6 +221,12 @@ class ErasureRequest(Payload):
 
 class CardLinkPush(Payload):
     """What a card stands for. Central only ever knows the card's token, never its UID."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, json_schema_extra={
+        "if": {"properties": {"kind": {"const": "customer"}}},
+        "then": {"required": ["customer"], "properties": {"customer": {"type": "string"}, "staff": {"type": "null"}}},
+        "else": {"required": ["staff"], "properties": {"staff": {"type": "string"}, "customer": {"type": "null"}}},
+    })
 
     card: CardToken = Field(description="HMAC-SHA256(store key, UID) as k-<hex>; computed by the agent at enrolment.")
     version: int = Field(ge=1)
@@ -365,11 +378,17 @@ class Message:
     summary: str
     qos: int = 1
     retained: bool = False
-    personal: bool = False  # carries personal data: never retained, never bridged
+    personal: bool = False  # carries personal data: never retained; what the agent publishes stays local
     delivery: DeliveryClass | None = None  # for outbox events
     bridged: bool = True
     example: dict[str, Any] = field(default_factory=dict)
     response: type[BaseModel] | None = None  # for commands: model of the ok data
+
+    def __post_init__(self) -> None:
+        if self.personal and self.retained:
+            raise ValueError(f"{self.name}: personal data is never retained")
+        if self.personal and self.direction == "publish" and self.bridged:
+            raise ValueError(f"{self.name}: personal data the agent publishes is never bridged")
 
     @property
     def schema_id(self) -> str:
@@ -660,6 +679,10 @@ def json_schema(message: Message) -> dict[str, Any]:
             schema.setdefault("$defs", {}).update(result_schema.pop("$defs", {}))
             schema["properties"]["data"] = {"anyOf": [result_schema, {"type": "null"}]}
         schema["properties"]["schema"] = {"const": message.schema_id, "type": "string"}
+        schema["if"] = {"properties": {"status": {"const": "error"}}}
+        schema["then"] = {"properties": {"error": {"type": "string"}, "data": {"type": "null"}},
+                          "required": ["error"]}
+        schema["else"] = {"properties": {"error": {"type": "null"}}}
         return schema
     payload_schema = message.model.model_json_schema()
     defs = payload_schema.pop("$defs", {})
@@ -668,6 +691,8 @@ def json_schema(message: Message) -> dict[str, Any]:
     schema["properties"]["data"] = payload_schema
     if message.direction == "receive" and message.response is not None:
         schema["required"] = sorted(set(schema.get("required", [])) | {"transaction"})
+        schema["properties"]["transaction"] = {"type": "string", "minLength": 1, "maxLength": 128,
+                                               "description": "Echoed in the response."}
     if defs:
         schema["$defs"] = defs
     return schema

@@ -22,7 +22,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from .agent import Agent
 from .config import AgentConfig, load_config
-from .contract import PUSHES, ROOT, Topics, encode
+from .contract import EVERYTHING, PUSHES, encode
 from .errors import EdgeAgentError
 
 logger = logging.getLogger(__name__)
@@ -96,7 +96,7 @@ class Monitor:
     def __init__(self, host: str, port: int, store: str):
         self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"demo-monitor-{store}",
                                   protocol=mqtt.MQTTv311)
-        self.client.on_connect = lambda c, *_: c.subscribe(f"{ROOT}/#", qos=0)
+        self.client.on_connect = lambda c, *_: c.subscribe(EVERYTHING, qos=0)
         self.client.on_message = self._on_message
         self.client.connect(host, port)
         self.client.loop_start()
@@ -111,10 +111,9 @@ class Monitor:
 
     def publish_examples(self, store: str) -> None:
         """Publish the contract's example pushes, as central would."""
-        topics = Topics(store, "")
         for message in PUSHES.values():
             _, payload = encode(message, message.example)
-            self.client.publish(topics.central_root + message.name, payload, qos=1)
+            self.client.publish(message.topic_for(store), payload, qos=1)
 
     def stop(self) -> None:
         self.client.disconnect()
@@ -138,7 +137,7 @@ def run_demo(config_path: Path | None = None, state_dir: Path | None = None,
         broker = EmbeddedBroker(port=broker_port).start()
         config = config.with_mqtt(broker.host, broker.port)
         print(f"embedded broker on mqtt://{broker.host}:{broker.port} "
-              f"(try: mosquitto_sub -p {broker.port} -t 'cs/#' -v)", flush=True)
+              f"(try: mosquitto_sub -p {broker.port} -t '{EVERYTHING}' -v)", flush=True)
     agent = Agent(config)
     monitor = None
     try:
