@@ -55,6 +55,7 @@ logger = logging.getLogger(__name__)
 
 VALID_UID_LENGTHS = (4, 7, 10)  # ISO/IEC 14443-3 single, double and triple size UIDs
 SUN_PARAMETERS = {"picc_data", "e"}
+UNUSABLE_READS = {"pulled-away", "random-uid", "unreadable"}
 
 
 @dataclass(frozen=True)
@@ -121,10 +122,11 @@ class SessionService:
             return Identified(None, Assurance.NONE, read.problem or "no-uid")
         if len(read.uid) not in VALID_UID_LENGTHS:
             return Identified(None, Assurance.NONE, "odd-uid-length")
-        if read.problem == "pulled-away":
-            # The card left before it was read completely: ask for another tap
-            # rather than settle for a lower assurance than the card can give.
-            return Identified(None, Assurance.NONE, "pulled-away")
+        if read.problem in UNUSABLE_READS:
+            # Pulled away: the card left before it was read completely; ask for
+            # another tap rather than settle for a lower assurance than the card
+            # can give. A random UID changes every tap, so it identifies nothing.
+            return Identified(None, Assurance.NONE, read.problem)
         token = card_token(self._key, read.uid)
         if not is_sun_url(read.ndef_uri):
             return Identified(token, Assurance.UID)

@@ -140,8 +140,11 @@ def test_unknown_card_staff_badge_and_bad_reads(world):
                         (read(GOLD_UID, problem="pulled-away"), "pulled-away")):
         decision = service.on_tap(bad)
         assert decision.outcome is Outcome.REJECTED and decision.reason == reason
+    # A random ID (4 bytes starting 0x08) changes every tap: it identifies nothing.
+    random_id = service.on_tap(read(bytes.fromhex("08a1b2c3"), problem="random-uid"))
+    assert random_id.outcome is Outcome.REJECTED and random_id.reason == "random-uid"
     # Four- and ten-byte UIDs are real cards, just unknown ones here.
-    assert service.on_tap(read(bytes.fromhex("08a1b2c3"))).outcome is Outcome.UNKNOWN_CARD
+    assert service.on_tap(read(bytes.fromhex("1ca1b2c3"))).outcome is Outcome.UNKNOWN_CARD
     assert service.on_tap(read(bytes(range(1, 11)))).outcome is Outcome.UNKNOWN_CARD
     # A tag without NDEF or with broken NDEF still has a UID: a UID card.
     assert service.on_tap(read(GOLD_UID, problem="malformed-ndef")).outcome is Outcome.RECOGNISED
