@@ -27,7 +27,6 @@ if str(ROOT) not in sys.path:
 import paho.mqtt.client as mqtt  # noqa: E402
 from paho.mqtt.enums import CallbackAPIVersion  # noqa: E402
 
-from edge_agent.config import AgentConfig, parse_config  # noqa: E402
 
 STORE_ID = "bench"
 DEVICE_ID = "kiosk-1"
@@ -150,8 +149,9 @@ def alternate(round_index: int, ours: Callable[[], None], raw: Callable[[], None
 
 
 def agent_config(port: int, db_path: Path, store: str = STORE_ID, device: str = DEVICE_ID,
-                 window: int | None = None) -> AgentConfig:
+                 window: int | None = None):
     """An agent configuration for a loopback broker, as the tests write it."""
+    from edge_agent.config import parse_config  # noqa: PLC0415 - keep _common light
     outbox = f"[outbox]\nwindow = {window}\n" if window is not None else ""
     text = (f'[store]\nid = "{store}"\n[device]\nid = "{device}"\n'
             f'[mqtt]\nhost = "127.0.0.1"\nport = {port}\nreconnect_min_s = 0.1\nreconnect_max_s = 1.0\n'

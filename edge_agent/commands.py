@@ -23,7 +23,6 @@ from .contract import (
     SetLogLevelRequest,
     SetLogLevelResult,
     decode,
-    describe_validation,
     encode_response,
 )
 
@@ -43,6 +42,10 @@ def _transaction_of(raw: bytes) -> str | None:
     if isinstance(document, dict):
         transaction = document.get("transaction")
         if isinstance(transaction, str) and 0 < len(transaction) <= 128:
+            try:
+                transaction.encode("utf-8")  # a lone surrogate could not be sent back
+            except UnicodeEncodeError:
+                return None
             return transaction
     return None
 

@@ -312,8 +312,9 @@ class _Drainer:
         self._cond = threading.Condition()
         self._client: mqtt.Client | None = None
         self._generation = 0
-        self._acks: deque[int] = deque()  # mids, filled by paho's network thread
+        self._acks: deque[tuple[mqtt.Client, int]] = deque()  # (client, mid), filled by paho's network threads
         self._inflight: dict[int, int] = {}  # mid -> seq, only touched by the drain thread
+        self._inflight_client: mqtt.Client | None = None  # the connection _inflight's mids belong to
         self._cursor = 0
         self._stopped = False
         self._dirty = True
@@ -344,7 +345,7 @@ class _Drainer:
 
     def acked(self, client, userdata, mid, reason_code, properties) -> None:
         # paho holds its message lock here: record and return, never block.
-        self._acks.append(mid)
+        self._acks.append((client, mid))
         with self._cond:
             self._cond.notify()
 
@@ -363,6 +364,7 @@ class _Drainer:
                 # then start again from the first unacknowledged event.
                 self._flush_acks()
                 self._inflight.clear()
+                self._inflight_client = client
                 self._cursor = 0
                 generation = current
             self._flush_acks()
@@ -374,13 +376,19 @@ class _Drainer:
                 or (self._client is not None and self._dirty and len(self._inflight) < self._window))
 
     def _flush_acks(self) -> None:
-        # Only the drain thread publishes outbox events, and the previous
-        # connection's network thread has stopped before a new one attaches,
-        # so every ack here answers an entry of _inflight (or a direct publish,
-        # whose mid is not in it).
+        # A mid is unique only within one connection: paho numbers each new
+        # client's messages from 1. When this thread was held up (a slow disk)
+        # across a reconnect, the new connection's acks of its state, birth and
+        # responses are already queued while _inflight still maps the old
+        # connection's unacknowledged events, under the same mids; taking
+        # them as acks deleted those events unsent. So an ack settles an event
+        # only when it comes from the connection the event was sent on.
         done = []
         while self._acks:
-            seq = self._inflight.pop(self._acks.popleft(), None)
+            client, mid = self._acks.popleft()
+            if client is not self._inflight_client:
+                continue
+            seq = self._inflight.pop(mid, None)
             if seq is not None:
                 done.append(seq)
         if done:

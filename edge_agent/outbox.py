@@ -92,7 +92,7 @@ class Outbox:
             with self._rows_lock:
                 self._rows += 1
         for callback in self._listeners:
-            callback()
+            self._store.after_commit(callback)
         return message_id
 
     def _make_room(self, conn, critical: bool) -> bool:

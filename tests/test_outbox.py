@@ -103,3 +103,29 @@ def test_migrations_are_recorded_and_applied_once(db_path):
     conn = sqlite3.connect(db_path)
     names = [row[0] for row in conn.execute("SELECT name FROM _sqlite_migrations ORDER BY rowid")]
     assert names == sorted(names) and names[0].startswith("m001_") and len(names) == len(set(names))
+
+
+def test_listeners_hear_of_an_event_only_after_the_outer_transaction_commits(db_path):
+    store = Store(db_path)
+    outbox = Outbox(store, TOPICS, max_rows=100)
+    seen_by_other_reader = []
+    outbox.add_listener(lambda: seen_by_other_reader.append(len(_read_in_thread(outbox))))
+    with store.transaction(durable=True):
+        outbox.enqueue("footfall", FOOTFALL)
+        assert seen_by_other_reader == []
+    assert seen_by_other_reader == [1]
+    with pytest.raises(RuntimeError):
+        with store.transaction(durable=True):
+            outbox.enqueue("footfall", FOOTFALL)
+            raise RuntimeError("rolled back")
+    assert seen_by_other_reader == [1]
+
+
+def _read_in_thread(outbox):
+    import threading
+
+    result = []
+    thread = threading.Thread(target=lambda: result.extend(outbox.after(0, 100)))
+    thread.start()
+    thread.join()
+    return result

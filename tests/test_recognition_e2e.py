@@ -8,7 +8,6 @@ captured MQTT message are searched for the raw UIDs used: none may appear.
 
 from __future__ import annotations
 
-import json
 import logging
 import socket
 import time

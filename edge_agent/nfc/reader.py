@@ -45,7 +45,6 @@ module, so the rest of the agent imports without them.
 from __future__ import annotations
 
 import logging
-import random
 import re
 import threading
 from abc import ABC, abstractmethod

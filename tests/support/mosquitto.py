@@ -67,7 +67,12 @@ class Mosquitto:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.config_path = self.workdir / "mosquitto.conf"
         self.log_path = self.workdir / "mosquitto.log"
+        # As root, Mosquitto drops to the "mosquitto" user, which cannot write
+        # into pytest's root-only folders: persistence and the log would be
+        # silently off. Stay root in tests.
+        run_as = "user root\n" if os.geteuid() == 0 else ""
         self.config_path.write_text(
+            run_as +
             f"listener {self.port} 127.0.0.1\n"
             "allow_anonymous true\n"
             "set_tcp_nodelay true\n"
@@ -89,8 +94,9 @@ class Mosquitto:
     def start(self) -> Mosquitto:
         if self.process is not None and self.process.poll() is None:
             return self
-        self.process = subprocess.Popen([self.binary, "-c", str(self.config_path)],
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        with open(self.workdir / "mosquitto.stderr", "ab") as stderr:
+            self.process = subprocess.Popen([self.binary, "-c", str(self.config_path)],
+                                            stdout=subprocess.DEVNULL, stderr=stderr)
         wait_for_port(self.port)
         return self
 
