@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import logging
 import queue
-import random
 import socket
 import ssl
 import threading
@@ -36,6 +35,7 @@ from dataclasses import dataclass, field
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
+from .backoff import backoff_delay
 from .config import AgentConfig
 from .contract import STATE, StatePayload, Topics, encode
 from .credentials import MQTT_PASSWORD, MQTT_USERNAME, Credentials
@@ -72,16 +72,6 @@ class Received:
 
 
 Handler = Callable[[Received], None]
-
-
-def backoff_delay(attempt: int, minimum: float, maximum: float, rng: random.Random | None = None) -> float:
-    """Delay before reconnect attempt ``attempt`` (0-based): exponential, capped, with jitter.
-
-    The delay is drawn uniformly from the upper half of the exponential step,
-    so a fleet that lost its broker at once does not return at once.
-    """
-    step = min(maximum, minimum * (2 ** min(attempt, 30)))
-    return (rng or random).uniform(step / 2, step)
 
 
 class Link:
@@ -303,6 +293,10 @@ def _set_nodelay(client: mqtt.Client, userdata, sock) -> None:
         logger.debug("cannot set TCP_NODELAY: %s", exc)
 
 
+DELETE_BATCH = 256  # acknowledged events deleted together...
+DELETE_EVERY_S = 0.05  # ...or at least this often
+
+
 class _Drainer:
     """Feeds the outbox to the connected client in order, deletes what the broker acknowledged."""
 
@@ -318,6 +312,8 @@ class _Drainer:
         self._cursor = 0
         self._stopped = False
         self._dirty = True
+        self._settled: list[int] = []  # acknowledged, not yet deleted
+        self._last_delete = time.monotonic()
         self.sent = 0
 
     def wake(self) -> None:
@@ -354,28 +350,41 @@ class _Drainer:
         while True:
             with self._cond:
                 while not self._work_waiting(generation):
-                    self._cond.wait()
-                if self._stopped:
-                    return
+                    self._cond.wait(self._delete_due_in())
+                stopped = self._stopped
                 client, current = self._client, self._generation
                 self._dirty = False
+            if stopped:
+                self._settle_acks()
+                self._delete_settled()
+                return
             if current != generation:
-                # A new connection (or none): settle the acks of the old one,
-                # then start again from the first unacknowledged event.
-                self._flush_acks()
+                # A new connection (or none): settle and delete what the old one
+                # acknowledged, then start again from the first unacknowledged event.
+                self._settle_acks()
+                self._delete_settled()
                 self._inflight.clear()
                 self._inflight_client = client
                 self._cursor = 0
                 generation = current
-            self._flush_acks()
+            self._settle_acks()
             if client is not None:
                 self._feed(client)
+            if len(self._settled) >= DELETE_BATCH or self._delete_due_in() == 0:
+                self._delete_settled()
 
     def _work_waiting(self, generation: int) -> bool:
         return (self._stopped or self._generation != generation or bool(self._acks)
+                or self._delete_due_in() == 0
                 or (self._client is not None and self._dirty and len(self._inflight) < self._window))
 
-    def _flush_acks(self) -> None:
+    def _delete_due_in(self) -> float | None:
+        """Seconds until acknowledged events should be deleted; None when there are none."""
+        if not self._settled:
+            return None
+        return max(0.0, self._last_delete + DELETE_EVERY_S - time.monotonic())
+
+    def _settle_acks(self) -> None:
         # A mid is unique only within one connection: paho numbers each new
         # client's messages from 1. When this thread was held up (a slow disk)
         # across a reconnect, the new connection's acks of its state, birth and
@@ -383,16 +392,23 @@ class _Drainer:
         # connection's unacknowledged events, under the same mids; taking
         # them as acks deleted those events unsent. So an ack settles an event
         # only when it comes from the connection the event was sent on.
-        done = []
         while self._acks:
             client, mid = self._acks.popleft()
             if client is not self._inflight_client:
                 continue
             seq = self._inflight.pop(mid, None)
             if seq is not None:
-                done.append(seq)
-        if done:
-            self._outbox.delete(done)
+                self._settled.append(seq)
+
+    def _delete_settled(self) -> None:
+        # Deleting takes the database's write lock, which waits for any event
+        # being committed: batched, and after feeding, so that wait does not
+        # hold back the next publish. Acknowledged but not yet deleted events
+        # are sent again only after a crash, and de-duplicated downstream.
+        self._last_delete = time.monotonic()
+        if self._settled:
+            settled, self._settled = self._settled, []
+            self._outbox.delete(settled)
 
     def _feed(self, client: mqtt.Client) -> None:
         room = self._window - len(self._inflight)
