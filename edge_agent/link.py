@@ -30,7 +30,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
@@ -68,7 +68,6 @@ class Received:
     mid: int
     qos: int
     retain: bool
-    received_at: float = field(default_factory=time.monotonic)
 
 
 Handler = Callable[[Received], None]
@@ -83,7 +82,7 @@ class Link:
     :param on_message: called in the ``mqtt-inbox`` thread for every received
         message; it must not raise (exceptions are logged and the message acknowledged).
     :param on_connected: called in paho's thread after each successful connect,
-        with a function to publish directly (retained birth message and the like).
+        e.g. to publish the retained birth message again.
     """
 
     def __init__(self, config: AgentConfig, credentials: Credentials, outbox: Outbox,
