@@ -1,0 +1,140 @@
+"""Barcode decoding: our BarcodeReader vs a raw zxingcpp.read_barcodes call, on zxing-cpp's real samples.
+
+Images: every image in ``../shared/testdata/barcodes`` (zxing-cpp's own
+sample photos and scans: EAN-13, EAN-8, QR codes, and a folder of
+``falsepositives``). An image counts as decoded when its expected text (the
+``.txt`` beside it) is among what was found; anything found in a
+false-positive image is a false positive.
+
+Ours: ``BarcodeReader(enhance=True).decode_file(path)``, what ``edge-agent
+camera decode`` does: read the file, grey, zxing-cpp limited to the store's
+formats (EAN-13/8, UPC-A/E, QR), and a second, contrast-equalised pass on
+images where nothing was found.
+
+Raw: ``cv2.imread(path, IMREAD_GRAYSCALE)`` then ``zxingcpp.read_barcodes(image,
+text_mode=Plain)`` with every other argument at its default (all formats).
+Plain text mode so both are compared on decoding, not on how text is
+rendered (the default HRI mode writes a GS1 code as ``(01)…`` and control
+characters as ``<GS>``, which the expected texts do not). For information,
+the same raw call limited to our formats, and ours without the second pass.
+
+Rounds alternate ours and raw (the order rotates); the time per image is the
+median over rounds of each round's mean. Targets: decoded >= 1.0x raw, mean
+time <= 1.1x raw, 0 false positives.
+
+    .venv/bin/python bench/camera_decode.py [--quick] [--rounds N]
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from importlib.metadata import version
+from pathlib import Path
+
+import _common as common
+import cv2
+import zxingcpp
+from _common import Row
+
+from edge_agent.camera.barcodes import BarcodeReader, quiet_opencv
+
+BARCODES = common.ROOT.parent / "shared" / "testdata" / "barcodes"
+SUFFIXES = {".png", ".webp", ".jpg", ".jpeg"}
+
+
+def load_set() -> list[tuple[Path, str | None]]:
+    """(image, expected text or None for a false-positive image), for every image OpenCV can read."""
+    images = []
+    for path in sorted(BARCODES.rglob("*")):
+        if path.suffix.lower() not in SUFFIXES:
+            continue
+        expected = path.with_suffix(".txt")
+        if path.parent.name == "falsepositives-1":
+            images.append((path, None))
+        elif expected.is_file():
+            images.append((path, expected.read_bytes().decode("utf-8")))
+    return images
+
+
+def run(decode, images) -> tuple[int, int, float]:
+    """(decoded, false positives, seconds) of one pass over ``images`` with ``decode(path) -> [texts]``."""
+    decoded = false_positives = 0
+    elapsed = 0.0
+    for path, expected in images:
+        start = time.perf_counter()
+        texts = decode(path)
+        elapsed += time.perf_counter() - start
+        if expected is None:
+            false_positives += len(texts)
+        elif expected in texts:
+            decoded += 1
+    return decoded, false_positives, elapsed
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = common.parser(__doc__.splitlines()[0], rounds=7).parse_args(argv)
+    if not BARCODES.is_dir():
+        print(f"no test data at {BARCODES}: clone the project with ../shared beside it", file=sys.stderr)
+        return 1
+    quiet_opencv()
+    images = [(path, expected) for path, expected in load_set() if cv2.imread(str(path)) is not None]
+    unreadable = len(load_set()) - len(images)
+    if args.quick:
+        images = images[::6]
+    ours_reader = BarcodeReader(enhance=True)
+    plain_reader = BarcodeReader(enhance=False)
+    formats = [getattr(zxingcpp.BarcodeFormat, name) for name in ("EAN13", "EAN8", "UPCA", "UPCE", "QRCode")]
+
+    def ours(path):
+        return [code.text for code in ours_reader.decode_file(path)]
+
+    def ours_single_pass(path):
+        return [code.text for code in plain_reader.decode_file(path)]
+
+    def raw(path):
+        image = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+        return [b.text for b in zxingcpp.read_barcodes(image, text_mode=zxingcpp.TextMode.Plain)]
+
+    def raw_same_formats(path):
+        image = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+        return [b.text for b in zxingcpp.read_barcodes(image, formats=formats, text_mode=zxingcpp.TextMode.Plain)]
+
+    results: dict[str, list[tuple[int, int, float]]] = {"ours": [], "raw": [], "raw-formats": [], "ours-1pass": []}
+    run(ours, images[:10])  # warm caches and code paths once
+    run(raw, images[:10])
+    for index in range(common.rounds_of(args)):
+        common.alternate(index, lambda: results["ours"].append(run(ours, images)),
+                         lambda: results["raw"].append(run(raw, images)))
+        results["raw-formats"].append(run(raw_same_formats, images))
+        results["ours-1pass"].append(run(ours_single_pass, images))
+    n = len(images)
+    positives = sum(1 for _, expected in images if expected is not None)
+
+    def ms(side):
+        return [elapsed / n * 1000 for _, _, elapsed in results[side]]
+
+    decoded_ours, decoded_raw = results["ours"][0][0], results["raw"][0][0]
+    fp_ours, fp_raw = results["ours"][0][1], results["raw"][0][1]
+    ratios = [o / r for o, r in zip(ms("ours"), ms("raw"))]
+    rows = [
+        Row("images decoded", decoded_ours, decoded_raw, f"of {positives}",
+            decoded_ours / decoded_raw if decoded_raw else None, ">= 1.0x", decoded_ours >= decoded_raw),
+        Row("mean time per image", common.median(ms("ours")), common.median(ms("raw")), "ms",
+            common.median(ratios), "<= 1.1x", common.median(ratios) <= 1.1,
+            ours_rounds=ms("ours"), raw_rounds=ms("raw")),
+        Row("false positives", fp_ours, fp_raw, "codes", None, "ours = 0", fp_ours == 0),
+        Row("raw limited to our formats: decoded", None, results["raw-formats"][0][0], "images", None, "(info)", None),
+        Row("raw limited to our formats: time", None, common.median(ms("raw-formats")), "ms", None, "(info)", None),
+        Row("ours without 2nd pass: decoded", results["ours-1pass"][0][0], None, "images", None, "(info)", None),
+        Row("ours without 2nd pass: time", common.median(ms("ours-1pass")), None, "ms", None, "(info)", None),
+    ]
+    notes = [(f"{n} images ({positives} with an expected text, {n - positives} false-positive images); "
+              f"{unreadable} files OpenCV cannot read were left out of both sides "
+              "(falsepositives-1/1x1.webp, 1x100.webp)"),
+             f"zxing-cpp {version('zxing-cpp')}, OpenCV {cv2.__version__}; {common.rounds_of(args)} rounds"]
+    return common.finish("camera decode: BarcodeReader vs raw zxingcpp.read_barcodes", args, rows, notes)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
