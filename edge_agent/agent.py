@@ -38,8 +38,10 @@ from .credentials import STORE_HMAC_KEY, Credentials
 from .errors import ContractError, CredentialError
 from .inbox import Inbox
 from .link import Link
+from .matching import MatchService
 from .outbox import Outbox
 from .sessions import SessionService
+from .shopping import ShoppingService
 from .store import Store
 from .systemd import Notifier
 from . import __version__
@@ -75,6 +77,9 @@ class Agent:
         self.reader = None
         if config.nfc is not None:
             self._setup_sessions(credentials or Credentials())
+        self.matcher = MatchService(self.store, config.store.timezone)
+        self.shopping = ShoppingService(self.store, self.outbox, self.matcher, config.loyalty.rules(), self.sessions)
+        self.shopping.register(self.commands)
         self.broker_rtt_ms: float | None = None
         self._probe: tuple[str, float] | None = None
         self._stopping = threading.Event()
@@ -113,6 +118,7 @@ class Agent:
     # ------------------------------------------------------------------ lifecycle
 
     def start(self) -> None:
+        self.matcher.refresh()  # load the offers now rather than on the first shopper's request
         self.link.start()
         self.link.wait_first_attempt(timeout=self.config.mqtt.connect_timeout_s + 1)
         if self.reader is not None:

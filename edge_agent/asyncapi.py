@@ -87,6 +87,43 @@ RESULT_EXAMPLES: dict[str, dict[str, Any]] = {
                       "categories": ["first_name"]}],
     },
     "EndSessionResult": {"ended": True},
+    "ProductResult": {
+        "product": {"gtin": "08712345000028", "name": "Gazonmest 10 kg", "description": "Voor 200 m² gazon.",
+                    "category": "gazonmest", "images": ["products/gazonmest-10kg.jpg"], "stock": 14,
+                    "shelf": "Gang 3, schap A", "video": "videos/gazon-bemesten.mp4", "shelf_price_cents": 2199},
+        "price": {"price_cents": 1899, "shelf_price_cents": 2199, "saving_cents": 300, "source": "price-list",
+                  "reason": "Clubprijs", "offer": None, "price_group": "club"},
+        "offers": [{"offer": "voorjaar-2026", "version": 3, "kind": "percentage-off",
+                    "title": "Voorjaarsactie −10%", "valid_until": "2026-04-30T22:00:00Z", "personal": False,
+                    "applies": True, "percent": 10.0, "categories": ["gazonmest"]}],
+        "personal": True,
+    },
+    "OffersResult": {
+        "offers": [{"offer": "handschoenen-50", "version": 1, "kind": "gift-with-purchase",
+                    "title": "Gratis tuinhandschoenen vanaf €50", "valid_until": "2026-04-30T22:00:00Z",
+                    "personal": False, "applies": True, "gift": "08712345000066", "min_spend_cents": 5000}],
+        "deals": [{"gtin": "08712345000028", "name": "Gazonmest 10 kg", "shelf_price_cents": 2199,
+                   "price_cents": 1899, "reason": "Clubprijs", "price_group": "club"}],
+        "more_deals": 0,
+        "personal": True,
+    },
+    "AccountResult": {
+        "loyalty": {"tier": "goud", "tier_name": "Goud", "points": 5120, "next_tier": None, "next_tier_name": None,
+                    "points_to_next": None, "euros_to_next": None, "progress": 1.0, "points_per_euro": 10.0},
+        "orders": [{"order_id": "WEB-100234", "status": "ready", "pickup": {"kind": "locker", "locker": "4"},
+                    "ready_since": EXAMPLE_TS, "deadline": "2026-04-08T18:00:00Z",
+                    "items": [{"name": "Gazonmest 10 kg", "quantity": 1}]}],
+        "purchases": [{"gtin": "08712345000028", "name": "Gazonmest 10 kg", "quantity": 1,
+                       "at": "2026-03-14T10:12:00Z", "channel": "webshop"}],
+    },
+    "ActivateOfferResult": {"offer": "voorjaar-2026", "new": True},
+    "PromoCodeResult": {
+        "valid": True, "outcome": "valid",
+        "offer": {"offer": "lente-code", "version": 1, "kind": "promo-code", "title": "Lentecode −15%",
+                  "valid_until": "2026-04-30T22:00:00Z", "personal": False, "applies": True, "needs_code": True,
+                  "percent": 15.0},
+    },
+    "QueuedResult": {"event": EXAMPLE_ID},
 }
 
 PARAMETERS: dict[str, dict[str, Any]] = {

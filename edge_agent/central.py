@@ -4,6 +4,14 @@ Each applier runs inside the inbox's transaction and either applies the
 whole message or raises :class:`RejectedMessage` (nothing half-applied).
 Versioned records are never overwritten by an older version; the same
 version again is a no-op.
+
+Batches (catalogue, price list, offers, purchase history) carry many records,
+each with its own version: newer records are applied, records at the stored
+version are skipped, and one older record rejects the whole message, naming
+its position. Records naming products the catalogue does not (yet) hold are
+accepted: central pushes chain-wide offers and price lists to every store and
+in no particular order with the catalogue, so such a record stays inert until
+the product is listed (matching only ever starts from a listed product).
 """
 
 from __future__ import annotations
@@ -13,10 +21,21 @@ import logging
 import sqlite3
 import time
 from collections.abc import Callable
+from datetime import UTC
 
 from pydantic import BaseModel
 
-from .contract import CardLinkPush, CustomerProfile, ErasureAckEvent, ErasureRequest, OrderPush
+from .contract import (
+    CardLinkPush,
+    CataloguePush,
+    CustomerProfile,
+    ErasureAckEvent,
+    ErasureRequest,
+    OffersPush,
+    OrderPush,
+    PriceListPush,
+    PurchaseHistoryPush,
+)
 from .errors import RejectedMessage
 from .outbox import Outbox
 
@@ -75,13 +94,147 @@ def apply_card_link(conn: sqlite3.Connection, link: CardLinkPush, outbox: Outbox
     )
 
 
+# --------------------------------------------------------------------------- batches
+
+
+_CHUNK = 500  # keys per IN (...) query
+
+
+def _stored_versions(conn: sqlite3.Connection, table: str, columns: tuple[str, ...],
+                     keys: list[tuple]) -> dict[tuple, int]:
+    """The stored version of each of ``keys`` (tuples of ``columns``) that is stored."""
+    found: dict[tuple, int] = {}
+    names = ", ".join(columns)
+    row_marks = "(" + ", ".join("?" * len(columns)) + ")"
+    for start in range(0, len(keys), _CHUNK):
+        chunk = keys[start:start + _CHUNK]
+        if len(columns) == 1:
+            where = f"{columns[0]} IN ({', '.join('?' * len(chunk))})"
+        else:
+            where = f"({names}) IN (VALUES {', '.join([row_marks] * len(chunk))})"
+        query = f"SELECT {names}, version FROM {table} WHERE {where}"
+        for row in conn.execute(query, [part for key in chunk for part in key]):
+            found[tuple(row[:-1])] = row[-1]
+    return found
+
+
+def _newer_records(conn: sqlite3.Connection, records, what: str, table: str, columns: tuple[str, ...]) -> list:
+    """The records of a batch newer than what is stored.
+
+    :raises RejectedMessage: naming the first record older than the stored one.
+    """
+    keys = [tuple(getattr(record, column) for column in columns) for record in records]
+    stored = _stored_versions(conn, table, columns, keys)
+    newer = []
+    for index, (record, key) in enumerate(zip(records, keys)):
+        version = stored.get(key)
+        if version is None or record.version > version:
+            newer.append(record)
+        elif record.version < version:
+            raise RejectedMessage(f"{what}[{index}]: version {record.version} is older than the stored "
+                                  f"version {version}")
+    return newer
+
+
+def _unlisted(conn: sqlite3.Connection, gtins: set[str]) -> int:
+    """How many of ``gtins`` are not listed in the catalogue."""
+    listed = 0
+    ordered = sorted(gtins)
+    for start in range(0, len(ordered), _CHUNK):
+        chunk = ordered[start:start + _CHUNK]
+        listed += conn.execute(f"SELECT count(*) FROM products WHERE active = 1 AND gtin IN "
+                               f"({', '.join('?' * len(chunk))})", chunk).fetchone()[0]
+    return len(ordered) - listed
+
+
+def apply_catalogue(conn: sqlite3.Connection, push: CataloguePush, outbox: Outbox) -> None:
+    now = time.time()
+    conn.executemany(
+        "INSERT INTO products (gtin, version, active, price_cents, category, data, updated) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?) "
+        "ON CONFLICT (gtin) DO UPDATE SET version = excluded.version, active = excluded.active, "
+        "price_cents = excluded.price_cents, category = excluded.category, data = excluded.data, "
+        "updated = excluded.updated",
+        [(record.gtin, record.version, int(record.active), record.price_cents, record.category,
+          record.model_dump_json(exclude_none=True), now)
+         for record in _newer_records(conn, push.products, "products", "products", ("gtin",))])
+
+
+def apply_price_list(conn: sqlite3.Connection, push: PriceListPush, outbox: Outbox) -> None:
+    groups = _newer_records(conn, push.groups, "groups", "price_groups", ("price_group",))
+    prices = _newer_records(conn, push.prices, "prices", "group_prices", ("price_group", "gtin"))
+    now = time.time()
+    conn.executemany(
+        "INSERT INTO price_groups (price_group, version, name, updated) VALUES (?, ?, ?, ?) "
+        "ON CONFLICT (price_group) DO UPDATE SET version = excluded.version, name = excluded.name, "
+        "updated = excluded.updated",
+        [(group.price_group, group.version, group.name.model_dump_json(exclude_none=True), now) for group in groups])
+    conn.executemany(
+        "INSERT INTO group_prices (price_group, gtin, version, active, price_cents, updated) "
+        "VALUES (?, ?, ?, ?, ?, ?) "
+        "ON CONFLICT (price_group, gtin) DO UPDATE SET version = excluded.version, active = excluded.active, "
+        "price_cents = excluded.price_cents, updated = excluded.updated",
+        [(price.price_group, price.gtin, price.version, int(price.active), price.price_cents, now)
+         for price in prices])
+    if prices:
+        unlisted = _unlisted(conn, {price.gtin for price in prices if price.active})
+        if unlisted:
+            logger.info("price list: %d product(s) not in the catalogue; their prices wait for them", unlisted)
+
+
+def next_offer_seq(conn: sqlite3.Connection) -> int:
+    """Advance the offers' change counter (read by the matcher to reload what changed)."""
+    return conn.execute("UPDATE sync_state SET seq = seq + 1 WHERE name = 'offers' RETURNING seq").fetchone()[0]
+
+
+def apply_offers(conn: sqlite3.Connection, push: OffersPush, outbox: Outbox) -> None:
+    offers = _newer_records(conn, push.offers, "offers", "offers", ("offer",))
+    if not offers:
+        return
+    seq = next_offer_seq(conn)
+    now = time.time()
+    conn.executemany(
+        "INSERT INTO offers (offer, version, active, seq, data, updated) VALUES (?, ?, ?, ?, ?, ?) "
+        "ON CONFLICT (offer) DO UPDATE SET version = excluded.version, active = excluded.active, "
+        "seq = excluded.seq, data = excluded.data, updated = excluded.updated",
+        [(offer.offer, offer.version, int(offer.active), seq,
+          offer.model_dump_json(exclude={"targeting": {"customers"}}), now) for offer in offers])
+    conn.executemany("DELETE FROM offer_customers WHERE offer = ?", [(offer.offer,) for offer in offers])
+    conn.executemany("INSERT INTO offer_customers (offer, customer) VALUES (?, ?)",
+                     [(offer.offer, customer) for offer in offers if offer.active
+                      for customer in offer.targeting.customers])
+    named = {gtin for offer in offers if offer.active for gtin in offer.products}
+    unlisted = _unlisted(conn, named) if named else 0
+    if unlisted:
+        logger.info("offers: %d of %d product(s) they name are not in the catalogue; inert for those until listed",
+                    unlisted, len(named))
+
+
+def apply_purchase_history(conn: sqlite3.Connection, push: PurchaseHistoryPush, outbox: Outbox) -> None:
+    now = time.time()
+    conn.executemany(
+        "INSERT INTO purchases (line, version, active, customer, gtin, at, data, updated) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+        "ON CONFLICT (line) DO UPDATE SET version = excluded.version, active = excluded.active, "
+        "customer = excluded.customer, gtin = excluded.gtin, at = excluded.at, data = excluded.data, "
+        "updated = excluded.updated",
+        [(line.line, line.version, int(line.active), line.customer, line.gtin,
+          line.at.astimezone(UTC).isoformat(), line.model_dump_json(exclude_none=True), now)
+         for line in _newer_records(conn, push.purchases, "purchases", "purchases", ("line",))])
+
+
 # Every table holding a customer's data, with the column naming the customer.
 CUSTOMER_TABLES = (("customers", "customer"), ("consents", "customer"), ("orders", "customer"),
-                   ("data_use", "customer"), ("card_links", "subject"))
+                   ("data_use", "customer"), ("card_links", "subject"), ("purchases", "customer"),
+                   ("offer_activations", "customer"), ("offer_customers", "customer"))
 
 
 def erase_customer(conn: sqlite3.Connection, customer: str) -> int:
     """Delete every local record of ``customer``; returns how many rows went."""
+    named_in = [row[0] for row in conn.execute("SELECT offer FROM offer_customers WHERE customer = ?", (customer,))]
+    if named_in:  # the matcher's in-memory offers must forget the customer too
+        seq = next_offer_seq(conn)
+        conn.executemany("UPDATE offers SET seq = ? WHERE offer = ?", [(seq, offer) for offer in named_in])
     erased = 0
     for table, column in CUSTOMER_TABLES:
         erased += conn.execute(f"DELETE FROM {table} WHERE {column} = ?", (customer,)).rowcount
@@ -108,7 +261,13 @@ APPLIERS: dict[str, Applier] = {
     "order": apply_order,
     "card-link": apply_card_link,
     "erasure": apply_erasure,
+    "catalogue": apply_catalogue,
+    "price-list": apply_price_list,
+    "offers": apply_offers,
+    "purchase-history": apply_purchase_history,
 }
 
-# Pushes whose application must survive power loss once acknowledged.
-DURABLE = {"customer", "erasure", "order", "card-link"}
+# Pushes whose application must survive power loss once acknowledged: all of
+# them, since the broker forgets a message once it is acknowledged. A batch
+# costs one fsync for up to a thousand records.
+DURABLE = {"customer", "erasure", "order", "card-link", "catalogue", "price-list", "offers", "purchase-history"}

@@ -86,6 +86,38 @@ def cmd_card_emulate(args: argparse.Namespace) -> int:
     return emulator_main(args.emulator_args)
 
 
+def cmd_central_push(args: argparse.Namespace) -> int:
+    from .credentials import STORE_HMAC_KEY, Credentials
+    from .fixtures import FixtureError, load, messages, publish
+
+    credentials = Credentials()
+    hmac_key = credentials.require_key(STORE_HMAC_KEY) if credentials.get(STORE_HMAC_KEY) else None
+    try:
+        fixtures = load(args.file, hmac_key=hmac_key)
+    except FixtureError as exc:
+        print(f"{exc.source}: {len(exc.problems)} problem(s)", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return 1
+    store = args.store or fixtures.store
+    if store is None:
+        raise EdgeAgentError("which store? give --store or a store: line in the file")
+    outgoing = messages(fixtures, store, batch=args.batch)
+    counts = ", ".join(f"{name.replace('_', ' ')} {count}" for name, count in fixtures.counts().items()) or "nothing"
+    # With --print, standard output carries only the messages (for a pipe into mosquitto_pub).
+    print(f"{args.file}: ok ({counts}) -> {len(outgoing)} message(s) for store {store}",
+          file=sys.stderr if args.print else sys.stdout)
+    if args.print:
+        for message in outgoing:
+            print(f"{message.topic} {message.payload.decode()}")
+    if args.check or args.print:
+        return 0
+    publish(outgoing, args.host, args.port, username=credentials.get("central-username"),
+            password=credentials.get("central-password"), timeout=args.timeout)
+    print(f"published {len(outgoing)} message(s) to {args.host}:{args.port} with QoS 1, all acknowledged")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
@@ -132,6 +164,27 @@ def build_parser() -> argparse.ArgumentParser:
                                   add_help=False)
     emulate.add_argument("emulator_args", nargs=argparse.REMAINDER, help="Arguments of the emulator (--help).")
     emulate.set_defaults(func=cmd_card_emulate)
+
+    central = sub.add_parser("central", help="Tools that play central systems (integrators, demo, tests).")
+    central_sub = central.add_subparsers(dest="central_command", required=True)
+    push = central_sub.add_parser(
+        "push", help="Check a YAML fixtures file against the contract and publish it as central would.",
+        description="Sections: catalogue, price_groups, prices, offers, customers, card_links, orders, "
+                    "purchase_history (see config/central-fixtures.example.yaml). Every record is checked "
+                    "first; nothing is published when one is wrong. A broker login, when needed, comes from "
+                    "the credentials central-username and central-password (CS_CENTRAL_USERNAME, "
+                    "CS_CENTRAL_PASSWORD); card links given by uid need store-hmac-key (CS_STORE_HMAC_KEY).")
+    push.add_argument("file", type=Path, help="YAML fixtures file.")
+    push.add_argument("--host", default="localhost", help="Broker host (default localhost).")
+    push.add_argument("--port", type=int, default=1883, help="Broker port (default 1883).")
+    push.add_argument("--store", help="Store id (default: the file's store:).")
+    push.add_argument("--batch", type=int, default=500,
+                      help="Records per message for catalogue, price lists, offers and history (default 500).")
+    push.add_argument("--check", action="store_true", help="Only check the file; publish nothing.")
+    push.add_argument("--print", action="store_true",
+                      help="Print each message as 'topic payload' (for mosquitto_pub); publish nothing.")
+    push.add_argument("--timeout", type=float, default=30.0, help="Seconds to wait for the broker (default 30).")
+    push.set_defaults(func=cmd_central_push)
 
     demo = sub.add_parser("demo", help="Run the demo: embedded broker (unless one is configured) and the agent.")
     demo.add_argument("--config", "-c", type=Path, default=None,

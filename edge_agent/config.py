@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from .errors import ConfigError
 from .identity import DEFAULT_POLICY, Assurance, Category
+from .loyalty import Rules, Tier
 
 ID_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"
 
@@ -126,6 +127,47 @@ class SessionConfig(_Section):
     end_on_card_removal: bool = Field(False, description="End the session when the card leaves the reader.")
 
 
+class TierName(_Section):
+    nl: str | None = Field(None, min_length=1, description="Name in Dutch.")
+    en: str | None = Field(None, min_length=1, description="Name in English.")
+    fr: str | None = Field(None, min_length=1, description="Name in French.")
+
+
+class TierConfig(_Section):
+    id: str = Field(description="Tier id as central names it in customer profiles.", pattern=ID_PATTERN)
+    threshold: int = Field(ge=0, description="Points from which the tier is reached; the first tier starts at 0.")
+    name: TierName = Field(default_factory=TierName, description="What the kiosk calls it; the id when empty.")
+
+
+def _default_tiers() -> list[TierConfig]:
+    # 10 points per euro: zilver from EUR 200 and goud from EUR 500 of spend,
+    # a garden centre's regular and best customers over a season.
+    return [TierConfig(id="brons", threshold=0, name=TierName(nl="Brons", en="Bronze", fr="Bronze")),
+            TierConfig(id="zilver", threshold=2000, name=TierName(nl="Zilver", en="Silver", fr="Argent")),
+            TierConfig(id="goud", threshold=5000, name=TierName(nl="Goud", en="Gold", fr="Or"))]
+
+
+class LoyaltyConfig(_Section):
+    points_per_euro: float = Field(10.0, gt=0, description="Points a customer earns per euro spent.")
+    tiers: list[TierConfig] = Field(default_factory=_default_tiers, min_length=1,
+                                    description="Tiers from the lowest; thresholds rise strictly from 0.")
+
+    @model_validator(mode="after")
+    def _valid_rules(self) -> LoyaltyConfig:
+        self.rules()
+        return self
+
+    def rules(self) -> Rules:
+        """The loyalty rules for :func:`edge_agent.loyalty.progress`.
+
+        :raises ValueError: when the tiers do not start at 0, do not rise strictly or repeat an id.
+        """
+        return Rules(self.points_per_euro, tuple(
+            Tier(tier.id, tier.threshold, {language: text for language, text in tier.name.model_dump().items()
+                                           if text})
+            for tier in self.tiers))
+
+
 class AgentConfig(_Section):
     store: StoreConfig = Field(description="Which store this is.")
     device: DeviceConfig = Field(description="Which device this is.")
@@ -137,6 +179,8 @@ class AgentConfig(_Section):
     nfc: NfcConfig | None = Field(None, description="The card reader; no reader when absent.")
     privacy: PrivacyConfig = Field(default_factory=PrivacyConfig, description="What may be shown at which assurance.")
     sessions: SessionConfig = Field(default_factory=SessionConfig, description="Kiosk sessions.")
+    loyalty: LoyaltyConfig = Field(default_factory=LoyaltyConfig,
+                                   description="Points per euro and tiers, for progress to the next tier.")
     logging: LoggingConfig = Field(default_factory=LoggingConfig, description="Logging.")
 
     @property

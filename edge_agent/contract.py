@@ -15,6 +15,10 @@ Topics live under one versioned root::
     cs/v1/{store}/{device}/response/{command} their answers
     cs/v1/central/{store}/{kind}              what central systems push to the store
 
+A message for another store is on another store's topic: the agent neither
+subscribes to it nor accepts it (:meth:`Topics.classify`), so payloads carry
+no store id of their own.
+
 Every payload is a JSON envelope: ``id`` (UUIDv7, unique per message), ``ts``
 (RFC 3339, UTC), ``schema`` (``name/major``), ``transaction`` (commands) and
 ``data``. Responses carry ``status``, ``data`` and ``error`` beside the same
@@ -29,12 +33,15 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StringConstraints,
@@ -58,6 +65,41 @@ SessionId = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-
 MessageId = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")]
 Transaction = Annotated[str, StringConstraints(min_length=1, max_length=128)]
 ShortText = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+Language = Literal["nl", "en", "fr"]
+LANGUAGES: tuple[str, ...] = ("nl", "en", "fr")  # also the fallback order of texts
+
+
+def gtin_check_digit(body: str) -> int:
+    """The GS1 check digit of the digits of a GTIN before its check digit (weights 3, 1, ... from the right)."""
+    reverse = body[::-1]
+    total = 3 * sum(map(int, reverse[0::2])) + sum(map(int, reverse[1::2]))
+    return (10 - total % 10) % 10
+
+
+def _normalised_gtin(value: str) -> str:
+    if gtin_check_digit(value[:-1]) != int(value[-1]):
+        raise ValueError("the GTIN's check digit is wrong")
+    return value.zfill(14)
+
+
+Gtin = Annotated[str, StringConstraints(pattern=r"^(?:[0-9]{8}|[0-9]{12,14})$"), AfterValidator(_normalised_gtin),
+                 Field(description="GTIN-8, -12, -13 or -14 with a valid GS1 check digit; the agent keeps and "
+                                   "answers with the 14-digit form (leading zeros).")]
+Cents = Annotated[int, Field(gt=0, le=100_000_000, description="Euro cents, above zero.")]
+OfferId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9-]{0,63}$")]
+PromoCode = Annotated[str, StringConstraints(pattern=r"^[A-Z0-9][A-Z0-9-]{2,31}$")]
+LineId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9./-]{0,79}$")]
+
+
+def _no_parent_segments(value: str) -> str:
+    if ".." in value.split("/"):
+        raise ValueError("a media path may not contain '..'")
+    return value
+
+
+MediaRef = Annotated[str, StringConstraints(pattern=r"^(?:https://[!-~]{1,500}|[A-Za-z0-9_][A-Za-z0-9._/-]{0,199})$"),
+                     AfterValidator(_no_parent_segments),
+                     Field(description="A file in the content folder (relative path) or an https URL.")]
 
 
 class Payload(BaseModel):
@@ -155,9 +197,27 @@ class Consent(Payload):
     until: AwareDatetime
 
 
+class CustomerOfferState(Payload):
+    """How far a customer is with one offer, as central counts it (till, webshop, kiosk activations)."""
+
+    offer: OfferId
+    uses: int = Field(0, ge=0, description="Times the customer used the offer; compared with uses_per_customer.")
+    activated: bool = Field(False, description="Activated on the customer's account (app, webshop or kiosk).")
+
+
+def _unique(items: list, key, what: str) -> None:
+    """Raise naming the positions (never the values) of the first repeated key."""
+    seen: dict = {}
+    for index, item in enumerate(items):
+        value = key(item)
+        if value in seen:
+            raise ValueError(f"{what}[{index}] repeats {what}[{seen[value]}]")
+        seen[value] = index
+
+
 class CustomerProfile(Payload):
     customer: CustomerId
-    version: int = Field(ge=1, description="Newer versions replace older ones; older are ignored.")
+    version: int = Field(ge=1, description="Newer versions replace older ones; an older one is rejected.")
     first_name: Annotated[str, StringConstraints(min_length=1, max_length=80)]
     language: Literal["nl", "en", "fr"] = "nl"
     tier: Identifier | None = None
@@ -166,6 +226,13 @@ class CustomerProfile(Payload):
     segments: list[Identifier] = Field(default_factory=list)
     favourite_store: Identifier | None = None
     consents: list[Consent] = Field(default_factory=list)
+    offers: list[CustomerOfferState] = Field(default_factory=list, max_length=1000,
+                                             description="Uses and activations of offers, one entry per offer.")
+
+    @model_validator(mode="after")
+    def _one_state_per_offer(self) -> CustomerProfile:
+        _unique(self.offers, lambda state: state.offer, "offers")
+        return self
 
 
 class OrderStatus(StrEnum):
@@ -243,6 +310,270 @@ class CardLinkPush(Payload):
         return self
 
 
+# --------------------------------------------------------------------------- catalogue, prices, offers, history
+# Batches: one message carries many records of one kind and is applied in one
+# transaction, all or nothing. Every record has its own version: a newer one
+# replaces the stored record, the same one is skipped, an older one rejects the
+# whole message. ``active: false`` removes a record but keeps its version, so a
+# late older copy cannot bring it back.
+
+
+class LocalText(Payload):
+    """One text in the store's languages; at least one of them. Shown in the shopper's language,
+    else in nl, en, fr order."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, json_schema_extra={
+        "anyOf": [{"required": [language], "properties": {language: {"type": "string"}}}
+                  for language in ("nl", "en", "fr")],
+    })
+
+    nl: Annotated[str, StringConstraints(min_length=1, max_length=2000)] | None = None
+    en: Annotated[str, StringConstraints(min_length=1, max_length=2000)] | None = None
+    fr: Annotated[str, StringConstraints(min_length=1, max_length=2000)] | None = None
+
+    @model_validator(mode="after")
+    def _some_text(self) -> LocalText:
+        if self.nl is None and self.en is None and self.fr is None:
+            raise ValueError("a text needs at least one of nl, en, fr")
+        return self
+
+
+class ProductRecord(Payload):
+    """A product of the catalogue."""
+
+    gtin: Gtin
+    version: int = Field(ge=1)
+    active: bool = Field(True, description="False delists the product (its version is kept).")
+    name: LocalText
+    description: LocalText | None = None
+    price_cents: Cents = Field(description="Shelf price in euro cents, above zero.")
+    category: Identifier
+    images: list[MediaRef] = Field(default_factory=list, max_length=10)
+    stock: int | None = Field(None, ge=0, description="Units in this store; null when unknown.")
+    shelf: Annotated[str, StringConstraints(min_length=1, max_length=40)] | None = Field(
+        None, description="Where it stands, e.g. 'Gang 4, schap B'.")
+    video: MediaRef | None = Field(None, description="Related instruction video.")
+
+
+class CataloguePush(Payload):
+    products: list[ProductRecord] = Field(min_length=1, max_length=1000)
+
+    @model_validator(mode="after")
+    def _unique_products(self) -> CataloguePush:
+        _unique(self.products, lambda record: record.gtin, "products")
+        return self
+
+
+class PriceGroupRecord(Payload):
+    """A price group (VIP, staff, app users, club members...): its name is the reason shown with its prices."""
+
+    price_group: Identifier
+    version: int = Field(ge=1)
+    name: LocalText = Field(description="Shown as the reason of the price, e.g. 'Clubprijs'.")
+
+
+class PriceRecord(Payload):
+    """The price of one product for one price group."""
+
+    price_group: Identifier
+    gtin: Gtin
+    version: int = Field(ge=1)
+    active: bool = Field(True, description="False removes the price (its version is kept).")
+    price_cents: Cents
+
+
+class PriceListPush(Payload):
+    model_config = ConfigDict(extra="forbid", frozen=True, json_schema_extra={
+        "anyOf": [{"required": ["groups"], "properties": {"groups": {"minItems": 1}}},
+                  {"required": ["prices"], "properties": {"prices": {"minItems": 1}}}],
+    })
+
+    groups: list[PriceGroupRecord] = Field(default_factory=list, max_length=200)
+    prices: list[PriceRecord] = Field(default_factory=list, max_length=2000)
+
+    @model_validator(mode="after")
+    def _records(self) -> PriceListPush:
+        if not self.groups and not self.prices:
+            raise ValueError("a price list message needs at least one group or price")
+        _unique(self.groups, lambda record: record.price_group, "groups")
+        _unique(self.prices, lambda record: (record.price_group, record.gtin), "prices")
+        return self
+
+
+class OfferKind(StrEnum):
+    PERCENTAGE_OFF = "percentage-off"
+    AMOUNT_OFF = "amount-off"
+    PERSONAL_PRICE = "personal-price"
+    GIFT_WITH_PURCHASE = "gift-with-purchase"
+    PROMO_CODE = "promo-code"
+
+
+# What each kind needs; every other benefit field must be absent.
+OFFER_BENEFITS: dict[OfferKind, tuple[str, ...]] = {
+    OfferKind.PERCENTAGE_OFF: ("percent",),
+    OfferKind.AMOUNT_OFF: ("amount_cents",),
+    OfferKind.PERSONAL_PRICE: ("price_cents",),
+    OfferKind.GIFT_WITH_PURCHASE: ("gift", "min_spend_cents"),
+    OfferKind.PROMO_CODE: ("code",),  # and exactly one of percent, amount_cents
+}
+_BENEFIT_FIELDS = ("percent", "amount_cents", "price_cents", "gift", "min_spend_cents", "code")
+_BENEFIT_TYPES = {"percent": "number", "amount_cents": "integer", "price_cents": "integer", "gift": "string",
+                  "min_spend_cents": "integer", "code": "string"}
+
+
+def _kind_rule(kind: OfferKind) -> dict[str, Any]:
+    needed = set(OFFER_BENEFITS[kind]) | ({"percent", "amount_cents"} if kind is OfferKind.PROMO_CODE else set())
+    properties = {name: ({"type": _BENEFIT_TYPES[name]} if name in OFFER_BENEFITS[kind] else {})
+                  if name in needed else {"type": "null"} for name in _BENEFIT_FIELDS}
+    rule: dict[str, Any] = {"required": list(OFFER_BENEFITS[kind]), "properties": properties}
+    if kind is OfferKind.PROMO_CODE:
+        rule["oneOf"] = [{"required": ["percent"], "properties": {"percent": {"type": "number"},
+                                                                   "amount_cents": {"type": "null"}}},
+                         {"required": ["amount_cents"], "properties": {"amount_cents": {"type": "integer"},
+                                                                        "percent": {"type": "null"}}}]
+    if kind is OfferKind.PERSONAL_PRICE:
+        rule["anyOf"] = [{"required": ["products"], "properties": {"products": {"minItems": 1}}},
+                         {"required": ["categories"], "properties": {"categories": {"minItems": 1}}}]
+    return {"if": {"properties": {"kind": {"const": kind.value}}}, "then": rule}
+
+
+class Targeting(Payload):
+    """Who gets an offer: everyone, or whoever is in any of the listed tiers, price groups,
+    segments or named customers."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, json_schema_extra={
+        "if": {"properties": {"everyone": {"const": True}}},
+        "then": {"properties": {name: {"maxItems": 0} for name in ("tiers", "price_groups", "segments",
+                                                                   "customers")}},
+        "else": {"anyOf": [{"required": [name], "properties": {name: {"minItems": 1}}}
+                           for name in ("tiers", "price_groups", "segments", "customers")]},
+    })
+
+    everyone: bool = False
+    tiers: list[Identifier] = Field(default_factory=list, max_length=20)
+    price_groups: list[Identifier] = Field(default_factory=list, max_length=100)
+    segments: list[Identifier] = Field(default_factory=list, max_length=100)
+    customers: list[CustomerId] = Field(default_factory=list, max_length=5000,
+                                        description="Named customers (pseudonymous ids).")
+
+    @model_validator(mode="after")
+    def _audience(self) -> Targeting:
+        named = self.tiers or self.price_groups or self.segments or self.customers
+        if self.everyone and named:
+            raise ValueError("an offer for everyone lists no tiers, price groups, segments or customers")
+        if not self.everyone and not named:
+            raise ValueError("the offer targets nobody: set everyone or list tiers, price groups, segments "
+                             "or customers")
+        for name in ("tiers", "price_groups", "segments", "customers"):
+            _unique(getattr(self, name), lambda value: value, name)
+        return self
+
+
+
+
+def _date_only(value: Any) -> Any:
+    # pydantic reads "2026-04-01T00:00:00" as a date too; a bound is either a
+    # whole day or an instant with its offset, never a local time.
+    if isinstance(value, datetime) or (isinstance(value, str) and not _DATE.fullmatch(value)):
+        raise ValueError("a date is YYYY-MM-DD; an instant needs its UTC offset")
+    return value
+
+
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+ValidityBound = AwareDatetime | Annotated[date, BeforeValidator(_date_only)]
+
+
+class OfferRecord(Payload):
+    """An offer: what it gives, to whom, on which products, when."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, json_schema_extra={
+        "allOf": [_kind_rule(kind) for kind in OfferKind],
+    })
+
+    offer: OfferId
+    version: int = Field(ge=1)
+    active: bool = Field(True, description="False withdraws the offer (its version is kept).")
+    kind: OfferKind
+    title: LocalText = Field(description="Shown as the reason of the price, e.g. 'Voorjaarsactie -10%'.")
+    description: LocalText | None = None
+    targeting: Targeting
+    products: list[Gtin] = Field(default_factory=list, max_length=2000,
+                                 description="Products it is for; with categories empty too: the whole assortment.")
+    categories: list[Identifier] = Field(default_factory=list, max_length=200)
+    valid_from: ValidityBound = Field(description="An instant, or a date: from the start of that day in the "
+                                                  "store's time zone.")
+    valid_until: ValidityBound = Field(description="An instant (exclusive), or a date: through the end of that day "
+                                                   "in the store's time zone. Same form as valid_from.")
+    priority: int = Field(0, ge=-1000, le=1000, description="Among equal prices the higher priority is the reason "
+                                                             "shown; offers are listed by it.")
+    uses_per_customer: int | None = Field(None, ge=1, description="How often one customer may use it; null: no limit.")
+    requires_activation: bool = Field(False, description="Applies only once the customer activated it.")
+    percent: float | None = Field(None, gt=0, le=100, description="percentage-off, promo-code: percent off.")
+    amount_cents: Cents | None = Field(None, description="amount-off, promo-code: euro cents off per unit.")
+    price_cents: Cents | None = Field(None, description="personal-price: the price.")
+    gift: Gtin | None = Field(None, description="gift-with-purchase: the product given.")
+    min_spend_cents: Cents | None = Field(None, description="gift-with-purchase: spend (on its products, or on "
+                                                            "anything) that earns the gift.")
+    code: PromoCode | None = Field(None, description="promo-code: the code to enter (upper case).")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> OfferRecord:
+        needed = OFFER_BENEFITS[self.kind]
+        missing = [name for name in needed if getattr(self, name) is None]
+        if missing:
+            raise ValueError(f"a {self.kind.value} offer needs {', '.join(missing)}")
+        allowed = set(needed) | ({"percent", "amount_cents"} if self.kind is OfferKind.PROMO_CODE else set())
+        extra = [name for name in _BENEFIT_FIELDS if name not in allowed and getattr(self, name) is not None]
+        if extra:
+            raise ValueError(f"a {self.kind.value} offer has no {', '.join(extra)}")
+        if self.kind is OfferKind.PROMO_CODE and (self.percent is None) == (self.amount_cents is None):
+            raise ValueError("a promo-code offer gives either percent or amount_cents off")
+        if self.kind is OfferKind.PERSONAL_PRICE and not (self.products or self.categories):
+            raise ValueError("a personal-price offer names its products or categories")
+        if isinstance(self.valid_from, datetime) != isinstance(self.valid_until, datetime):
+            raise ValueError("valid_from and valid_until must both be dates or both be instants")
+        if isinstance(self.valid_from, datetime):
+            if self.valid_until <= self.valid_from:
+                raise ValueError("the validity window ends before it starts")
+        elif self.valid_until < self.valid_from:
+            raise ValueError("the validity window ends before it starts")
+        _unique(self.products, lambda value: value, "products")
+        _unique(self.categories, lambda value: value, "categories")
+        return self
+
+
+class OffersPush(Payload):
+    offers: list[OfferRecord] = Field(min_length=1, max_length=500)
+
+    @model_validator(mode="after")
+    def _unique_offers(self) -> OffersPush:
+        _unique(self.offers, lambda record: record.offer, "offers")
+        return self
+
+
+class PurchaseRecord(Payload):
+    """One line of a customer's purchase, in a shop or the webshop."""
+
+    line: LineId = Field(description="Unique id of the purchase line, e.g. receipt-number/line.")
+    version: int = Field(ge=1)
+    active: bool = Field(True, description="False withdraws the line (returned, corrected).")
+    customer: CustomerId
+    gtin: Gtin = Field(description="May be a product this store does not sell.")
+    name: ShortText | None = Field(None, description="What to show when the product is not in the catalogue.")
+    quantity: int = Field(ge=1, le=100_000)
+    at: AwareDatetime
+    channel: Literal["shop", "webshop"]
+
+
+class PurchaseHistoryPush(Payload):
+    purchases: list[PurchaseRecord] = Field(min_length=1, max_length=1000)
+
+    @model_validator(mode="after")
+    def _unique_lines(self) -> PurchaseHistoryPush:
+        _unique(self.purchases, lambda record: record.line, "purchases")
+        return self
+
+
 # --------------------------------------------------------------------------- sessions (local, never bridged)
 
 
@@ -303,6 +634,231 @@ class MyDataResult(Payload):
 
 class EndSessionResult(Payload):
     ended: bool
+
+
+# --------------------------------------------------------------------------- shopping at the kiosk (local requests)
+
+
+class Phase(StrEnum):
+    """The phases of the Store Sales Cycle, as the kiosk is organised."""
+
+    REACH = "reach"
+    UNDERSTAND = "understand"
+    INSPIRE = "inspire"
+    INFORM = "inform"
+    CONVERT = "convert"
+    AFTER_CARE = "after-care"
+    CONTINUE = "continue"
+
+
+class ProductRequest(Payload):
+    session: SessionId | None = Field(None, description="The current session, for the customer's own price; "
+                                                        "none: the anonymous price.")
+    gtin: Gtin
+    language: Language | None = Field(None, description="Language of the texts; default the customer's, else nl.")
+
+
+class OffersRequest(Payload):
+    session: SessionId | None = Field(None, description="The current session; none: offers for everyone.")
+    language: Language | None = None
+    limit: int = Field(50, ge=1, le=200, description="At most this many deals, biggest saving first.")
+
+
+class ActivateOfferRequest(Payload):
+    session: SessionId
+    offer: OfferId
+
+
+class PromoCodeRequest(Payload):
+    session: SessionId | None = None
+    code: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9-]{1,32}$")] = Field(
+        description="As typed; compared in upper case.")
+    language: Language | None = None
+
+
+class FeedbackRequest(Payload):
+    session: SessionId | None = None
+    score: int = Field(ge=1, le=5)
+    reason: Identifier | None = Field(None, description="One of the kiosk's fixed reasons, e.g. waiting-time.")
+    phase: Phase
+
+
+class StaffAssistRequest(Payload):
+    session: SessionId | None = None
+    phase: Phase | None = None
+    topic: Identifier | None = Field(None, description="What help is wanted, e.g. product-advice.")
+
+
+class EnrolRequest(Payload):
+    session: SessionId
+    language: Language = Field("nl", description="Language the shopper used at the kiosk.")
+
+
+class ProductView(Payload):
+    gtin: str
+    name: str
+    description: str | None = None
+    category: str
+    images: list[str] = Field(default_factory=list)
+    stock: int | None = None
+    shelf: str | None = None
+    video: str | None = None
+    shelf_price_cents: int
+
+
+class PriceView(Payload):
+    price_cents: int = Field(ge=0)
+    shelf_price_cents: int
+    saving_cents: int = Field(ge=0)
+    source: Literal["shelf", "price-list", "offer"]
+    reason: str | None = Field(None, description="Why this price, e.g. 'Goud-prijs'; null for the shelf price.")
+    offer: str | None = None
+    price_group: str | None = None
+
+
+class OfferView(Payload):
+    offer: str
+    version: int
+    kind: OfferKind
+    title: str
+    description: str | None = None
+    valid_until: AwareDatetime = Field(description="End of the offer (exclusive).")
+    personal: bool = Field(description="Targeted at this customer rather than everyone.")
+    applies: bool = Field(description="It applies now (activated if it needs activation, code entered if it needs one).")
+    needs_activation: bool = False
+    needs_code: bool = False
+    uses_left: int | None = Field(None, description="Uses this customer has left; null: no limit.")
+    percent: float | None = None
+    amount_cents: int | None = None
+    price_cents: int | None = None
+    gift: str | None = None
+    min_spend_cents: int | None = None
+    products: list[str] = Field(default_factory=list, description="At most 50 of its products.")
+    categories: list[str] = Field(default_factory=list)
+
+
+class ProductResult(Payload):
+    product: ProductView
+    price: PriceView
+    offers: list[OfferView] = Field(description="Offers for this product and this shopper.")
+    personal: bool = Field(description="The customer's own data (targeting, price groups) was used.")
+
+
+class Deal(Payload):
+    gtin: str
+    name: str
+    shelf_price_cents: int
+    price_cents: int
+    reason: str | None
+    offer: str | None = None
+    price_group: str | None = None
+
+
+class OffersResult(Payload):
+    offers: list[OfferView]
+    deals: list[Deal] = Field(description="Products below their shelf price for this shopper, biggest saving first.")
+    more_deals: int = Field(ge=0, description="Deals left out by the limit.")
+    personal: bool
+
+
+class LoyaltyView(Payload):
+    tier: str | None = None
+    tier_name: str | None = None
+    points: int | None = Field(None, description="Null when the screen may not show balances.")
+    next_tier: str | None = None
+    next_tier_name: str | None = None
+    points_to_next: int | None = None
+    euros_to_next: int | None = Field(None, description="Whole euros to spend to reach the next tier.")
+    progress: float | None = Field(None, ge=0, le=1, description="From this tier's threshold to the next one's.")
+    points_per_euro: float
+
+
+class OrderView(Payload):
+    order_id: str
+    status: OrderStatus
+    pickup: PickupPoint
+    ready_since: AwareDatetime | None = None
+    deadline: AwareDatetime | None = None
+    items: list[OrderItem] = Field(default_factory=list)
+
+
+class PurchaseView(Payload):
+    gtin: str
+    name: str | None
+    quantity: int
+    at: AwareDatetime
+    channel: Literal["shop", "webshop"]
+
+
+class AccountResult(Payload):
+    """The customer's account, each part null when the screen may not show it."""
+
+    loyalty: LoyaltyView | None = None
+    orders: list[OrderView] | None = None
+    purchases: list[PurchaseView] | None = None
+
+
+class ActivateOfferResult(Payload):
+    offer: str
+    new: bool = Field(description="False when it had been activated already (no new event).")
+
+
+PromoCodeOutcome = Literal["valid", "unknown-code", "not-yet-valid", "expired", "not-for-this-customer", "used-up",
+                           "needs-activation"]
+
+
+class PromoCodeResult(Payload):
+    valid: bool
+    outcome: PromoCodeOutcome
+    offer: OfferView | None = None
+
+
+class QueuedResult(Payload):
+    event: MessageId = Field(description="Id of the event queued upstream.")
+
+
+# --------------------------------------------------------------------------- shopping events (upstream)
+
+
+class OfferActivationEvent(Payload):
+    session: SessionId
+    customer: CustomerId
+    offer: OfferId
+    offer_version: int = Field(ge=1)
+
+
+class PromoCodeEvent(Payload):
+    session: SessionId | None = None
+    customer: CustomerId | None = Field(None, description="When recognised with the personal-offers consent.")
+    offer: OfferId | None = Field(None, description="The offer of the code; null for an unknown code (the typed "
+                                                    "text is never sent).")
+    outcome: PromoCodeOutcome
+
+
+class FeedbackEvent(Payload):
+    """Anonymous by design: no customer id, no free text."""
+
+    session: SessionId | None = None
+    score: int = Field(ge=1, le=5)
+    reason: Identifier | None = None
+    phase: Phase
+
+
+class StaffAssistEvent(Payload):
+    session: SessionId | None = None
+    phase: Phase | None = None
+    topic: Identifier | None = None
+
+
+class EnrolmentEvent(Payload):
+    """A shopper with an unknown card (or one without recognition consent) asks to join:
+    the card's token lets central link it."""
+
+    session: SessionId
+    card: CardToken
+    outcome: Literal["unknown-card", "anonymous"]
+    assurance: Assurance
+    language: Language = "nl"
 
 
 # --------------------------------------------------------------------------- commands
@@ -402,6 +958,8 @@ class Message:
 DEVICE = ROOT + "/{store}/{device}"
 _EX_TS = "2026-04-01T09:30:00.000Z"
 _EX_CUSTOMER = "c-5f2b8c0e6d1a4f3b9c7e2a1d0b3c4e5f"
+_EX_SESSION_ID = "01a20735-b502-769a-a830-637530718552"
+_EX_GTIN = "8712345000028"
 
 STATE = Message("state", 1, StatePayload, DEVICE + "/state", "publish",
                 "Retained online/offline; the offline one is the last will.", retained=True,
@@ -442,6 +1000,25 @@ EVENTS: dict[str, Message] = {
         Message("event-footfall", 1, FootfallEvent, DEVICE + "/event/footfall", "publish",
                 "Anonymous count of people seen in an interval.", delivery=DeliveryClass.TELEMETRY,
                 example={"interval_start": _EX_TS, "interval_s": 60.0, "count": 4}),
+        Message("event-offer-activation", 1, OfferActivationEvent, DEVICE + "/event/offer-activation", "publish",
+                "A customer activated an offer on their account at the kiosk.", delivery=DeliveryClass.CRITICAL,
+                example={"session": _EX_SESSION_ID, "customer": _EX_CUSTOMER, "offer": "voorjaar-2026",
+                         "offer_version": 3}),
+        Message("event-promo-code", 1, PromoCodeEvent, DEVICE + "/event/promo-code", "publish",
+                "A promo code was checked at the kiosk, and what came of it.", delivery=DeliveryClass.CRITICAL,
+                example={"session": _EX_SESSION_ID, "customer": _EX_CUSTOMER, "offer": "lente-code",
+                         "outcome": "valid"}),
+        Message("event-feedback", 1, FeedbackEvent, DEVICE + "/event/feedback", "publish",
+                "A shopper's score for a phase of the visit (anonymous).", delivery=DeliveryClass.CRITICAL,
+                example={"session": None, "score": 4, "reason": "product-info", "phase": "inform"}),
+        Message("event-staff-assist", 1, StaffAssistEvent, DEVICE + "/event/staff-assist", "publish",
+                "A shopper asks for a member of staff at this device.", delivery=DeliveryClass.CRITICAL,
+                example={"session": _EX_SESSION_ID, "phase": "inform", "topic": "product-advice"}),
+        Message("event-enrolment", 1, EnrolmentEvent, DEVICE + "/event/enrolment", "publish",
+                "A shopper asks to join with a card the store does not know (or without recognition consent).",
+                delivery=DeliveryClass.CRITICAL,
+                example={"session": _EX_SESSION_ID, "card": "k-" + "3f" * 32, "outcome": "unknown-card",
+                         "assurance": "sun", "language": "nl"}),
     )
 }
 
@@ -468,6 +1045,33 @@ PUSHES: dict[str, Message] = {
         Message("erasure", 1, ErasureRequest, CENTRAL_TOPIC + "erasure", "receive",
                 "Erase everything the store keeps about a customer; acknowledged with event/erasure-ack.",
                 example={"request_id": "er-2026-0001", "customer": _EX_CUSTOMER}),
+        Message("catalogue", 1, CataloguePush, CENTRAL_TOPIC + "catalogue", "receive",
+                "Products of the catalogue, many per message; each record versioned on its own.",
+                example={"products": [{"gtin": _EX_GTIN, "version": 7, "name": {"nl": "Gazonmest 10 kg",
+                                                                                 "en": "Lawn fertiliser 10 kg"},
+                                       "description": {"nl": "Voor 200 m² gazon, 100 dagen werking."},
+                                       "price_cents": 2199, "category": "gazonmest",
+                                       "images": ["products/gazonmest-10kg.jpg"], "stock": 14,
+                                       "shelf": "Gang 3, schap A", "video": "videos/gazon-bemesten.mp4"}]}),
+        Message("price-list", 1, PriceListPush, CENTRAL_TOPIC + "price-list", "receive",
+                "Price groups (their names) and their prices per product, many per message.",
+                example={"groups": [{"price_group": "club", "version": 1,
+                                     "name": {"nl": "Clubprijs", "en": "Club price", "fr": "Prix club"}}],
+                         "prices": [{"price_group": "club", "gtin": _EX_GTIN, "version": 4,
+                                     "price_cents": 1899}]}),
+        Message("offers", 1, OffersPush, CENTRAL_TOPIC + "offers", "receive",
+                "Offers: kind, targeting, products or categories, validity, priority, uses per customer.",
+                personal=True,
+                example={"offers": [{"offer": "voorjaar-2026", "version": 3, "kind": "percentage-off",
+                                     "title": {"nl": "Voorjaarsactie −10%", "en": "Spring sale −10%"},
+                                     "targeting": {"everyone": True}, "categories": ["gazonmest"],
+                                     "valid_from": "2026-03-20", "valid_until": "2026-04-30",
+                                     "priority": 10, "percent": 10}]}),
+        Message("purchase-history", 1, PurchaseHistoryPush, CENTRAL_TOPIC + "purchase-history", "receive",
+                "Purchase lines of customers across shops and the webshop, many per message.", personal=True,
+                example={"purchases": [{"line": "R-2026-0412/1", "version": 1, "customer": _EX_CUSTOMER,
+                                        "gtin": _EX_GTIN, "quantity": 1, "at": "2026-03-14T10:12:00Z",
+                                        "channel": "webshop"}]}),
     )
 }
 
@@ -480,7 +1084,7 @@ SESSION = Message("session", 1, SessionPayload, LOCAL + "/session", "publish",
                            "may_show": ["first_name", "tier", "points"], "invite_to_enrol": False,
                            "customer": {"first_name": "Sanne", "language": "nl", "tier": "goud", "points": 5120},
                            "staff": None, "reason": None})
-_EX_SESSION = {"session": "01a20735-b502-769a-a830-637530718552"}
+_EX_SESSION = {"session": _EX_SESSION_ID}
 
 COMMANDS: dict[str, Message] = {
     message.name.removeprefix("request-"): message
@@ -501,6 +1105,37 @@ COMMANDS: dict[str, Message] = {
         Message("request-end-session", 1, SessionRequest, LOCAL + "/request/end-session", "receive",
                 "The kiosk ends a session (Klaar, idle).", response=EndSessionResult, personal=True,
                 bridged=False, example=_EX_SESSION),
+        Message("request-product", 1, ProductRequest, LOCAL + "/request/product", "receive",
+                "One product with the shopper's best price and why, and the offers for it.",
+                response=ProductResult, personal=True, bridged=False,
+                example={"session": _EX_SESSION_ID, "gtin": _EX_GTIN, "language": "nl"}),
+        Message("request-offers", 1, OffersRequest, LOCAL + "/request/offers", "receive",
+                "The shopper's offers and the products they pay less for.", response=OffersResult,
+                personal=True, bridged=False, example={"session": _EX_SESSION_ID, "language": "nl", "limit": 20}),
+        Message("request-account", 1, SessionRequest, LOCAL + "/request/account", "receive",
+                "Points and progress to the next tier, pick-up orders, recent purchases (as far as the "
+                "screen may show them).", response=AccountResult, personal=True, bridged=False,
+                example=_EX_SESSION),
+        Message("request-activate-offer", 1, ActivateOfferRequest, LOCAL + "/request/activate-offer", "receive",
+                "Activate an offer on the customer's account; sent upstream as event/offer-activation.",
+                response=ActivateOfferResult, personal=True, bridged=False,
+                example={"session": _EX_SESSION_ID, "offer": "voorjaar-2026"}),
+        Message("request-check-promo-code", 1, PromoCodeRequest, LOCAL + "/request/check-promo-code", "receive",
+                "Check a promo code for this shopper; a valid one applies for the rest of the session.",
+                response=PromoCodeResult, personal=True, bridged=False,
+                example={"session": _EX_SESSION_ID, "code": "lente26", "language": "nl"}),
+        Message("request-feedback", 1, FeedbackRequest, LOCAL + "/request/feedback", "receive",
+                "A score for a phase of the visit; sent upstream, anonymously, as event/feedback.",
+                response=QueuedResult, personal=True, bridged=False,
+                example={"session": _EX_SESSION_ID, "score": 4, "reason": "product-info", "phase": "inform"}),
+        Message("request-staff-assist", 1, StaffAssistRequest, LOCAL + "/request/staff-assist", "receive",
+                "Call a member of staff to this device; sent as event/staff-assist.", response=QueuedResult,
+                personal=True, bridged=False,
+                example={"session": _EX_SESSION_ID, "phase": "inform", "topic": "product-advice"}),
+        Message("request-enrol", 1, EnrolRequest, LOCAL + "/request/enrol", "receive",
+                "The shopper of an unknown card asks to join; sent as event/enrolment with the card's token.",
+                response=QueuedResult, personal=True, bridged=False,
+                example={"session": _EX_SESSION_ID, "language": "nl"}),
     )
 }
 

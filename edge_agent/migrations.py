@@ -96,3 +96,72 @@ def m003_cards_counters_data_use(db: Database) -> None:
             categories TEXT NOT NULL)""",
         "CREATE INDEX data_use_customer ON data_use (customer, id)",
     )
+
+
+@migrations()
+def m004_catalogue_prices_offers_history(db: Database) -> None:
+    _run(
+        db,
+        # Records removed by central (active = 0) stay, with their version, so
+        # a late older copy cannot bring them back.
+        """CREATE TABLE products (
+            gtin TEXT PRIMARY KEY,
+            version INTEGER NOT NULL,
+            active INTEGER NOT NULL,
+            price_cents INTEGER NOT NULL,
+            category TEXT NOT NULL,
+            data TEXT NOT NULL,
+            updated REAL NOT NULL)""",
+        # Covering: the catalogue match reads whole categories from it alone.
+        "CREATE INDEX products_category ON products (category, active, gtin, price_cents)",
+        """CREATE TABLE price_groups (
+            price_group TEXT PRIMARY KEY,
+            version INTEGER NOT NULL,
+            name TEXT NOT NULL,
+            updated REAL NOT NULL)""",
+        """CREATE TABLE group_prices (
+            price_group TEXT NOT NULL,
+            gtin TEXT NOT NULL,
+            version INTEGER NOT NULL,
+            active INTEGER NOT NULL,
+            price_cents INTEGER NOT NULL,
+            updated REAL NOT NULL,
+            PRIMARY KEY (price_group, gtin)) WITHOUT ROWID""",
+        # seq: the change counter of the last push that touched the offer, so
+        # the in-memory index reloads only what changed (see sync_state).
+        """CREATE TABLE offers (
+            offer TEXT PRIMARY KEY,
+            version INTEGER NOT NULL,
+            active INTEGER NOT NULL,
+            seq INTEGER NOT NULL,
+            data TEXT NOT NULL,
+            updated REAL NOT NULL)""",
+        "CREATE INDEX offers_seq ON offers (seq)",
+        # Customers named by an offer's targeting live here, not in the offer's
+        # data, so erasing a customer removes them from every offer.
+        """CREATE TABLE offer_customers (
+            offer TEXT NOT NULL,
+            customer TEXT NOT NULL,
+            PRIMARY KEY (offer, customer)) WITHOUT ROWID""",
+        "CREATE INDEX offer_customers_customer ON offer_customers (customer)",
+        # Offers activated at this store's kiosks, until central's profile says so too.
+        """CREATE TABLE offer_activations (
+            customer TEXT NOT NULL,
+            offer TEXT NOT NULL,
+            at TEXT NOT NULL,
+            PRIMARY KEY (customer, offer)) WITHOUT ROWID""",
+        """CREATE TABLE purchases (
+            line TEXT PRIMARY KEY,
+            version INTEGER NOT NULL,
+            active INTEGER NOT NULL,
+            customer TEXT NOT NULL,
+            gtin TEXT NOT NULL,
+            at TEXT NOT NULL,
+            data TEXT NOT NULL,
+            updated REAL NOT NULL)""",
+        "CREATE INDEX purchases_customer ON purchases (customer, at)",
+        """CREATE TABLE sync_state (
+            name TEXT PRIMARY KEY,
+            seq INTEGER NOT NULL)""",
+        "INSERT INTO sync_state (name, seq) VALUES ('offers', 0)",
+    )

@@ -71,6 +71,7 @@ class Identified:
 class ActiveSession:
     id: str
     decision: Decision
+    token: str | None = None  # the card's token, for an enrolment request
 
 
 def is_sun_url(url: str | None) -> bool:
@@ -184,7 +185,7 @@ class SessionService:
                 logger.info("card tap: %s at assurance %s", decision.outcome.value, identified.assurance.value)
             if self._session is not None:
                 self._publish_end(self._session, "new-tap")
-            session = ActiveSession(new_id(), decision)
+            session = ActiveSession(new_id(), decision, identified.token)
             self._session = session
             profile = self._profile(decision.customer) if decision.customer else None
             self._publish_session(session, "started", profile)
@@ -257,6 +258,15 @@ class SessionService:
 
     def end_session(self, request: SessionRequest) -> EndSessionResult:
         return EndSessionResult(ended=self.end("ended-by-kiosk", request.session))
+
+    def current(self, session_id: str) -> ActiveSession | None:
+        """The current session when it is ``session_id``, else None (it ended or was replaced)."""
+        session = self._session
+        return session if session is not None and session.id == session_id else None
+
+    def log_use(self, customer: str, use: str, categories: list[str]) -> None:
+        """Add a use of ``customer``'s data to the log they can see at the kiosk."""
+        self._log_use(customer, use, categories)
 
     # ------------------------------------------------------------------ helpers
 

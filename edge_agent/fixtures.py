@@ -1,0 +1,303 @@
+"""Central's pushes written down as YAML fixtures: checked against the contract and published as central would.
+
+A fixtures file is a mapping of sections to lists of records::
+
+    store: store-0042            # optional; the command line's --store wins
+    catalogue: [...]             # ProductRecord     -> catalogue, many per message
+    price_groups: [...]          # PriceGroupRecord  -> price-list, many per message
+    prices: [...]                # PriceRecord       -> price-list, many per message
+    offers: [...]                # OfferRecord       -> offers, many per message
+    customers: [...]             # CustomerProfile   -> customer, one per message
+    card_links: [...]            # CardLinkPush      -> card-link, one per message
+    orders: [...]                # OrderPush         -> order, one per message
+    purchase_history: [...]      # PurchaseRecord    -> purchase-history, many per message
+
+Each record is checked as the agent will check it: turned into JSON (dates as
+ISO text) and validated by the contract's model. Records of a batched section
+are then packed into messages of at most ``batch`` records and 256 KiB. A card
+link may give the card's ``uid`` (hex) instead of its ``card`` token: the token
+is computed with the store's HMAC key and the UID is never published.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from .config import ID_PATTERN
+from .contract import (
+    PUSHES,
+    CardLinkPush,
+    CustomerProfile,
+    OfferRecord,
+    OrderPush,
+    PriceGroupRecord,
+    PriceRecord,
+    ProductRecord,
+    PurchaseRecord,
+    encode,
+)
+from .errors import EdgeAgentError
+from .identity import card_token
+
+logger = logging.getLogger(__name__)
+
+MESSAGE_LIMIT = 256 * 1024  # contract.parse_envelope refuses larger payloads
+ENVELOPE_ROOM = 512  # id, ts, schema and the batch's own keys
+
+
+@dataclass(frozen=True)
+class Section:
+    """A section of a fixtures file: its records' model and the push that carries them."""
+
+    model: type[BaseModel]
+    push: str
+    batch_field: str | None  # None: one record per message
+    key: tuple[str, ...]  # what must be unique within the section
+
+
+# In publishing order: products before what refers to them, customers before their cards.
+SECTIONS: dict[str, Section] = {
+    "catalogue": Section(ProductRecord, "catalogue", "products", ("gtin",)),
+    "price_groups": Section(PriceGroupRecord, "price-list", "groups", ("price_group",)),
+    "prices": Section(PriceRecord, "price-list", "prices", ("price_group", "gtin")),
+    "offers": Section(OfferRecord, "offers", "offers", ("offer",)),
+    "customers": Section(CustomerProfile, "customer", None, ("customer",)),
+    "card_links": Section(CardLinkPush, "card-link", None, ("card",)),
+    "orders": Section(OrderPush, "order", None, ("order_id",)),
+    "purchase_history": Section(PurchaseRecord, "purchase-history", "purchases", ("line",)),
+}
+
+
+class FixtureError(EdgeAgentError):
+    """A fixtures file cannot be read or breaks the contract; ``problems`` holds one line per mistake."""
+
+    def __init__(self, source: str, problems: list[str]):
+        self.source = source
+        self.problems = problems
+        super().__init__(f"{source}: " + "; ".join(problems))
+
+
+@dataclass(frozen=True)
+class Fixtures:
+    """A checked fixtures file: records by section, as validated models."""
+
+    source: str
+    store: str | None
+    records: dict[str, list[BaseModel]]
+
+    def counts(self) -> dict[str, int]:
+        return {name: len(records) for name, records in self.records.items() if records}
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One message to publish."""
+
+    push: str
+    topic: str
+    payload: bytes
+    records: int
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} cannot be sent as JSON")
+
+
+def _problems(exc: ValidationError, where: str) -> list[str]:
+    problems = []
+    for error in exc.errors(include_url=False):
+        path = where + "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in error["loc"])
+        message = error["msg"]
+        if error["type"] == "string_type" and isinstance(error.get("input"), int):
+            message += " (quote it: YAML reads unquoted digits as a number)"
+        problems.append(f"{path}: {message}")
+    return problems
+
+
+def _card_from_uid(record: dict, where: str, hmac_key: bytes | None) -> str | None:
+    """Replace the record's ``uid`` by the card's token; the problem when that cannot be done."""
+    uid = record.pop("uid")
+    if "card" in record:
+        return f"{where}: give either card or uid, not both"
+    if hmac_key is None:
+        return (f"{where}.uid: needs the store's HMAC key (credential store-hmac-key, e.g. CS_STORE_HMAC_KEY) "
+                "to compute the card's token")
+    try:
+        raw = bytes.fromhex(str(uid))
+    except ValueError:
+        raw = b""
+    if len(raw) not in (4, 7, 10):
+        return f"{where}.uid: a card UID is 4, 7 or 10 bytes in hex"
+    record["card"] = card_token(hmac_key, raw)
+    return None
+
+
+def load(path: str | Path, hmac_key: bytes | None = None) -> Fixtures:
+    """Read and check a fixtures file.
+
+    :param hmac_key: the store key, for card links given by ``uid``.
+    :raises FixtureError: listing every problem as ``section[index].field: what``.
+    """
+    source = str(path)
+    try:
+        document = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise FixtureError(source, [f"cannot read: {exc.strerror}"]) from None
+    except yaml.YAMLError as exc:
+        raise FixtureError(source, [f"not valid YAML: {exc}"]) from None
+    if document is None:
+        document = {}
+    if not isinstance(document, dict):
+        raise FixtureError(source, ["the file must be a mapping of sections to lists of records"])
+    problems: list[str] = []
+    store = document.pop("store", None)
+    if store is not None and not (isinstance(store, str) and re.fullmatch(ID_PATTERN, store)):
+        problems.append("store: lowercase letters, digits and dashes")
+    unknown = sorted(str(name) for name in document if name not in SECTIONS)
+    if unknown:
+        problems.append(f"unknown section(s) {', '.join(unknown)}; known: store, {', '.join(SECTIONS)}")
+    records: dict[str, list[BaseModel]] = {}
+    for name, section in SECTIONS.items():
+        items = document.get(name) or []
+        if not isinstance(items, list):
+            problems.append(f"{name}: must be a list of records")
+            continue
+        checked: list[BaseModel] = []
+        seen: dict[tuple, int] = {}
+        for index, item in enumerate(items):
+            where = f"{name}[{index}]"
+            if not isinstance(item, dict):
+                problems.append(f"{where}: must be a mapping")
+                continue
+            item = dict(item)
+            if name == "card_links" and "uid" in item:
+                problem = _card_from_uid(item, where, hmac_key)
+                if problem:
+                    problems.append(problem)
+                    continue
+            try:
+                data = json.loads(json.dumps(item, default=_jsonable))
+                record = section.model.model_validate(data)
+            except TypeError as exc:
+                problems.append(f"{where}: {exc}")
+                continue
+            except ValidationError as exc:
+                problems.extend(_problems(exc, where))
+                continue
+            key = tuple(getattr(record, part) for part in section.key)
+            if key in seen:
+                problems.append(f"{where}: repeats {name}[{seen[key]}]")
+                continue
+            seen[key] = index
+            checked.append(record)
+        records[name] = checked
+    if problems:
+        raise FixtureError(source, problems)
+    return Fixtures(source, store, records)
+
+
+def messages(fixtures: Fixtures, store: str, batch: int = 500) -> list[Outgoing]:
+    """The messages central would publish for ``fixtures`` to ``store``, in publishing order.
+
+    :param batch: most records per message of a batched push (the contract's maximum caps it).
+    :raises ValueError: for a batch below 1.
+    """
+    if batch < 1:
+        raise ValueError("batch must be at least 1")
+    outgoing = []
+    for name, section in SECTIONS.items():
+        message = PUSHES[section.push]
+        topic = message.topic_for(store)
+        for records in _chunks(fixtures.records.get(name, []), section, batch):
+            data = records[0] if section.batch_field is None else {section.batch_field: records}
+            _, payload = encode(message, data)
+            outgoing.append(Outgoing(section.push, topic, payload, len(records)))
+    return outgoing
+
+
+def _chunks(records: list[BaseModel], section: Section, batch: int) -> Iterator[list]:
+    if section.batch_field is None:
+        for record in records:
+            yield [record]
+        return
+    most = min(batch, section_maximum(section))
+    chunk: list[dict] = []
+    size = ENVELOPE_ROOM
+    for record in records:
+        data = record.model_dump(mode="json")
+        length = len(json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()) + 1
+        if chunk and (len(chunk) >= most or size + length > MESSAGE_LIMIT):
+            yield chunk
+            chunk, size = [], ENVELOPE_ROOM
+        chunk.append(data)
+        size += length
+    if chunk:
+        yield chunk
+
+
+def section_maximum(section: Section) -> int:
+    """The contract's largest batch of ``section``'s records in one message."""
+    model = PUSHES[section.push].model
+    for constraint in model.model_fields[section.batch_field].metadata:
+        if hasattr(constraint, "max_length"):
+            return constraint.max_length
+    return 1000
+
+
+def publish(outgoing: list[Outgoing], host: str, port: int, *, username: str | None = None,
+            password: str | None = None, timeout: float = 30.0) -> None:
+    """Publish ``outgoing`` with QoS 1, in order, and wait for every PUBACK.
+
+    :raises EdgeAgentError: when the broker cannot be reached or does not acknowledge in time.
+    """
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    from .contract import new_id
+
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"central-push-{new_id()[-12:]}",
+                         protocol=mqtt.MQTTv311)
+    if username:
+        client.username_pw_set(username, password)
+    connected = threading.Event()
+    refused: list[str] = []
+
+    def on_connect(client, userdata, flags, reason_code, properties):
+        if reason_code.is_failure:
+            refused.append(str(reason_code))
+        connected.set()
+
+    client.on_connect = on_connect
+    try:
+        client.connect(host, port)
+    except OSError as exc:
+        raise EdgeAgentError(f"cannot reach the broker at {host}:{port}: {exc.strerror or exc}") from None
+    client.loop_start()
+    try:
+        if not connected.wait(timeout):
+            raise EdgeAgentError(f"no answer from the broker at {host}:{port}")
+        if refused:
+            raise EdgeAgentError(f"the broker at {host}:{port} refused the connection: {refused[0]}")
+        sent = [client.publish(message.topic, message.payload, qos=1) for message in outgoing]
+        for info in sent:
+            info.wait_for_publish(timeout)
+            if not info.is_published():
+                raise EdgeAgentError("the broker did not acknowledge every message in time")
+    finally:
+        client.disconnect()
+        client.loop_stop()
