@@ -1,0 +1,498 @@
+"""The kiosk app: a Kivy view of what the edge agent publishes, and the ``kiosk`` command.
+
+::
+
+    kiosk --config /etc/connected-store/kiosk.toml [--fullscreen]
+    kiosk --store store-0042 --device kiosk-1 [--host 127.0.0.1] [--port 1883]
+    kiosk --validate-config FILE
+
+The app holds no data of its own: :class:`kiosk.state.KioskState` decides
+what shows, :class:`kiosk.bridge.Bridge` brings the agent's messages to it on
+Kivy's main thread, and the screens (``kiosk/screens/*.kv``) are views of the
+app's properties, which :meth:`KioskApp.sync` copies from the state after
+every event. Navigation uses ``ScreenManager.switch_to`` as in Kivy's
+showcase. No callback here blocks: requests are published and their answers
+arrive later as events.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+# Before Kivy is imported: our command line is ours, and Kivy logs through
+# Python's logging like the rest of the project.
+os.environ.setdefault("KIVY_NO_ARGS", "1")
+os.environ.setdefault("KIVY_LOG_MODE", "PYTHON")
+
+from kivy.app import App
+from kivy.clock import Clock
+from kivy.lang import Builder
+from kivy.metrics import mm
+from kivy.properties import (
+    BooleanProperty,
+    NumericProperty,
+    ObjectProperty,
+    StringProperty,
+)
+from kivy.uix.boxlayout import BoxLayout
+from kivy.uix.floatlayout import FloatLayout
+from kivy.uix.screenmanager import FadeTransition, NoTransition, SlideTransition
+
+from edge_agent.credentials import Credentials
+
+from .bridge import Bridge
+from .config import ConfigError, KioskConfig, merge, parse_config, read_toml
+from .content import attract_slides
+from .diagnostics import StatusWriter, held_texts, targets, visible_texts
+from .i18n import Translator
+from .state import KioskState, Mode, Preferences, Request, Screen
+from .texts import Words
+from .widgets import HIGH_CONTRAST, STANDARD, KioskButton
+
+logger = logging.getLogger(__name__)
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+TICK_S = 0.25
+TRANSITION_S = 0.18
+STATUS_DELAY_S = 0.12
+
+
+class Shell(FloatLayout):
+    """The root: top bar, the screens, the session's bottom bar and the idle countdown (``shell.kv``)."""
+
+
+class BottomBar(BoxLayout):
+    """Navigation of the current session; empty (and hidden) without one."""
+
+    def show(self, items: list[tuple[str, str, str, object]]) -> None:
+        """Replace the buttons: (target, text, kind, on_release callback)."""
+        self.clear_widgets()
+        for target, text, kind, callback in items:
+            button = KioskButton(target=target, text=text, kind=kind, pos_hint={"center_y": 0.5})
+            button.bind(on_release=lambda _button, callback=callback: callback(), height=self._fit)
+            self.add_widget(button)
+        self._fit()
+
+    def _fit(self, *_args) -> None:
+        # As high as the highest button (a label may wrap on a narrow screen).
+        self.height = (max(child.height for child in self.children) + self.padding[1] + self.padding[3]
+                       if self.children else 0)
+
+
+class _Sink:
+    """Receives the bridge's messages on the UI thread and hands them to the app.
+
+    A separate object, because Kivy would take an ``on_session`` method of the
+    app for an observer of its ``session`` property.
+    """
+
+    def __init__(self, app: KioskApp):
+        self._app = app
+
+    def on_session(self, payload) -> None:
+        self._app.apply(self._app.state.on_session, payload)
+
+    def on_device_state(self, payload) -> None:
+        self._app.apply(self._app.state.on_device_state, payload)
+
+    def on_birth(self, payload) -> None:
+        self._app.apply(self._app.state.on_birth, payload)
+
+    def on_health(self, payload) -> None:
+        self._app.apply(self._app.state.on_health, payload)
+
+    def on_response(self, command, session, ok, data, error) -> None:
+        self._app.apply(self._app.state.on_response, command, session, ok, data, error)
+
+    def on_connection(self, connected: bool) -> None:
+        self._app.apply(self._app.state.on_connection, connected)
+
+    def on_malformed(self, topic: str, reason: str) -> None:
+        self._app.apply(self._app.state.on_malformed)
+
+
+class KioskApp(App):
+    """The kiosk.
+
+    :param settings: the validated configuration.
+    :param status_file: write the status document here (see :mod:`kiosk.diagnostics`).
+    :param screenshot_dir: save a screenshot of every change here.
+    """
+
+    title = "Connected Store"
+
+    # What the screens show; copied from the state by sync().
+    lang = StringProperty("nl")
+    theme = ObjectProperty(STANDARD, rebind=True)  # rebind: kv reads app.theme.<colour>
+    text_scale = NumericProperty(1.0)
+    unit = NumericProperty(18.0)  # base text size in pixels
+    target = NumericProperty(34.0)  # smallest touch target in pixels (>= 9 mm)
+    wide = BooleanProperty(True)  # landscape enough for two columns
+    session = ObjectProperty(None, allownone=True, rebind=True)
+    my_data = ObjectProperty(None, allownone=True, rebind=True)
+    my_data_status = StringProperty("idle")
+    withdraw_step = StringProperty("idle")
+    enrol_status = StringProperty("idle")
+    notice = StringProperty("")
+    countdown = NumericProperty(-1)
+    device_rev = NumericProperty(0)
+    now_s = NumericProperty(0)
+    store_name = StringProperty("")
+    store_id = StringProperty("")
+    device_id = StringProperty("")
+    points_per_euro_text = StringProperty("10")
+
+    def __init__(self, settings: KioskConfig, status_file: Path | None = None, screenshot_dir: Path | None = None,
+                 **kwargs):
+        super().__init__(**kwargs)
+        self.settings = settings
+        display = settings.display
+        self.state = KioskState(
+            idle_timeout_s=settings.session.idle_timeout_s, countdown_s=settings.session.countdown_s,
+            notice_s=settings.session.notice_s,
+            defaults=Preferences(display.language, display.high_contrast, display.text_scale))
+        self.words = Words(Translator())
+        self.tz = ZoneInfo(settings.store.timezone)
+        self.tiers = settings.loyalty.tier_list()
+        self.slides = attract_slides(settings.content.folder)
+        self.store_name = settings.store.name
+        self.store_id = settings.store.id
+        self.device_id = settings.device.id
+        self.points_per_euro_text = f"{settings.loyalty.points_per_euro:g}"
+        self.status = StatusWriter(status_file, screenshot_dir)
+        credentials = Credentials()
+        self.bridge = Bridge(settings.mqtt.host, settings.mqtt.port, settings.store.id, settings.device.id,
+                             _Sink(self), username=credentials.get("kiosk-mqtt-username"),
+                             password=credentials.get("kiosk-mqtt-password"), client_id=settings.mqtt.client_id,
+                             keepalive_s=settings.mqtt.keepalive_s,
+                             request_timeout_s=settings.mqtt.request_timeout_s)
+        self.screens = {}
+        self.window = None  # Kivy's Window, once built
+        self._synced: tuple | None = None
+        self._nav_key: tuple | None = None
+        self._shot_key: tuple | None = None
+        self._status_trigger = None
+        self._changed_frame = 0
+
+    # ------------------------------------------------------------------ Kivy lifecycle
+
+    def build(self):
+        from kivy.core.window import Window
+
+        from .screens import create_screens
+
+        self.window = Window
+
+        for name in ("widgets.kv", "shell.kv"):
+            path = str(PACKAGE_DIR / name)
+            if path not in Builder.files:
+                Builder.load_file(path)
+        self.shell = Shell()
+        self.manager = self.shell.ids.manager
+        self.manager.transition = {"slide": SlideTransition(duration=TRANSITION_S),
+                                   "fade": FadeTransition(duration=TRANSITION_S),
+                                   "none": NoTransition()}[self.settings.display.transition]
+        self.manager.transition.bind(on_complete=self._settle)
+        self.screens = create_screens()
+        self.manager.switch_to(self.screens[Screen.ATTRACT])
+        self._status_trigger = Clock.create_trigger(self._write_status, STATUS_DELAY_S)
+        Window.bind(on_touch_down=self._on_touch, size=self._on_resize)
+        self._on_resize(Window, Window.size)
+        self.sync()
+        Clock.schedule_interval(self._tick, TICK_S)
+        self.bridge.start()
+        return self.shell
+
+    def on_start(self) -> None:
+        logger.info("kiosk for %s/%s started (%dx%d)", self.store_id, self.device_id, *self.window.size)
+
+    def on_stop(self) -> None:
+        self.bridge.stop()
+
+    # ------------------------------------------------------------------ state -> screen
+
+    def apply(self, function, *args):
+        """Run a state method, send the requests it returns, and bring the screen up to date."""
+        effects = function(*args)
+        if effects:
+            self._send(effects)
+        self.sync()
+
+    def _send(self, effects: list[Request]) -> None:
+        for effect in effects:
+            self.bridge.request(effect.command, effect.session, effect.language)
+
+    def sync(self) -> None:
+        """Copy the state into the properties the screens are bound to, and switch screens."""
+        state = self.state
+        countdown = state.countdown()
+        key = (state.version, countdown)
+        if key == self._synced:
+            return
+        self._synced = key
+        self.lang = state.prefs.language
+        self.theme = HIGH_CONTRAST if state.prefs.high_contrast else STANDARD
+        if self.text_scale != state.prefs.text_scale:
+            self.text_scale = state.prefs.text_scale
+            self._on_resize(None, self.window.size)
+        self.session = state.session
+        self.my_data = state.my_data
+        self.my_data_status = state.my_data_status
+        self.withdraw_step = state.withdrawal.step
+        self.enrol_status = state.enrol_status
+        self.notice = state.notice or ""
+        self.countdown = -1 if countdown is None else countdown
+        self.device_rev = state.version
+        self._show(state.screen)
+        self._update_nav()
+        self.request_status()
+
+    def _show(self, screen: Screen) -> None:
+        widget = self.screens[screen]
+        if self.manager.current_screen is widget:
+            return
+        options = {}
+        if isinstance(self.manager.transition, SlideTransition):
+            options["direction"] = "right" if screen is Screen.ATTRACT else "left"
+        self.manager.switch_to(widget, **options)
+
+    def _settle(self, *_args) -> None:
+        # ScreenManager moves its screens when it moves, except the ones in a
+        # transition: a screen that came in while the bottom bar appeared
+        # would stay where the manager was.
+        screen = self.manager.current_screen
+        if screen is not None:
+            screen.pos = self.manager.pos
+        self.request_status()
+
+    def _update_nav(self) -> None:
+        state = self.state
+        key = (state.mode, state.screen, self.lang, self.theme.name)
+        if key == self._nav_key:
+            return
+        self._nav_key = key
+        items = []
+        if state.mode is Mode.CUSTOMER:
+            for target, text, screen in (("nav-begrijp", self.tr("Welkom", self.lang), Screen.WELCOME),
+                                         ("nav-continueer", self.tr("Punten", self.lang), Screen.LOYALTY),
+                                         ("nav-mijn-gegevens", self.tr("Mijn gegevens", self.lang), Screen.MY_DATA)):
+                items.append((target, text, "secondary" if screen is state.screen else "bar",
+                              lambda screen=screen: self.open_screen(screen.value)))
+        if state.mode is not Mode.NOBODY:
+            items.append(("klaar", self.tr("Klaar", self.lang), "primary" if self.theme is STANDARD else "secondary",
+                          self.done))
+        self.shell.ids.bottom_bar.show(items)
+
+    def _on_resize(self, _window, size) -> None:
+        width, height = size
+        self.wide = width > height * 1.2
+        self.unit = max(12.0, min(width, height) / 27.0) * self.text_scale
+        self.target = max(mm(9), self.unit * 2.4)
+        self.request_status()
+
+    def _tick(self, _dt) -> None:
+        effects = self.state.tick() if self.state.ticking else []
+        if self.bridge.pending:
+            self.bridge.expire()
+        if effects:
+            self._send(effects)
+        if self.manager.current_screen is self.screens.get(Screen.STAFF):
+            self.now_s = int(time.monotonic())
+        self.sync()
+
+    def _on_touch(self, _window, _touch) -> bool:
+        self.state.touched()
+        self.sync()  # hides the countdown at once
+        return False  # let the widgets have the touch
+
+    # ------------------------------------------------------------------ status file and screenshots
+
+    def request_status(self) -> None:
+        """Write the status file (and a screenshot) once what changed is on screen."""
+        if self.status.enabled and self._status_trigger is not None:
+            self._changed_frame = Clock.frames_displayed
+            self._status_trigger()
+
+    def _write_status(self, _dt) -> None:
+        # After the animation, and once two frames with the change have been
+        # shown (Window.screenshot reads what was drawn last; the first frames
+        # of a new window are not on screen yet).
+        if self.manager.transition.is_active or Clock.frames_displayed < self._changed_frame + 2:
+            self._status_trigger()
+            return
+        window = self.window
+        state = self.state
+        texts = visible_texts(self.shell)
+        shot = None
+        # A new screenshot whenever what a shopper sees changed.
+        shot_key = (state.screen, self.theme.name, self.text_scale, tuple(window.size), tuple(texts))
+        if shot_key != self._shot_key:
+            self._shot_key = shot_key
+            shot = self.status.screenshot(
+                window, f"{self.status.sequence + 1:03d}-{state.screen.value}-{self.lang}")
+        self.status.write({
+            "screen": state.screen.value, "mode": state.mode.value, "language": self.lang,
+            "theme": self.theme.name, "text_scale": self.text_scale, "session": state.session is not None,
+            "countdown": state.countdown(), "notice": self.notice, "connected": self.bridge.connected,
+            "malformed": state.device.malformed,
+            "my_data_status": state.my_data_status, "withdraw_step": state.withdrawal.step,
+            "enrol_status": state.enrol_status, "window": list(window.size), "unit": self.unit,
+            "target_px": self.target, "min_target_px": mm(9),
+            "texts": texts, "targets": targets(self.shell, window.size),
+            "held_texts": held_texts([*self.screens.values(), self.shell]), "screenshot": shot,
+            "last_screenshot": self.status.last_screenshot,
+        })
+
+    # ------------------------------------------------------------------ what the .kv files call
+
+    def tr(self, message: str, language: str) -> str:
+        return self.words.tr(message, language)
+
+    def greeting(self, session, language: str) -> str:
+        return self.words.greeting(session, language, datetime.now(self.tz).hour)
+
+    def progress(self, session, language: str) -> tuple[str, float]:
+        return self.words.progress(session, self.tiers, self.settings.loyalty.points_per_euro, language)
+
+    def consent_rows(self, data, language: str) -> list[tuple[str, str]]:
+        return self.words.consents(data, language, self.tz)
+
+    def data_use_rows(self, data, language: str) -> list[tuple[str, str]]:
+        return self.words.data_use(data, language, self.tz)
+
+    def health_rows(self, _revision, language: str, _now) -> list[tuple[str, str]]:
+        return self.words.health(self.state.device, language, time.monotonic())
+
+    def countdown_text(self, seconds: int, language: str) -> str:
+        return self.words.trn("Bent u er nog? Over {n} seconde stopt de sessie.",
+                              "Bent u er nog? Over {n} seconden stopt de sessie.", seconds, language).format(n=seconds)
+
+    # ------------------------------------------------------------------ what the shopper does
+
+    def open_screen(self, name: str) -> None:
+        self.apply(self.state.open, Screen(name))
+
+    def done(self) -> None:
+        self.apply(self.state.done)
+
+    def set_language(self, language: str) -> None:
+        self.apply(self.state.set_language, language)
+
+    def toggle_contrast(self) -> None:
+        self.apply(self.state.toggle_contrast)
+
+    def next_text_scale(self) -> None:
+        self.apply(self.state.next_text_scale)
+
+    def ask_withdraw(self) -> None:
+        self.apply(self.state.ask_withdraw)
+
+    def cancel_withdraw(self) -> None:
+        self.apply(self.state.cancel_withdraw)
+
+    def confirm_withdraw(self) -> None:
+        self.apply(self.state.confirm_withdraw)
+
+    def enrol(self) -> None:
+        self.apply(self.state.enrol)
+
+
+# --------------------------------------------------------------------------- command line
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="kiosk", description="Connected Store kiosk (a Kivy touchscreen app).")
+    parser.add_argument("--config", "-c", type=Path, help="TOML configuration (config/kiosk.example.toml).")
+    parser.add_argument("--validate-config", action="store_true",
+                        help="Check the configuration (file and options), print the mistakes, exit 0 or 2.")
+    parser.add_argument("--host", help="Broker host (mqtt.host).")
+    parser.add_argument("--port", type=int, help="Broker port (mqtt.port).")
+    parser.add_argument("--store", help="Store id (store.id).")
+    parser.add_argument("--device", help="The agent's device id (device.id).")
+    parser.add_argument("--fullscreen", action="store_true", default=None, help="Fill the screen.")
+    parser.add_argument("--size", metavar="WxH", help="Window size when not fullscreen, e.g. 800x480 or 1080x1920.")
+    parser.add_argument("--language", choices=["nl", "en", "fr"], help="Language when nobody is recognised.")
+    parser.add_argument("--content", type=Path, help="Content folder with attract.yaml (content.folder).")
+    parser.add_argument("--idle-timeout", type=float, help="Seconds without a touch before a session ends.")
+    parser.add_argument("--countdown", type=float, help="The countdown shows for the last this many seconds.")
+    parser.add_argument("--transition", choices=["slide", "fade", "none"], help="Animation between screens.")
+    parser.add_argument("--status-file", type=Path, help="Write what is on screen as JSON here on every change.")
+    parser.add_argument("--screenshot-dir", type=Path, help="Save a screenshot of every change here.")
+    parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    return parser
+
+
+def load_config(args: argparse.Namespace) -> KioskConfig:
+    """The configuration from ``--config`` with the other options on top.
+
+    :raises ConfigError: naming the file and key path of each mistake.
+    """
+    document = read_toml(args.config) if args.config else {}
+    width = height = None
+    if args.size:
+        try:
+            width, height = (int(part) for part in args.size.lower().split("x"))
+        except ValueError:
+            raise ConfigError(f"--size: expected WxH, e.g. 800x480, got {args.size!r}") from None
+    document = merge(document, {
+        "store": {"id": args.store}, "device": {"id": args.device},
+        "mqtt": {"host": args.host, "port": args.port},
+        "session": {"idle_timeout_s": args.idle_timeout, "countdown_s": args.countdown},
+        "display": {"fullscreen": args.fullscreen, "width": width, "height": height, "language": args.language,
+                    "transition": args.transition},
+        "content": {"folder": str(args.content) if args.content else None},
+    })
+    return parse_config(document, str(args.config) if args.config else "options")
+
+
+def run(settings: KioskConfig, status_file: Path | None = None, screenshot_dir: Path | None = None) -> None:
+    """Open the window and run until it is closed or the process gets SIGTERM/SIGINT."""
+    from kivy.config import Config
+
+    display = settings.display
+    # Before the window exists (it is created on first use of kivy.core.window).
+    Config.set("graphics", "fullscreen", "auto" if display.fullscreen else "0")
+    Config.set("graphics", "width", str(display.width))
+    Config.set("graphics", "height", str(display.height))
+    Config.set("graphics", "show_cursor", "1" if display.show_cursor else "0")
+    Config.set("kivy", "exit_on_escape", "0")
+    Config.set("input", "mouse", "mouse,disable_multitouch")
+    app = KioskApp(settings, status_file=status_file, screenshot_dir=screenshot_dir)
+
+    def stop(signum, _frame) -> None:
+        logger.info("signal %d: stopping", signum)
+        Clock.schedule_once(lambda _dt: app.stop(), 0)
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, stop)
+    app.run()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The ``kiosk`` command."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.log_level != "DEBUG":
+        logging.getLogger("kivy").setLevel(logging.WARNING)
+    try:
+        settings = load_config(args)
+    except ConfigError as exc:
+        print(f"kiosk: {exc}", file=sys.stderr)
+        return 2
+    if args.validate_config:
+        print("configuration is valid")
+        return 0
+    run(settings, status_file=args.status_file, screenshot_dir=args.screenshot_dir)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,150 @@
+"""Typed configuration of the kiosk, loaded from TOML (``config/kiosk.example.toml`` documents it).
+
+Every section refuses keys it does not know, so a typo is an error with its
+key path. Command-line options override the file (see :mod:`kiosk.app`).
+The broker login, when the broker wants one, is a secret: it is read from
+``$CREDENTIALS_DIRECTORY/kiosk-mqtt-username`` / ``kiosk-mqtt-password`` or
+``CS_KIOSK_MQTT_USERNAME`` / ``CS_KIOSK_MQTT_PASSWORD``, never from the file.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from itertools import pairwise
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from .state import Tier
+
+ID_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"
+
+
+class ConfigError(Exception):
+    """A configuration that cannot be used; the message names the key path."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class StoreSection(_Section):
+    id: str = Field(description="Store id, as in the agent's configuration.", pattern=ID_PATTERN)
+    name: str = Field("", max_length=60, description="Shown on the screen, e.g. 'Tuincentrum De Linde'.")
+    timezone: str = Field("Europe/Amsterdam", description="Dates and times on screen are in this zone.")
+
+
+class DeviceSection(_Section):
+    id: str = Field(description="The agent's device id this kiosk shows.", pattern=ID_PATTERN)
+
+
+class MqttSection(_Section):
+    host: str = Field("127.0.0.1", description="Store broker host.")
+    port: int = Field(1883, ge=1, le=65535)
+    keepalive_s: int = Field(15, ge=5, le=3600)
+    client_id: str | None = Field(None, description="MQTT client id; cs-kiosk-<store>-<device> by default.")
+    request_timeout_s: float = Field(5.0, gt=0, le=60, description="A request unanswered this long has failed.")
+
+
+class SessionSection(_Section):
+    idle_timeout_s: float = Field(45.0, gt=0, le=3600, description="A session ends this long after the last touch.")
+    countdown_s: float = Field(10.0, ge=0, description="The countdown shows for the last this many seconds.")
+    notice_s: float = Field(8.0, ge=0, le=120, description="How long 'Tot ziens' and similar notices stay.")
+
+    @model_validator(mode="after")
+    def _countdown_within_timeout(self) -> SessionSection:
+        if self.countdown_s > self.idle_timeout_s:
+            raise ValueError("countdown_s must not exceed idle_timeout_s")
+        return self
+
+
+class DisplaySection(_Section):
+    fullscreen: bool = Field(False, description="Fill the screen (production); a window otherwise.")
+    width: int = Field(800, ge=320, le=7680, description="Window width when not fullscreen.")
+    height: int = Field(480, ge=240, le=4320, description="Window height when not fullscreen.")
+    language: Literal["nl", "en", "fr"] = Field("nl", description="Language when nobody is recognised.")
+    high_contrast: bool = Field(False, description="Start in the high-contrast theme.")
+    text_scale: Literal[1.0, 1.25, 1.5] = Field(1.0, description="Start text size.")
+    transition: Literal["slide", "fade", "none"] = Field("fade", description="Animation between screens.")
+    show_cursor: bool = Field(True, description="Show the mouse cursor (off on a touchscreen).")
+
+
+class ContentSection(_Section):
+    folder: Path | None = Field(None, description="Content folder (attract.yaml + images); built-in text if absent.")
+
+
+class TierEntry(_Section):
+    id: str = Field(pattern=ID_PATTERN)
+    threshold: int = Field(ge=0)
+
+
+def _default_tiers() -> list[TierEntry]:
+    # As the agent's [loyalty] defaults (issue 4): 10 points per euro, zilver
+    # from EUR 200 and goud from EUR 500 of spend.
+    return [TierEntry(id="brons", threshold=0), TierEntry(id="zilver", threshold=2000),
+            TierEntry(id="goud", threshold=5000)]
+
+
+class LoyaltySection(_Section):
+    points_per_euro: float = Field(10.0, gt=0)
+    tiers: list[TierEntry] = Field(default_factory=_default_tiers, min_length=1)
+
+    @model_validator(mode="after")
+    def _rising(self) -> LoyaltySection:
+        thresholds = [tier.threshold for tier in self.tiers]
+        if thresholds[0] != 0:
+            raise ValueError("the first tier starts at 0 points")
+        if any(b <= a for a, b in pairwise(thresholds)):
+            raise ValueError("tier thresholds must rise strictly")
+        return self
+
+    def tier_list(self) -> tuple[Tier, ...]:
+        return tuple(Tier(tier.id, tier.threshold) for tier in self.tiers)
+
+
+class KioskConfig(_Section):
+    store: StoreSection
+    device: DeviceSection
+    mqtt: MqttSection = Field(default_factory=MqttSection)
+    session: SessionSection = Field(default_factory=SessionSection)
+    display: DisplaySection = Field(default_factory=DisplaySection)
+    content: ContentSection = Field(default_factory=ContentSection)
+    loyalty: LoyaltySection = Field(default_factory=LoyaltySection)
+
+
+def parse_config(document: dict[str, Any], source: str = "<config>") -> KioskConfig:
+    """Validate a configuration document.
+
+    :raises ConfigError: naming the key path of each mistake.
+    """
+    try:
+        return KioskConfig.model_validate(document)
+    except ValidationError as exc:
+        mistakes = [f"{'.'.join(str(part) for part in error['loc']) or '(top level)'}: {error['msg']}"
+                    for error in exc.errors(include_url=False)]
+        raise ConfigError(f"{source}: " + "; ".join(mistakes)) from None
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    """The TOML document at ``path``.
+
+    :raises ConfigError: when it cannot be read or parsed (with the line).
+    """
+    try:
+        with open(path, "rb") as stream:
+            return tomllib.load(stream)
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+
+
+def merge(document: dict[str, Any], overrides: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """``document`` with the non-None values of ``overrides`` (section -> key -> value) put in."""
+    merged = {key: dict(value) if isinstance(value, dict) else value for key, value in document.items()}
+    for section, values in overrides.items():
+        for key, value in values.items():
+            if value is not None:
+                merged.setdefault(section, {})[key] = value
+    return merged

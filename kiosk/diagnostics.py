@@ -1,0 +1,120 @@
+"""What is on screen, for monitoring and tests: a JSON status file and screenshots.
+
+With ``--status-file`` the app writes, after every change that reached the
+screen, a JSON document: the screen, the texts a shopper can see (in tree
+order), the touch targets with their centres in window pixels from the top
+left (as X11 and xdotool count), the language, theme and text scale, and
+``held_texts``: every text any screen widget holds, shown or not, so a test
+can check nothing personal lingers after a wipe. With ``--screenshot-dir``
+each such change is also saved as a PNG (``Window.screenshot``).
+
+The file is replaced atomically, so a reader never sees half a document.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from collections.abc import Iterable
+from pathlib import Path
+
+from kivy.uix.label import Label
+from kivy.uix.stencilview import StencilView
+from kivy.uix.widget import Widget
+
+logger = logging.getLogger(__name__)
+
+
+def _walk(widget: Widget, visible: bool = True) -> Iterable[tuple[Widget, bool]]:
+    """Every widget under ``widget`` (itself included) in drawing order, and whether it can be seen."""
+    visible = visible and widget.opacity > 0.01
+    yield widget, visible
+    for child in reversed(widget.children):
+        yield from _walk(child, visible)
+
+
+def visible_texts(root: Widget) -> list[str]:
+    """Texts of the labels (buttons included) under ``root`` that are not hidden."""
+    return [widget.text for widget, visible in _walk(root)
+            if visible and isinstance(widget, Label) and widget.text.strip() and widget.width > 0
+            and widget.height > 0]
+
+
+def held_texts(roots: Iterable[Widget]) -> list[str]:
+    """Texts held by any label under ``roots``, visible or not."""
+    return [widget.text for root in roots for widget, _ in _walk(root)
+            if isinstance(widget, Label) and widget.text.strip()]
+
+
+def targets(root: Widget, window_size: tuple[float, float]) -> dict[str, list[float]]:
+    """Centres (x, y from the top) and sizes of the touch targets under ``root`` a finger can reach:
+    visible, enabled, and with their centre inside the window and inside every scroll view around them."""
+    width, height = window_size
+    found = {}
+
+    def visit(widget: Widget, visible: bool, clip: tuple[float, float, float, float]) -> None:
+        visible = visible and widget.opacity > 0.01
+        if isinstance(widget, StencilView):
+            x0, y0 = widget.to_window(widget.x, widget.y)
+            x1, y1 = widget.to_window(widget.right, widget.top)
+            clip = (max(clip[0], x0), max(clip[1], y0), min(clip[2], x1), min(clip[3], y1))
+        name = getattr(widget, "target", "")
+        if name and visible and not widget.disabled and widget.width > 0 and widget.height > 0:
+            x, y = widget.to_window(widget.center_x, widget.center_y)
+            if clip[0] <= x <= clip[2] and clip[1] <= y <= clip[3]:
+                found[name] = [round(x, 1), round(height - y, 1), round(widget.width, 1), round(widget.height, 1)]
+        for child in reversed(widget.children):
+            visit(child, visible, clip)
+
+    visit(root, True, (0.0, 0.0, float(width), float(height)))
+    return found
+
+
+class StatusWriter:
+    """Writes the status document and screenshots.
+
+    :param status_file: where the JSON goes, or None.
+    :param screenshot_dir: folder for PNGs, or None.
+    """
+
+    def __init__(self, status_file: Path | None, screenshot_dir: Path | None):
+        self.status_file = status_file
+        self.screenshot_dir = screenshot_dir
+        self.sequence = 0
+        self.last_screenshot: str | None = None
+        if screenshot_dir is not None:
+            screenshot_dir.mkdir(parents=True, exist_ok=True)
+
+    @property
+    def enabled(self) -> bool:
+        return self.status_file is not None or self.screenshot_dir is not None
+
+    def screenshot(self, window, name: str) -> str | None:
+        """Save the window as ``<dir>/<name>.png``; the path, or None."""
+        if self.screenshot_dir is None:
+            return None
+        wanted = self.screenshot_dir / f"{name}.png"
+        try:
+            made = window.screenshot(name=str(self.screenshot_dir / f"{name}-.png"))
+            if made:
+                os.replace(made, wanted)
+                self.last_screenshot = str(wanted)
+                return self.last_screenshot
+        except OSError as exc:
+            logger.warning("screenshot failed: %s", exc)
+        return None
+
+    def write(self, document: dict) -> None:
+        """Replace the status file with ``document`` (a sequence number and time are added)."""
+        self.sequence += 1
+        document = {"seq": self.sequence, "time": time.time(), **document}
+        if self.status_file is None:
+            return
+        temporary = self.status_file.with_name(self.status_file.name + ".tmp")
+        try:
+            temporary.write_text(json.dumps(document, ensure_ascii=False, indent=1), encoding="utf-8")
+            os.replace(temporary, self.status_file)
+        except OSError as exc:
+            logger.warning("cannot write the status file: %s", exc)

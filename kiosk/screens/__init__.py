@@ -1,0 +1,59 @@
+"""The screens, one ``.kv`` file each (and a ``.py`` where a screen needs code).
+
+Every screen is a view of the app's properties (``app.session``,
+``app.my_data``, ``app.lang``…): when the state is wiped those become empty
+and so does every text on every screen, shown or not.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from kivy.lang import Builder
+from kivy.uix.screenmanager import Screen as KivyScreen
+
+from ..state import Screen
+
+KV_DIR = Path(__file__).resolve().parent
+
+
+class KioskScreen(KivyScreen):
+    """Base of every screen."""
+
+
+class BegrijpScreen(KioskScreen):
+    """Begrijp: the greeting for a recognised customer and "what brings you here"."""
+
+
+class EnrolmentScreen(KioskScreen):
+    """Anonymous mode: why the card was not recognised, and the invitation to opt in."""
+
+
+class ContinueerScreen(KioskScreen):
+    """Continueer: points, tier and the progress to the next tier."""
+
+
+class MijnGegevensScreen(KioskScreen):
+    """Mijn gegevens: what the store knows, consents and their end, the data-use log, and "forget me"."""
+
+
+class StaffScreen(KioskScreen):
+    """Staff: device health from the agent's state, birth and health messages."""
+
+
+def load_kv() -> None:
+    """Load the screens' ``.kv`` files (once)."""
+    for name in ("bereik", "begrijp", "enrolment", "mijn_gegevens", "continueer", "staff"):
+        path = str(KV_DIR / f"{name}.kv")
+        if path not in Builder.files:
+            Builder.load_file(path)
+
+
+def create_screens() -> dict[Screen, KioskScreen]:
+    """One instance of every screen, named by its :class:`kiosk.state.Screen`."""
+    from .bereik import BereikScreen
+
+    load_kv()
+    classes = {Screen.ATTRACT: BereikScreen, Screen.WELCOME: BegrijpScreen, Screen.ENROL: EnrolmentScreen,
+               Screen.MY_DATA: MijnGegevensScreen, Screen.LOYALTY: ContinueerScreen, Screen.STAFF: StaffScreen}
+    return {screen: cls(name=screen.value) for screen, cls in classes.items()}

@@ -1,0 +1,239 @@
+"""The words on the screens: translated, with numbers, dates and names formatted per language.
+
+Plain functions of the state and a :class:`kiosk.i18n.Translator` (no Kivy),
+so what a screen says can be tested without a window. Message ids are the
+Dutch texts; see :mod:`kiosk.i18n`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, tzinfo
+
+from edge_agent.contract import MyDataResult
+
+from .i18n import Translator
+from .state import DeviceInfo, Session, Tier, tier_progress
+
+LANGUAGE_NAMES = {"nl": "Nederlands", "en": "English", "fr": "Français"}  # each in its own language
+
+
+@dataclass(frozen=True)
+class Words:
+    """Translation bound to one translator, with the formatting helpers the screens use."""
+
+    translator: Translator
+
+    def tr(self, message: str, language: str) -> str:
+        return self.translator.gettext(language, message)
+
+    def trn(self, singular: str, plural: str, count: int, language: str) -> str:
+        return self.translator.ngettext(language, singular, plural, count)
+
+    def trp(self, context: str, message: str, language: str) -> str:
+        return self.translator.pgettext(language, context, message)
+
+    # ------------------------------------------------------------------ numbers and dates
+
+    @staticmethod
+    def number(value: int, language: str) -> str:
+        """``5120`` as ``5.120`` (nl), ``5,120`` (en) or ``5 120`` (fr, a no-break space)."""
+        grouped = f"{value:,}"
+        return grouped.replace(",", {"nl": ".", "en": ",", "fr": "\u00a0"}.get(language, "."))
+
+    def money(self, euros: int, language: str) -> str:
+        """Whole euros: ``€ 88`` (nl), ``€88`` (en), ``88 €`` (fr)."""
+        amount = self.number(euros, language)
+        return {"en": f"€{amount}", "fr": f"{amount}\u00a0€"}.get(language, f"€\u00a0{amount}")
+
+    def month(self, month: int, language: str) -> str:
+        names = {1: self.trp("month", "januari", language), 2: self.trp("month", "februari", language),
+                 3: self.trp("month", "maart", language), 4: self.trp("month", "april", language),
+                 5: self.trp("month", "mei", language), 6: self.trp("month", "juni", language),
+                 7: self.trp("month", "juli", language), 8: self.trp("month", "augustus", language),
+                 9: self.trp("month", "september", language), 10: self.trp("month", "oktober", language),
+                 11: self.trp("month", "november", language), 12: self.trp("month", "december", language)}
+        return names[month]
+
+    def date(self, value: datetime, language: str, tz: tzinfo) -> str:
+        """``1 april 2027`` in the store's time zone."""
+        local = value.astimezone(tz)
+        return f"{local.day} {self.month(local.month, language)} {local.year}"
+
+    def date_time(self, value: datetime, language: str, tz: tzinfo) -> str:
+        """``1 april 2027, 14:05`` in the store's time zone."""
+        local = value.astimezone(tz)
+        return f"{self.date(local, language, tz)}, {local:%H:%M}"
+
+    # ------------------------------------------------------------------ names
+
+    def tier(self, tier_id: str | None, language: str) -> str:
+        names = {"brons": self.trp("tier", "Brons", language), "zilver": self.trp("tier", "Zilver", language),
+                 "goud": self.trp("tier", "Goud", language)}
+        if tier_id is None:
+            return ""
+        return names.get(tier_id, tier_id.replace("-", " ").capitalize())
+
+    def purpose(self, purpose: str, language: str) -> str:
+        names = {"recognition": self.tr("Herkenning aan de kiosk", language),
+                 "personal-offers": self.tr("Persoonlijke aanbiedingen", language),
+                 "analytics": self.tr("Analyse van uw bezoeken", language)}
+        return names.get(purpose, purpose)
+
+    def category(self, category: str, language: str) -> str:
+        names = {"first_name": self.tr("voornaam", language), "tier": self.tr("niveau", language),
+                 "points": self.tr("punten", language), "offers": self.tr("aanbiedingen", language),
+                 "personal_prices": self.tr("persoonlijke prijzen", language),
+                 "orders": self.tr("bestellingen", language), "purchase_history": self.tr("aankopen", language)}
+        return names.get(category, category)
+
+    def use(self, use: str, language: str) -> str:
+        names = {"recognised": self.tr("Herkend aan de kiosk", language),
+                 "viewed own data": self.tr("Eigen gegevens bekeken", language)}
+        return names.get(use, use)
+
+    # ------------------------------------------------------------------ Begrijp
+
+    def greeting(self, session: Session | None, language: str, hour: int) -> str:
+        """``Goedemiddag Sanne``: by the time of day, with the first name when it may be shown."""
+        name = session.first_name if session else None
+        if hour < 12:
+            text = self.tr("Goedemorgen {name}", language) if name else self.tr("Goedemorgen", language)
+        elif hour < 18:
+            text = self.tr("Goedemiddag {name}", language) if name else self.tr("Goedemiddag", language)
+        else:
+            text = self.tr("Goedenavond {name}", language) if name else self.tr("Goedenavond", language)
+        return text.format(name=name) if name else text
+
+    def tier_line(self, session: Session | None, language: str) -> str:
+        if session is None or session.tier is None:
+            return ""
+        return self.tr("U bent {tier}-lid van onze klantenclub.", language).format(tier=self.tier(session.tier,
+                                                                                                   language))
+
+    # ------------------------------------------------------------------ anonymous and enrolment
+
+    def anonymous_reason(self, session: Session | None, language: str) -> str:
+        if session is None:
+            return ""
+        if session.outcome == "unknown-card":
+            return self.tr("Deze kaart kennen we nog niet.", language)
+        if session.outcome == "anonymous":
+            return self.tr("Uw toestemming om herkend te worden is verlopen of ingetrokken.", language)
+        return self.tr("We konden uw kaart niet goed lezen. Houd hem nog eens stil tegen de lezer.", language)
+
+    def enrol_status(self, status: str, language: str) -> str:
+        return {"sending": self.tr("Even geduld…", language),
+                "sent": self.tr("Bedankt! We hebben uw aanmelding ontvangen. Een medewerker helpt u verder.",
+                                language),
+                "failed": self.tr("Aanmelden lukt nu niet. Vraag een medewerker om hulp.", language)}.get(status, "")
+
+    # ------------------------------------------------------------------ Continueer
+
+    def points(self, session: Session | None, language: str) -> str:
+        if session is None or session.points is None:
+            return ""
+        return self.trn("{points} punt", "{points} punten", session.points, language).format(
+            points=self.number(session.points, language))
+
+    def progress(self, session: Session | None, tiers: Sequence[Tier], points_per_euro: float,
+                 language: str) -> tuple[str, float]:
+        """The progress line and its fraction (0..1), or ("", 0) when points may not be shown."""
+        if session is None or session.points is None:
+            return "", 0.0
+        progress = tier_progress(tiers, session.points, session.tier, points_per_euro)
+        if progress.next is None:
+            return self.tr("U heeft het hoogste niveau bereikt. Dank voor uw trouw!", language), 1.0
+        text = self.trn("Nog {points} punt ({money}) tot {tier}.", "Nog {points} punten ({money}) tot {tier}.",
+                        progress.points_to_next, language)
+        return text.format(points=self.number(progress.points_to_next, language),
+                           money=self.money(progress.euros_to_next, language),
+                           tier=self.tier(progress.next.id, language)), progress.fraction
+
+    # ------------------------------------------------------------------ Mijn gegevens
+
+    def known(self, data: MyDataResult | None, language: str) -> list[tuple[str, str]]:
+        """(what, value) rows of what the store knows and may show."""
+        if data is None or data.customer is None:
+            return []
+        customer = data.customer
+        rows = []
+        if customer.first_name:
+            rows.append((self.tr("Voornaam", language), customer.first_name))
+        rows.append((self.tr("Taal", language), LANGUAGE_NAMES.get(customer.language, customer.language)))
+        if customer.tier:
+            rows.append((self.tr("Niveau", language), self.tier(customer.tier, language)))
+        if customer.points is not None:
+            rows.append((self.tr("Punten", language), self.number(customer.points, language)))
+        return rows
+
+    def consents(self, data: MyDataResult | None, language: str, tz: tzinfo) -> list[tuple[str, str]]:
+        """(purpose, "tot 1 april 2027") rows."""
+        if data is None:
+            return []
+        return [(self.purpose(consent.purpose, language),
+                 self.tr("tot {date}", language).format(date=self.date(consent.until, language, tz)))
+                for consent in data.consents]
+
+    def data_use(self, data: MyDataResult | None, language: str, tz: tzinfo, limit: int = 20) -> list[tuple[str, str]]:
+        """(when, what and which data) rows of the data-use log, newest first."""
+        if data is None:
+            return []
+        rows = []
+        for entry in data.data_use[:limit]:
+            categories = ", ".join(self.category(category, language) for category in entry.categories)
+            what = self.use(entry.use, language)
+            rows.append((self.date_time(entry.at, language, tz), f"{what} ({categories})" if categories else what))
+        return rows
+
+    # ------------------------------------------------------------------ staff
+
+    def health(self, device: DeviceInfo, language: str, now: float) -> list[tuple[str, str]]:
+        """(what, value) rows of the device health for the staff screen."""
+        yes, no = self.tr("ja", language), self.tr("nee", language)
+        rows = [(self.tr("Kiosk verbonden met de broker", language), yes if device.broker_connected else no)]
+        if device.state is not None:
+            state = {"online": self.tr("online", language), "offline": self.tr("offline", language)}
+            rows.append((self.tr("Agent", language), state.get(device.state.state, device.state.state)))
+        if device.birth is not None:
+            rows.append((self.tr("Versie van de agent", language), device.birth.agent_version))
+        health = device.health
+        if health is None:
+            rows.append((self.tr("Gezondheid", language), self.tr("nog geen bericht ontvangen", language)))
+        else:
+            age = int(max(0.0, now - (device.health_at or now)))
+            rows += [
+                (self.tr("Laatste gezondheidsbericht", language),
+                 self.trn("{n} seconde geleden", "{n} seconden geleden", age, language).format(n=age)),
+                (self.tr("Actief sinds", language), self._duration(health.uptime_s, language)),
+                (self.tr("Agent verbonden met de broker", language), yes if health.connected else no),
+                (self.tr("Berichten in de wachtrij", language),
+                 self.tr("{depth} (waarvan {critical} kritiek)", language).format(
+                     depth=health.outbox_depth, critical=health.outbox_critical)),
+                (self.tr("Opnieuw verbonden", language), str(health.reconnects)),
+                (self.tr("Telemetrie weggegooid", language), str(health.dropped_telemetry)),
+                (self.tr("Geweigerde berichten", language), str(health.rejected_messages)),
+            ]
+            if health.broker_rtt_ms is not None:
+                rows.append((self.tr("Rondgang via de broker", language), f"{health.broker_rtt_ms:.1f} ms"))
+            if health.reader_state is not None:
+                reader = {"ok": self.tr("in orde", language), "opening": self.tr("wordt geopend", language),
+                          "failed": self.tr("storing", language)}.get(health.reader_state, health.reader_state)
+                if health.reader_error and health.reader_state != "ok":
+                    reader += f" ({health.reader_error})"
+                rows.append((self.tr("Kaartlezer", language), reader))
+            if health.taps is not None:
+                rows.append((self.tr("Kaarten getikt", language), str(health.taps)))
+        rows.append((self.tr("Genegeerde berichten (kiosk)", language), str(device.malformed)))
+        return rows
+
+    def _duration(self, seconds: float, language: str) -> str:
+        minutes, _ = divmod(int(seconds), 60)
+        hours, minutes = divmod(minutes, 60)
+        days, hours = divmod(hours, 24)
+        if days:
+            return self.tr("{d} d {h} u", language).format(d=days, h=hours)
+        if hours:
+            return self.tr("{h} u {m} min", language).format(h=hours, m=minutes)
+        return self.tr("{m} min", language).format(m=minutes)

@@ -1,0 +1,139 @@
+"""Widgets shared by the screens, and the two themes.
+
+Sizes follow the app's ``unit`` (the base text size in pixels, from the
+window size and the shopper's text scale) and ``target`` (the smallest touch
+target: at least 9 mm, from :func:`kivy.metrics.mm`). Their look is in
+``widgets.kv``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from kivy.properties import (
+    BooleanProperty,
+    ListProperty,
+    NumericProperty,
+    StringProperty,
+)
+from kivy.uix.boxlayout import BoxLayout
+from kivy.uix.button import Button
+from kivy.uix.label import Label
+from kivy.uix.widget import Widget
+
+Color = tuple[float, float, float, float]
+
+
+@dataclass(frozen=True)
+class Theme:
+    """Colours of the screen; :data:`HIGH_CONTRAST` is for shoppers who need it."""
+
+    name: str
+    background: Color
+    surface: Color
+    text: Color
+    muted: Color
+    primary: Color
+    on_primary: Color
+    secondary: Color
+    on_secondary: Color
+    danger: Color
+    on_danger: Color
+    bar: Color
+    on_bar: Color
+    track: Color
+
+
+def _rgb(hex_colour: str) -> Color:
+    value = hex_colour.lstrip("#")
+    return (int(value[0:2], 16) / 255, int(value[2:4], 16) / 255, int(value[4:6], 16) / 255, 1.0)
+
+
+STANDARD = Theme(
+    name="standard",
+    background=_rgb("#F4F1EA"), surface=_rgb("#FFFFFF"), text=_rgb("#1D1D1B"), muted=_rgb("#4A4A45"),
+    primary=_rgb("#2E6B3A"), on_primary=_rgb("#FFFFFF"), secondary=_rgb("#E3DED2"), on_secondary=_rgb("#1D1D1B"),
+    danger=_rgb("#A8241C"), on_danger=_rgb("#FFFFFF"), bar=_rgb("#24552E"), on_bar=_rgb("#FFFFFF"),
+    track=_rgb("#D6D1C4"),
+)
+
+# White and yellow on black: contrast ratios of 21:1 and 19:1 (WCAG AAA).
+HIGH_CONTRAST = Theme(
+    name="high-contrast",
+    background=_rgb("#000000"), surface=_rgb("#000000"), text=_rgb("#FFFFFF"), muted=_rgb("#FFFFFF"),
+    primary=_rgb("#FFD500"), on_primary=_rgb("#000000"), secondary=_rgb("#FFFFFF"), on_secondary=_rgb("#000000"),
+    danger=_rgb("#FF9E9E"), on_danger=_rgb("#000000"), bar=_rgb("#000000"), on_bar=_rgb("#FFFFFF"),
+    track=_rgb("#5A5A5A"),
+)
+
+
+class KioskButton(Button):
+    """A flat button at least one touch target high; ``target`` names it for diagnostics and tests.
+
+    ``shown`` False hides it and takes it out of the layout.
+    """
+
+    target = StringProperty("")
+    kind = StringProperty("primary")  # primary | secondary | danger | bar
+    shown = BooleanProperty(True)
+
+    def on_touch_down(self, touch) -> bool:
+        return super().on_touch_down(touch) if self.shown else False
+
+
+class TextBlock(Label):
+    """A label that wraps to its width and is as high as its text."""
+
+    role = StringProperty("body")  # title | heading | body | small
+
+
+class Panel(BoxLayout):
+    """A vertical group, framed on the surface colour or not; ``shown`` False hides it and its space."""
+
+    framed = BooleanProperty(True)
+    shown = BooleanProperty(True)
+
+    # A hidden panel keeps its children (laid out over its neighbours, as it
+    # has no height) and Kivy lets disabled widgets swallow touches: so a
+    # hidden panel passes no touch to them at all.
+    def on_touch_down(self, touch) -> bool:
+        return super().on_touch_down(touch) if self.shown else False
+
+    def on_touch_move(self, touch) -> bool:
+        return super().on_touch_move(touch) if self.shown else False
+
+    def on_touch_up(self, touch) -> bool:
+        return super().on_touch_up(touch) if self.shown else False
+
+
+class Columns(BoxLayout):
+    """The content of a screen: side by side on a wide window, one under the other otherwise."""
+
+
+class Column(BoxLayout):
+    """One column of :class:`Columns`, aligned to the top."""
+
+
+class Meter(Widget):
+    """A horizontal progress bar; ``value`` from 0 to 1."""
+
+    value = NumericProperty(0.0)
+
+
+class Rows(BoxLayout):
+    """(what, value) pairs, one :class:`Row` each; rebuilt whenever ``rows_data`` changes, so an emptied
+    list leaves no old text behind."""
+
+    rows_data = ListProperty([])
+
+    def on_rows_data(self, _instance, rows) -> None:
+        self.clear_widgets()
+        for what, value in rows:
+            self.add_widget(Row(what=what, value=value))
+
+
+class Row(BoxLayout):
+    """One (what, value) pair, top-aligned, as high as the higher of the two."""
+
+    what = StringProperty("")
+    value = StringProperty("")

@@ -1,0 +1,137 @@
+"""The kiosk as the tests drive it: a real ``python -m kiosk`` process on an Xvfb display.
+
+The kiosk writes what it shows to its ``--status-file`` (screen, visible
+texts, touch targets, held texts) and a screenshot of every change into its
+``--screenshot-dir``; :class:`KioskProcess` reads the first, clicks targets
+with xdotool and copies chosen screenshots into ``tests/artifacts/screens/``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from tests.support.xvfb import Pointer, Xvfb
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "tests" / "artifacts" / "screens"
+
+
+class KioskProcess:
+    """One kiosk process.
+
+    :param xvfb: the display it runs on.
+    :param port: the broker's port.
+    :param store: store id.
+    :param device: device id.
+    :param workdir: for the status file, screenshots, KIVY_HOME and the log.
+    :param size: window size ``WxH``.
+    :param args: more command-line options.
+    """
+
+    def __init__(self, xvfb: Xvfb, port: int, store: str, device: str, workdir: Path, size: str = "800x480",
+                 args: tuple[str, ...] = ()):
+        self.xvfb = xvfb
+        self.workdir = workdir
+        workdir.mkdir(parents=True, exist_ok=True)
+        self.status_path = workdir / "status.json"
+        self.shots = workdir / "shots"
+        self.log_path = workdir / "kiosk.log"
+        self.command = [sys.executable, "-m", "kiosk", "--host", "127.0.0.1", "--port", str(port),
+                        "--store", store, "--device", device, "--size", size, "--status-file", str(self.status_path),
+                        "--screenshot-dir", str(self.shots), *args]
+        self.process: subprocess.Popen | None = None
+        self._pointer: Pointer | None = None
+        self._window: str | None = None
+
+    def start(self, timeout: float = 30.0) -> KioskProcess:
+        env = dict(os.environ, **self.xvfb.env(), KIVY_HOME=str(self.workdir / "kivy-home"), KIVY_NO_ARGS="1",
+                   KIVY_WINDOW="sdl2")
+        with open(self.log_path, "ab") as log:
+            self.process = subprocess.Popen(self.command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        self.wait(lambda s: s["connected"], timeout=timeout)
+        return self
+
+    # ------------------------------------------------------------------ what is on screen
+
+    def status(self) -> dict | None:
+        try:
+            return json.loads(self.status_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+
+    def wait(self, predicate: Callable[[dict], bool], timeout: float = 10.0) -> dict:
+        """The first status document for which ``predicate`` is true."""
+        deadline = time.monotonic() + timeout
+        last = None
+        while time.monotonic() < deadline:
+            if self.process is not None and self.process.poll() is not None:
+                raise RuntimeError(f"the kiosk exited ({self.process.returncode}):\n{self.log()}")
+            status = self.status()
+            if status is not None:
+                last = status
+                try:
+                    if predicate(status):
+                        return status
+                except (KeyError, TypeError, IndexError):
+                    pass
+            time.sleep(0.03)
+        shown = {key: last.get(key) for key in ("screen", "texts", "countdown", "language")} if last else None
+        raise TimeoutError(f"kiosk status not reached in {timeout} s; last: {shown}\n{self.log()[-3000:]}")
+
+    def wait_screen(self, screen: str, *texts: str, timeout: float = 10.0) -> dict:
+        """Wait for ``screen`` with each of ``texts`` inside some visible text."""
+        return self.wait(lambda s: s["screen"] == screen and all(
+            any(text in shown for shown in s["texts"]) for text in texts), timeout)
+
+    @staticmethod
+    def shows(status: dict, text: str) -> bool:
+        return any(text in shown for shown in status["texts"])
+
+    def keep(self, status: dict, name: str) -> Path:
+        """Copy the screenshot showing ``status`` to ``tests/artifacts/screens/<name>.png``.
+
+        The kiosk takes one whenever the look changes (screen, language, theme, size…); for other changes
+        the last one still shows the screen.
+        """
+        shot = status.get("screenshot") or status.get("last_screenshot")
+        assert shot, "the kiosk took no screenshot"
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        target = ARTIFACTS / f"{name}.png"
+        shutil.copyfile(shot, target)
+        return target
+
+    # ------------------------------------------------------------------ touching it
+
+    def click(self, target: str, timeout: float = 10.0) -> dict:
+        """Click the touch target named ``target``; returns the status it was found in."""
+        status = self.wait(lambda s: target in s["targets"], timeout)
+        x, y, _w, _h = status["targets"][target]
+        if self._pointer is None:
+            self._pointer = Pointer(self.xvfb.display)
+            self._window = self._pointer.window_of(self.process.pid)
+        self._pointer.click(self._window, x, y)
+        return status
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def stop(self) -> int | None:
+        if self.process is None:
+            return None
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(10)
+        return self.process.returncode

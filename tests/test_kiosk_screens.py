@@ -1,0 +1,317 @@
+"""The kiosk on a virtual display, driven through a real Mosquitto with messages encoded by the contract.
+
+Each test starts ``python -m kiosk`` on Xvfb, publishes what the agent would
+publish, clicks with a real (XTEST) pointer and reads the kiosk's status file
+for the screen and its texts. Screenshots of every screen are kept in
+``tests/artifacts/screens/``.
+"""
+
+from __future__ import annotations
+
+import re
+import struct
+import zlib
+from datetime import UTC, datetime
+
+import pytest
+
+from edge_agent.contract import (
+    BIRTH,
+    COMMANDS,
+    HEALTH,
+    SESSION,
+    STATE,
+    Topics,
+    encode,
+    encode_response,
+    new_id,
+)
+from tests.support.kiosk import KioskProcess
+from tests.support.xvfb import Pointer, Xvfb
+
+GREETING = re.compile(r"^(Goedemorgen|Goedemiddag|Goedenavond) Sanne$")
+PERSONAL = ("Sanne", "Piet", "5.120", "3.120", "Goud-lid", "Zilver-lid")
+
+
+@pytest.fixture(scope="module")
+def xvfb():
+    with Xvfb() as display:
+        yield display
+
+
+@pytest.fixture
+def kiosk(xvfb, mosquitto, tmp_path):
+    """``kiosk(size=..., args=...)`` starts a kiosk for a fresh store; returns (KioskProcess, Topics)."""
+    started: list[KioskProcess] = []
+
+    def start(size: str = "800x480", args: tuple[str, ...] = ()) -> tuple[KioskProcess, Topics]:
+        store = f"store-{new_id()[-8:]}"
+        process = KioskProcess(xvfb, mosquitto.port, store, "kiosk-1", tmp_path / f"kiosk-{len(started)}",
+                               size=size, args=args)
+        started.append(process)
+        return process.start(), Topics(store, "kiosk-1")
+
+    yield start
+    for process in started:
+        assert process.stop() == 0, f"the kiosk did not stop cleanly:\n{process.log()[-2000:]}"
+
+
+def publish_session(pub, topics: Topics, outcome: str = "recognised", *, sid: str | None = None,
+                    state: str = "started", first_name: str = "Sanne", language: str = "nl", tier: str = "goud",
+                    points: int | None = 5120, reason: str | None = None) -> str:
+    sid = sid or new_id()
+    recognised = outcome == "recognised" and state == "started"
+    _, raw = encode(SESSION, {
+        "session": sid, "state": state, "outcome": outcome, "assurance": "sun",
+        "may_show": ["first_name", "tier", "points"] if recognised else [],
+        "invite_to_enrol": outcome in ("anonymous", "unknown-card") and state == "started",
+        "customer": {"first_name": first_name, "language": language, "tier": tier, "points": points}
+        if recognised else None,
+        "staff": "s-anna" if outcome == "staff" and state == "started" else None, "reason": reason})
+    pub.publish(topics.session, raw)
+    return sid
+
+
+def request_topic(topics: Topics, command: str) -> str:
+    return COMMANDS[command].topic_for(topics.store, topics.device)
+
+
+def nothing_personal(status: dict) -> bool:
+    held = " ".join(status["held_texts"])
+    return not any(text in held for text in PERSONAL)
+
+
+def png(path, width: int, height: int, top: tuple[int, int, int], bottom: tuple[int, int, int]) -> None:
+    """A vertical gradient as a PNG file (no imaging library needed)."""
+    rows = []
+    for y in range(height):
+        colour = bytes(round(a + (b - a) * y / max(1, height - 1)) for a, b in zip(top, bottom))
+        rows.append(b"\x00" + colour * width)
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+                     + chunk(b"IDAT", zlib.compress(b"".join(rows))) + chunk(b"IEND", b""))
+
+
+# --------------------------------------------------------------------------- Bereik
+
+
+def test_bereik_loops_the_content_slides_and_wakes_on_a_session(kiosk, publisher, mosquitto, tmp_path):
+    content = tmp_path / "content"
+    (content / "attract").mkdir(parents=True)
+    png(content / "attract" / "lente.png", 800, 400, (120, 170, 60), (30, 80, 40))
+    png(content / "attract" / "gazon.png", 800, 400, (240, 200, 90), (200, 90, 40))
+    (content / "attract.yaml").write_text(
+        "slides:\n"
+        "  - image: attract/lente.png\n    seconds: 2\n    caption: {nl: Het voorjaar is begonnen, en: Spring is here}\n"
+        "  - image: attract/gazon.png\n    seconds: 2\n    caption: {nl: Alles voor een groen gazon}\n")
+    app, topics = kiosk(args=("--content", str(content)))
+    status = app.wait_screen("bereik", "Het voorjaar is begonnen", "Houd uw klantenpas bij de lezer")
+    app.keep(status, "bereik-content-800x480")
+    app.wait_screen("bereik", "Alles voor een groen gazon", timeout=5)
+    publish_session(publisher(mosquitto), topics)
+    status = app.wait_screen("begrijp", "Sanne")
+    assert any(GREETING.match(text) for text in status["texts"])
+
+
+def test_bereik_without_content_shows_the_built_in_attract(kiosk):
+    app, _ = kiosk()
+    status = app.wait_screen("bereik", "Welkom", "Houd uw klantenpas bij de lezer")
+    assert status["session"] is False and "klaar" not in status["targets"]
+    app.keep(status, "bereik-text-800x480")
+
+
+# --------------------------------------------------------------------------- a recognised customer
+
+
+def test_a_recognised_customer_is_greeted_sees_points_and_klaar_wipes_everything(kiosk, publisher, mosquitto,
+                                                                                  capture):
+    app, topics = kiosk()
+    pub = publisher(mosquitto)
+    requests = capture(mosquitto, request_topic(topics, "end-session"))
+    sid = publish_session(pub, topics, tier="zilver", points=3120)
+    status = app.wait_screen("begrijp", "Sanne", "U bent Zilver-lid van onze klantenclub.",
+                             "Wat brengt u vandaag hier?")
+    assert any(GREETING.match(text) for text in status["texts"])
+    app.keep(status, "begrijp-800x480")
+    app.click("intent-continueer")
+    status = app.wait_screen("continueer", "3.120 punten", "Nog 1.880 punten (€\u00a0188) tot Goud.")
+    app.keep(status, "continueer-zilver-800x480")
+    app.click("klaar")
+    status = app.wait_screen("bereik", "Tot ziens!")
+    app.keep(status, "bereik-tot-ziens-800x480")
+    assert nothing_personal(status), status["held_texts"]
+    sent = requests.wait_topic("/local/request/end-session")[0].json()
+    assert sent["data"] == {"session": sid} and sent["transaction"]
+
+
+def test_a_top_tier_customer_has_reached_the_highest_tier(kiosk, publisher, mosquitto):
+    app, topics = kiosk()
+    publish_session(publisher(mosquitto), topics)
+    app.wait_screen("begrijp", "Sanne")
+    app.click("nav-continueer")
+    status = app.wait_screen("continueer", "5.120 punten", "U heeft het hoogste niveau bereikt")
+    app.keep(status, "continueer-goud-800x480")
+
+
+def test_a_new_session_replaces_the_old_one_on_screen_and_in_memory(kiosk, publisher, mosquitto):
+    app, topics = kiosk()
+    pub = publisher(mosquitto)
+    publish_session(pub, topics)
+    app.wait_screen("begrijp", "Sanne")
+    app.click("nav-continueer")
+    app.wait_screen("continueer", "5.120")
+    publish_session(pub, topics, first_name="Piet", tier="brons", points=150)
+    status = app.wait_screen("begrijp", "Piet")
+    held = " ".join(status["held_texts"])
+    assert "Sanne" not in held and "5.120" not in held
+
+
+# --------------------------------------------------------------------------- anonymous mode
+
+
+def test_an_unknown_card_gets_anonymous_mode_and_an_invitation_to_enrol(kiosk, publisher, mosquitto, capture):
+    app, topics = kiosk()
+    pub = publisher(mosquitto)
+    requests = capture(mosquitto, request_topic(topics, "enrol"))
+    sid = publish_session(pub, topics, "unknown-card", reason="unknown card")
+    status = app.wait_screen("enrolment", "Deze kaart kennen we nog niet.", "Doe mee met onze klantenclub",
+                             "Ja, ik doe mee")
+    assert set(status["targets"]) >= {"enrol", "no-thanks", "klaar"}
+    assert not {"nav-continueer", "nav-mijn-gegevens"} & set(status["targets"])
+    app.keep(status, "enrolment-unknown-card-800x480")
+    app.click("enrol")
+    sent = requests.wait_topic("/local/request/enrol")[0].json()
+    assert sent["data"]["session"] == sid and sent["data"].get("language", "nl") == "nl"
+    pub.publish(topics.response("enrol"), encode_response("enrol", sent["transaction"], error="not yet"))
+    status = app.wait_screen("enrolment", "Aanmelden lukt nu niet. Vraag een medewerker om hulp.")
+    app.keep(status, "enrolment-failed-800x480")
+
+
+def test_a_rejected_card_is_asked_to_tap_again_without_an_invitation(kiosk, publisher, mosquitto):
+    app, topics = kiosk()
+    publish_session(publisher(mosquitto), topics, "rejected", reason="replayed-counter")
+    status = app.wait_screen("enrolment", "We konden uw kaart niet goed lezen")
+    assert "enrol" not in status["targets"] and not app.shows(status, "Doe mee")
+    app.keep(status, "enrolment-rejected-800x480")
+
+
+# --------------------------------------------------------------------------- time and language
+
+
+def test_an_idle_session_counts_down_then_ends_and_wipes(kiosk, publisher, mosquitto, capture, xvfb):
+    app, topics = kiosk(args=("--idle-timeout", "5", "--countdown", "3"))
+    requests = capture(mosquitto, request_topic(topics, "end-session"))
+    sid = publish_session(publisher(mosquitto), topics)
+    app.wait_screen("begrijp", "Sanne")
+    status = app.wait(lambda s: s["countdown"] is not None and app.shows(s, "Bent u er nog?"), timeout=5)
+    assert app.shows(status, "Tik op het scherm om door te gaan.")
+    app.keep(status, "begrijp-countdown-800x480")
+    pointer = Pointer(xvfb.display)
+    pointer.click(pointer.window_of(app.process.pid), 8, 120)  # a touch on nothing in particular
+    app.wait(lambda s: s["countdown"] is None and s["screen"] == "begrijp", timeout=3)
+    assert not requests.on("/local/request/end-session"), "the touch kept the session"
+    status = app.wait_screen("bereik", "De sessie is gestopt omdat het scherm even niet is gebruikt.", timeout=8)
+    assert nothing_personal(status), status["held_texts"]
+    app.keep(status, "bereik-after-idle-800x480")
+    assert requests.wait_topic("/local/request/end-session")[0].json()["data"] == {"session": sid}
+
+
+def test_the_language_follows_the_profile_can_be_switched_and_resets(kiosk, publisher, mosquitto):
+    app, topics = kiosk()
+    publish_session(publisher(mosquitto), topics, language="fr")
+    status = app.wait_screen("begrijp", "Sanne", "Qu'est-ce qui vous amène aujourd'hui ?", "Terminé")
+    assert status["language"] == "fr" and any(t in ("Bonjour Sanne", "Bonsoir Sanne") for t in status["texts"])
+    app.keep(status, "begrijp-fr-800x480")
+    app.click("lang-en")
+    status = app.wait_screen("begrijp", "What brings you here today?", "You are a Gold member", "Done")
+    app.keep(status, "begrijp-en-800x480")
+    app.click("klaar")
+    status = app.wait_screen("bereik", "Welkom", "Tot ziens!")
+    assert status["language"] == "nl"
+
+
+# --------------------------------------------------------------------------- bad input
+
+
+def test_malformed_messages_leave_the_kiosk_on_a_sane_screen(kiosk, publisher, mosquitto):
+    app, topics = kiosk()
+    pub = publisher(mosquitto)
+    for payload in (b"garbage", b'{"id": 1}', b"\x00" * 300_000):
+        pub.publish(topics.session, payload)
+    status = app.wait(lambda s: s["malformed"] == 3)
+    assert status["screen"] == "bereik" and app.shows(status, "Welkom")
+    sid = publish_session(pub, topics)
+    app.wait_screen("begrijp", "Sanne")
+    pub.publish(topics.session, encode(HEALTH, {"uptime_s": 1, "connected": True, "outbox_depth": 0,
+                                                "outbox_critical": 0, "reconnects": 0, "dropped_telemetry": 0,
+                                                "rejected_messages": 0})[1])  # a health message on the wrong topic
+    pub.publish(topics.health, b'{"half": ')
+    publish_session(pub, topics, sid=new_id(), state="ended", reason="new-tap")  # another session's end
+    status = app.wait(lambda s: s["malformed"] == 5)
+    assert status["screen"] == "begrijp" and app.shows(status, "Sanne")
+    app.keep(status, "begrijp-after-malformed-800x480")
+    publish_session(pub, topics, sid=sid, state="ended", reason="card-removed")
+    app.wait_screen("bereik", "Tot ziens!")
+
+
+# --------------------------------------------------------------------------- staff
+
+
+def test_a_staff_badge_shows_the_device_health(kiosk, publisher, mosquitto):
+    app, topics = kiosk()
+    pub = publisher(mosquitto)
+    pub.publish(topics.state, encode(STATE, {"state": "online", "reason": "connected"})[1], retain=True)
+    pub.publish(topics.birth, encode(BIRTH, {
+        "agent_version": "0.1.0", "python_version": "3.11.7", "paho_version": "2.1.0", "sqlite_version": "3.40.1",
+        "device_kind": "kiosk", "capabilities": ["command:ping"], "config_hash": "a1b2c3d4",
+        "started": datetime.now(UTC).isoformat()})[1], retain=True)
+    try:
+        pub.publish(topics.health, encode(HEALTH, {
+            "uptime_s": 3725, "connected": True, "outbox_depth": 3, "outbox_critical": 1, "reconnects": 2,
+            "dropped_telemetry": 0, "rejected_messages": 4, "broker_rtt_ms": 1.25, "reader_state": "ok",
+            "taps": 17})[1], qos=0)
+        publish_session(pub, topics, "staff")
+        status = app.wait_screen("staff", "s-anna", "Gezondheid", "Versie van de agent", "0.1.0", "Kaartlezer",
+                                 "in orde", "3 (waarvan 1 kritiek)", "1 u 2 min", "1.2 ms", "17")
+        app.keep(status, "staff-800x480")
+        app.click("klaar")
+        app.wait_screen("bereik")
+    finally:
+        pub.publish(topics.state, b"", retain=True)
+        pub.publish(topics.birth, b"", retain=True)
+
+
+# --------------------------------------------------------------------------- sizes and accessibility
+
+
+@pytest.mark.parametrize("size", ["800x480", "480x800", "1920x1080", "1080x1920"])
+def test_every_window_size_keeps_touch_targets_at_least_9_mm(kiosk, publisher, mosquitto, size):
+    app, topics = kiosk(size=size)
+    publish_session(publisher(mosquitto), topics, tier="zilver", points=3120)
+    status = app.wait_screen("begrijp", "Sanne")
+    assert status["window"] == [int(part) for part in size.split("x")]
+    for name, (_x, _y, width, height) in status["targets"].items():
+        assert min(width, height) >= status["min_target_px"] - 0.5, f"{name} is smaller than 9 mm"
+    assert {"intent-continueer", "intent-mijn-gegevens", "klaar", "lang-en", "contrast"} <= set(status["targets"])
+    app.keep(status, f"begrijp-{size}")
+    app.click("nav-continueer")
+    app.keep(app.wait_screen("continueer", "3.120"), f"continueer-{size}")
+
+
+def test_high_contrast_and_larger_text(kiosk, publisher, mosquitto):
+    app, topics = kiosk()
+    publish_session(publisher(mosquitto), topics)
+    before = app.wait_screen("begrijp", "Sanne")
+    app.click("contrast")
+    app.click("text-size")
+    status = app.wait(lambda s: s["theme"] == "high-contrast" and s["text_scale"] == 1.25)
+    assert status["unit"] == pytest.approx(before["unit"] * 1.25)
+    for name, (_x, _y, width, height) in status["targets"].items():
+        assert min(width, height) >= status["min_target_px"] - 0.5, f"{name} is smaller than 9 mm"
+    app.keep(status, "begrijp-high-contrast-large-800x480")
+    app.click("klaar")
+    status = app.wait_screen("bereik")
+    assert (status["theme"], status["text_scale"]) == ("standard", 1.0), "the next shopper starts afresh"

@@ -1,0 +1,349 @@
+"""The kiosk's state machine and its words, without Kivy: which screen shows, when a session ends,
+what is wiped, and how the texts come out per language."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from edge_agent.contract import (
+    BirthPayload,
+    HealthPayload,
+    MyDataResult,
+    SessionPayload,
+    StatePayload,
+    new_id,
+)
+from kiosk.i18n import Translator
+from kiosk.state import (
+    NOTICE_GOODBYE,
+    NOTICE_TIMED_OUT,
+    NOTICE_WITHDRAWN,
+    KioskState,
+    Mode,
+    Preferences,
+    Request,
+    Screen,
+    Tier,
+    tier_progress,
+)
+from kiosk.texts import Words
+
+TIERS = (Tier("brons", 0), Tier("zilver", 2000), Tier("goud", 5000))
+AMSTERDAM = ZoneInfo("Europe/Amsterdam")
+
+
+class FakeClock:
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def session(outcome="recognised", *, sid=None, state="started", first_name="Sanne", language="nl", tier="goud",
+            points=5120, may_show=("first_name", "tier", "points"), reason=None, staff=None) -> SessionPayload:
+    recognised = outcome == "recognised"
+    return SessionPayload(
+        session=sid or new_id(), state=state, outcome=outcome, assurance="sun",
+        may_show=list(may_show) if recognised and state == "started" else [],
+        invite_to_enrol=outcome in ("anonymous", "unknown-card") and state == "started",
+        customer={"first_name": first_name, "language": language, "tier": tier, "points": points}
+        if recognised and state == "started" else None,
+        staff=staff if outcome == "staff" else None, reason=reason)
+
+
+def my_data(first_name="Sanne") -> MyDataResult:
+    now = datetime(2026, 4, 1, 9, 30, tzinfo=UTC)
+    return MyDataResult(customer={"first_name": first_name, "language": "nl", "tier": "goud", "points": 5120},
+                        consents=[{"purpose": "recognition", "until": now + timedelta(days=365)}],
+                        data_use=[{"at": now, "device": "kiosk-1", "use": "recognised",
+                                   "categories": ["first_name", "tier"]}])
+
+
+@pytest.fixture
+def clock():
+    return FakeClock()
+
+
+@pytest.fixture
+def state(clock):
+    return KioskState(idle_timeout_s=45, countdown_s=10, clock=clock)
+
+
+def everything_in(value, seen=None) -> str:
+    """A text dump of every attribute reachable from ``value`` (dataclasses, models, containers)."""
+    seen = seen if seen is not None else set()
+    if id(value) in seen:
+        return ""
+    seen.add(id(value))
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return repr(value)
+    if isinstance(value, dict):
+        return " ".join(everything_in(k, seen) + everything_in(v, seen) for k, v in value.items())
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return " ".join(everything_in(item, seen) for item in value)
+    if hasattr(value, "model_dump"):
+        return everything_in(value.model_dump(), seen)
+    if hasattr(value, "__dict__"):
+        return everything_in({k: v for k, v in vars(value).items() if not callable(v)}, seen)
+    return repr(value)
+
+
+# --------------------------------------------------------------------------- which screen
+
+
+@pytest.mark.parametrize("outcome, screen, mode", [
+    ("recognised", Screen.WELCOME, Mode.CUSTOMER),
+    ("anonymous", Screen.ENROL, Mode.ANONYMOUS),
+    ("unknown-card", Screen.ENROL, Mode.ANONYMOUS),
+    ("rejected", Screen.ENROL, Mode.ANONYMOUS),
+    ("staff", Screen.STAFF, Mode.STAFF),
+])
+def test_the_outcome_of_a_session_picks_the_screen(state, outcome, screen, mode):
+    assert state.screen is Screen.ATTRACT
+    state.on_session(session(outcome, staff="s-anna"))
+    assert (state.screen, state.mode) == (screen, mode)
+    assert (state.session.first_name is not None) == (outcome == "recognised")
+
+
+def test_the_screen_shows_only_what_may_show_allows(state):
+    state.on_session(session(may_show=("first_name", "tier")))
+    assert state.session.first_name == "Sanne" and state.session.tier == "goud"
+    assert state.session.points is None, "points are not in may_show"
+
+
+def test_a_new_session_replaces_the_old_one_and_nothing_of_it_remains(state):
+    state.on_session(session())
+    state.open(Screen.MY_DATA)
+    first = state.session.id
+    state.on_response("my-data", first, True, my_data(), None)
+    state.set_language("fr")
+    state.on_session(session(first_name="Piet", tier="zilver", points=2500))
+    assert state.session.first_name == "Piet" and state.screen is Screen.WELCOME
+    assert state.my_data is None and state.prefs.language == "nl"
+    assert "Sanne" not in everything_in(state) and first not in everything_in(state)
+
+
+def test_a_duplicate_session_message_changes_nothing(state):
+    payload = session()
+    state.on_session(payload)
+    state.open(Screen.LOYALTY)
+    state.on_session(payload)
+    assert state.screen is Screen.LOYALTY
+
+
+def test_an_ended_session_wipes_everything_personal(state):
+    payload = session(language="fr")
+    state.on_session(payload)
+    state.open(Screen.MY_DATA)
+    state.on_response("my-data", payload.session, True, my_data(), None)
+    state.toggle_contrast()
+    state.next_text_scale()
+    assert state.prefs.language == "fr" and "Sanne" in everything_in(state)
+    state.on_session(session(sid=payload.session, state="ended", reason="ended-by-kiosk"))
+    assert state.screen is Screen.ATTRACT and state.session is None and state.my_data is None
+    assert state.prefs == Preferences() and state.notice == NOTICE_GOODBYE
+    dump = everything_in(state)
+    for personal in ("Sanne", "5120", "goud", payload.session, "recognition"):
+        assert personal not in dump, f"{personal!r} is still held after the wipe"
+
+
+def test_an_ended_message_of_another_session_is_ignored(state):
+    state.on_session(session())
+    state.on_session(session(state="ended", outcome="recognised"))
+    assert state.screen is Screen.WELCOME and state.session is not None
+
+
+def test_a_new_tap_ends_without_a_goodbye_and_a_withdrawal_says_so(state):
+    payload = session()
+    state.on_session(payload)
+    state.on_session(session(sid=payload.session, state="ended", reason="new-tap"))
+    assert state.notice is None
+    payload = session()
+    state.on_session(payload)
+    state.on_session(session(sid=payload.session, state="ended", reason="consent-withdrawn"))
+    assert state.notice == NOTICE_WITHDRAWN
+
+
+# --------------------------------------------------------------------------- the shopper
+
+
+def test_klaar_ends_the_session_at_the_agent_and_wipes(state):
+    payload = session()
+    state.on_session(payload)
+    assert state.done() == [Request("end-session", payload.session)]
+    assert state.session is None and state.screen is Screen.ATTRACT
+    assert state.done() == [], "nothing to end on the attract screen"
+
+
+def test_screens_of_another_mode_cannot_be_opened(state):
+    state.on_session(session("unknown-card"))
+    assert state.open(Screen.MY_DATA) == [] and state.screen is Screen.ENROL
+    state.on_session(session())
+    assert state.open(Screen.LOYALTY) == [] and state.screen is Screen.LOYALTY
+
+
+def test_mijn_gegevens_asks_the_agent_and_shows_only_the_answer_for_this_session(state):
+    payload = session()
+    state.on_session(payload)
+    assert state.open(Screen.MY_DATA) == [Request("my-data", payload.session)]
+    assert state.my_data_status == "loading"
+    state.on_response("my-data", new_id(), True, my_data("Piet"), None)  # another session's answer
+    assert state.my_data is None
+    state.on_response("my-data", payload.session, True, my_data(), None)
+    assert state.my_data_status == "loaded" and state.my_data.customer.first_name == "Sanne"
+    state.open(Screen.MY_DATA)
+    state.on_response("my-data", payload.session, False, None, "no answer")
+    assert state.my_data_status == "failed" and state.my_data is None
+
+
+def test_withdrawal_takes_two_taps_and_a_confirmation(state):
+    payload = session()
+    state.on_session(payload)
+    assert state.confirm_withdraw() == [], "no confirmation without asking first"
+    state.open(Screen.MY_DATA)  # tap 1
+    state.ask_withdraw()  # tap 2
+    assert state.withdrawal.step == "confirm"
+    state.cancel_withdraw()
+    assert state.withdrawal.step == "idle"
+    state.ask_withdraw()
+    assert state.confirm_withdraw() == [Request("withdraw-consent", payload.session)]  # the confirmation
+    assert state.withdrawal.step == "sending"
+    state.on_response("withdraw-consent", payload.session, False, None, "broker down")
+    assert state.withdrawal.step == "failed" and state.session is not None
+    assert state.confirm_withdraw() == [Request("withdraw-consent", payload.session)], "retry after a failure"
+    state.on_response("withdraw-consent", payload.session, True, None, None)
+    assert state.session is None and state.screen is Screen.ATTRACT and state.notice == NOTICE_WITHDRAWN
+
+
+def test_enrolment_is_offered_only_when_invited(state):
+    state.on_session(session("rejected", reason="replayed-counter"))
+    assert state.enrol() == []
+    payload = session("unknown-card")
+    state.on_session(payload)
+    assert state.enrol() == [Request("enrol", payload.session, "nl")]
+    assert state.enrol() == [], "sent once"
+    state.on_response("enrol", payload.session, True, None, None)
+    assert state.enrol_status == "sent"
+
+
+def test_language_follows_the_profile_and_can_be_switched(state):
+    state.on_session(session(language="fr"))
+    assert state.prefs.language == "fr"
+    state.set_language("en")
+    assert state.prefs.language == "en"
+    with pytest.raises(ValueError):
+        state.set_language("de")
+    state.done()
+    assert state.prefs.language == "nl"
+
+
+# --------------------------------------------------------------------------- time
+
+
+def test_idle_timeout_counts_down_then_ends_the_session(state, clock):
+    payload = session()
+    state.on_session(payload)
+    clock.now += 34
+    assert state.countdown() is None and state.tick() == []
+    clock.now += 1.5  # 9.5 s left
+    assert state.countdown() == 10
+    clock.now += 7  # 2.5 s left
+    assert state.countdown() == 3
+    state.touched()
+    assert state.countdown() is None, "a touch restarts the timeout"
+    clock.now += 44.9
+    assert state.tick() == [] and state.session is not None
+    clock.now += 0.2
+    assert state.tick() == [Request("end-session", payload.session)]
+    assert state.session is None and state.screen is Screen.ATTRACT and state.notice == NOTICE_TIMED_OUT
+
+
+def test_notices_and_changed_preferences_do_not_outlive_their_time(state, clock):
+    state.on_session(session())
+    state.done()
+    assert state.notice == NOTICE_GOODBYE and state.ticking
+    clock.now += 8.1
+    state.tick()
+    assert state.notice is None
+    state.toggle_contrast()  # on the attract screen, with nobody's session
+    clock.now += 45.1
+    state.tick()
+    assert state.prefs == Preferences() and not state.ticking
+
+
+def test_impossible_timeouts_are_refused():
+    with pytest.raises(ValueError):
+        KioskState(idle_timeout_s=5, countdown_s=10)
+
+
+def test_device_information_is_kept_apart_from_the_session(state):
+    state.on_device_state(StatePayload(state="online", reason="connected"))
+    state.on_birth(BirthPayload(agent_version="0.1.0", python_version="3.11.7", paho_version="2.1.0",
+                                sqlite_version="3.40.1", device_kind="kiosk", capabilities=[], config_hash="ab",
+                                started=datetime.now(UTC)))
+    state.on_health(HealthPayload(uptime_s=5, connected=True, outbox_depth=0, outbox_critical=0, reconnects=0,
+                                  dropped_telemetry=0, rejected_messages=0))
+    state.on_session(session())
+    state.done()
+    assert state.device.health is not None and state.device.birth.agent_version == "0.1.0"
+
+
+# --------------------------------------------------------------------------- loyalty progress
+
+
+@pytest.mark.parametrize("points, tier, expected", [
+    (0, None, ("brons", "zilver", 2000, 200, 0.0)),
+    (1500, "brons", ("brons", "zilver", 500, 50, 0.75)),
+    (3120, "zilver", ("zilver", "goud", 1880, 188, 0.3733)),
+    (5120, "goud", ("goud", None, None, None, 1.0)),
+    (100, "goud", ("goud", None, None, None, 1.0)),  # central's tier wins over the points
+    (2500, "platina", ("zilver", "goud", 2500, 250, 0.1667)),  # unknown tier: from the points
+])
+def test_tier_progress(points, tier, expected):
+    progress = tier_progress(TIERS, points, tier, points_per_euro=10)
+    assert (progress.tier.id, progress.next.id if progress.next else None, progress.points_to_next,
+            progress.euros_to_next, progress.fraction) == expected
+
+
+# --------------------------------------------------------------------------- words
+
+
+@pytest.fixture(scope="module")
+def words():
+    return Words(Translator())
+
+
+def test_greeting_by_time_of_day_and_language(words, state):
+    state.on_session(session())
+    assert words.greeting(state.session, "nl", 14) == "Goedemiddag Sanne"
+    assert words.greeting(state.session, "nl", 9) == "Goedemorgen Sanne"
+    assert words.greeting(state.session, "en", 20) == "Good evening Sanne"
+    assert words.greeting(state.session, "fr", 14) == "Bonjour Sanne"
+    state.on_session(session(may_show=("tier",)))
+    assert words.greeting(state.session, "nl", 14) == "Goedemiddag", "no name when it may not be shown"
+    assert words.tier_line(state.session, "nl") == "U bent Goud-lid van onze klantenclub."
+
+
+def test_numbers_money_dates_and_plurals_per_language(words, state):
+    assert [words.number(5120, lang) for lang in ("nl", "en", "fr")] == ["5.120", "5,120", "5\u00a0120"]
+    assert [words.money(188, lang) for lang in ("nl", "en", "fr")] == ["€\u00a0188", "€188", "188\u00a0€"]
+    when = datetime(2027, 4, 1, 7, 5, tzinfo=UTC)
+    assert words.date_time(when, "nl", AMSTERDAM) == "1 april 2027, 09:05"
+    assert words.date(when, "fr", AMSTERDAM) == "1 avril 2027"
+    state.on_session(session(points=1))
+    assert words.points(state.session, "nl") == "1 punt"
+    state.on_session(session(tier="zilver", points=3120))
+    assert words.progress(state.session, TIERS, 10, "en") == ("1,880 more points (€188) to Gold.", 0.3733)
+    assert words.progress(state.session, TIERS, 10, "fr")[0] == "Encore 1\u00a0880 points (188\u00a0€) pour atteindre Or."
+
+
+def test_my_data_rows_translate_purposes_uses_and_categories(words):
+    data = my_data()
+    assert words.known(data, "en")[:2] == [("First name", "Sanne"), ("Language", "Nederlands")]
+    assert words.consents(data, "nl", AMSTERDAM) == [("Herkenning aan de kiosk", "tot 1 april 2027")]
+    assert words.data_use(data, "fr", AMSTERDAM) == [("1 avril 2026, 11:30", "Reconnu à la borne (prénom, niveau)")]
+    assert words.known(None, "nl") == [] and words.consents(None, "nl", AMSTERDAM) == []
