@@ -24,7 +24,10 @@ from .contract import (
     BIRTH,
     EVENTS,
     HEALTH,
+    PRESENCE,
     PROBE,
+    SCAN,
+    SHELF,
     PUSHES,
     BirthPayload,
     HealthPayload,
@@ -77,6 +80,11 @@ class Agent:
         self.reader = None
         if config.nfc is not None:
             self._setup_sessions(credentials or Credentials())
+        self.camera = None
+        if config.camera is not None:
+            from .camera.pipeline import build_pipeline
+
+            self.camera = build_pipeline(config.camera, self._on_camera_event, credentials or Credentials())
         self.matcher = MatchService(self.store, config.store.timezone)
         self.shopping = ShoppingService(self.store, self.outbox, self.matcher, config.loyalty.rules(), self.sessions)
         self.shopping.register(self.commands)
@@ -123,6 +131,8 @@ class Agent:
         self.link.wait_first_attempt(timeout=self.config.mqtt.connect_timeout_s + 1)
         if self.reader is not None:
             self.reader.start(self.sessions.on_tap, self.sessions.on_removed)
+        if self.camera is not None:
+            self.camera.start()
         state = "connected" if self.link.connected else "offline, queuing events"
         self.notifier.ready(f"{state}; outbox {self.outbox.depth().total}")
         self._housekeeping = threading.Thread(target=self._housekeep, name="housekeeping", daemon=True)
@@ -150,6 +160,8 @@ class Agent:
         logger.info("agent stopping")
         if self.reader is not None:
             self.reader.stop()
+        if self.camera is not None:
+            self.camera.stop()
         self.link.stop()
         if self._housekeeping is not None:
             self._housekeeping.join(5)
@@ -170,7 +182,49 @@ class Agent:
             rejected_messages=self.inbox.rejected,
             broker_rtt_ms=self.broker_rtt_ms,
             **self._reader_health(),
+            **self._camera_health(),
         )
+
+    def _camera_health(self) -> dict:
+        if self.camera is None:
+            return {}
+        health = self.camera.health()
+        return {"camera_state": health["state"], "camera_fps": health["fps"],
+                "camera_dropped_frames": health["dropped_frames"],
+                "camera_processing_ms": health["processing_ms"], "camera_error": health["last_error"]}
+
+    def _on_camera_event(self, kind: str, data: dict) -> None:
+        """What the camera saw (anonymous events; on the camera-pipeline thread)."""
+        if kind in ("presence-start", "presence-end"):
+            present = kind == "presence-start"
+            state = {"state": "present" if present else "absent", "started": data["started"],
+                     "ended": data.get("ended"), "dwell_s": data.get("dwell_s")}
+            self._publish_local(PRESENCE, state, retain=True)
+            if not present:
+                self.emit("presence", data)
+        elif kind == "footfall":
+            self.emit("footfall", data)
+        elif kind == "scan":
+            self._publish_local(SCAN, data)
+            self.emit("scan", data)
+        elif kind == "app-identification":
+            if self.sessions is None:
+                logger.info("app code seen, but this device has no sessions (no [nfc] section)")
+            else:
+                self.sessions.on_app(data["customer"], data["reason"])
+        elif kind in ("pickup", "putback"):
+            shelf = {"zone": data["zone"], "gtin": data["gtin"], "action": kind, "out_s": data.get("out_s")}
+            self._publish_local(SHELF, shelf)
+            self.emit("shelf", shelf)
+        elif kind in ("out-of-stock", "restocked"):
+            self.emit("stock", {"zone": data["zone"], "gtin": data["gtin"], "state": kind, "out_s": data["out_s"]})
+        else:
+            logger.warning("unknown camera event %s ignored", kind)
+
+    def _publish_local(self, message, data: dict, retain: bool = False) -> None:
+        _, payload = encode(message, data)
+        self.link.publish(message.topic_for(self.config.store.id, self.config.device.id), payload, qos=1,
+                          retain=retain)
 
     def _reader_health(self) -> dict:
         if self.reader is None:
@@ -181,6 +235,7 @@ class Agent:
 
     def birth(self) -> BirthPayload:
         capabilities = (["outbox"] + (["nfc"] if self.reader is not None else [])
+                        + (["camera"] if self.camera is not None else [])
                         + [f"event:{name}" for name in EVENTS] + [f"push:{name}" for name in PUSHES]
                         + [f"command:{name}" for name in self.commands.available()])
         return BirthPayload(

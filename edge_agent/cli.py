@@ -118,6 +118,12 @@ def cmd_central_push(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_camera(args: argparse.Namespace) -> int:
+    from .camera.cli import main as camera_main
+
+    return camera_main(args.camera_args)
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
@@ -185,6 +191,11 @@ def build_parser() -> argparse.ArgumentParser:
                       help="Print each message as 'topic payload' (for mosquitto_pub); publish nothing.")
     push.add_argument("--timeout", type=float, default=30.0, help="Seconds to wait for the broker (default 30).")
     push.set_defaults(func=cmd_central_push)
+
+    camera = sub.add_parser("camera", help="Camera tools: `camera decode IMAGE...` prints what each image holds.",
+                            add_help=False)
+    camera.add_argument("camera_args", nargs=argparse.REMAINDER, help="Arguments of the camera tool (--help).")
+    camera.set_defaults(func=cmd_camera)
 
     demo = sub.add_parser("demo", help="Run the demo: embedded broker (unless one is configured) and the agent.")
     demo.add_argument("--config", "-c", type=Path, default=None,

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from .camera.config import CameraConfig
 from .errors import ConfigError
 from .identity import DEFAULT_POLICY, Assurance, Category
 from .loyalty import Rules, Tier
@@ -177,6 +178,7 @@ class AgentConfig(_Section):
     inbox: InboxConfig = Field(default_factory=InboxConfig, description="Pushed data from central.")
     health: HealthConfig = Field(default_factory=HealthConfig, description="Periodic health messages.")
     nfc: NfcConfig | None = Field(None, description="The card reader; no reader when absent.")
+    camera: CameraConfig | None = Field(None, description="The camera; no camera when absent.")
     privacy: PrivacyConfig = Field(default_factory=PrivacyConfig, description="What may be shown at which assurance.")
     sessions: SessionConfig = Field(default_factory=SessionConfig, description="Kiosk sessions.")
     loyalty: LoyaltyConfig = Field(default_factory=LoyaltyConfig,

@@ -154,6 +154,12 @@ class HealthPayload(Payload):
         None, description="The NFC reader: ok, opening, or failed (retrying); null without a reader.")
     reader_error: str | None = Field(None, description="Why the reader failed last (never a card UID).")
     taps: int | None = Field(None, ge=0, description="Cards tapped since start; null without a reader.")
+    camera_state: Literal["opening", "ok", "failed", "stopped"] | None = Field(
+        None, description="The camera source; null without a camera.")
+    camera_fps: float | None = Field(None, ge=0, description="Frames per second delivered by the camera.")
+    camera_dropped_frames: int | None = Field(None, ge=0, description="Stale frames dropped since start.")
+    camera_processing_ms: float | None = Field(None, ge=0, description="Mean processing time per frame.")
+    camera_error: str | None = Field(None, description="Why the camera failed last (no credentials in it).")
 
 
 class ProbePayload(Payload):
@@ -187,6 +193,52 @@ class FootfallEvent(Payload):
     interval_start: AwareDatetime
     interval_s: float = Field(gt=0)
     count: int = Field(ge=0)
+
+
+ZoneName = Annotated[str, StringConstraints(min_length=1, max_length=40)]
+CodeFormat = Annotated[str, StringConstraints(pattern=r"^[a-z0-9-]{1,20}$")]
+
+
+class PresenceState(Payload):
+    """Someone in front of the camera (local: wakes the kiosk's attract loop). Anonymous."""
+
+    state: Literal["present", "absent"]
+    started: AwareDatetime
+    ended: AwareDatetime | None = None
+    dwell_s: float | None = Field(None, ge=0)
+
+
+class PresenceEvent(Payload):
+    """One presence in front of the camera, when it ended. Anonymous."""
+
+    started: AwareDatetime
+    ended: AwareDatetime
+    dwell_s: float = Field(ge=0)
+
+
+class ScanPayload(Payload):
+    """A product's barcode held up to the camera (one per hold)."""
+
+    gtin: Gtin
+    format: CodeFormat
+
+
+class ShelfPayload(Payload):
+    """A product lifted from its shelf zone or put back (lift-and-learn)."""
+
+    zone: ZoneName
+    gtin: Gtin
+    action: Literal["pickup", "putback"]
+    out_s: float | None = Field(None, ge=0, description="How long it was out (putback).")
+
+
+class StockEvent(Payload):
+    """A shelf zone that stays empty against its reference, or is filled again."""
+
+    zone: ZoneName
+    gtin: Gtin
+    state: Literal["out-of-stock", "restocked"]
+    out_s: float = Field(ge=0, description="How long the zone has been empty.")
 
 
 # --------------------------------------------------------------------------- central pushes
@@ -997,6 +1049,20 @@ EVENTS: dict[str, Message] = {
                 "A card was tapped: the session outcome, pseudonymously.", delivery=DeliveryClass.TELEMETRY,
                 example={"session": "01a20735-b502-769a-a830-637530718552", "outcome": "recognised",
                          "assurance": "sun", "customer": _EX_CUSTOMER}),
+        Message("event-presence", 1, PresenceEvent, DEVICE + "/event/presence", "publish",
+                "Someone stood in front of the camera for a while (anonymous).",
+                delivery=DeliveryClass.TELEMETRY,
+                example={"started": _EX_TS, "ended": "2026-04-01T09:30:42.500Z", "dwell_s": 42.5}),
+        Message("event-scan", 1, ScanPayload, DEVICE + "/event/scan", "publish",
+                "A product's barcode was read by the camera.", delivery=DeliveryClass.TELEMETRY,
+                example={"gtin": "08712345678906", "format": "ean-13"}),
+        Message("event-shelf", 1, ShelfPayload, DEVICE + "/event/shelf", "publish",
+                "A product was lifted from its shelf zone or put back.", delivery=DeliveryClass.TELEMETRY,
+                example={"zone": "gazonmest-10kg", "gtin": "08712345678906", "action": "putback", "out_s": 12.0}),
+        Message("event-stock", 1, StockEvent, DEVICE + "/event/stock", "publish",
+                "A shelf zone ran empty or was filled again (for staff).", delivery=DeliveryClass.CRITICAL,
+                example={"zone": "gazonmest-10kg", "gtin": "08712345678906", "state": "out-of-stock",
+                         "out_s": 30.0}),
         Message("event-footfall", 1, FootfallEvent, DEVICE + "/event/footfall", "publish",
                 "Anonymous count of people seen in an interval.", delivery=DeliveryClass.TELEMETRY,
                 example={"interval_start": _EX_TS, "interval_s": 60.0, "count": 4}),
@@ -1084,6 +1150,16 @@ SESSION = Message("session", 1, SessionPayload, LOCAL + "/session", "publish",
                            "may_show": ["first_name", "tier", "points"], "invite_to_enrol": False,
                            "customer": {"first_name": "Sanne", "language": "nl", "tier": "goud", "points": 5120},
                            "staff": None, "reason": None})
+PRESENCE = Message("presence", 1, PresenceState, LOCAL + "/presence", "publish",
+                   "Whether someone is in front of the camera; wakes the kiosk. Anonymous, local.",
+                   retained=True, bridged=False,
+                   example={"state": "present", "started": _EX_TS, "ended": None, "dwell_s": None})
+SCAN = Message("scan", 1, ScanPayload, LOCAL + "/scan", "publish",
+               "A product held up to the camera: the kiosk shows it.", bridged=False,
+               example={"gtin": "08712345678906", "format": "ean-13"})
+SHELF = Message("shelf", 1, ShelfPayload, LOCAL + "/shelf", "publish",
+                "A product lifted from the shelf: the kiosk shows it (lift-and-learn).", bridged=False,
+                example={"zone": "gazonmest-10kg", "gtin": "08712345678906", "action": "pickup", "out_s": None})
 _EX_SESSION = {"session": _EX_SESSION_ID}
 
 COMMANDS: dict[str, Message] = {
@@ -1150,7 +1226,7 @@ def response_message(command: str) -> Message:
 
 RESPONSES: dict[str, Message] = {name: response_message(name) for name in COMMANDS}
 
-ALL_MESSAGES: list[Message] = [STATE, BIRTH, HEALTH, PROBE, SESSION, *EVENTS.values(), *PUSHES.values(),
+ALL_MESSAGES: list[Message] = [STATE, BIRTH, HEALTH, PROBE, SESSION, PRESENCE, SCAN, SHELF, *EVENTS.values(), *PUSHES.values(),
                                *COMMANDS.values(), *RESPONSES.values()]
 
 
@@ -1313,6 +1389,9 @@ class Topics:
         self.health = HEALTH.topic_for(store, device)
         self.probe = PROBE.topic_for(store, device)
         self.session = SESSION.topic_for(store, device)
+        self.presence = PRESENCE.topic_for(store, device)
+        self.scan = SCAN.topic_for(store, device)
+        self.shelf = SHELF.topic_for(store, device)
 
     def event(self, name: str) -> str:
         return EVENTS[name].topic_for(self.store, self.device)

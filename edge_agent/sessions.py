@@ -183,17 +183,39 @@ class SessionService:
                 kwargs = {"policy": self._policy} if self._policy is not None else {}
                 decision = decide(link, consents, identified.assurance, now, **kwargs)
                 logger.info("card tap: %s at assurance %s", decision.outcome.value, identified.assurance.value)
-            if self._session is not None:
-                self._publish_end(self._session, "new-tap")
-            session = ActiveSession(new_id(), decision, identified.token)
-            self._session = session
-            profile = self._profile(decision.customer) if decision.customer else None
-            self._publish_session(session, "started", profile)
-            self._outbox.enqueue("tap", TapEvent(session=session.id, outcome=decision.outcome,
-                                                 assurance=decision.assurance, customer=decision.customer))
-            if decision.outcome is Outcome.RECOGNISED:
-                self._log_use(decision.customer, "recognised", sorted(decision.may_show))
+            self._start(decision, identified.token)
         return decision
+
+    def on_app(self, customer: str | None, reason: str | None = None) -> Decision:
+        """A customer's app QR code was read (verified by the camera pipeline): the same
+        consent rules as a card, at assurance ``app``; ``customer`` None when it was refused."""
+        now = self._now()
+        with self._lock:
+            self.taps += 1
+            if customer is None:
+                decision = decide(None, {}, Assurance.NONE, now, reason=reason or "bad-app-code")
+                logger.info("app code rejected (%s)", decision.reason)
+            else:
+                with self._store.reading() as conn:
+                    consents = {purpose: datetime.fromisoformat(until) for purpose, until in conn.execute(
+                        "SELECT purpose, until FROM consents WHERE customer = ?", (customer,))}
+                kwargs = {"policy": self._policy} if self._policy is not None else {}
+                decision = decide(CardLink("customer", customer), consents, Assurance.APP, now, **kwargs)
+                logger.info("app code: %s", decision.outcome.value)
+            self._start(decision, None)
+        return decision
+
+    def _start(self, decision: Decision, token: str | None) -> None:
+        if self._session is not None:
+            self._publish_end(self._session, "new-tap")
+        session = ActiveSession(new_id(), decision, token)
+        self._session = session
+        profile = self._profile(decision.customer) if decision.customer else None
+        self._publish_session(session, "started", profile)
+        self._outbox.enqueue("tap", TapEvent(session=session.id, outcome=decision.outcome,
+                                             assurance=decision.assurance, customer=decision.customer))
+        if decision.outcome is Outcome.RECOGNISED:
+            self._log_use(decision.customer, "recognised", sorted(decision.may_show))
 
     def on_removed(self) -> None:
         if self._end_on_removal:
