@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import tempfile
 import threading
 import time
@@ -22,13 +23,15 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from .agent import Agent
 from .config import AgentConfig, load_config
-from .contract import EVERYTHING, PUSHES, encode
+from . import fixtures
+from .contract import EVERYTHING
 from .errors import EdgeAgentError
 
 logger = logging.getLogger(__name__)
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = PROJECT_ROOT / "config" / "demo.toml"
+DEMO_FIXTURES = PROJECT_ROOT / "config" / "central-fixtures.example.yaml"
 EMBEDDED_PORT = 18830
 
 
@@ -109,11 +112,6 @@ class Monitor:
             schema = "(not an envelope)"
         print(f"{time.strftime('%H:%M:%S')}  {message.topic:<55} {schema}", flush=True)
 
-    def publish_examples(self, store: str) -> None:
-        """Publish the contract's example pushes, as central would."""
-        for message in PUSHES.values():
-            _, payload = encode(message, message.example)
-            self.client.publish(message.topic_for(store), payload, qos=1)
 
     def stop(self) -> None:
         self.client.disconnect()
@@ -144,7 +142,10 @@ def run_demo(config_path: Path | None = None, state_dir: Path | None = None,
         agent.start()
         monitor = Monitor(config.mqtt.host, config.mqtt.port, config.store.id)
         time.sleep(0.5)
-        monitor.publish_examples(config.store.id)
+        # Central's data, pushed the way `edge-agent central push` does it. The demo's
+        # card key is made up per run: the fixtures name their demo cards by UID.
+        demo_fixtures = fixtures.load(DEMO_FIXTURES, hmac_key=os.urandom(32))
+        fixtures.publish(fixtures.messages(demo_fixtures, config.store.id), config.mqtt.host, config.mqtt.port)
         print(f"agent {config.store.id}/{config.device.id} running, state in {state_dir}; Ctrl-C stops",
               flush=True)
         deadline = None if duration_s is None else time.monotonic() + duration_s
