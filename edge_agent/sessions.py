@@ -215,7 +215,7 @@ class SessionService:
         self._outbox.enqueue("tap", TapEvent(session=session.id, outcome=decision.outcome,
                                              assurance=decision.assurance, customer=decision.customer))
         if decision.outcome is Outcome.RECOGNISED:
-            self._log_use(decision.customer, "recognised", sorted(decision.may_show))
+            self.log_use(decision.customer, "recognised", sorted(decision.may_show))
 
     def on_removed(self) -> None:
         if self._end_on_removal:
@@ -267,7 +267,7 @@ class SessionService:
         with self._lock:
             session = self._recognised(request)
             customer = session.decision.customer
-            self._log_use(customer, "viewed own data", sorted(session.decision.may_show))
+            self.log_use(customer, "viewed own data", sorted(session.decision.may_show))
             with self._store.reading() as conn:
                 consents = [ConsentView(purpose=purpose, until=until) for purpose, until in conn.execute(
                     "SELECT purpose, until FROM consents WHERE customer = ? ORDER BY purpose", (customer,))]
@@ -285,10 +285,6 @@ class SessionService:
         """The current session when it is ``session_id``, else None (it ended or was replaced)."""
         session = self._session
         return session if session is not None and session.id == session_id else None
-
-    def log_use(self, customer: str, use: str, categories: list[str]) -> None:
-        """Add a use of ``customer``'s data to the log they can see at the kiosk."""
-        self._log_use(customer, use, categories)
 
     # ------------------------------------------------------------------ helpers
 
@@ -327,7 +323,8 @@ class SessionService:
     def _publish_end(self, session: ActiveSession, reason: str) -> None:
         self._publish_session(session, "ended", None, reason)
 
-    def _log_use(self, customer: str, use: str, categories: list[str]) -> None:
+    def log_use(self, customer: str, use: str, categories: list[str]) -> None:
+        """Add a use of ``customer``'s data to the log they can see at the kiosk."""
         at = self._now().isoformat()
         with self._store.transaction() as conn:
             conn.execute("INSERT INTO data_use (customer, at, device, use, categories) VALUES (?, ?, ?, ?, ?)",
