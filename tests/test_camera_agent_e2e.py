@@ -9,8 +9,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from edge_agent.agent import Agent
 from edge_agent.camera.app_qr import issue_token, public_key_hex
-from edge_agent.contract import PUSHES, encode
+from edge_agent.central import apply_customer
+from edge_agent.contract import CustomerProfile
 from edge_agent.credentials import Credentials
+from edge_agent.store import Store
 from tests.support.camera_scenes import code_image, codes_video
 from tests.support.mosquitto import free_port
 
@@ -19,7 +21,7 @@ EAN = "8712345678906"
 
 
 def test_barcode_and_app_code_reach_the_kiosk_and_upstream_without_pixels(mosquitto, make_config, capture,
-                                                                          publisher, tmp_path):
+                                                                          tmp_path):
     key = Ed25519PrivateKey.generate()
     token = issue_token(key, CUSTOMER, ttl_s=120)
     video = tmp_path / "codes.avi"
@@ -31,16 +33,12 @@ def test_barcode_and_app_code_reach_the_kiosk_and_upstream_without_pixels(mosqui
              f'[camera.app_qr]\npublic_keys = {{ "1" = "{public_key_hex(key)}" }}\n')
     _, config = make_config(mosquitto, extra=extra)
     until = (datetime.now(UTC) + timedelta(days=30)).isoformat()
-    _, profile = encode(PUSHES["customer"], {"customer": CUSTOMER, "version": 1, "first_name": "Sanne",
-                                             "consents": [{"purpose": "recognition", "until": until}]})
-    cap = capture(mosquitto, "cs/#")
-    agent = Agent(config, Credentials({"CS_STORE_HMAC_KEY": "5a" * 32}))
-    # The profile is applied before the camera starts reading the video.
-    agent.link.start()
-    assert agent.link.wait_connected(10)
-    publisher(mosquitto).publish(PUSHES["customer"].topic_for(config.store.id), profile)
-    cap.wait_for(lambda ms: agent.inbox.applied == 1, timeout=10)
-    agent.link.stop()
+    store = Store(config.database.path)  # central's profile, as the inbox would have stored it
+    with store.transaction(durable=True) as conn:
+        apply_customer(conn, CustomerProfile(customer=CUSTOMER, version=1, first_name="Sanne",
+                                             consents=[{"purpose": "recognition", "until": until}]), None)
+    store.close()
+    cap = capture(mosquitto, f"cs/v1/{config.store.id}/#")
     agent = Agent(config, Credentials({"CS_STORE_HMAC_KEY": "5a" * 32}))
     agent.start()
     try:
