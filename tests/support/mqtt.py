@@ -56,14 +56,18 @@ class Capture:
             return [m for m in self.messages if m.topic.endswith(topic_suffix)]
 
     def wait_for(self, predicate, timeout: float = 10.0) -> list[Captured]:
-        """Wait until ``predicate(messages)`` is true; returns the messages."""
+        """Wait until ``predicate(messages)`` is true; returns the messages.
+
+        Checked on every message and at least every 0.1 s, so a predicate may
+        also look at other state (an agent's counters).
+        """
         deadline = time.monotonic() + timeout
         with self._cond:
             while not predicate(self.messages):
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     raise TimeoutError(f"condition not met after {timeout} s; got {len(self.messages)} messages")
-                self._cond.wait(remaining)
+                self._cond.wait(min(remaining, 0.1))
             return list(self.messages)
 
     def wait_topic(self, topic_suffix: str, count: int = 1, timeout: float = 10.0) -> list[Captured]:
