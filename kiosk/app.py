@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import os
 import signal
 import sys
@@ -42,8 +43,8 @@ from kivy.properties import (
     ObjectProperty,
     StringProperty,
 )
-from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.floatlayout import FloatLayout
+from kivy.uix.gridlayout import GridLayout
 from kivy.uix.screenmanager import FadeTransition, NoTransition, SlideTransition
 
 from edge_agent.credentials import Credentials
@@ -69,22 +70,24 @@ class Shell(FloatLayout):
     """The root: top bar, the screens, the session's bottom bar and the idle countdown (``shell.kv``)."""
 
 
-class BottomBar(BoxLayout):
-    """Navigation of the current session; empty (and hidden) without one."""
+class BottomBar(GridLayout):
+    """Navigation of the current session; empty (and hidden) without one. One row on a wide screen; on a
+    narrow one more than four buttons take two rows, so no label has to break inside a word."""
 
     def show(self, items: list[tuple[str, str, str, object]]) -> None:
         """Replace the buttons: (target, text, kind, on_release callback)."""
         self.clear_widgets()
         for target, text, kind, callback in items:
-            button = KioskButton(target=target, text=text, kind=kind, pos_hint={"center_y": 0.5})
-            button.bind(on_release=lambda _button, callback=callback: callback(), height=self._fit)
+            button = KioskButton(target=target, text=text, kind=kind)
+            button.bind(on_release=lambda _button, callback=callback: callback())
             self.add_widget(button)
-        self._fit()
+        self.arrange()
 
-    def _fit(self, *_args) -> None:
-        # As high as the highest button (a label may wrap on a narrow screen).
-        self.height = (max(child.height for child in self.children) + self.padding[1] + self.padding[3]
-                       if self.children else 0)
+    def arrange(self, *_args) -> None:
+        count = len(self.children)
+        app = App.get_running_app()
+        wide = app is None or app.wide
+        self.cols = max(1, count if wide or count <= 4 else math.ceil(count / 2))
 
 
 class _Sink:
@@ -111,6 +114,15 @@ class _Sink:
 
     def on_response(self, command, session, ok, data, error) -> None:
         self._app.apply(self._app.state.on_response, command, session, ok, data, error)
+
+    def on_presence(self, payload) -> None:
+        self._app.apply(self._app.state.on_presence, payload)
+
+    def on_scan(self, payload) -> None:
+        self._app.apply(self._app.state.on_scan, payload)
+
+    def on_shelf(self, payload) -> None:
+        self._app.apply(self._app.state.on_shelf, payload)
 
     def on_connection(self, connected: bool) -> None:
         self._app.apply(self._app.state.on_connection, connected)
@@ -141,6 +153,9 @@ class KioskApp(App):
     my_data_status = StringProperty("idle")
     withdraw_step = StringProperty("idle")
     enrol_status = StringProperty("idle")
+    present = BooleanProperty(False)
+    product = ObjectProperty(None, allownone=True, rebind=True)
+    product_status = StringProperty("idle")
     notice = StringProperty("")
     countdown = NumericProperty(-1)
     device_rev = NumericProperty(0)
@@ -148,7 +163,13 @@ class KioskApp(App):
     store_name = StringProperty("")
     store_id = StringProperty("")
     device_id = StringProperty("")
-    points_per_euro_text = StringProperty("10")
+    account = ObjectProperty(None, allownone=True, rebind=True)
+    offers = ObjectProperty(None, allownone=True, rebind=True)
+    offers_status = StringProperty("idle")
+    activations = ObjectProperty({}, rebind=True)
+    promo = ObjectProperty(None, allownone=True, rebind=True)
+    promo_status = StringProperty("idle")
+    account_status = StringProperty("idle")
 
     def __init__(self, settings: KioskConfig, status_file: Path | None = None, screenshot_dir: Path | None = None,
                  **kwargs):
@@ -161,12 +182,10 @@ class KioskApp(App):
             defaults=Preferences(display.language, display.high_contrast, display.text_scale))
         self.words = Words(Translator())
         self.tz = ZoneInfo(settings.store.timezone)
-        self.tiers = settings.loyalty.tier_list()
         self.slides = attract_slides(settings.content.folder)
         self.store_name = settings.store.name
         self.store_id = settings.store.id
         self.device_id = settings.device.id
-        self.points_per_euro_text = f"{settings.loyalty.points_per_euro:g}"
         self.status = StatusWriter(status_file, screenshot_dir)
         credentials = Credentials()
         self.bridge = Bridge(settings.mqtt.host, settings.mqtt.port, settings.store.id, settings.device.id,
@@ -228,7 +247,7 @@ class KioskApp(App):
 
     def _send(self, effects: list[Request]) -> None:
         for effect in effects:
-            self.bridge.request(effect.command, effect.session, effect.language)
+            self.bridge.request(effect.command, effect.session, effect.language, **effect.fields())
 
     def sync(self) -> None:
         """Copy the state into the properties the screens are bound to, and switch screens."""
@@ -246,8 +265,18 @@ class KioskApp(App):
         self.session = state.session
         self.my_data = state.my_data
         self.my_data_status = state.my_data_status
+        self.account = state.account
+        self.offers = state.offers
+        self.offers_status = state.offers_status
+        self.activations = dict(state.activations)
+        self.promo = state.promo
+        self.promo_status = state.promo_status
+        self.account_status = state.account_status
         self.withdraw_step = state.withdrawal.step
         self.enrol_status = state.enrol_status
+        self.present = state.present
+        self.product = state.product
+        self.product_status = state.product_status
         self.notice = state.notice or ""
         self.countdown = -1 if countdown is None else countdown
         self.device_rev = state.version
@@ -282,11 +311,12 @@ class KioskApp(App):
         items = []
         if state.mode is Mode.CUSTOMER:
             for target, text, screen in (("nav-begrijp", self.tr("Welkom", self.lang), Screen.WELCOME),
+                                         ("nav-converteer", self.tr("Aanbiedingen", self.lang), Screen.OFFERS),
                                          ("nav-continueer", self.tr("Punten", self.lang), Screen.LOYALTY),
                                          ("nav-mijn-gegevens", self.tr("Mijn gegevens", self.lang), Screen.MY_DATA)):
                 items.append((target, text, "secondary" if screen is state.screen else "bar",
                               lambda screen=screen: self.open_screen(screen.value)))
-        if state.mode is not Mode.NOBODY:
+        if state.mode is not Mode.NOBODY or state.screen is Screen.PRODUCT:
             items.append(("klaar", self.tr("Klaar", self.lang), "primary" if self.theme is STANDARD else "secondary",
                           self.done))
         self.shell.ids.bottom_bar.show(items)
@@ -294,6 +324,8 @@ class KioskApp(App):
     def _on_resize(self, _window, size) -> None:
         width, height = size
         self.wide = width > height * 1.2
+        if getattr(self, "shell", None) is not None:
+            self.shell.ids.bottom_bar.arrange()
         self.unit = max(12.0, min(width, height) / 27.0) * self.text_scale
         self.target = max(mm(9), self.unit * 2.4)
         self.request_status()
@@ -341,10 +373,13 @@ class KioskApp(App):
         self.status.write({
             "screen": state.screen.value, "mode": state.mode.value, "language": self.lang,
             "theme": self.theme.name, "text_scale": self.text_scale, "session": state.session is not None,
+            "present": state.present,
             "countdown": state.countdown(), "notice": self.notice, "connected": self.bridge.connected,
             "malformed": state.device.malformed,
             "my_data_status": state.my_data_status, "withdraw_step": state.withdrawal.step,
-            "enrol_status": state.enrol_status, "window": list(window.size), "unit": self.unit,
+            "enrol_status": state.enrol_status, "product_status": state.product_status,
+            "account_status": state.account_status, "offers_status": state.offers_status,
+            "promo_status": state.promo_status, "window": list(window.size), "unit": self.unit,
             "target_px": self.target, "min_target_px": mm(9),
             "texts": texts, "targets": targets(self.shell, window.size),
             "held_texts": held_texts([*self.screens.values(), self.shell]), "screenshot": shot,
@@ -359,8 +394,8 @@ class KioskApp(App):
     def greeting(self, session, language: str) -> str:
         return self.words.greeting(session, language, datetime.now(self.tz).hour)
 
-    def progress(self, session, language: str) -> tuple[str, float]:
-        return self.words.progress(session, self.tiers, self.settings.loyalty.points_per_euro, language)
+    def progress(self, account, language: str) -> tuple[str, float]:
+        return self.words.progress(account, language)
 
     def consent_rows(self, data, language: str) -> list[tuple[str, str]]:
         return self.words.consents(data, language, self.tz)
@@ -403,6 +438,18 @@ class KioskApp(App):
 
     def enrol(self) -> None:
         self.apply(self.state.enrol)
+
+    def activate_offer(self, offer: str) -> None:
+        self.apply(self.state.activate_offer, offer)
+
+    def check_promo_code(self, code: str) -> None:
+        self.apply(self.state.check_promo_code, code)
+
+    def back(self) -> None:
+        self.apply(self.state.back)
+
+    def product_lines(self, result, status: str, session, language: str) -> dict[str, str]:
+        return self.words.product(result, status, session, language)
 
 
 # --------------------------------------------------------------------------- command line

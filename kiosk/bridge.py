@@ -1,8 +1,8 @@
 """The kiosk's MQTT link to its edge agent.
 
 Subscribes to the device's local session topic, its retained ``state`` and
-``birth`` and its periodic ``health``, and to the responses of the local
-requests it sends; every topic comes from :mod:`edge_agent.contract`.
+``birth``, its periodic ``health``, the camera's retained ``presence``, its
+``scan`` and ``shelf`` messages, and to the responses of the local requests it sends; every topic comes from :mod:`edge_agent.contract`.
 Messages are decoded and validated with the contract on paho's network
 thread, and only the validated result is handed to the UI, through ``post``:
 by default Kivy's ``Clock.schedule_once``, which is thread safe. Nothing here
@@ -34,8 +34,11 @@ from edge_agent.contract import (
     BIRTH,
     COMMANDS,
     HEALTH,
+    PRESENCE,
     RESPONSES,
+    SCAN,
     SESSION,
+    SHELF,
     STATE,
     ResponseEnvelope,
     Topics,
@@ -49,7 +52,8 @@ from edge_agent.errors import ContractError
 logger = logging.getLogger(__name__)
 
 # The local requests the kiosk sends (each must be in the contract).
-KIOSK_COMMANDS: tuple[str, ...] = ("my-data", "withdraw-consent", "end-session", "enrol")
+KIOSK_COMMANDS: tuple[str, ...] = ("my-data", "withdraw-consent", "end-session", "enrol", "product", "account", "offers",
+                                     "activate-offer", "check-promo-code")
 MAX_PAYLOAD = 256 * 1024
 
 
@@ -60,6 +64,9 @@ class Sink(Protocol):
     def on_device_state(self, payload: BaseModel) -> None: ...
     def on_birth(self, payload: BaseModel) -> None: ...
     def on_health(self, payload: BaseModel) -> None: ...
+    def on_presence(self, payload: BaseModel) -> None: ...
+    def on_scan(self, payload: BaseModel) -> None: ...
+    def on_shelf(self, payload: BaseModel) -> None: ...
     def on_response(self, command: str, session: str, ok: bool, data: BaseModel | None,
                     error: str | None) -> None: ...
     def on_connection(self, connected: bool) -> None: ...
@@ -76,7 +83,7 @@ def kivy_post(function: Callable[..., None], *args: Any) -> None:
 @dataclass(frozen=True)
 class Pending:
     command: str
-    session: str
+    session: str | None
     deadline: float
 
 
@@ -151,6 +158,9 @@ class Bridge:
             self.topics.state: self._on_state,
             self.topics.birth: self._on_birth,
             self.topics.health: self._on_health,
+            self.topics.presence: self._on_presence,
+            self.topics.scan: self._on_scan,
+            self.topics.shelf: self._on_shelf,
         }
         self.connected = False
         self.client = mqtt.Client(CallbackAPIVersion.VERSION2,
@@ -169,7 +179,7 @@ class Bridge:
     def subscriptions(self) -> list[tuple[str, int]]:
         """Topics and QoS the kiosk subscribes to."""
         return ([(self.topics.session, SESSION.qos), (self.topics.state, STATE.qos), (self.topics.birth, BIRTH.qos),
-                 (self.topics.health, HEALTH.qos)]
+                 (self.topics.health, HEALTH.qos), (self.topics.presence, PRESENCE.qos), (self.topics.scan, SCAN.qos), (self.topics.shelf, SHELF.qos)]
                 + [(topic, RESPONSES[name].qos) for topic, name in self._responses.items()])
 
     def start(self) -> None:
@@ -183,9 +193,12 @@ class Bridge:
 
     # ------------------------------------------------------------------ requests (UI thread)
 
-    def request(self, command: str, session: str, language: str | None = None) -> str | None:
-        """Send local request ``command`` for ``session`` (with ``language`` when the request has one);
-        its transaction id, or None when it could not be sent (the sink then gets a failed response)."""
+    def request(self, command: str, session: str | None, language: str | None = None,
+                gtin: str | None = None, **fields: str) -> str | None:
+        """Send local request ``command`` for ``session`` (None: without one, where the request allows it),
+        with ``language`` when the request has one, ``gtin`` for a product and any other ``fields`` of
+        the request (``offer``, ``code``); its transaction id, or None when it could not be sent (the sink
+        then gets a failed response)."""
         if command not in self._requests or not self.connected:
             # Not queued while offline: paho would send it after a reconnect,
             # long after the screen said it failed (a late withdrawal!).
@@ -193,9 +206,13 @@ class Bridge:
             self._post(self._sink.on_response, command, session, False, None, reason)
             return None
         transaction = new_id()
-        data = {"session": session}
-        if language is not None and "language" in COMMANDS[command].model.model_fields:
+        model_fields, extra = COMMANDS[command].model.model_fields, fields
+        data: dict[str, Any] = {"session": session} if session is not None else {}
+        if language is not None and "language" in model_fields:
             data["language"] = language
+        for name, value in (("gtin", gtin), *extra.items()):
+            if value is not None and name in model_fields:
+                data[name] = value
         _, payload = encode(COMMANDS[command], data, transaction=transaction)
         with self._lock:
             self._pending[transaction] = Pending(command, session, self._clock() + self._timeout)
@@ -272,6 +289,16 @@ class Bridge:
 
     def _on_health(self, topic: str, raw: bytes) -> None:
         self._post(self._sink.on_health, decode(HEALTH, raw).payload)
+
+    def _on_presence(self, topic: str, raw: bytes) -> None:
+        if raw:  # retained: an empty message clears it
+            self._post(self._sink.on_presence, decode(PRESENCE, raw).payload)
+
+    def _on_scan(self, topic: str, raw: bytes) -> None:
+        self._post(self._sink.on_scan, decode(SCAN, raw).payload)
+
+    def _on_shelf(self, topic: str, raw: bytes) -> None:
+        self._post(self._sink.on_shelf, decode(SHELF, raw).payload)
 
     def _on_response(self, command: str, raw: bytes) -> None:
         transaction = parse_envelope_transaction(raw)

@@ -10,13 +10,10 @@ The broker login, when the broker wants one, is a secret: it is read from
 from __future__ import annotations
 
 import tomllib
-from itertools import pairwise
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
-
-from .state import Tier
 
 ID_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"
 
@@ -74,35 +71,6 @@ class ContentSection(_Section):
     folder: Path | None = Field(None, description="Content folder (attract.yaml + images); built-in text if absent.")
 
 
-class TierEntry(_Section):
-    id: str = Field(pattern=ID_PATTERN)
-    threshold: int = Field(ge=0)
-
-
-def _default_tiers() -> list[TierEntry]:
-    # As the agent's [loyalty] defaults (issue 4): 10 points per euro, zilver
-    # from EUR 200 and goud from EUR 500 of spend.
-    return [TierEntry(id="brons", threshold=0), TierEntry(id="zilver", threshold=2000),
-            TierEntry(id="goud", threshold=5000)]
-
-
-class LoyaltySection(_Section):
-    points_per_euro: float = Field(10.0, gt=0)
-    tiers: list[TierEntry] = Field(default_factory=_default_tiers, min_length=1)
-
-    @model_validator(mode="after")
-    def _rising(self) -> LoyaltySection:
-        thresholds = [tier.threshold for tier in self.tiers]
-        if thresholds[0] != 0:
-            raise ValueError("the first tier starts at 0 points")
-        if any(b <= a for a, b in pairwise(thresholds)):
-            raise ValueError("tier thresholds must rise strictly")
-        return self
-
-    def tier_list(self) -> tuple[Tier, ...]:
-        return tuple(Tier(tier.id, tier.threshold) for tier in self.tiers)
-
-
 class KioskConfig(_Section):
     store: StoreSection
     device: DeviceSection
@@ -110,7 +78,6 @@ class KioskConfig(_Section):
     session: SessionSection = Field(default_factory=SessionSection)
     display: DisplaySection = Field(default_factory=DisplaySection)
     content: ContentSection = Field(default_factory=ContentSection)
-    loyalty: LoyaltySection = Field(default_factory=LoyaltySection)
 
 
 def parse_config(document: dict[str, Any], source: str = "<config>") -> KioskConfig:

@@ -12,12 +12,19 @@ main thread and turns what it returns into requests to the agent:
 * the idle timeout (``idle_timeout_s``) runs from the last touch; during its
   last ``countdown_s`` seconds :meth:`KioskState.countdown` says how many are
   left, so the screen can show it;
+* presence (anonymous, from the camera) wakes Bereik: it invites the shopper to tap a card or
+  scan a product, and goes back to the attract loop when nobody is there;
+* Continueer shows the agent's ``account`` answer (points, tier, progress to the next tier: the
+  agent computes them, the kiosk does no loyalty maths of its own);
+* a scan or a shelf pickup opens Informeer and asks the agent for the product (with the session, for
+  the customer's own price and why); "Terug" goes back, the idle timeout and "Klaar" end it;
 * Mijn gegevens asks the agent for the customer's data; withdrawing consent
   takes two taps and a confirmation.
 
-Personal data (the customer view of the session, the answer of ``my-data``,
-the language of the profile) lives only in :attr:`KioskState.session` and
-:attr:`KioskState.my_data`; :meth:`KioskState.wipe` drops both and resets
+Personal data (the customer view of the session, the answers of ``my-data``,
+``account`` and ``product``, the language of the profile) lives only in
+:attr:`KioskState.session`, :attr:`KioskState.my_data`, :attr:`KioskState.account`
+and :attr:`KioskState.product`; :meth:`KioskState.wipe` drops both and resets
 everything a shopper may have changed.
 """
 
@@ -26,15 +33,22 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
 from edge_agent.contract import (
+    AccountResult,
     BirthPayload,
     HealthPayload,
     MyDataResult,
+    OffersResult,
+    PresenceState,
+    ProductResult,
+    PromoCodeResult,
+    ScanPayload,
     SessionPayload,
+    ShelfPayload,
     StatePayload,
 )
 
@@ -56,6 +70,8 @@ class Screen(StrEnum):
     ENROL = "enrolment"
     MY_DATA = "mijn-gegevens"
     LOYALTY = "continueer"
+    PRODUCT = "informeer"
+    OFFERS = "converteer"
     STAFF = "staff"
 
 
@@ -69,10 +85,11 @@ class Mode(StrEnum):
 
 
 # Screens a shopper may open in each mode; the first is where a session starts.
+# Informeer opens on a scan or a shelf pickup, for anyone but staff.
 SCREENS: dict[Mode, tuple[Screen, ...]] = {
-    Mode.NOBODY: (Screen.ATTRACT,),
-    Mode.CUSTOMER: (Screen.WELCOME, Screen.LOYALTY, Screen.MY_DATA),
-    Mode.ANONYMOUS: (Screen.ENROL,),
+    Mode.NOBODY: (Screen.ATTRACT, Screen.PRODUCT),
+    Mode.CUSTOMER: (Screen.WELCOME, Screen.OFFERS, Screen.LOYALTY, Screen.MY_DATA, Screen.PRODUCT),
+    Mode.ANONYMOUS: (Screen.ENROL, Screen.PRODUCT),
     Mode.STAFF: (Screen.STAFF,),
 }
 
@@ -84,12 +101,21 @@ NOTICE_TIMED_OUT = N_("De sessie is gestopt omdat het scherm even niet is gebrui
 
 @dataclass(frozen=True)
 class Request:
-    """An effect: send local request ``command`` for ``session`` to the agent (in ``language`` when the
-    request carries one)."""
+    """An effect: send local request ``command`` for ``session`` (None: no session, e.g. an anonymous
+    product look-up) to the agent, in ``language`` when the request carries one, for ``gtin`` when it
+    names a product."""
 
     command: str
-    session: str
+    session: str | None
     language: str | None = None
+    gtin: str | None = None
+    offer: str | None = None
+    code: str | None = None
+
+    def fields(self) -> dict[str, str]:
+        """The request's own fields besides session and language (gtin, offer, code) that are set."""
+        return {name: value for name, value in (("gtin", self.gtin), ("offer", self.offer), ("code", self.code))
+                if value is not None}
 
 
 @dataclass(frozen=True)
@@ -127,45 +153,6 @@ class Session:
             staff=payload.staff if mode is Mode.STAFF else None,
             reason=payload.reason,
         )
-
-
-@dataclass(frozen=True)
-class Tier:
-    """A loyalty tier: reached from ``threshold`` points."""
-
-    id: str
-    threshold: int
-
-
-@dataclass(frozen=True)
-class Progress:
-    """Where a customer stands; ``next`` is None at the top tier."""
-
-    tier: Tier | None
-    points: int
-    next: Tier | None
-    points_to_next: int | None
-    euros_to_next: int | None
-    fraction: float
-
-
-def tier_progress(tiers: Sequence[Tier], points: int, tier_id: str | None, points_per_euro: float) -> Progress:
-    """Progress of a customer with ``points`` in tier ``tier_id`` (central's; from the points when unknown).
-
-    :param tiers: lowest first; the first starts at 0.
-    """
-    points = max(0, points)
-    tier = next((t for t in tiers if t.id == tier_id), None)
-    if tier is None and tiers:
-        tier = [t for t in tiers if t.threshold <= points][-1]
-    higher = [t for t in tiers if tier is not None and t.threshold > tier.threshold]
-    if not higher:
-        return Progress(tier, points, None, None, None, 1.0)
-    following = higher[0]
-    to_go = max(0, following.threshold - points)
-    span = following.threshold - tier.threshold
-    fraction = min(1.0, max(0.0, (points - tier.threshold) / span))
-    return Progress(tier, points, following, to_go, math.ceil(to_go / points_per_euro), round(fraction, 4))
 
 
 @dataclass
@@ -228,10 +215,22 @@ class KioskState:
         self.my_data_status: str = "idle"  # idle | loading | loaded | failed
         self.withdrawal = Withdrawal()
         self.enrol_status: str = "idle"  # idle | sending | sent | failed
+        self.account: AccountResult | None = None  # the agent's answer to ``account`` (Continueer)
+        self.account_status: str = "idle"  # idle | loading | loaded | failed
+        self.offers: OffersResult | None = None  # the agent's answer to ``offers`` (Converteer)
+        self.offers_status: str = "idle"  # idle | loading | loaded | failed
+        self.activations: dict[str, str] = {}  # offer -> sending | failed
+        self.promo: PromoCodeResult | None = None
+        self.promo_status: str = "idle"  # idle | checking | checked | failed
+        self.product: ProductResult | None = None  # the agent's answer to ``product`` (personal price!)
+        self.product_status: str = "idle"  # idle | loading | loaded | failed
+        self.product_gtin: str | None = None
+        self._product_back: Screen = Screen.ATTRACT
         self.prefs = Preferences(**vars(self._defaults))
         self.notice: str | None = None
         self._notice_until = 0.0
         self.device = DeviceInfo()
+        self.present = False  # someone in front of the camera (anonymous): Bereik wakes
         self._last_touch = clock()
         self.version = 0  # bumped on every change, so a view can tell it is stale
 
@@ -249,7 +248,7 @@ class KioskState:
     @property
     def idle_running(self) -> bool:
         """True while something would be reset by the idle timeout (a session, or changed preferences)."""
-        return self.session is not None or self.prefs != self._defaults
+        return self.session is not None or self.product_status != "idle" or self.prefs != self._defaults
 
     def remaining(self) -> float | None:
         """Seconds until the idle timeout, or None when nothing times out."""
@@ -290,9 +289,52 @@ class KioskState:
 
     def on_response(self, command: str, session: str, ok: bool, data: object | None, error: str | None) -> list[Request]:
         """The agent's answer (or a time-out, ``ok`` False) to a request this kiosk sent for ``session``."""
-        if self.session is None or session != self.session.id:
+        if session != (self.session.id if self.session else None):
             return []  # for a session that is gone: nothing of it may come back
-        if command == "my-data":
+        if command == "product":
+            if self.product_status != "loading":
+                return []
+            if ok and isinstance(data, ProductResult):
+                if _gtin_key(data.product.gtin) != _gtin_key(self.product_gtin or ""):
+                    return []  # the answer to an earlier scan
+                self.product, self.product_status = data, "loaded"
+            else:
+                logger.warning("product failed: %s", error)
+                self.product, self.product_status = None, "failed"
+        elif command == "offers":
+            if ok and isinstance(data, OffersResult):
+                self.offers, self.offers_status = data, "loaded"
+            else:
+                logger.warning("offers failed: %s", error)
+                self.offers, self.offers_status = None, "failed"
+        elif command == "activate-offer":
+            offer = next((name for name, step in self.activations.items() if step == "sending"), None)
+            if ok and data is not None:
+                offer = getattr(data, "offer", offer)
+                self.activations.pop(offer, None)
+                self._mark_applied(offer)
+            elif offer is not None:
+                logger.warning("activate-offer failed: %s", error)
+                self.activations[offer] = "failed"
+        elif command == "check-promo-code":
+            if ok and isinstance(data, PromoCodeResult):
+                self.promo, self.promo_status = data, "checked"
+                if data.valid and data.offer is not None and self.offers is not None:
+                    known = {view.offer for view in self.offers.offers}
+                    if data.offer.offer in known:
+                        self._mark_applied(data.offer.offer)
+                    else:
+                        self.offers = self.offers.model_copy(update={"offers": [*self.offers.offers, data.offer]})
+            else:
+                logger.warning("check-promo-code failed: %s", error)
+                self.promo, self.promo_status = None, "failed"
+        elif command == "account":
+            if ok and isinstance(data, AccountResult):
+                self.account, self.account_status = data, "loaded"
+            else:
+                logger.warning("account failed: %s", error)
+                self.account, self.account_status = None, "failed"
+        elif command == "my-data":
             if ok and isinstance(data, MyDataResult):
                 self.my_data, self.my_data_status = data, "loaded"
             else:
@@ -310,6 +352,78 @@ class KioskState:
                 logger.warning("enrol failed: %s", error)
         self._changed()
         return []
+
+    def on_presence(self, payload: PresenceState) -> None:
+        """The camera sees someone (``present``) or nobody any more: Bereik wakes up or goes back to its loop."""
+        present = payload.state == "present"
+        if present != self.present:
+            self.present = present
+            self._changed()
+
+    def _mark_applied(self, offer: str | None) -> None:
+        if self.offers is None or offer is None:
+            return
+        views = [view.model_copy(update={"applies": True}) if view.offer == offer else view
+                 for view in self.offers.offers]
+        self.offers = self.offers.model_copy(update={"offers": views})
+
+    def activate_offer(self, offer: str) -> list[Request]:
+        """The customer activates ``offer`` (one that needs it and does not apply yet)."""
+        self.touched()
+        if self.session is None or self.mode is not Mode.CUSTOMER or self.offers is None:
+            return []
+        view = next((v for v in self.offers.offers if v.offer == offer), None)
+        if view is None or not view.needs_activation or view.applies or self.activations.get(offer) == "sending":
+            return []
+        self.activations[offer] = "sending"
+        self._changed()
+        return [Request("activate-offer", self.session.id, offer=offer)]
+
+    def check_promo_code(self, code: str) -> list[Request]:
+        """The shopper entered a promo code; the agent checks it (upper case, letters, digits, dashes)."""
+        self.touched()
+        code = code.strip().upper()
+        if self.session is None or self.promo_status == "checking":
+            return []
+        if not code or len(code) > 32 or not all(c.isascii() and (c.isalnum() or c == "-") for c in code):
+            self.promo, self.promo_status = None, "invalid"
+            self._changed()
+            return []
+        self.promo, self.promo_status = None, "checking"
+        self._changed()
+        return [Request("check-promo-code", self.session.id, self.prefs.language, code=code)]
+
+    def on_scan(self, payload: ScanPayload) -> list[Request]:
+        """A product held up to the camera: Informeer shows it."""
+        return self.show_product(payload.gtin)
+
+    def on_shelf(self, payload: ShelfPayload) -> list[Request]:
+        """A product lifted from its shelf (shown, like a scan) or put back (nothing changes)."""
+        return self.show_product(payload.gtin) if payload.action == "pickup" else []
+
+    def show_product(self, gtin: str) -> list[Request]:
+        """Open Informeer for ``gtin`` and ask the agent for it, with the session for the customer's own price."""
+        if self.mode is Mode.STAFF:
+            return []  # the staff screen shows the device, not products
+        self.touched()
+        if self.screen is not Screen.PRODUCT:
+            self._product_back = self.screen
+        self.screen = Screen.PRODUCT
+        self.product, self.product_status, self.product_gtin = None, "loading", gtin
+        self._changed()
+        return [Request("product", self.session.id if self.session else None, self.prefs.language, gtin)]
+
+    def back(self) -> None:
+        """"Terug" on Informeer: the screen before it; the product is forgotten."""
+        self.touched()
+        back = self._product_back if self._product_back in self.screens else self.screens[0]
+        self._drop_product()
+        self.screen = back
+        self._changed()
+
+    def _drop_product(self) -> None:
+        self.product, self.product_status, self.product_gtin = None, "idle", None
+        self._product_back = Screen.ATTRACT
 
     def on_device_state(self, payload: StatePayload) -> None:
         self.device.state = payload
@@ -345,12 +459,22 @@ class KioskState:
         if screen not in self.screens:
             logger.warning("screen %s is not available in mode %s", screen.value, self.mode.value)
             return []
+        if screen is Screen.PRODUCT:
+            return []  # opened by a scan or a pickup only
         self.screen = screen
         self.withdrawal.step = "idle"
+        self._drop_product()
         effects = []
         if screen is Screen.MY_DATA and self.session is not None:
             self.my_data, self.my_data_status = None, "loading"
             effects.append(Request("my-data", self.session.id))
+        if screen is Screen.OFFERS and self.session is not None:
+            self.offers_status = "loading"
+            self.promo, self.promo_status, self.activations = None, "idle", {}
+            effects.append(Request("offers", self.session.id, self.prefs.language))
+        if screen is Screen.LOYALTY and self.session is not None:
+            self.account_status = "loading"  # the last answer stays shown until the new one is in
+            effects.append(Request("account", self.session.id))
         self._changed()
         return effects
 
@@ -445,6 +569,10 @@ class KioskState:
         self.my_data_status = "idle"
         self.withdrawal = Withdrawal()
         self.enrol_status = "idle"
+        self.account, self.account_status = None, "idle"
+        self.offers, self.offers_status, self.activations = None, "idle", {}
+        self.promo, self.promo_status = None, "idle"
+        self._drop_product()
         self.prefs = Preferences(**vars(self._defaults))
         self.screen = Screen.ATTRACT
         self.notice = notice
@@ -454,6 +582,11 @@ class KioskState:
 
     def _changed(self) -> None:
         self.version += 1
+
+
+def _gtin_key(gtin: str) -> str:
+    """A GTIN without its leading zeros (the agent answers with the 14-digit form)."""
+    return gtin.lstrip("0")
 
 
 @dataclass(frozen=True)
@@ -466,6 +599,7 @@ class Intent:
 
 # Only choices whose screen exists; Inspireer, Informeer, Converteer and Ontzorg join as they land.
 INTENTS: tuple[Intent, ...] = (
+    Intent(N_("Mijn aanbiedingen"), Screen.OFFERS),
     Intent(N_("Mijn punten en voordelen"), Screen.LOYALTY),
     Intent(N_("Wat weet de winkel van mij?"), Screen.MY_DATA),
 )
@@ -480,10 +614,7 @@ __all__ = [
     "KioskState",
     "Mode",
     "Preferences",
-    "Progress",
     "Request",
     "Screen",
     "Session",
-    "Tier",
-    "tier_progress",
 ]

@@ -7,14 +7,20 @@ Dutch texts; see :mod:`kiosk.i18n`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, tzinfo
+from datetime import datetime, timedelta, tzinfo
 
-from edge_agent.contract import MyDataResult
+from edge_agent.contract import (
+    AccountResult,
+    MyDataResult,
+    OffersResult,
+    OfferView,
+    ProductResult,
+    PromoCodeResult,
+)
 
 from .i18n import Translator
-from .state import DeviceInfo, Session, Tier, tier_progress
+from .state import DeviceInfo, Session
 
 LANGUAGE_NAMES = {"nl": "Nederlands", "en": "English", "fr": "Français"}  # each in its own language
 
@@ -45,6 +51,12 @@ class Words:
     def money(self, euros: int, language: str) -> str:
         """Whole euros: ``€ 88`` (nl), ``€88`` (en), ``88 €`` (fr)."""
         amount = self.number(euros, language)
+        return {"en": f"€{amount}", "fr": f"{amount}\u00a0€"}.get(language, f"€\u00a0{amount}")
+
+    def price(self, cents: int, language: str) -> str:
+        """Euro cents: ``€ 24,95`` (nl), ``€24.95`` (en), ``24,95 €`` (fr)."""
+        euros, rest = divmod(cents, 100)
+        amount = f"{self.number(euros, language)}{'.' if language == 'en' else ','}{rest:02d}"
         return {"en": f"€{amount}", "fr": f"{amount}\u00a0€"}.get(language, f"€\u00a0{amount}")
 
     def month(self, month: int, language: str) -> str:
@@ -137,19 +149,98 @@ class Words:
         return self.trn("{points} punt", "{points} punten", session.points, language).format(
             points=self.number(session.points, language))
 
-    def progress(self, session: Session | None, tiers: Sequence[Tier], points_per_euro: float,
-                 language: str) -> tuple[str, float]:
-        """The progress line and its fraction (0..1), or ("", 0) when points may not be shown."""
-        if session is None or session.points is None:
+    def progress(self, account: AccountResult | None, language: str) -> tuple[str, float]:
+        """The progress line and its fraction (0..1) from the agent's ``account`` answer, or ("", 0) when
+        there is none or the points may not be shown."""
+        loyalty = account.loyalty if account else None
+        if loyalty is None or loyalty.points is None:
             return "", 0.0
-        progress = tier_progress(tiers, session.points, session.tier, points_per_euro)
-        if progress.next is None:
+        if loyalty.next_tier is None or loyalty.points_to_next is None:
             return self.tr("U heeft het hoogste niveau bereikt. Dank voor uw trouw!", language), 1.0
         text = self.trn("Nog {points} punt ({money}) tot {tier}.", "Nog {points} punten ({money}) tot {tier}.",
-                        progress.points_to_next, language)
-        return text.format(points=self.number(progress.points_to_next, language),
-                           money=self.money(progress.euros_to_next, language),
-                           tier=self.tier(progress.next.id, language)), progress.fraction
+                        loyalty.points_to_next, language)
+        known = ("brons", "zilver", "goud")
+        tier = self.tier(loyalty.next_tier, language) if loyalty.next_tier in known else (
+            loyalty.next_tier_name or self.tier(loyalty.next_tier, language))
+        return text.format(points=self.number(loyalty.points_to_next, language),
+                           money=self.money(loyalty.euros_to_next or 0, language),
+                           tier=tier), loyalty.progress or 0.0
+
+    def points_per_euro(self, account: AccountResult | None) -> str:
+        """``10`` from the agent's loyalty view, or "" without one."""
+        loyalty = account.loyalty if account else None
+        return f"{loyalty.points_per_euro:g}" if loyalty else ""
+
+    # ------------------------------------------------------------------ Informeer
+
+    def product(self, result: ProductResult | None, status: str, session: Session | None,
+                language: str) -> dict[str, str]:
+        """The texts of Informeer: name, description, price_label, price, was, reason, shelf, hint, status.
+
+        The agent's price is the shopper's: with a saving it is "Uw prijs" (personal) or "Actieprijs"
+        (for everyone), with the shelf price and the agent's reason beside it.
+        """
+        lines = dict.fromkeys(("name", "description", "price_label", "price", "was", "reason", "shelf", "hint",
+                               "status"), "")
+        if status == "loading":
+            lines["status"] = self.tr("Even geduld…", language)
+        elif status == "failed":
+            lines["status"] = self.tr("Dit product kunnen we nu niet tonen. Vraag een medewerker om hulp.",
+                                      language)
+        if result is None or status != "loaded":
+            return lines
+        product, price = result.product, result.price
+        lines["name"] = product.name
+        lines["description"] = product.description or ""
+        lines["price"] = self.price(price.price_cents, language)
+        if price.saving_cents > 0:
+            lines["price_label"] = (self.tr("Uw prijs", language) if result.personal
+                                    else self.tr("Actieprijs", language))
+            lines["was"] = self.tr("Normaal {price}", language).format(
+                price=self.price(price.shelf_price_cents, language))
+            lines["reason"] = price.reason or ""
+        else:
+            lines["price_label"] = self.tr("Prijs", language)
+        if product.shelf:
+            lines["shelf"] = self.tr("Te vinden in: {shelf}", language).format(shelf=product.shelf)
+        if session is None or session.mode.value != "customer":
+            lines["hint"] = self.tr("Met uw klantenpas ziet u uw eigen prijs.", language)
+        return lines
+
+    # ------------------------------------------------------------------ Converteer
+
+    def offer_until(self, offer: OfferView, language: str, tz: tzinfo) -> str:
+        """``Geldig tot en met 31 mei 2026`` (the offer ends, exclusive, at ``valid_until``)."""
+        last = offer.valid_until.astimezone(tz) - timedelta(microseconds=1)
+        return self.tr("Geldig tot en met {date}", language).format(date=self.date(last, language, tz))
+
+    def promo(self, result: PromoCodeResult | None, status: str, language: str) -> str:
+        if status == "checking":
+            return self.tr("Even geduld…", language)
+        if status == "invalid":
+            return self.tr("Een kortingscode heeft alleen letters, cijfers en streepjes.", language)
+        if status == "failed":
+            return self.tr("De code kan nu niet worden gecontroleerd. Probeer het zo nog eens.", language)
+        if status != "checked" or result is None:
+            return ""
+        if result.valid:
+            title = result.offer.title if result.offer else ""
+            return self.tr("Gelukt! {offer} geldt nu voor u.", language).format(offer=title).replace("  ", " ")
+        return {"unknown-code": self.tr("Deze code kennen we niet.", language),
+                "not-yet-valid": self.tr("Deze code geldt nog niet.", language),
+                "expired": self.tr("Deze code is verlopen.", language),
+                "not-for-this-customer": self.tr("Deze code is niet voor u bedoeld.", language),
+                "used-up": self.tr("Deze code is al gebruikt.", language),
+                "needs-activation": self.tr("Activeer eerst de aanbieding die bij deze code hoort.", language),
+                }.get(result.outcome, self.tr("Deze code kennen we niet.", language))
+
+    def deals(self, offers: OffersResult | None, language: str, limit: int = 8) -> list[tuple[str, str]]:
+        """(product, "€ 22,45 in plaats van € 24,95") rows of the products the shopper pays less for."""
+        if offers is None:
+            return []
+        return [(deal.name, self.tr("{price} in plaats van {shelf}", language).format(
+                    price=self.price(deal.price_cents, language), shelf=self.price(deal.shelf_price_cents, language)))
+                for deal in offers.deals[:limit]]
 
     # ------------------------------------------------------------------ Mijn gegevens
 

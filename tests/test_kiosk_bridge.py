@@ -16,7 +16,10 @@ from edge_agent.contract import (
     BIRTH,
     COMMANDS,
     HEALTH,
+    PRESENCE,
+    SCAN,
     SESSION,
+    SHELF,
     STATE,
     MyDataResult,
     Topics,
@@ -77,6 +80,15 @@ class RecordingSink:
     def on_response(self, command, session, ok, data, error):
         self._record("response", command, session, ok, data, error)
 
+    def on_presence(self, payload):
+        self._record("presence", payload)
+
+    def on_scan(self, payload):
+        self._record("scan", payload)
+
+    def on_shelf(self, payload):
+        self._record("shelf", payload)
+
     def on_connection(self, connected):
         self._record("connection", connected)
 
@@ -113,7 +125,10 @@ def test_subscribes_to_session_health_state_birth_and_its_responses_only(bridge_
     assert subscribed[topics.session] == SESSION.qos and subscribed[topics.health] == HEALTH.qos
     assert subscribed[topics.state] == STATE.qos and subscribed[topics.birth] == BIRTH.qos
     assert {topic for topic in subscribed if "/local/response/" in topic} == {
-        topics.response(name) for name in ("my-data", "withdraw-consent", "end-session", "enrol")}
+        topics.response(name) for name in ("my-data", "withdraw-consent", "end-session", "enrol", "product", "account", "offers",
+                          "activate-offer", "check-promo-code")}
+    assert subscribed[topics.presence] == PRESENCE.qos
+    assert subscribed[topics.scan] == SCAN.qos and subscribed[topics.shelf] == SHELF.qos
 
 
 def test_messages_are_decoded_and_handed_to_the_ui_thread(bridge_setup):
@@ -187,6 +202,29 @@ def test_error_malformed_and_missing_responses_fail_the_request(bridge_setup):
     time.sleep(0.6)
     assert bridge.expire() == 1
     assert names(ui, "response")[-1][1:] == ("end-session", sid, False, None, "no answer")
+
+
+def test_scan_shelf_and_presence_arrive_and_a_product_request_needs_no_session(bridge_setup):
+    bridge, ui, pub, topics, requests = bridge_setup
+    pub.publish(topics.scan, encode(SCAN, {"gtin": "8712345678906", "format": "ean-13"})[1])
+    pub.publish(topics.shelf, encode(SHELF, {"zone": "gazonmest-10kg", "gtin": "08712345678906",
+                                             "action": "pickup"})[1])
+    pub.publish(topics.presence, encode(PRESENCE, {"state": "present", "started": "2026-04-01T09:30:00Z"})[1])
+    ui.run_until(lambda: names(ui, "scan") and names(ui, "shelf") and names(ui, "presence"))
+    assert names(ui, "scan")[0][1].gtin == "08712345678906"
+    assert names(ui, "shelf")[0][1].action == "pickup" and names(ui, "presence")[0][1].state == "present"
+    bridge.request("product", None, "en", "08712345678906")
+    sid = new_id()
+    bridge.request("product", sid, "nl", "08712345678906")
+    bridge.request("activate-offer", sid, "nl", offer="voorjaar-2026")
+    bridge.request("check-promo-code", sid, "nl", code="LENTE26")
+    assert requests.wait_topic("/local/request/activate-offer")[0].json()["data"] == {
+        "session": sid, "offer": "voorjaar-2026"}
+    assert requests.wait_topic("/local/request/check-promo-code")[0].json()["data"] == {
+        "session": sid, "code": "LENTE26", "language": "nl"}
+    sent = [m.json()["data"] for m in requests.wait_topic("/local/request/product", 2)]
+    assert [(d.get("session"), d["gtin"], d["language"]) for d in sent] == [
+        (None, "08712345678906", "en"), (sid, "08712345678906", "nl")]
 
 
 def test_the_socket_has_tcp_nodelay(bridge_setup):

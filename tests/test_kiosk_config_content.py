@@ -39,7 +39,6 @@ def test_options_override_the_file_and_mistakes_name_their_key(tmp_path):
 
 @pytest.mark.parametrize("document, key", [
     ({"store": {"id": "s"}, "device": {"id": "d"}, "session": {"idle_timeout_s": 5, "countdown_s": 10}}, "session"),
-    ({"store": {"id": "s"}, "device": {"id": "d"}, "loyalty": {"tiers": [{"id": "a", "threshold": 5}]}}, "loyalty"),
     ({"store": {"id": "s"}, "device": {"id": "d"}, "display": {"text_scale": 3}}, "display.text_scale"),
     ({"store": {"id": "s"}}, "device"),
 ])

@@ -19,8 +19,16 @@ from edge_agent.contract import (
     BIRTH,
     COMMANDS,
     HEALTH,
+    PRESENCE,
+    SCAN,
     SESSION,
+    SHELF,
     STATE,
+    AccountResult,
+    ActivateOfferResult,
+    OffersResult,
+    ProductResult,
+    PromoCodeResult,
     Topics,
     encode,
     encode_response,
@@ -76,6 +84,30 @@ def request_topic(topics: Topics, command: str) -> str:
     return COMMANDS[command].topic_for(topics.store, topics.device)
 
 
+def answer(pub, topics: Topics, requests, command: str, result, count: int = 1) -> dict:
+    """Stand in for the agent: wait for the ``count``-th ``command`` request and answer it with ``result``
+    (a model, or an error text); returns the request's data."""
+    sent = requests.wait_topic(f"/local/request/{command}", count)[count - 1].json()
+    if isinstance(result, str):
+        pub.publish(topics.response(command), encode_response(command, sent["transaction"], error=result))
+    else:
+        pub.publish(topics.response(command), encode_response(command, sent["transaction"], result=result))
+    return sent["data"]
+
+
+GTIN = "08712345678906"
+
+
+def lawn_feed(personal: bool, saving: int, reason: str | None) -> ProductResult:
+    return ProductResult(
+        product={"gtin": GTIN, "name": "Gazonmest 10 kg", "category": "gazon", "shelf_price_cents": 2495,
+                 "description": "Langwerkende mest voor een dicht, groen gazon. Genoeg voor 200 m².",
+                 "shelf": "Gang 3, tuin"},
+        price={"price_cents": 2495 - saving, "shelf_price_cents": 2495, "saving_cents": saving,
+               "source": "price-list" if saving else "shelf", "reason": reason},
+        offers=[], personal=personal)
+
+
 def nothing_personal(status: dict) -> bool:
     held = " ".join(status["held_texts"])
     return not any(text in held for text in PERSONAL)
@@ -123,6 +155,25 @@ def test_bereik_without_content_shows_the_built_in_attract(kiosk):
     app.keep(status, "bereik-text-800x480")
 
 
+def test_bereik_wakes_when_someone_is_present_and_sleeps_when_they_leave(kiosk, publisher, mosquitto):
+    app, topics = kiosk()
+    pub = publisher(mosquitto)
+    app.wait_screen("bereik", "Houd uw klantenpas bij de lezer")
+    started = datetime.now(UTC).isoformat()
+    pub.publish(topics.presence, encode(PRESENCE, {"state": "present", "started": started})[1], retain=True)
+    try:
+        status = app.wait_screen("bereik", "Tik uw klantenpas of scan een product", "Fijn dat u er bent!")
+        assert status["present"] is True and status["session"] is False
+        app.keep(status, "bereik-present-800x480")
+        pub.publish(topics.presence, encode(PRESENCE, {"state": "absent", "started": started,
+                                                       "ended": datetime.now(UTC).isoformat(), "dwell_s": 1.0})[1],
+                    retain=True)
+        status = app.wait_screen("bereik", "Houd uw klantenpas bij de lezer")
+        assert status["present"] is False and not app.shows(status, "scan een product")
+    finally:
+        pub.publish(topics.presence, b"", retain=True)
+
+
 # --------------------------------------------------------------------------- a recognised customer
 
 
@@ -130,14 +181,20 @@ def test_a_recognised_customer_is_greeted_sees_points_and_klaar_wipes_everything
                                                                                   capture):
     app, topics = kiosk()
     pub = publisher(mosquitto)
-    requests = capture(mosquitto, request_topic(topics, "end-session"))
+    requests = capture(mosquitto, [request_topic(topics, "end-session"), request_topic(topics, "account")])
     sid = publish_session(pub, topics, tier="zilver", points=3120)
     status = app.wait_screen("begrijp", "Sanne", "U bent Zilver-lid van onze klantenclub.",
                              "Wat brengt u vandaag hier?")
     assert any(GREETING.match(text) for text in status["texts"])
     app.keep(status, "begrijp-800x480")
     app.click("intent-continueer")
-    status = app.wait_screen("continueer", "3.120 punten", "Nog 1.880 punten (€\u00a0188) tot Goud.")
+    # The agent computes the progress (edge_agent.loyalty); the kiosk shows its answer, not its own maths.
+    sent = answer(pub, topics, requests, "account", AccountResult(loyalty={
+        "tier": "zilver", "points": 3120, "next_tier": "goud", "points_to_next": 1880, "euros_to_next": 188,
+        "progress": 0.3733, "points_per_euro": 10}))
+    assert sent == {"session": sid}
+    status = app.wait_screen("continueer", "3.120 punten", "Nog 1.880 punten (€\u00a0188) tot Goud.",
+                             "U spaart 10 punten per euro die u besteedt.")
     app.keep(status, "continueer-zilver-800x480")
     app.click("klaar")
     status = app.wait_screen("bereik", "Tot ziens!")
@@ -147,11 +204,16 @@ def test_a_recognised_customer_is_greeted_sees_points_and_klaar_wipes_everything
     assert sent["data"] == {"session": sid} and sent["transaction"]
 
 
-def test_a_top_tier_customer_has_reached_the_highest_tier(kiosk, publisher, mosquitto):
+def test_a_top_tier_customer_has_reached_the_highest_tier(kiosk, publisher, mosquitto, capture):
     app, topics = kiosk()
-    publish_session(publisher(mosquitto), topics)
+    pub = publisher(mosquitto)
+    requests = capture(mosquitto, request_topic(topics, "account"))
+    publish_session(pub, topics)
     app.wait_screen("begrijp", "Sanne")
     app.click("nav-continueer")
+    app.wait_screen("continueer", "5.120 punten", "Even geduld")
+    answer(pub, topics, requests, "account", AccountResult(loyalty={
+        "tier": "goud", "points": 5120, "progress": 1.0, "points_per_euro": 10}))
     status = app.wait_screen("continueer", "5.120 punten", "U heeft het hoogste niveau bereikt")
     app.keep(status, "continueer-goud-800x480")
 
@@ -167,6 +229,107 @@ def test_a_new_session_replaces_the_old_one_on_screen_and_in_memory(kiosk, publi
     status = app.wait_screen("begrijp", "Piet")
     held = " ".join(status["held_texts"])
     assert "Sanne" not in held and "5.120" not in held
+
+
+# --------------------------------------------------------------------------- Informeer
+
+
+def test_a_scan_shows_the_customers_own_price_and_a_shelf_pickup_the_anonymous_one(kiosk, publisher, mosquitto,
+                                                                                   capture):
+    app, topics = kiosk()
+    pub = publisher(mosquitto)
+    requests = capture(mosquitto, request_topic(topics, "product"))
+    sid = publish_session(pub, topics)
+    app.wait_screen("begrijp", "Sanne")
+    pub.publish(topics.scan, encode(SCAN, {"gtin": GTIN, "format": "ean-13"})[1])
+    app.wait_screen("informeer", "Even geduld")
+    sent = answer(pub, topics, requests, "product", lawn_feed(True, 250, "Goud-prijs"))
+    assert (sent["session"], sent["gtin"], sent["language"]) == (sid, GTIN, "nl")
+    status = app.wait_screen("informeer", "Gazonmest 10 kg", "Langwerkende mest", "Uw prijs", "€\u00a022,45",
+                             "Normaal €\u00a024,95", "Goud-prijs", "Te vinden in: Gang 3, tuin")
+    assert {"product-back", "klaar", "nav-begrijp"} <= set(status["targets"])
+    assert not app.shows(status, "Met uw klantenpas")
+    app.keep(status, "informeer-goud-800x480")
+    app.click("lang-en")
+    app.keep(app.wait_screen("informeer", "Your price", "€22.45", "Normally €24.95"), "informeer-goud-en-800x480")
+    app.click("product-back")
+    app.wait_screen("begrijp", "Sanne")
+    app.click("klaar")
+    app.wait_screen("bereik", "Tot ziens!")
+    pub.publish(topics.shelf, encode(SHELF, {"zone": "gazonmest-10kg", "gtin": GTIN, "action": "pickup"})[1])
+    sent = answer(pub, topics, requests, "product", lawn_feed(False, 0, None), count=2)
+    assert sent.get("session") is None and sent["gtin"] == GTIN
+    status = app.wait_screen("informeer", "Gazonmest 10 kg", "Prijs", "€\u00a024,95",
+                             "Met uw klantenpas ziet u uw eigen prijs.")
+    assert not app.shows(status, "Uw prijs") and not app.shows(status, "Goud-prijs") and status["session"] is False
+    app.keep(status, "informeer-anonymous-800x480")
+    app.click("klaar")
+    status = app.wait_screen("bereik", "Houd uw klantenpas bij de lezer")
+    assert "Gazonmest" not in " ".join(status["held_texts"])
+
+
+def test_an_unknown_product_says_so_and_a_putback_changes_nothing(kiosk, publisher, mosquitto, capture):
+    app, topics = kiosk()
+    pub = publisher(mosquitto)
+    requests = capture(mosquitto, request_topic(topics, "product"))
+    pub.publish(topics.shelf, encode(SHELF, {"zone": "z", "gtin": GTIN, "action": "putback", "out_s": 3})[1])
+    pub.publish(topics.scan, encode(SCAN, {"gtin": GTIN, "format": "ean-13"})[1])
+    answer(pub, topics, requests, "product", "unknown product")
+    status = app.wait_screen("informeer", "Dit product kunnen we nu niet tonen")
+    assert len(requests.on("/local/request/product")) == 1, "a putback asks for nothing"
+    app.keep(status, "informeer-failed-800x480")
+    app.click("product-back")
+    app.wait_screen("bereik")
+
+
+# --------------------------------------------------------------------------- Converteer
+
+
+def spring_offer(offer: str, title: str, **more) -> dict:
+    return {"offer": offer, "version": 1, "kind": "percentage-off", "title": title,
+            "valid_until": "2026-05-31T22:00:00Z", "personal": False, "applies": False, "percent": 10, **more}
+
+
+def test_converteer_shows_the_offers_activates_one_and_takes_a_promo_code(kiosk, publisher, mosquitto, capture):
+    app, topics = kiosk()
+    pub = publisher(mosquitto)
+    requests = capture(mosquitto, [request_topic(topics, name) for name in
+                                   ("offers", "activate-offer", "check-promo-code")])
+    sid = publish_session(pub, topics)
+    app.wait_screen("begrijp", "Sanne")
+    app.click("intent-converteer")
+    sent = answer(pub, topics, requests, "offers", OffersResult(
+        offers=[spring_offer("voorjaar-2026", "10% voorjaarskorting", needs_activation=True,
+                             description="Op alles voor de tuin, vanaf € 50."),
+                spring_offer("handschoenen", "Gratis tuinhandschoenen", needs_code=True, kind="gift-with-purchase",
+                             gift="tuinhandschoenen", percent=None)],
+        deals=[{"gtin": GTIN, "name": "Gazonmest 10 kg", "shelf_price_cents": 2495, "price_cents": 2245,
+                "reason": "Goud-prijs"}], more_deals=0, personal=True))
+    assert sent == {"session": sid, "language": "nl", "limit": 50}
+    status = app.wait_screen("converteer", "10% voorjaarskorting", "Geldig tot en met 31 mei 2026",
+                             "Gratis tuinhandschoenen", "Met een kortingscode.", "Gazonmest 10 kg",
+                             "€\u00a022,45 in plaats van €\u00a024,95", "Heeft u een kortingscode?")
+    assert {"activate-voorjaar-2026", "promo-code", "promo-check", "nav-converteer"} <= set(status["targets"])
+    app.keep(status, "converteer-800x480")
+    app.click("activate-voorjaar-2026")
+    sent = answer(pub, topics, requests, "activate-offer", ActivateOfferResult(offer="voorjaar-2026", new=True))
+    assert sent == {"session": sid, "offer": "voorjaar-2026"}
+    status = app.wait_screen("converteer", "Actief: u krijgt dit voordeel bij de kassa.")
+    assert "activate-voorjaar-2026" not in status["targets"]
+    app.click("promo-code")
+    app.type("lente26")
+    app.click("promo-check")
+    sent = answer(pub, topics, requests, "check-promo-code", PromoCodeResult(
+        valid=True, outcome="valid", offer=spring_offer("handschoenen", "Gratis tuinhandschoenen", needs_code=True,
+                                                        applies=True, kind="gift-with-purchase", gift="tuinhandschoenen",
+                                                        percent=None)))
+    assert sent == {"session": sid, "code": "LENTE26", "language": "nl"}
+    status = app.wait_screen("converteer", "Gelukt! Gratis tuinhandschoenen geldt nu voor u.")
+    assert not app.shows(status, "Met een kortingscode.")
+    app.keep(status, "converteer-activated-800x480")
+    app.click("klaar")
+    status = app.wait_screen("bereik", "Tot ziens!")
+    assert "voorjaarskorting" not in " ".join(status["held_texts"])
 
 
 # --------------------------------------------------------------------------- anonymous mode
@@ -298,7 +461,7 @@ def test_every_window_size_keeps_touch_targets_at_least_9_mm(kiosk, publisher, m
     assert {"intent-continueer", "intent-mijn-gegevens", "klaar", "lang-en", "contrast"} <= set(status["targets"])
     app.keep(status, f"begrijp-{size}")
     app.click("nav-continueer")
-    app.keep(app.wait_screen("continueer", "3.120"), f"continueer-{size}")
+    app.keep(app.wait_screen("continueer", "3.120"), f"continueer-{size}")  # the account answer is not awaited
 
 
 def test_high_contrast_and_larger_text(kiosk, publisher, mosquitto):

@@ -9,10 +9,18 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from edge_agent.contract import (
+    AccountResult,
+    ActivateOfferResult,
     BirthPayload,
     HealthPayload,
     MyDataResult,
+    OffersResult,
+    PresenceState,
+    ProductResult,
+    PromoCodeResult,
+    ScanPayload,
     SessionPayload,
+    ShelfPayload,
     StatePayload,
     new_id,
 )
@@ -26,12 +34,9 @@ from kiosk.state import (
     Preferences,
     Request,
     Screen,
-    Tier,
-    tier_progress,
 )
 from kiosk.texts import Words
 
-TIERS = (Tier("brons", 0), Tier("zilver", 2000), Tier("goud", 5000))
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 
 
@@ -183,7 +188,8 @@ def test_screens_of_another_mode_cannot_be_opened(state):
     state.on_session(session("unknown-card"))
     assert state.open(Screen.MY_DATA) == [] and state.screen is Screen.ENROL
     state.on_session(session())
-    assert state.open(Screen.LOYALTY) == [] and state.screen is Screen.LOYALTY
+    assert state.open(Screen.LOYALTY) == [Request("account", state.session.id)] and state.screen is Screen.LOYALTY
+    assert state.open(Screen.PRODUCT) == [] and state.screen is Screen.LOYALTY, "Informeer opens on a scan only"
 
 
 def test_mijn_gegevens_asks_the_agent_and_shows_only_the_answer_for_this_session(state):
@@ -292,21 +298,168 @@ def test_device_information_is_kept_apart_from_the_session(state):
     assert state.device.health is not None and state.device.birth.agent_version == "0.1.0"
 
 
+def presence(state_: str) -> PresenceState:
+    return PresenceState(state=state_, started=datetime.now(UTC))
+
+
+def test_presence_wakes_bereik_and_absence_lets_it_sleep(state):
+    version = state.version
+    state.on_presence(presence("present"))
+    assert state.present and state.screen is Screen.ATTRACT and state.version > version
+    version = state.version
+    state.on_presence(presence("present"))  # retained, delivered again: no change
+    assert state.version == version
+    state.on_presence(presence("absent"))
+    assert not state.present and state.screen is Screen.ATTRACT
+    assert state.remaining() is None, "presence alone starts no idle timeout"
+
+
+GTIN = "08712345678906"
+
+
+def product_result(personal=True, saving=250, reason="Goud-prijs") -> ProductResult:
+    return ProductResult(
+        product={"gtin": GTIN, "name": "Gazonmest 10 kg", "description": "Voor een groen gazon.",
+                 "category": "gazon", "shelf_price_cents": 2495, "shelf": "Gang 3"},
+        price={"price_cents": 2495 - saving, "shelf_price_cents": 2495, "saving_cents": saving,
+               "source": "price-list" if saving else "shelf", "reason": reason if saving else None},
+        offers=[], personal=personal)
+
+
+def test_a_scan_asks_for_the_product_with_the_session_and_shows_the_answer(state, words):
+    sid = new_id()
+    state.on_session(session(sid=sid))
+    effects = state.on_scan(ScanPayload(gtin="8712345678906", format="ean-13"))
+    assert effects == [Request("product", sid, "nl", GTIN)]
+    assert state.screen is Screen.PRODUCT and state.product_status == "loading"
+    state.on_response("product", sid, True, product_result(), None)
+    lines = words.product(state.product, state.product_status, state.session, "nl")
+    assert (lines["name"], lines["price_label"], lines["price"], lines["was"], lines["reason"]) == (
+        "Gazonmest 10 kg", "Uw prijs", "€\u00a022,45", "Normaal €\u00a024,95", "Goud-prijs")
+    assert lines["hint"] == "" and words.product(state.product, "loaded", state.session, "fr")["price"] == \
+        "22,45\u00a0€"
+    state.back()
+    assert state.screen is Screen.WELCOME and state.product is None and state.session is not None
+
+
+def test_a_shelf_pickup_without_a_session_shows_the_anonymous_price_and_times_out(state, clock, words):
+    assert state.on_shelf(ShelfPayload(zone="z", gtin=GTIN, action="putback")) == []
+    effects = state.on_shelf(ShelfPayload(zone="z", gtin=GTIN, action="pickup"))
+    assert effects == [Request("product", None, "nl", GTIN)] and state.screen is Screen.PRODUCT
+    state.on_response("product", "someone-else", True, product_result(), None)
+    assert state.product_status == "loading", "an answer for another session is ignored"
+    state.on_response("product", None, True, product_result(personal=False, saving=0), None)
+    lines = words.product(state.product, state.product_status, None, "nl")
+    assert (lines["price_label"], lines["price"], lines["was"]) == ("Prijs", "€\u00a024,95", "")
+    assert lines["hint"] == "Met uw klantenpas ziet u uw eigen prijs."
+    clock.now += 46
+    state.tick()
+    assert state.screen is Screen.ATTRACT and state.product is None and state.product_status == "idle"
+
+
+def test_a_failed_or_late_product_answer_and_a_new_session_leave_nothing(state, words):
+    state.on_scan(ScanPayload(gtin=GTIN, format="ean-13"))
+    state.on_response("product", None, False, None, "unknown product")
+    assert state.product_status == "failed"
+    assert words.product(None, "failed", None, "nl")["status"].startswith("Dit product kunnen we nu niet tonen")
+    state.on_scan(ScanPayload(gtin="96385074", format="ean-8"))
+    state.on_response("product", None, True, product_result(), None)  # the first scan's answer, late
+    assert state.product_status == "loading"
+    sid = new_id()
+    state.on_session(session(sid=sid))
+    assert state.screen is Screen.WELCOME and state.product_status == "idle"
+    state.on_scan(ScanPayload(gtin=GTIN, format="ean-13"))
+    state.on_response("product", sid, True, product_result(), None)
+    state.done()
+    assert "Gazonmest" not in everything_in(state)
+
+
+def offer_view(offer="voorjaar-2026", needs_activation=True, applies=False, **more) -> dict:
+    return {"offer": offer, "version": 1, "kind": "percentage-off", "title": "10% voorjaarskorting",
+            "valid_until": datetime(2026, 6, 1, 0, 0, tzinfo=AMSTERDAM), "personal": True, "applies": applies,
+            "needs_activation": needs_activation, "percent": 10, **more}
+
+
+def offers_result() -> OffersResult:
+    return OffersResult(offers=[offer_view(), offer_view("handschoenen", needs_activation=False, needs_code=True,
+                                                         title="Gratis tuinhandschoenen")],
+                        deals=[{"gtin": GTIN, "name": "Gazonmest 10 kg", "shelf_price_cents": 2495,
+                                "price_cents": 2245, "reason": "Goud-prijs"}], more_deals=0, personal=True)
+
+
+def test_converteer_shows_the_offers_activates_one_and_checks_a_promo_code(state, words):
+    sid = new_id()
+    state.on_session(session(sid=sid))
+    assert state.open(Screen.OFFERS) == [Request("offers", sid, "nl")] and state.offers_status == "loading"
+    state.on_response("offers", sid, True, offers_result(), None)
+    assert words.offer_until(state.offers.offers[0], "nl", AMSTERDAM) == "Geldig tot en met 31 mei 2026"
+    assert words.deals(state.offers, "nl") == [("Gazonmest 10 kg", "€\u00a022,45 in plaats van €\u00a024,95")]
+    assert state.activate_offer("handschoenen") == [], "it needs a code, not an activation"
+    assert state.activate_offer("voorjaar-2026") == [Request("activate-offer", sid, offer="voorjaar-2026")]
+    assert state.activate_offer("voorjaar-2026") == [], "once at a time"
+    state.on_response("activate-offer", sid, False, None, "no answer")
+    assert state.activations == {"voorjaar-2026": "failed"}
+    state.activate_offer("voorjaar-2026")
+    state.on_response("activate-offer", sid, True, ActivateOfferResult(offer="voorjaar-2026", new=True), None)
+    assert state.activations == {} and state.offers.offers[0].applies
+    assert state.check_promo_code("  ") == [] and state.promo_status == "invalid"
+    assert state.check_promo_code("lente 26!") == [] and state.promo_status == "invalid"
+    assert state.check_promo_code("lente26") == [Request("check-promo-code", sid, "nl", code="LENTE26")]
+    state.on_response("check-promo-code", sid, True, PromoCodeResult(valid=False, outcome="expired"), None)
+    assert words.promo(state.promo, state.promo_status, "nl") == "Deze code is verlopen."
+    state.check_promo_code("GRATIS")
+    state.on_response("check-promo-code", sid, True, PromoCodeResult(
+        valid=True, outcome="valid", offer=offer_view("handschoenen", needs_activation=False, applies=True,
+                                                      needs_code=True, title="Gratis tuinhandschoenen")), None)
+    assert words.promo(state.promo, state.promo_status, "en") == "Done! Gratis tuinhandschoenen now applies to you."
+    assert state.offers.offers[1].applies
+    state.done()
+    assert state.offers is None and state.promo is None and "voorjaarskorting" not in everything_in(state)
+
+
+def test_converteer_is_for_a_recognised_customer_only(state):
+    state.on_session(session("unknown-card"))
+    assert state.open(Screen.OFFERS) == [] and state.activate_offer("voorjaar-2026") == []
+
+
+def test_staff_scans_open_no_product(state):
+    state.on_session(session("staff", staff="s-anna"))
+    assert state.on_scan(ScanPayload(gtin=GTIN, format="ean-13")) == [] and state.screen is Screen.STAFF
+
+
 # --------------------------------------------------------------------------- loyalty progress
 
 
-@pytest.mark.parametrize("points, tier, expected", [
-    (0, None, ("brons", "zilver", 2000, 200, 0.0)),
-    (1500, "brons", ("brons", "zilver", 500, 50, 0.75)),
-    (3120, "zilver", ("zilver", "goud", 1880, 188, 0.3733)),
-    (5120, "goud", ("goud", None, None, None, 1.0)),
-    (100, "goud", ("goud", None, None, None, 1.0)),  # central's tier wins over the points
-    (2500, "platina", ("zilver", "goud", 2500, 250, 0.1667)),  # unknown tier: from the points
-])
-def test_tier_progress(points, tier, expected):
-    progress = tier_progress(TIERS, points, tier, points_per_euro=10)
-    assert (progress.tier.id, progress.next.id if progress.next else None, progress.points_to_next,
-            progress.euros_to_next, progress.fraction) == expected
+def account(tier="zilver", points=3120, next_tier="goud", to_next=1880, euros=188, progress=0.3733) -> AccountResult:
+    return AccountResult(loyalty={"tier": tier, "points": points, "next_tier": next_tier, "points_to_next": to_next,
+                                  "euros_to_next": euros, "progress": progress, "points_per_euro": 10})
+
+
+def test_continueer_shows_the_agents_account_answer_for_this_session_only(state, words):
+    sid = new_id()
+    state.on_session(session(sid=sid, tier="zilver", points=3120))
+    assert state.open(Screen.LOYALTY) == [Request("account", sid)] and state.account_status == "loading"
+    assert words.progress(state.account, "nl") == ("", 0.0)
+    state.on_response("account", new_id(), True, account(points=1), None)  # another session's
+    assert state.account is None
+    state.on_response("account", sid, True, account(), None)
+    assert state.account_status == "loaded"
+    assert words.progress(state.account, "nl") == ("Nog 1.880 punten (€\u00a0188) tot Goud.", 0.3733)
+    assert words.points_per_euro(state.account) == "10"
+    state.open(Screen.LOYALTY)
+    state.on_response("account", sid, False, None, "no answer")
+    assert state.account_status == "failed" and state.account is None
+    state.on_response("account", sid, True, account(), None)
+    state.done()
+    assert state.account is None and state.account_status == "idle"
+
+
+def test_progress_at_the_top_tier_and_without_points(words):
+    top = account(tier="goud", points=5120, next_tier=None, to_next=None, euros=None, progress=1.0)
+    assert words.progress(top, "nl") == ("U heeft het hoogste niveau bereikt. Dank voor uw trouw!", 1.0)
+    assert words.progress(AccountResult(loyalty={"tier": "goud", "points_per_euro": 10}), "nl") == ("", 0.0)
+    assert words.progress(AccountResult(loyalty=None), "nl") == ("", 0.0)
+    assert words.progress(account(next_tier="platina"), "en")[0] == "1,880 more points (€188) to Platina."
 
 
 # --------------------------------------------------------------------------- words
@@ -337,8 +490,8 @@ def test_numbers_money_dates_and_plurals_per_language(words, state):
     state.on_session(session(points=1))
     assert words.points(state.session, "nl") == "1 punt"
     state.on_session(session(tier="zilver", points=3120))
-    assert words.progress(state.session, TIERS, 10, "en") == ("1,880 more points (€188) to Gold.", 0.3733)
-    assert words.progress(state.session, TIERS, 10, "fr")[0] == "Encore 1\u00a0880 points (188\u00a0€) pour atteindre Or."
+    assert words.progress(account(), "en") == ("1,880 more points (€188) to Gold.", 0.3733)
+    assert words.progress(account(), "fr")[0] == "Encore 1\u00a0880 points (188\u00a0€) pour atteindre Or."
 
 
 def test_my_data_rows_translate_purposes_uses_and_categories(words):

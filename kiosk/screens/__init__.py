@@ -33,6 +33,10 @@ class ContinueerScreen(KioskScreen):
     """Continueer: points, tier and the progress to the next tier."""
 
 
+class InformeerScreen(KioskScreen):
+    """Informeer: a scanned or lifted product, with the shopper's price and why."""
+
+
 class MijnGegevensScreen(KioskScreen):
     """Mijn gegevens: what the store knows, consents and their end, the data-use log, and "forget me"."""
 
@@ -43,7 +47,9 @@ class StaffScreen(KioskScreen):
 
 def load_kv() -> None:
     """Load the screens' ``.kv`` files (once)."""
-    for name in ("bereik", "begrijp", "enrolment", "mijn_gegevens", "continueer", "staff"):
+    from . import converteer  # noqa: F401  (its widget classes, before its .kv names them)
+
+    for name in ("bereik", "begrijp", "enrolment", "mijn_gegevens", "continueer", "staff", "informeer", "converteer"):
         path = str(KV_DIR / f"{name}.kv")
         if path not in Builder.files:
             Builder.load_file(path)
@@ -52,8 +58,10 @@ def load_kv() -> None:
 def create_screens() -> dict[Screen, KioskScreen]:
     """One instance of every screen, named by its :class:`kiosk.state.Screen`."""
     from .bereik import BereikScreen
+    from .converteer import ConverteerScreen
 
     load_kv()
     classes = {Screen.ATTRACT: BereikScreen, Screen.WELCOME: BegrijpScreen, Screen.ENROL: EnrolmentScreen,
-               Screen.MY_DATA: MijnGegevensScreen, Screen.LOYALTY: ContinueerScreen, Screen.STAFF: StaffScreen}
+               Screen.MY_DATA: MijnGegevensScreen, Screen.LOYALTY: ContinueerScreen, Screen.STAFF: StaffScreen,
+               Screen.PRODUCT: InformeerScreen, Screen.OFFERS: ConverteerScreen}
     return {screen: cls(name=screen.value) for screen, cls in classes.items()}

@@ -119,6 +119,13 @@ class KioskProcess:
         self._pointer.click(self._window, x, y)
         return status
 
+    def type(self, text: str) -> None:
+        """Type ``text`` on the keyboard (into the field clicked last; Xvfb has no window manager, so the
+        keyboard follows the pointer)."""
+        assert self._pointer is not None, "click the field first"
+        subprocess.run([self._pointer.binary, "type", "--delay", "40", text], env=self._pointer.env, check=True,
+                       capture_output=True)
+
     # ------------------------------------------------------------------ lifecycle
 
     def log(self) -> str:
