@@ -54,14 +54,33 @@ def _newer(conn: sqlite3.Connection, table: str, key_column: str, key: str, vers
     return version > row[0]
 
 
+def _upsert(table: str, columns: tuple[str, ...], key: tuple[str, ...]) -> str:
+    """``INSERT … ON CONFLICT (key) DO UPDATE`` of every other column: how a versioned record is stored
+    (its version was checked before)."""
+    updates = ", ".join(f"{column} = excluded.{column}" for column in columns if column not in key)
+    return (f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))}) "
+            f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET {updates}")
+
+
+UPSERT_CUSTOMER = _upsert("customers", ("customer", "version", "profile", "updated"), ("customer",))
+UPSERT_ORDER = _upsert("orders", ("order_id", "customer", "version", "status", "data", "updated"), ("order_id",))
+UPSERT_CARD_LINK = _upsert("card_links", ("card", "version", "kind", "subject", "active", "updated"), ("card",))
+UPSERT_PRODUCT = _upsert("products", ("gtin", "version", "active", "price_cents", "category", "data", "updated"),
+                         ("gtin",))
+UPSERT_PRICE_GROUP = _upsert("price_groups", ("price_group", "version", "name", "updated"), ("price_group",))
+UPSERT_GROUP_PRICE = _upsert("group_prices", ("price_group", "gtin", "version", "active", "price_cents", "updated"),
+                             ("price_group", "gtin"))
+UPSERT_OFFER = _upsert("offers", ("offer", "version", "active", "seq", "data", "updated"), ("offer",))
+UPSERT_PURCHASE = _upsert("purchases", ("line", "version", "active", "customer", "gtin", "at", "data", "updated"),
+                          ("line",))
+
+
 def apply_customer(conn: sqlite3.Connection, profile: CustomerProfile, outbox: Outbox) -> None:
     if not _newer(conn, "customers", "customer", profile.customer, profile.version):
         return
     document = profile.model_dump(mode="json", exclude={"consents"})
     conn.execute(
-        "INSERT INTO customers (customer, version, profile, updated) VALUES (?, ?, ?, ?) "
-        "ON CONFLICT (customer) DO UPDATE SET version = excluded.version, profile = excluded.profile, "
-        "updated = excluded.updated",
+        UPSERT_CUSTOMER,
         (profile.customer, profile.version, json.dumps(document), time.time()),
     )
     conn.execute("DELETE FROM consents WHERE customer = ?", (profile.customer,))
@@ -75,9 +94,7 @@ def apply_order(conn: sqlite3.Connection, order: OrderPush, outbox: Outbox) -> N
     if not _newer(conn, "orders", "order_id", order.order_id, order.version):
         return
     conn.execute(
-        "INSERT INTO orders (order_id, customer, version, status, data, updated) VALUES (?, ?, ?, ?, ?, ?) "
-        "ON CONFLICT (order_id) DO UPDATE SET customer = excluded.customer, version = excluded.version, "
-        "status = excluded.status, data = excluded.data, updated = excluded.updated",
+        UPSERT_ORDER,
         (order.order_id, order.customer, order.version, order.status.value,
          order.model_dump_json(), time.time()),
     )
@@ -87,9 +104,7 @@ def apply_card_link(conn: sqlite3.Connection, link: CardLinkPush, outbox: Outbox
     if not _newer(conn, "card_links", "card", link.card, link.version):
         return
     conn.execute(
-        "INSERT INTO card_links (card, version, kind, subject, active, updated) VALUES (?, ?, ?, ?, ?, ?) "
-        "ON CONFLICT (card) DO UPDATE SET version = excluded.version, kind = excluded.kind, "
-        "subject = excluded.subject, active = excluded.active, updated = excluded.updated",
+        UPSERT_CARD_LINK,
         (link.card, link.version, link.kind, link.customer or link.staff, int(link.active), time.time()),
     )
 
@@ -150,11 +165,7 @@ def _unlisted(conn: sqlite3.Connection, gtins: set[str]) -> int:
 def apply_catalogue(conn: sqlite3.Connection, push: CataloguePush, outbox: Outbox) -> None:
     now = time.time()
     conn.executemany(
-        "INSERT INTO products (gtin, version, active, price_cents, category, data, updated) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?) "
-        "ON CONFLICT (gtin) DO UPDATE SET version = excluded.version, active = excluded.active, "
-        "price_cents = excluded.price_cents, category = excluded.category, data = excluded.data, "
-        "updated = excluded.updated",
+        UPSERT_PRODUCT,
         [(record.gtin, record.version, int(record.active), record.price_cents, record.category,
           record.model_dump_json(exclude_none=True), now)
          for record in _newer_records(conn, push.products, "products", "products", ("gtin",))])
@@ -165,15 +176,10 @@ def apply_price_list(conn: sqlite3.Connection, push: PriceListPush, outbox: Outb
     prices = _newer_records(conn, push.prices, "prices", "group_prices", ("price_group", "gtin"))
     now = time.time()
     conn.executemany(
-        "INSERT INTO price_groups (price_group, version, name, updated) VALUES (?, ?, ?, ?) "
-        "ON CONFLICT (price_group) DO UPDATE SET version = excluded.version, name = excluded.name, "
-        "updated = excluded.updated",
+        UPSERT_PRICE_GROUP,
         [(group.price_group, group.version, group.name.model_dump_json(exclude_none=True), now) for group in groups])
     conn.executemany(
-        "INSERT INTO group_prices (price_group, gtin, version, active, price_cents, updated) "
-        "VALUES (?, ?, ?, ?, ?, ?) "
-        "ON CONFLICT (price_group, gtin) DO UPDATE SET version = excluded.version, active = excluded.active, "
-        "price_cents = excluded.price_cents, updated = excluded.updated",
+        UPSERT_GROUP_PRICE,
         [(price.price_group, price.gtin, price.version, int(price.active), price.price_cents, now)
          for price in prices])
     if prices:
@@ -194,9 +200,7 @@ def apply_offers(conn: sqlite3.Connection, push: OffersPush, outbox: Outbox) -> 
     seq = next_offer_seq(conn)
     now = time.time()
     conn.executemany(
-        "INSERT INTO offers (offer, version, active, seq, data, updated) VALUES (?, ?, ?, ?, ?, ?) "
-        "ON CONFLICT (offer) DO UPDATE SET version = excluded.version, active = excluded.active, "
-        "seq = excluded.seq, data = excluded.data, updated = excluded.updated",
+        UPSERT_OFFER,
         [(offer.offer, offer.version, int(offer.active), seq,
           offer.model_dump_json(exclude={"targeting": {"customers"}}), now) for offer in offers])
     conn.executemany("DELETE FROM offer_customers WHERE offer = ?", [(offer.offer,) for offer in offers])
@@ -213,11 +217,7 @@ def apply_offers(conn: sqlite3.Connection, push: OffersPush, outbox: Outbox) -> 
 def apply_purchase_history(conn: sqlite3.Connection, push: PurchaseHistoryPush, outbox: Outbox) -> None:
     now = time.time()
     conn.executemany(
-        "INSERT INTO purchases (line, version, active, customer, gtin, at, data, updated) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
-        "ON CONFLICT (line) DO UPDATE SET version = excluded.version, active = excluded.active, "
-        "customer = excluded.customer, gtin = excluded.gtin, at = excluded.at, data = excluded.data, "
-        "updated = excluded.updated",
+        UPSERT_PURCHASE,
         [(line.line, line.version, int(line.active), line.customer, line.gtin,
           line.at.astimezone(UTC).isoformat(), line.model_dump_json(exclude_none=True), now)
          for line in _newer_records(conn, push.purchases, "purchases", "purchases", ("line",))])
@@ -266,8 +266,3 @@ APPLIERS: dict[str, Applier] = {
     "offers": apply_offers,
     "purchase-history": apply_purchase_history,
 }
-
-# Pushes whose application must survive power loss once acknowledged: all of
-# them, since the broker forgets a message once it is acknowledged. A batch
-# costs one fsync for up to a thousand records.
-DURABLE = {"customer", "erasure", "order", "card-link", "catalogue", "price-list", "offers", "purchase-history"}
