@@ -165,79 +165,44 @@ def shelf_video(path: Path, width: int = 320, height: int = 240, fps: float = 10
     timeline: list[tuple[int, str, str]] = []
 
     def still(count: int) -> None:
-        for _ in range(count):
-            frame = shelf.copy()
-            for index, name in enumerate("abc"):
-                if present[name]:
-                    _product(frame, boxes[name], colours[name], index)
+        frames.extend(scene() for _ in range(count))
+
+    def scene(carried: str | None = None, dy: int = 0) -> np.ndarray:
+        frame = shelf.copy()
+        for index, name in enumerate("abc"):
+            if present[name]:
+                _product(frame, boxes[name], colours[name], index)
+        if carried is not None:
+            x0, y0, x1, y1 = boxes[carried]
+            _product(frame, (x0, y0 + dy, x1, y1 + dy), colours[carried], "abc".index(carried))
+        return frame
+
+    def reach(name: str, inwards: bool, carrying: bool) -> None:
+        """A hand moving up to zone ``name`` (or back down), with its product in hand or not."""
+        x0, y0, x1, y1 = boxes[name]
+        steps = [height + 20 - (height + 20 - (y0 + y1) // 2) * step // 8 for step in range(9)]
+        for cy in steps if inwards else steps[::-1]:
+            frame = scene(name if carrying else None, cy - (y0 + y1) // 2)
+            _hand(frame, (x0 + x1) // 2, cy + (y1 - y0) // 2, zone_w // 3)
             frames.append(frame)
 
+    def take(name: str) -> None:
+        timeline.append((len(frames), "reach-take", name))
+        reach(name, inwards=True, carrying=False)  # the hand goes in empty-handed...
+        present[name] = False
+        reach(name, inwards=False, carrying=True)  # ...and comes out with the product
+        timeline.append((len(frames), "out", name))
+
     still(20)
-    timeline.append((len(frames), "reach-take", "a"))
-    # The hand goes in empty-handed and comes out with the product.
-    x0, y0, x1, y1 = boxes["a"]
-    reach_in = [height + 20 - (height + 20 - (y0 + y1) // 2) * step // 8 for step in range(9)]
-    for cy in reach_in:
-        frame = shelf.copy()
-        for index, name in enumerate("abc"):
-            if present[name]:
-                _product(frame, boxes[name], colours[name], index)
-        _hand(frame, (x0 + x1) // 2, cy + (y1 - y0) // 2, zone_w // 3)
-        frames.append(frame)
-    present["a"] = False
-    for cy in reach_in[::-1]:
-        frame = shelf.copy()
-        for index, name in enumerate("abc"):
-            if present[name]:
-                _product(frame, boxes[name], colours[name], index)
-        dy = cy - (y0 + y1) // 2
-        _product(frame, (x0, y0 + dy, x1, y1 + dy), colours["a"], 0)
-        _hand(frame, (x0 + x1) // 2, cy + (y1 - y0) // 2, zone_w // 3)
-        frames.append(frame)
-    timeline.append((len(frames), "out", "a"))
+    take("a")
     still(20)
     timeline.append((len(frames), "reach-return", "a"))
-    for cy in reach_in:
-        frame = shelf.copy()
-        for index, name in enumerate("abc"):
-            if present[name]:
-                _product(frame, boxes[name], colours[name], index)
-        dy = cy - (y0 + y1) // 2
-        _product(frame, (x0, y0 + dy, x1, y1 + dy), colours["a"], 0)
-        _hand(frame, (x0 + x1) // 2, cy + (y1 - y0) // 2, zone_w // 3)
-        frames.append(frame)
+    reach("a", inwards=True, carrying=True)
     present["a"] = True
-    for cy in reach_in[::-1]:
-        frame = shelf.copy()
-        for index, name in enumerate("abc"):
-            if present[name]:
-                _product(frame, boxes[name], colours[name], index)
-        _hand(frame, (x0 + x1) // 2, cy + (y1 - y0) // 2, zone_w // 3)
-        frames.append(frame)
+    reach("a", inwards=False, carrying=False)
     timeline.append((len(frames), "back", "a"))
     still(20)
-    # Product b is taken and never comes back.
-    bx0, by0, bx1, by1 = boxes["b"]
-    reach_b = [height + 20 - (height + 20 - (by0 + by1) // 2) * step // 8 for step in range(9)]
-    timeline.append((len(frames), "reach-take", "b"))
-    for cy in reach_b:
-        frame = shelf.copy()
-        for index, name in enumerate("abc"):
-            if present[name]:
-                _product(frame, boxes[name], colours[name], index)
-        _hand(frame, (bx0 + bx1) // 2, cy + (by1 - by0) // 2, zone_w // 3)
-        frames.append(frame)
-    present["b"] = False
-    for cy in reach_b[::-1]:
-        frame = shelf.copy()
-        for index, name in enumerate("abc"):
-            if present[name]:
-                _product(frame, boxes[name], colours[name], index)
-        dy = cy - (by0 + by1) // 2
-        _product(frame, (bx0, by0 + dy, bx1, by1 + dy), colours["b"], 1)
-        _hand(frame, (bx0 + bx1) // 2, cy + (by1 - by0) // 2, zone_w // 3)
-        frames.append(frame)
-    timeline.append((len(frames), "out", "b"))
+    take("b")  # product b never comes back
     still(empty_hold_frames)
     write_video(path, frames, fps)
     return ShelfScene(len(frames), fps, zones, timeline)
