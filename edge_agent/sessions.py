@@ -162,9 +162,12 @@ class SessionService:
         link = CardLink(row[0], row[1])
         if link.kind != "customer":
             return link, {}
-        consents = {purpose: datetime.fromisoformat(until) for purpose, until in
-                    conn.execute("SELECT purpose, until FROM consents WHERE customer = ?", (link.subject,))}
-        return link, consents
+        return link, self._consents(conn, link.subject)
+
+    @staticmethod
+    def _consents(conn: sqlite3.Connection, customer: str) -> dict[str, datetime]:
+        return {purpose: datetime.fromisoformat(until) for purpose, until in
+                conn.execute("SELECT purpose, until FROM consents WHERE customer = ?", (customer,))}
 
     # ------------------------------------------------------------------ reader callbacks
 
@@ -197,8 +200,7 @@ class SessionService:
                 logger.info("app code rejected (%s)", decision.reason)
             else:
                 with self._store.reading() as conn:
-                    consents = {purpose: datetime.fromisoformat(until) for purpose, until in conn.execute(
-                        "SELECT purpose, until FROM consents WHERE customer = ?", (customer,))}
+                    consents = self._consents(conn, customer)
                 kwargs = {"policy": self._policy} if self._policy is not None else {}
                 decision = decide(CardLink("customer", customer), consents, Assurance.APP, now, **kwargs)
                 logger.info("app code: %s", decision.outcome.value)
@@ -212,10 +214,12 @@ class SessionService:
         self._session = session
         profile = self._profile(decision.customer) if decision.customer else None
         self._publish_session(session, "started", profile)
-        self._outbox.enqueue("tap", TapEvent(session=session.id, outcome=decision.outcome,
-                                             assurance=decision.assurance, customer=decision.customer))
-        if decision.outcome is Outcome.RECOGNISED:
-            self.log_use(decision.customer, "recognised", sorted(decision.may_show))
+        # After the kiosk has its session: the event and the data-use entry in one commit.
+        with self._store.transaction(durable=True):
+            self._outbox.enqueue("tap", TapEvent(session=session.id, outcome=decision.outcome,
+                                                 assurance=decision.assurance, customer=decision.customer))
+            if decision.outcome is Outcome.RECOGNISED:
+                self.log_use(decision.customer, "recognised", sorted(decision.may_show))
 
     def on_removed(self) -> None:
         if self._end_on_removal:
