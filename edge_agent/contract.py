@@ -1162,6 +1162,28 @@ SHELF = Message("shelf", 1, ShelfPayload, LOCAL + "/shelf", "publish",
                 example={"zone": "gazonmest-10kg", "gtin": "08712345678906", "action": "pickup", "out_s": None})
 _EX_SESSION = {"session": _EX_SESSION_ID}
 
+
+class DemoControlPayload(Payload):
+    """A demo button or key on the kiosk: tap a demo card, take it away, or hold up the demo product."""
+
+    action: Literal["tap", "remove", "product"]
+    card: Literal["gold", "expired", "unknown", "staff"] | None = Field(
+        None, description="Which demo card (for tap): gold customer, expired consent, unknown card, staff badge.")
+
+    @model_validator(mode="after")
+    def _card_for_tap(self) -> DemoControlPayload:
+        if (self.action == "tap") != (self.card is not None):
+            raise ValueError("tap names a card; remove and product name none")
+        return self
+
+
+# Only `edge-agent demo` subscribes to this (it plays the emulated cards and the demo video); the
+# agent itself never does. Local, never retained, never bridged.
+DEMO_CONTROL = Message("demo-control", 1, DemoControlPayload, LOCAL + "/demo", "receive",
+                       "Demo only: the kiosk's demo buttons and keys; `edge-agent demo` taps an emulated card "
+                       "or plays the product clip. The agent does not subscribe.", qos=0, bridged=False,
+                       example={"action": "tap", "card": "gold"})
+
 COMMANDS: dict[str, Message] = {
     message.name.removeprefix("request-"): message
     for message in (
@@ -1227,7 +1249,7 @@ def response_message(command: str) -> Message:
 RESPONSES: dict[str, Message] = {name: response_message(name) for name in COMMANDS}
 
 ALL_MESSAGES: list[Message] = [STATE, BIRTH, HEALTH, PROBE, SESSION, PRESENCE, SCAN, SHELF, *EVENTS.values(), *PUSHES.values(),
-                               *COMMANDS.values(), *RESPONSES.values()]
+                               *COMMANDS.values(), *RESPONSES.values(), DEMO_CONTROL]
 
 
 # --------------------------------------------------------------------------- encoding and decoding
@@ -1392,6 +1414,7 @@ class Topics:
         self.presence = PRESENCE.topic_for(store, device)
         self.scan = SCAN.topic_for(store, device)
         self.shelf = SHELF.topic_for(store, device)
+        self.demo = DEMO_CONTROL.topic_for(store, device)
 
     def event(self, name: str) -> str:
         return EVENTS[name].topic_for(self.store, self.device)
