@@ -14,8 +14,16 @@ main thread and turns what it returns into requests to the agent:
   left, so the screen can show it;
 * presence (anonymous, from the camera) wakes Bereik: it invites the shopper to tap a card or
   scan a product, and goes back to the attract loop when nobody is there;
+* a recognised customer's session asks the agent for their ``account`` at once: Begrijp shows
+  their recent purchases and a pick-up order that is ready, Ontzorg their orders;
 * Continueer shows the agent's ``account`` answer (points, tier, progress to the next tier: the
-  agent computes them, the kiosk does no loyalty maths of its own);
+  agent computes them, the kiosk does no loyalty maths of its own), a feedback question and
+  "call a staff member" (both also for shoppers without a session);
+* Inspireer shows the content pack's carousels; a product tapped there opens Informeer
+  (browsing), like a scan;
+* Ontzorg shows the customer's orders and the content pack's instruction videos; the one playing
+  is :attr:`KioskState.video` (the player itself is the view's), and while it plays the view
+  keeps the session alive with :meth:`KioskState.touched`;
 * a scan or a shelf pickup opens Informeer and asks the agent for the product (with the session, for
   the customer's own price and why); "Terug" goes back, the idle timeout and "Klaar" end it;
 * Mijn gegevens asks the agent for the customer's data; withdrawing consent
@@ -67,6 +75,8 @@ class Screen(StrEnum):
 
     ATTRACT = "bereik"
     WELCOME = "begrijp"
+    INSPIRE = "inspireer"
+    CARE = "ontzorg"
     ENROL = "enrolment"
     MY_DATA = "mijn-gegevens"
     LOYALTY = "continueer"
@@ -85,13 +95,26 @@ class Mode(StrEnum):
 
 
 # Screens a shopper may open in each mode; the first is where a session starts.
-# Informeer opens on a scan or a shelf pickup, for anyone but staff.
+# Informeer opens on a scan, a shelf pickup or a product tapped in Inspireer, for anyone but staff.
+# Without a card (NOBODY) a shopper may browse Inspireer and watch instruction videos; without
+# recognition (ANONYMOUS) the phases are the same as a customer's, without anything personal.
 SCREENS: dict[Mode, tuple[Screen, ...]] = {
-    Mode.NOBODY: (Screen.ATTRACT, Screen.PRODUCT),
-    Mode.CUSTOMER: (Screen.WELCOME, Screen.OFFERS, Screen.LOYALTY, Screen.MY_DATA, Screen.PRODUCT),
-    Mode.ANONYMOUS: (Screen.ENROL, Screen.PRODUCT),
+    Mode.NOBODY: (Screen.ATTRACT, Screen.INSPIRE, Screen.CARE, Screen.LOYALTY, Screen.PRODUCT),
+    Mode.CUSTOMER: (Screen.WELCOME, Screen.INSPIRE, Screen.OFFERS, Screen.CARE, Screen.LOYALTY, Screen.MY_DATA,
+                    Screen.PRODUCT),
+    Mode.ANONYMOUS: (Screen.ENROL, Screen.INSPIRE, Screen.OFFERS, Screen.CARE, Screen.LOYALTY, Screen.PRODUCT),
     Mode.STAFF: (Screen.STAFF,),
 }
+
+# The phase of the Store Sales Cycle each screen serves (feedback and staff calls say where they came from).
+PHASES: dict[Screen, str] = {
+    Screen.ATTRACT: "reach", Screen.WELCOME: "understand", Screen.ENROL: "understand", Screen.INSPIRE: "inspire",
+    Screen.PRODUCT: "inform", Screen.OFFERS: "convert", Screen.CARE: "after-care", Screen.LOYALTY: "continue",
+    Screen.MY_DATA: "continue", Screen.STAFF: "continue",
+}
+
+# The fixed reasons a shopper can give with a low feedback score (the agent takes identifiers only).
+FEEDBACK_REASONS: tuple[str, ...] = ("product-info", "waiting-time", "prices", "staff-help", "other")
 
 # Notices shown after a session (never personal). Message ids, translated by the screen.
 NOTICE_WITHDRAWN = N_("Uw toestemming is ingetrokken en uw gegevens zijn gewist.")
@@ -111,11 +134,15 @@ class Request:
     gtin: str | None = None
     offer: str | None = None
     code: str | None = None
+    score: int | None = None
+    reason: str | None = None
+    phase: str | None = None
+    topic: str | None = None
 
-    def fields(self) -> dict[str, str]:
-        """The request's own fields besides session and language (gtin, offer, code) that are set."""
-        return {name: value for name, value in (("gtin", self.gtin), ("offer", self.offer), ("code", self.code))
-                if value is not None}
+    def fields(self) -> dict[str, str | int]:
+        """The request's own fields besides session and language (gtin, offer, code…) that are set."""
+        return {name: value for name in ("gtin", "offer", "code", "score", "reason", "phase", "topic")
+                if (value := getattr(self, name)) is not None}
 
 
 @dataclass(frozen=True)
@@ -226,6 +253,10 @@ class KioskState:
         self.product_status: str = "idle"  # idle | loading | loaded | failed
         self.product_gtin: str | None = None
         self._product_back: Screen = Screen.ATTRACT
+        self.video: str | None = None  # the instruction video (content pack id) Ontzorg plays
+        self.feedback_status: str = "idle"  # idle | sending | sent | failed
+        self.feedback_score: int | None = None
+        self.assist_status: str = "idle"  # idle | sending | sent | failed
         self.prefs = Preferences(**vars(self._defaults))
         self.notice: str | None = None
         self._notice_until = 0.0
@@ -248,7 +279,8 @@ class KioskState:
     @property
     def idle_running(self) -> bool:
         """True while something would be reset by the idle timeout (a session, or changed preferences)."""
-        return self.session is not None or self.product_status != "idle" or self.prefs != self._defaults
+        return (self.session is not None or self.screen is not Screen.ATTRACT or self.product_status != "idle"
+                or self.prefs != self._defaults)
 
     def remaining(self) -> float | None:
         """Seconds until the idle timeout, or None when nothing times out."""
@@ -285,6 +317,10 @@ class KioskState:
         self._last_touch = self._clock()
         logger.info("session started: %s -> %s", session.outcome, self.screen.value)
         self._changed()
+        if session.mode is Mode.CUSTOMER:
+            # Recent purchases and a ready order on Begrijp; the same answer serves Ontzorg and Continueer.
+            self.account_status = "loading"
+            return [Request("account", session.id)]
         return []
 
     def on_response(self, command: str, session: str, ok: bool, data: object | None, error: str | None) -> list[Request]:
@@ -350,6 +386,14 @@ class KioskState:
             self.enrol_status = "sent" if ok else "failed"
             if not ok:
                 logger.warning("enrol failed: %s", error)
+        elif command == "feedback":
+            self.feedback_status = "sent" if ok else "failed"
+            if not ok:
+                logger.warning("feedback failed: %s", error)
+        elif command == "staff-assist":
+            self.assist_status = "sent" if ok else "failed"
+            if not ok:
+                logger.warning("staff-assist failed: %s", error)
         self._changed()
         return []
 
@@ -464,6 +508,9 @@ class KioskState:
         self.screen = screen
         self.withdrawal.step = "idle"
         self._drop_product()
+        self.video = None
+        if screen is Screen.LOYALTY:
+            self.feedback_status, self.feedback_score, self.assist_status = "idle", None, "idle"
         effects = []
         if screen is Screen.MY_DATA and self.session is not None:
             self.my_data, self.my_data_status = None, "loading"
@@ -472,11 +519,52 @@ class KioskState:
             self.offers_status = "loading"
             self.promo, self.promo_status, self.activations = None, "idle", {}
             effects.append(Request("offers", self.session.id, self.prefs.language))
-        if screen is Screen.LOYALTY and self.session is not None:
+        if screen in (Screen.LOYALTY, Screen.CARE) and self.mode is Mode.CUSTOMER:
             self.account_status = "loading"  # the last answer stays shown until the new one is in
             effects.append(Request("account", self.session.id))
         self._changed()
         return effects
+
+    def play(self, instruction: str) -> None:
+        """Play the content pack's instruction video ``instruction`` on Ontzorg (opened when elsewhere)."""
+        self.touched()
+        if Screen.CARE not in self.screens:
+            return
+        if self.screen is not Screen.CARE:
+            self.screen = Screen.CARE
+            self._drop_product()
+            self.withdrawal.step = "idle"
+        self.video = instruction
+        self._changed()
+
+    def stop_video(self) -> None:
+        """Close the player: back to Ontzorg's list."""
+        self.touched()
+        if self.video is not None:
+            self.video = None
+            self._changed()
+
+    def give_feedback(self, score: int, reason: str | None = None) -> list[Request]:
+        """The shopper's answer to the feedback question (1..5, and a fixed reason with a low score)."""
+        self.touched()
+        if not 1 <= score <= 5 or (reason is not None and reason not in FEEDBACK_REASONS):
+            raise ValueError(f"not a feedback answer: {score!r}, {reason!r}")
+        if self.feedback_status in ("sending", "sent") or self.mode is Mode.STAFF:
+            return []
+        self.feedback_status, self.feedback_score = "sending", score
+        self._changed()
+        return [Request("feedback", self.session.id if self.session else None, score=score, reason=reason,
+                        phase=PHASES[self.screen])]
+
+    def call_staff(self, topic: str | None = None) -> list[Request]:
+        """"Roep een medewerker": the agent tells the staff where help is wanted (once until it failed)."""
+        self.touched()
+        if self.assist_status in ("sending", "sent") or self.mode is Mode.STAFF:
+            return []
+        self.assist_status = "sending"
+        self._changed()
+        return [Request("staff-assist", self.session.id if self.session else None, phase=PHASES[self.screen],
+                        topic=topic)]
 
     def done(self) -> list[Request]:
         """"Klaar": end the session at the agent and wipe."""
@@ -573,6 +661,8 @@ class KioskState:
         self.offers, self.offers_status, self.activations = None, "idle", {}
         self.promo, self.promo_status = None, "idle"
         self._drop_product()
+        self.video = None
+        self.feedback_status, self.feedback_score, self.assist_status = "idle", None, "idle"
         self.prefs = Preferences(**vars(self._defaults))
         self.screen = Screen.ATTRACT
         self.notice = notice
@@ -597,16 +687,20 @@ class Intent:
     screen: Screen
 
 
-# Only choices whose screen exists; Inspireer, Informeer, Converteer and Ontzorg join as they land.
+# Informeer is not a choice: it opens on a scan, a pickup or a product tapped in Inspireer.
 INTENTS: tuple[Intent, ...] = (
+    Intent(N_("Inspiratie opdoen"), Screen.INSPIRE),
     Intent(N_("Mijn aanbiedingen"), Screen.OFFERS),
+    Intent(N_("Mijn bestellingen en uitleg"), Screen.CARE),
     Intent(N_("Mijn punten en voordelen"), Screen.LOYALTY),
     Intent(N_("Wat weet de winkel van mij?"), Screen.MY_DATA),
 )
 
 __all__ = [
+    "FEEDBACK_REASONS",
     "INTENTS",
     "LANGUAGES",
+    "PHASES",
     "N_",
     "TEXT_SCALES",
     "DeviceInfo",

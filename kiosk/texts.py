@@ -124,6 +124,96 @@ class Words:
         return self.tr("U bent {tier}-lid van onze klantenclub.", language).format(tier=self.tier(session.tier,
                                                                                                    language))
 
+    def last_purchase(self, account: AccountResult | None, language: str) -> str:
+        """``Vorige keer: Gazonmest 10 kg``: the newest purchase line (shop or webshop), or "" without one."""
+        purchases = account.purchases if account else None
+        if not purchases:
+            return ""
+        newest = purchases[0]
+        return self.tr("Vorige keer: {product}", language).format(product=self._purchase_name(newest, language))
+
+    def purchases(self, account: AccountResult | None, language: str, tz: tzinfo,
+                  limit: int = 4) -> list[tuple[str, str]]:
+        """(date and channel, "2 × Maaierolie") rows of the recent purchases, newest first."""
+        purchases = account.purchases if account else None
+        if not purchases:
+            return []
+        channel = {"shop": self.tr("in de winkel", language), "webshop": self.tr("in de webshop", language)}
+        return [(f"{self.date(line.at, language, tz)}, {channel[line.channel]}",
+                 f"{line.quantity} × {self._purchase_name(line, language)}") for line in purchases[:limit]]
+
+    def _purchase_name(self, line, language: str) -> str:
+        return line.name or self.tr("artikel {gtin}", language).format(gtin=line.gtin)
+
+    def ready_order(self, account: AccountResult | None, language: str, tz: tzinfo) -> str:
+        """``Uw bestelling WEB-100234 ligt klaar in kluis 4 (ophalen tot en met 4 december 2026).`` for the
+        first order ready for pick-up, or ""."""
+        orders = account.orders if account else None
+        ready = next((order for order in orders or () if order.status == "ready"), None)
+        if ready is None:
+            return ""
+        text = self.tr("Uw bestelling {order} ligt klaar: {place}.", language).format(
+            order=ready.order_id, place=self.pickup_place(ready.pickup, language))
+        if ready.deadline is not None:
+            text += " " + self.tr("Ophalen kan tot {date}.", language).format(
+                date=self.date_time(ready.deadline, language, tz))
+        return text
+
+    # ------------------------------------------------------------------ Ontzorg
+
+    def pickup_place(self, pickup, language: str) -> str:
+        """``kluis 4`` or ``de servicebalie``."""
+        if pickup.kind == "locker":
+            return self.tr("kluis {locker}", language).format(locker=pickup.locker)
+        return self.tr("de servicebalie", language)
+
+    def order_status(self, status: str, language: str) -> str:
+        return {"placed": self.tr("Wordt klaargemaakt", language), "ready": self.tr("Ligt klaar", language),
+                "collected": self.tr("Opgehaald", language), "cancelled": self.tr("Geannuleerd", language),
+                "expired": self.tr("Niet op tijd opgehaald", language)}.get(status, status)
+
+    def orders(self, account: AccountResult | None, language: str, tz: tzinfo) -> list[dict[str, str]]:
+        """One dict per order (``title``, ``status``, ``place``, ``when``, ``items``), ready ones first."""
+        orders = account.orders if account else None
+        rank = {"ready": 0, "placed": 1}
+        shown = []
+        for order in sorted(orders or (), key=lambda order: rank.get(order.status, 2)):
+            when = ""
+            if order.status == "ready" and order.deadline is not None:
+                when = self.tr("Ophalen kan tot {date}.", language).format(
+                    date=self.date_time(order.deadline, language, tz))
+            elif order.status == "ready" and order.ready_since is not None:
+                when = self.tr("Klaar sinds {date}.", language).format(
+                    date=self.date_time(order.ready_since, language, tz))
+            place = ""
+            if order.status in ("ready", "placed"):
+                place = self.tr("Ophalen bij: {place}", language).format(
+                    place=self.pickup_place(order.pickup, language))
+            shown.append({"title": self.tr("Bestelling {order}", language).format(order=order.order_id),
+                          "status": self.order_status(order.status, language), "place": place, "when": when,
+                          "items": ", ".join(f"{item.quantity} × {item.name}" for item in order.items)})
+        return shown
+
+    @staticmethod
+    def clock(seconds: float) -> str:
+        """``1:05`` (a video position)."""
+        seconds = max(0, int(seconds))
+        return f"{seconds // 60}:{seconds % 60:02d}"
+
+    # ------------------------------------------------------------------ feedback and staff
+
+    def feedback_status(self, status: str, language: str) -> str:
+        return {"sending": self.tr("Even geduld…", language),
+                "sent": self.tr("Dank u wel voor uw mening!", language),
+                "failed": self.tr("Uw mening kunnen we nu niet doorgeven. Probeer het zo nog eens.", language),
+                }.get(status, "")
+
+    def assist_status(self, status: str, language: str) -> str:
+        return {"sending": self.tr("Even geduld…", language),
+                "sent": self.tr("Er komt zo een medewerker naar u toe.", language),
+                "failed": self.tr("Dat lukt nu niet. Loop gerust even naar de servicebalie.", language),
+                }.get(status, "")
+
     # ------------------------------------------------------------------ anonymous and enrolment
 
     def anonymous_reason(self, session: Session | None, language: str) -> str:

@@ -417,9 +417,13 @@ def test_converteer_shows_the_offers_activates_one_and_checks_a_promo_code(state
     assert state.offers is None and state.promo is None and "voorjaarskorting" not in everything_in(state)
 
 
-def test_converteer_is_for_a_recognised_customer_only(state):
+def test_converteer_without_recognition_shows_offers_for_everyone_and_activates_none(state):
     state.on_session(session("unknown-card"))
-    assert state.open(Screen.OFFERS) == [] and state.activate_offer("voorjaar-2026") == []
+    sent = state.open(Screen.OFFERS)
+    assert [request.command for request in sent] == ["offers"]  # the agent answers with offers for everyone
+    state.on_response("offers", state.session.id, True, OffersResult(
+        offers=[offer_view("maaierolie", needs_activation=True)], deals=[], more_deals=0, personal=False), None)
+    assert state.activate_offer("maaierolie") == []
 
 
 def test_staff_scans_open_no_product(state):
@@ -500,3 +504,105 @@ def test_my_data_rows_translate_purposes_uses_and_categories(words):
     assert words.consents(data, "nl", AMSTERDAM) == [("Herkenning aan de kiosk", "tot 1 april 2027")]
     assert words.data_use(data, "fr", AMSTERDAM) == [("1 avril 2026, 11:30", "Reconnu à la borne (prénom, niveau)")]
     assert words.known(None, "nl") == [] and words.consents(None, "nl", AMSTERDAM) == []
+
+
+# --------------------------------------------------------------------------- Begrijp, Inspireer, Ontzorg, feedback
+
+
+def full_account() -> AccountResult:
+    return AccountResult(
+        loyalty={"tier": "goud", "points": 5120, "points_per_euro": 10},
+        orders=[{"order_id": "WEB-100233", "status": "collected", "pickup": {"kind": "service-desk"}},
+                {"order_id": "WEB-100234", "status": "ready", "pickup": {"kind": "locker", "locker": "4"},
+                 "ready_since": datetime(2026, 11, 20, 9, 30, tzinfo=UTC),
+                 "deadline": datetime(2026, 12, 4, 18, 0, tzinfo=UTC),
+                 "items": [{"name": "Gazonmest 20 kg", "quantity": 1}, {"name": "Snoeischaar", "quantity": 1}]}],
+        purchases=[{"gtin": "08712345000028", "name": "Gazonmest 10 kg", "quantity": 1,
+                    "at": datetime(2026, 10, 14, 10, 12, tzinfo=UTC), "channel": "shop"},
+                   {"gtin": "04006381333931", "name": None, "quantity": 2,
+                    "at": datetime(2026, 9, 2, 19, 40, tzinfo=UTC), "channel": "webshop"}])
+
+
+def test_a_recognised_session_asks_for_the_account_and_begrijp_says_what_was_bought_and_is_ready(state, words):
+    sent = state.on_session(session())
+    assert sent == [Request("account", state.session.id)] and state.account_status == "loading"
+    state.on_response("account", state.session.id, True, full_account(), None)
+    assert words.last_purchase(state.account, "nl") == "Vorige keer: Gazonmest 10 kg"
+    assert words.last_purchase(state.account, "en") == "Last time: Gazonmest 10 kg"
+    assert words.ready_order(state.account, "nl", AMSTERDAM) == (
+        "Uw bestelling WEB-100234 ligt klaar: kluis 4. Ophalen kan tot 4 december 2026, 19:00.")
+    assert words.purchases(state.account, "nl", AMSTERDAM) == [
+        ("14 oktober 2026, in de winkel", "1 × Gazonmest 10 kg"),
+        ("2 september 2026, in de webshop", "2 × artikel 04006381333931")]
+    orders = words.orders(state.account, "fr", AMSTERDAM)
+    assert [order["title"] for order in orders] == ["Commande WEB-100234", "Commande WEB-100233"]  # ready first
+    assert orders[0]["status"] == "Prête à être retirée" and orders[0]["place"] == "À retirer : casier 4"
+    assert orders[0]["items"] == "1 × Gazonmest 20 kg, 1 × Snoeischaar" and orders[1]["place"] == ""
+
+
+@pytest.mark.parametrize("outcome", ["unknown-card", "anonymous", "staff"])
+def test_nobody_but_a_recognised_customer_has_an_account_asked_for(state, outcome):
+    assert state.on_session(session(outcome, staff="s-anna")) == []
+    assert state.open(Screen.CARE) == [] or state.mode is Mode.STAFF
+
+
+def test_without_a_card_a_shopper_browses_inspireer_and_the_idle_timeout_brings_back_the_attract_loop(state, clock):
+    assert state.open(Screen.INSPIRE) == [] and state.screen is Screen.INSPIRE
+    sent = state.show_product("8712345000011")
+    assert sent == [Request("product", None, "nl", "8712345000011")] and state.screen is Screen.PRODUCT
+    state.back()
+    assert state.screen is Screen.INSPIRE
+    clock.now += 44
+    assert state.tick() == [] and state.screen is Screen.INSPIRE
+    clock.now += 2
+    state.tick()
+    assert state.screen is Screen.ATTRACT and not state.idle_running
+
+
+def test_an_instruction_video_plays_on_ontzorg_and_is_gone_after_the_session(state):
+    state.on_session(session())
+    state.show_product("8712345000011")
+    state.play("gazon-bemesten")  # "Bekijk de uitleg" on Informeer
+    assert state.screen is Screen.CARE and state.video == "gazon-bemesten" and state.product is None
+    state.stop_video()
+    assert state.video is None and state.screen is Screen.CARE
+    state.play("gazon-bemesten")
+    state.open(Screen.OFFERS)
+    assert state.video is None  # leaving Ontzorg closes the player
+    state.play("gazon-bemesten")
+    state.done()
+    assert state.video is None and state.screen is Screen.ATTRACT
+
+
+def test_staff_plays_no_videos_and_gives_no_feedback(state):
+    state.on_session(session("staff", staff="s-anna"))
+    state.play("gazon-bemesten")
+    assert state.video is None and state.screen is Screen.STAFF
+    assert state.give_feedback(5) == [] and state.call_staff() == []
+
+
+def test_feedback_and_a_staff_call_go_once_with_the_phase_they_came_from(state):
+    state.on_session(session())
+    sid = state.session.id
+    state.open(Screen.LOYALTY)
+    assert state.give_feedback(4) == [Request("feedback", sid, score=4, phase="continue")]
+    assert state.give_feedback(5) == []  # once per visit to the screen
+    state.on_response("feedback", sid, True, None, None)
+    assert state.feedback_status == "sent" and state.feedback_score == 4
+    state.show_product("8712345000011")
+    assert state.call_staff("product-advice") == [Request("staff-assist", sid, phase="inform", topic="product-advice")]
+    state.on_response("staff-assist", sid, False, None, "timed out")
+    assert state.assist_status == "failed"
+    assert len(state.call_staff("product-advice")) == 1  # a failed call can be tried again
+    with pytest.raises(ValueError):
+        state.give_feedback(6)
+    state.done()
+    assert state.feedback_status == "idle" and state.feedback_score is None and state.assist_status == "idle"
+
+
+def test_feedback_without_a_session_is_anonymous(state):
+    state.open(Screen.LOYALTY)
+    assert state.give_feedback(2, "waiting-time") == [Request("feedback", None, score=2, reason="waiting-time",
+                                                              phase="continue")]
+    assert Request("feedback", None, score=2, reason="waiting-time", phase="continue").fields() == {
+        "score": 2, "reason": "waiting-time", "phase": "continue"}

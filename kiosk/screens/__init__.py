@@ -47,9 +47,10 @@ class StaffScreen(KioskScreen):
 
 def load_kv() -> None:
     """Load the screens' ``.kv`` files (once)."""
-    from . import converteer  # noqa: F401  (its widget classes, before its .kv names them)
+    from . import converteer, inspireer, ontzorg  # noqa: F401  (their widget classes, before their .kv names them)
 
-    for name in ("bereik", "begrijp", "enrolment", "mijn_gegevens", "continueer", "staff", "informeer", "converteer"):
+    for name in ("bereik", "begrijp", "enrolment", "mijn_gegevens", "continueer", "staff", "informeer", "converteer",
+                 "inspireer", "ontzorg"):
         path = str(KV_DIR / f"{name}.kv")
         if path not in Builder.files:
             Builder.load_file(path)
@@ -59,9 +60,12 @@ def create_screens() -> dict[Screen, KioskScreen]:
     """One instance of every screen, named by its :class:`kiosk.state.Screen`."""
     from .bereik import BereikScreen
     from .converteer import ConverteerScreen
+    from .inspireer import InspireerScreen
+    from .ontzorg import OntzorgScreen
 
     load_kv()
     classes = {Screen.ATTRACT: BereikScreen, Screen.WELCOME: BegrijpScreen, Screen.ENROL: EnrolmentScreen,
                Screen.MY_DATA: MijnGegevensScreen, Screen.LOYALTY: ContinueerScreen, Screen.STAFF: StaffScreen,
-               Screen.PRODUCT: InformeerScreen, Screen.OFFERS: ConverteerScreen}
+               Screen.PRODUCT: InformeerScreen, Screen.OFFERS: ConverteerScreen, Screen.INSPIRE: InspireerScreen,
+               Screen.CARE: OntzorgScreen}
     return {screen: cls(name=screen.value) for screen, cls in classes.items()}

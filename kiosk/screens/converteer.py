@@ -8,7 +8,7 @@ no old offer behind.
 from __future__ import annotations
 
 from kivy.app import App
-from kivy.properties import ObjectProperty, StringProperty
+from kivy.properties import BooleanProperty, ObjectProperty, StringProperty
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.textinput import TextInput
 
@@ -20,6 +20,46 @@ class PromoInput(TextInput):
     """The promo code field; a touch target like the buttons."""
 
     target = StringProperty("")
+
+
+KEY_ROWS = ("1234567890", "QWERTYUIOP", "ASDFGHJKL-", "ZXCVBNM")
+BACKSPACE = "back"
+
+
+class CodeKeyboard(BoxLayout):
+    """An on-screen keyboard for promo codes (a touchscreen has no other): the letters, digits and the
+    dash a code may hold, and a backspace; every key a 9 mm touch target named ``key-<key>``."""
+
+    field = ObjectProperty(None, allownone=True)  # the PromoInput it types into
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        for keys in KEY_ROWS:
+            row = BoxLayout(size_hint_y=None, spacing=self.spacing)
+            row.bind(minimum_height=row.setter("height"))
+            for key in keys:
+                row.add_widget(self._key(key, key))
+            if keys == KEY_ROWS[-1]:
+                backspace = self._key(BACKSPACE, "\u2190")
+                backspace.size_hint_x = 3
+                row.add_widget(backspace)
+            self.add_widget(row)
+
+    def _key(self, key: str, text: str) -> KioskButton:
+        button = KioskButton(target=f"key-{key}", text=text, kind="bar")
+        button.bind(on_release=lambda _b: self.press(key))
+        return button
+
+    def press(self, key: str) -> None:
+        app = App.get_running_app()
+        if app is not None:
+            app.state.touched()
+        if self.field is None:
+            return
+        if key == BACKSPACE:
+            self.field.text = self.field.text[:-1]
+        elif len(self.field.text) < 32:
+            self.field.text += key
 
 
 class OfferList(BoxLayout):
@@ -70,5 +110,8 @@ class OfferList(BoxLayout):
 class ConverteerScreen(KioskScreen):
     """Converteer."""
 
+    keyboard = BooleanProperty(False)  # the on-screen keyboard shows once the code field is touched
+
     def on_leave(self, *args) -> None:
         self.ids.code.text = ""  # a code typed by one shopper is not left for the next
+        self.keyboard = False
