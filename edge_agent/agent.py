@@ -60,10 +60,12 @@ class Agent:
     :param config: validated configuration; ``config.mqtt`` must be set.
     :param credentials: secrets (broker user and password).
     :param notifier: systemd notifications; from the environment by default.
+    :param camera_options: passed to the camera's frame source (the demo's ``opener``, which plays
+        its generated videos).
     """
 
     def __init__(self, config: AgentConfig, credentials: Credentials | None = None,
-                 notifier: Notifier | None = None):
+                 notifier: Notifier | None = None, camera_options: dict | None = None):
         self.config = config
         self.started = time.time()
         self._started_mono = time.monotonic()
@@ -84,7 +86,8 @@ class Agent:
         if config.camera is not None:
             from .camera.pipeline import build_pipeline
 
-            self.camera = build_pipeline(config.camera, self._on_camera_event, credentials or Credentials())
+            self.camera = build_pipeline(config.camera, self._on_camera_event, credentials or Credentials(),
+                                         **(camera_options or {}))
         self.matcher = MatchService(self.store, config.store.timezone)
         self.shopping = ShoppingService(self.store, self.outbox, self.matcher, config.loyalty.rules(), self.sessions)
         self.shopping.register(self.commands)

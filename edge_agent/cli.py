@@ -129,7 +129,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     _setup_logging(args.log_level or "INFO")
     return run_demo(config_path=args.config, state_dir=args.state_dir, duration_s=args.duration,
-                    broker_port=args.broker_port)
+                    broker_port=args.broker_port, kiosk=args.kiosk, kiosk_args=args.kiosk_arg or ())
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -197,13 +197,23 @@ def build_parser() -> argparse.ArgumentParser:
     camera.add_argument("camera_args", nargs=argparse.REMAINDER, help="Arguments of the camera tool (--help).")
     camera.set_defaults(func=cmd_camera)
 
-    demo = sub.add_parser("demo", help="Run the demo: embedded broker (unless one is configured) and the agent.")
+    demo = sub.add_parser(
+        "demo", help="Run the demo: broker, agent with emulated cards and a demo video, central fixtures, kiosk.",
+        description="Starts an embedded broker (unless the configuration names one), the agent with nfcpy's "
+                    "simulated reader and the demo cards, a camera fed from generated demo videos, pushes the "
+                    "example fixtures and opens the kiosk window (when there is a display). Keys 1-5 or the "
+                    "kiosk's demo buttons tap the demo cards (gold, expired, unknown, staff) and hold up the "
+                    "demo product.")
     demo.add_argument("--config", "-c", type=Path, default=None,
                       help="Configuration file (default: config/demo.toml of the project).")
     demo.add_argument("--state-dir", type=Path, default=None,
                       help="Where the demo keeps its database (default: a fresh temporary folder).")
     demo.add_argument("--duration", type=float, default=None, help="Stop after this many seconds.")
     demo.add_argument("--broker-port", type=int, default=18830, help="Port of the embedded broker.")
+    demo.add_argument("--no-kiosk", dest="kiosk", action="store_false",
+                      help="Do not open the kiosk window (without a display it is not opened anyway).")
+    demo.add_argument("--kiosk-arg", action="append", metavar="OPTION",
+                      help="One more option for the kiosk, e.g. --kiosk-arg=--size=1080x1920 (repeatable).")
     demo.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     demo.set_defaults(func=cmd_demo)
     return parser

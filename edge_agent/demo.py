@@ -1,38 +1,66 @@
-"""``edge-agent demo``: the agent with an embedded broker, zero setup.
+"""``edge-agent demo``: the whole store on one machine, zero setup.
 
-When the demo configuration names no broker, an embedded amqtt broker is
-started on loopback (the demo's only use of amqtt; production and tests use
-Mosquitto). The demo then runs the agent, publishes the contract's example
-pushes as central would, and prints a one-line summary of every message on
-the store's topics (topic and schema only: payloads may hold personal data).
+One command starts:
+
+* the **broker**: an embedded amqtt broker on loopback when the demo
+  configuration names none (the demo's only use of amqtt; production and
+  tests use Mosquitto), else the configured one;
+* the **agent**, with its real reader, camera pipeline and sessions, where
+  the reader is nfcpy's simulated UDP reader with the demo cards played on
+  the other side (:mod:`.demo_cards`) and the camera is fed from generated
+  videos (:mod:`.demo_video`);
+* **central**: the example fixtures (``config/central-fixtures.example.yaml``)
+  pushed as ``edge-agent central push`` does;
+* the **kiosk** window (``python -m kiosk … --demo``) when there is a display;
+  its demo buttons and keys publish ``demo-control`` messages, which this
+  process turns into card taps and the product clip. Closing the window
+  stops the demo; stopping the demo closes the window.
+
+It prints a one-line summary of every message on the store's topics: topic
+and schema only, as payloads may hold personal data. No UID is ever printed
+or logged.
 """
 
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import json
 import logging
 import os
+import socket
+import subprocess
+import sys
 import tempfile
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
+from . import fixtures
 from .agent import Agent
 from .config import AgentConfig, load_config
-from . import fixtures
-from .contract import EVERYTHING
-from .errors import EdgeAgentError
+from .contract import DEMO_CONTROL, EVERYTHING, Topics, decode
+from .credentials import STORE_HMAC_KEY, Credentials, env_name
+from .demo_video import DemoCamera, DemoVideos, make_videos
+from .errors import ContractError, EdgeAgentError
 
 logger = logging.getLogger(__name__)
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = PROJECT_ROOT / "config" / "demo.toml"
 DEMO_FIXTURES = PROJECT_ROOT / "config" / "central-fixtures.example.yaml"
+DEMO_CONTENT = PROJECT_ROOT / "content" / "tuincentrum"
 EMBEDDED_PORT = 18830
+DEMO_VIDEO = "demo-video"  # the [camera] source that means: the demo's generated videos
+# Keys 1-5 on the kiosk (and typed into this terminal) and what they do.
+DEMO_KEYS: dict[str, tuple[str, str | None]] = {
+    "1": ("tap", "gold"), "2": ("tap", "expired"), "3": ("tap", "unknown"), "4": ("tap", "staff"),
+    "5": ("product", None),
+}
 
 
 class EmbeddedBroker:
@@ -118,45 +146,238 @@ class Monitor:
         self.client.loop_stop()
 
 
-def demo_config(config_path: Path | None, state_dir: Path) -> AgentConfig:
+def free_udp_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
+def demo_config(config_path: Path | None, state_dir: Path) -> tuple[AgentConfig, DemoVideos | None]:
+    """The demo configuration with the database in ``state_dir``, a free UDP port for a simulated
+    reader on port 0, and for a ``demo-video`` camera the generated videos (made in ``state_dir``)."""
     path = config_path or DEFAULT_CONFIG
     config = load_config(path)
-    database = config.database.model_copy(update={"path": state_dir / "agent.db"})
-    return config.model_copy(update={"database": database})
+    update: dict = {"database": config.database.model_copy(update={"path": state_dir / "agent.db"})}
+    nfc = config.nfc
+    if nfc is not None and nfc.device.startswith("udp:") and nfc.device.endswith(":0"):
+        host = nfc.device.split(":")[1] or "127.0.0.1"
+        update["nfc"] = nfc.model_copy(update={"device": f"udp:{host}:{free_udp_port(host)}"})
+    videos = None
+    if config.camera is not None and config.camera.source == DEMO_VIDEO:
+        videos = make_videos(state_dir)
+        update["camera"] = config.camera.model_copy(update={"source": str(videos.idle)})
+    return config.model_copy(update=update), videos
+
+
+def demo_credentials(environ: dict[str, str] | None = None) -> Credentials:
+    """The environment's credentials, with made-up keys for the store's card tokens and the demo
+    cards' SUN messages where the environment has none."""
+    from .nfc.sun import SUN_FILE_READ_MASTER_KEY, SUN_META_READ_KEY
+
+    environ = dict(os.environ if environ is None else environ)
+    for name, size in ((STORE_HMAC_KEY, 32), (SUN_META_READ_KEY, 16), (SUN_FILE_READ_MASTER_KEY, 16)):
+        environ.setdefault(env_name(name), os.urandom(size).hex())
+    return Credentials(environ)
+
+
+def display_available(environ: dict[str, str] | None = None) -> bool:
+    """Whether a window can open: an X11 ``$DISPLAY`` or a ``$WAYLAND_DISPLAY``."""
+    environ = os.environ if environ is None else environ
+    return bool(environ.get("DISPLAY") or environ.get("WAYLAND_DISPLAY"))
+
+
+def prepare_content(folder: Path = DEMO_CONTENT) -> Path | None:
+    """The demo content pack, with its media made by its own ``make_media.py`` when that exists
+    (it keeps what is there already); None when there is no pack."""
+    if not (folder / "content.yaml").is_file():
+        return None
+    maker = folder / "make_media.py"
+    if maker.is_file():
+        try:
+            spec = importlib.util.spec_from_file_location("demo_content_media", maker)
+            module = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(module)
+            module.build_media(folder, force=False)
+        except Exception as exc:  # noqa: BLE001 - the demo runs on without the pictures
+            logger.warning("the content pack's media could not be made (%s: %s); the kiosk shows what is there",
+                           type(exc).__name__, exc)
+    return folder
+
+
+class KioskWindow:
+    """The kiosk app as a child process (``python -m kiosk … --demo``).
+
+    :param extra_args: more options for the kiosk (``--status-file``, ``--size`` …).
+    """
+
+    def __init__(self, host: str, port: int, store: str, device: str, content: Path | None,
+                 extra_args: Sequence[str] = ()):
+        self.command = [sys.executable, "-m", "kiosk", "--host", host, "--port", str(port), "--store", store,
+                        "--device", device, "--demo",
+                        *(["--content", str(content)] if content is not None else []), *extra_args]
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> KioskWindow:
+        self.process = subprocess.Popen(self.command, cwd=PROJECT_ROOT)
+        return self
+
+    @property
+    def closed(self) -> bool:
+        return self.process is not None and self.process.poll() is not None
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:
+            logger.warning("the kiosk did not stop within 10 s; killing it")
+            self.process.kill()
+            self.process.wait(10)
+
+
+class DemoControls:
+    """Turns the kiosk's ``demo-control`` messages (and keys typed here) into card taps and the product clip.
+
+    :param cards: the emulated demo cards, or None when the reader is a real one.
+    :param camera: the demo camera, or None when the camera is a real one.
+    """
+
+    def __init__(self, host: str, port: int, topics: Topics, cards, camera):
+        self.cards = cards
+        self.camera = camera
+        self.topic = topics.demo
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"demo-controls-{topics.store}",
+                                  protocol=mqtt.MQTTv311)
+        self.client.on_connect = lambda c, *_: c.subscribe(self.topic, qos=DEMO_CONTROL.qos)
+        self.client.on_message = self._on_message
+        self.client.connect(host, port)
+        self.client.loop_start()
+
+    def _on_message(self, client, userdata, message) -> None:
+        if message.topic != self.topic:
+            return  # amqtt hands a new subscriber the retained state and birth too
+        try:
+            control = decode(DEMO_CONTROL, message.payload).payload
+        except ContractError as exc:
+            logger.warning("ignored a malformed demo control: %s", exc)
+            return
+        self.act(control.action, control.card)
+
+    def act(self, action: str, card: str | None = None) -> None:
+        """``tap`` a demo card, ``remove`` it, or hold up the ``product``."""
+        if action in ("tap", "remove") and self.cards is None:
+            print("the reader is not the emulated one: tap a real card", flush=True)
+        elif action == "tap":
+            self.cards.tap(card)
+        elif action == "remove":
+            self.cards.remove()
+        elif self.camera is None:
+            print("the camera is not the demo video: hold a product up to it", flush=True)
+        else:
+            self.camera.hold_up_product()
+
+    def read_keys(self, stream) -> None:
+        """Keys typed into the terminal, one per line (a thread; ends with the stream)."""
+        for line in stream:
+            key = line.strip()
+            if key in DEMO_KEYS:
+                self.act(*DEMO_KEYS[key])
+            elif key:
+                print("keys: 1 gold, 2 expired, 3 unknown, 4 staff, 5 product (then Enter)", flush=True)
+
+    def stop(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+HELP = """\
+demo cards and product (kiosk keys or buttons; or type the number and Enter here):
+  1  gold     Sanne: goud, opted in, order WEB-100234 ready in locker 4
+  2  expired  Joke: her consent to be recognised has expired
+  3  unknown  a card that is linked to no one
+  4  staff    the staff badge of Anna
+  5  product  hold up Gazonmest 5 kg (8712345000011) to the camera"""
 
 
 def run_demo(config_path: Path | None = None, state_dir: Path | None = None,
-             duration_s: float | None = None, broker_port: int = EMBEDDED_PORT) -> int:
-    """Run the demo until Ctrl-C (or ``duration_s``); returns the exit code."""
+             duration_s: float | None = None, broker_port: int = EMBEDDED_PORT, kiosk: bool = True,
+             kiosk_args: Sequence[str] = ()) -> int:
+    """Run the demo until Ctrl-C, the kiosk window is closed, or ``duration_s``; returns the exit code.
+
+    :param kiosk: open the kiosk window (when there is a display).
+    :param kiosk_args: more options for the kiosk.
+    :raises EdgeAgentError: when the broker or the emulated reader cannot start.
+    """
     state_dir = Path(state_dir or tempfile.mkdtemp(prefix="connected-store-demo-"))
-    config = demo_config(config_path, state_dir)
-    broker = None
-    if config.mqtt is None:
-        broker = EmbeddedBroker(port=broker_port).start()
-        config = config.with_mqtt(broker.host, broker.port)
-        print(f"embedded broker on mqtt://{broker.host}:{broker.port} "
-              f"(try: mosquitto_sub -p {broker.port} -t '{EVERYTHING}' -v)", flush=True)
-    agent = Agent(config)
-    monitor = None
+    state_dir.mkdir(parents=True, exist_ok=True)
+    config, videos = demo_config(config_path, state_dir)
+    credentials = demo_credentials()
+    broker = cards = camera = agent = monitor = controls = window = None
     try:
+        if config.mqtt is None:
+            broker = EmbeddedBroker(port=broker_port).start()
+            config = config.with_mqtt(broker.host, broker.port)
+            print(f"embedded broker on mqtt://{broker.host}:{broker.port} "
+                  f"(try: mosquitto_sub -p {broker.port} -t '{EVERYTHING}' -v)", flush=True)
+        camera_options = {}
+        if config.nfc is not None and config.nfc.device.startswith("udp:"):
+            from .demo_cards import DemoCards
+            from .nfc.sun import SunKeys
+
+            sun_keys = SunKeys.from_credentials(credentials, config.nfc.sun_system_identifier.encode())
+            try:
+                cards = DemoCards(config.nfc.device, sun_keys)
+            except OSError as exc:
+                raise EdgeAgentError(f"the card emulator cannot listen on {config.nfc.device}: {exc}") from None
+        if videos is not None:
+            camera = DemoCamera(videos)
+            camera_options["opener"] = camera.opener
+        agent = Agent(config, credentials, camera_options=camera_options)
         agent.start()
         monitor = Monitor(config.mqtt.host, config.mqtt.port, config.store.id)
+        if cards is not None and not cards.wait_for_reader(5):
+            logger.warning("the agent's reader has not polled the emulated cards yet")
         time.sleep(0.5)
         # Central's data, pushed the way `edge-agent central push` does it. The demo's
         # card key is made up per run: the fixtures name their demo cards by UID.
-        demo_fixtures = fixtures.load(DEMO_FIXTURES, hmac_key=os.urandom(32))
+        demo_fixtures = fixtures.load(DEMO_FIXTURES, hmac_key=credentials.require_key(STORE_HMAC_KEY))
         fixtures.publish(fixtures.messages(demo_fixtures, config.store.id), config.mqtt.host, config.mqtt.port)
+        controls = DemoControls(config.mqtt.host, config.mqtt.port, agent.topics, cards, camera)
+        if not kiosk:
+            print("no kiosk window (--no-kiosk)", flush=True)
+        elif not display_available():
+            print("no display ($DISPLAY and $WAYLAND_DISPLAY are unset): running without the kiosk window",
+                  flush=True)
+        else:
+            window = KioskWindow(config.mqtt.host, config.mqtt.port, config.store.id, config.device.id,
+                                 prepare_content(), kiosk_args).start()
+            print(f"kiosk window started (pid {window.process.pid}); closing it stops the demo", flush=True)
+        print(HELP, flush=True)
+        if sys.stdin is not None and sys.stdin.isatty():
+            threading.Thread(target=controls.read_keys, args=(sys.stdin,), name="demo-keys", daemon=True).start()
         print(f"agent {config.store.id}/{config.device.id} running, state in {state_dir}; Ctrl-C stops",
               flush=True)
         deadline = None if duration_s is None else time.monotonic() + duration_s
         while deadline is None or time.monotonic() < deadline:
+            if window is not None and window.closed:
+                print("the kiosk window was closed: stopping", flush=True)
+                break
             time.sleep(0.2)
     except KeyboardInterrupt:
         pass
     finally:
+        if window is not None:
+            window.stop()
+        if controls is not None:
+            controls.stop()
         if monitor is not None:
             monitor.stop()
-        agent.stop()
+        if cards is not None:
+            cards.close()
+        if agent is not None:
+            agent.stop()
         if broker is not None:
             broker.stop()
     return 0

@@ -222,6 +222,10 @@ class KioskApp(App):
         self.manager.transition.bind(on_complete=self._settle)
         self.screens = create_screens()
         self.manager.switch_to(self.screens[Screen.ATTRACT])
+        if self.settings.display.demo:
+            from .demo_controls import add_demo_controls
+
+            add_demo_controls(self)
         self._status_trigger = Clock.create_trigger(self._write_status, STATUS_DELAY_S)
         Window.bind(on_touch_down=self._on_touch, size=self._on_resize)
         self._on_resize(Window, Window.size)
@@ -473,6 +477,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--transition", choices=["slide", "fade", "none"], help="Animation between screens.")
     parser.add_argument("--status-file", type=Path, help="Write what is on screen as JSON here on every change.")
     parser.add_argument("--screenshot-dir", type=Path, help="Save a screenshot of every change here.")
+    parser.add_argument("--demo", action="store_true", default=None,
+                        help="Demo buttons and keys 1-5 that tap the demo cards (edge-agent demo; display.demo).")
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     return parser
 
@@ -494,7 +500,7 @@ def load_config(args: argparse.Namespace) -> KioskConfig:
         "mqtt": {"host": args.host, "port": args.port},
         "session": {"idle_timeout_s": args.idle_timeout, "countdown_s": args.countdown},
         "display": {"fullscreen": args.fullscreen, "width": width, "height": height, "language": args.language,
-                    "transition": args.transition},
+                    "transition": args.transition, "demo": args.demo},
         "content": {"folder": str(args.content) if args.content else None},
     })
     return parse_config(document, str(args.config) if args.config else "options")

@@ -33,6 +33,7 @@ from pydantic import BaseModel, ValidationError
 from edge_agent.contract import (
     BIRTH,
     COMMANDS,
+    DEMO_CONTROL,
     HEALTH,
     PRESENCE,
     RESPONSES,
@@ -224,6 +225,19 @@ class Bridge:
             return None
         logger.debug("request %s sent (%s)", command, transaction)
         return transaction
+
+    def publish_demo(self, action: str, card: str | None = None) -> bool:
+        """Ask ``edge-agent demo`` to ``tap`` demo card ``card``, ``remove`` it, or hold up the ``product``
+        (the kiosk's demo buttons; it never touches the emulator itself). False when not sent.
+
+        :raises ContractError: for an action or card the contract does not know.
+        """
+        if not self.connected:
+            logger.info("demo %s not sent: not connected", action)
+            return False
+        _, payload = encode(DEMO_CONTROL, {"action": action, "card": card})
+        info = self.client.publish(self.topics.demo, payload, qos=DEMO_CONTROL.qos, retain=False)
+        return info.rc == mqtt.MQTT_ERR_SUCCESS
 
     def expire(self) -> int:
         """Fail every request past its deadline; returns how many. Call it from the UI thread."""
