@@ -28,6 +28,7 @@ import importlib.util
 import json
 import logging
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -140,7 +141,6 @@ class Monitor:
             schema = "(not an envelope)"
         print(f"{time.strftime('%H:%M:%S')}  {message.topic:<55} {schema}", flush=True)
 
-
     def stop(self) -> None:
         self.client.disconnect()
         self.client.loop_stop()
@@ -222,8 +222,9 @@ class KioskWindow:
         return self
 
     @property
-    def closed(self) -> bool:
-        return self.process is not None and self.process.poll() is not None
+    def exit_code(self) -> int | None:
+        """None while the window is open; the kiosk's exit code once it has ended."""
+        return None if self.process is None else self.process.poll()
 
     def stop(self) -> None:
         if self.process is None or self.process.poll() is not None:
@@ -361,9 +362,14 @@ def run_demo(config_path: Path | None = None, state_dir: Path | None = None,
               flush=True)
         deadline = None if duration_s is None else time.monotonic() + duration_s
         while deadline is None or time.monotonic() < deadline:
-            if window is not None and window.closed:
+            code = None if window is None else window.exit_code
+            if code in (0, -signal.SIGTERM, -signal.SIGINT):
                 print("the kiosk window was closed: stopping", flush=True)
                 break
+            if code is not None:
+                print(f"the kiosk window failed (exit code {code}; its messages are above); "
+                      "the demo runs on without it", flush=True)
+                window = None
             time.sleep(0.2)
     except KeyboardInterrupt:
         pass
