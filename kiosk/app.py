@@ -32,6 +32,8 @@ from zoneinfo import ZoneInfo
 # Python's logging like the rest of the project.
 os.environ.setdefault("KIVY_NO_ARGS", "1")
 os.environ.setdefault("KIVY_LOG_MODE", "PYTHON")
+# Videos (the attract loop, instructions) play with ffpyplayer, a pip-installable FFmpeg binding.
+os.environ.setdefault("KIVY_VIDEO", "ffpyplayer")
 
 from kivy.app import App
 from kivy.clock import Clock
@@ -51,7 +53,7 @@ from edge_agent.credentials import Credentials
 
 from .bridge import Bridge
 from .config import ConfigError, KioskConfig, merge, parse_config, read_toml
-from .content import attract_slides
+from .content import ContentLibrary
 from .diagnostics import StatusWriter, held_texts, targets, visible_texts
 from .i18n import Translator
 from .state import KioskState, Mode, Preferences, Request, Screen
@@ -182,7 +184,7 @@ class KioskApp(App):
             defaults=Preferences(display.language, display.high_contrast, display.text_scale))
         self.words = Words(Translator())
         self.tz = ZoneInfo(settings.store.timezone)
-        self.slides = attract_slides(settings.content.folder)
+        self.content = ContentLibrary(settings.content.folder, settings.content.last_good, tz=self.tz)
         self.store_name = settings.store.name
         self.store_id = settings.store.id
         self.device_id = settings.device.id
@@ -231,6 +233,7 @@ class KioskApp(App):
         self._on_resize(Window, Window.size)
         self.sync()
         Clock.schedule_interval(self._tick, TICK_S)
+        Clock.schedule_interval(self._refresh_content, self.settings.content.check_s)
         self.bridge.start()
         return self.shell
 
@@ -344,6 +347,13 @@ class KioskApp(App):
             self.now_s = int(time.monotonic())
         self.sync()
 
+    def _refresh_content(self, _dt) -> None:
+        # A new pack in the folder is taken into use; a broken one is logged and the current one kept.
+        if self.content.refresh():
+            self.content_rev = self.content.revision
+            self._synced = None  # what sync() derives from the pack is derived again
+            self.sync()
+
     def _on_touch(self, _window, _touch) -> bool:
         self.state.touched()
         self.sync()  # hides the countdown at once
@@ -385,6 +395,7 @@ class KioskApp(App):
             "account_status": state.account_status, "offers_status": state.offers_status,
             "promo_status": state.promo_status, "window": list(window.size), "unit": self.unit,
             "target_px": self.target, "min_target_px": mm(9),
+            "attract": self.screens[Screen.ATTRACT].report(),
             "texts": texts, "targets": targets(self.shell, window.size),
             "held_texts": held_texts([*self.screens.values(), self.shell]), "screenshot": shot,
             "last_screenshot": self.status.last_screenshot,
@@ -471,7 +482,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--fullscreen", action="store_true", default=None, help="Fill the screen.")
     parser.add_argument("--size", metavar="WxH", help="Window size when not fullscreen, e.g. 800x480 or 1080x1920.")
     parser.add_argument("--language", choices=["nl", "en", "fr"], help="Language when nobody is recognised.")
-    parser.add_argument("--content", type=Path, help="Content folder with attract.yaml (content.folder).")
+    parser.add_argument("--content", type=Path, help="Content pack folder with content.yaml (content.folder).")
     parser.add_argument("--idle-timeout", type=float, help="Seconds without a touch before a session ends.")
     parser.add_argument("--countdown", type=float, help="The countdown shows for the last this many seconds.")
     parser.add_argument("--transition", choices=["slide", "fade", "none"], help="Animation between screens.")

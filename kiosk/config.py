@@ -70,7 +70,19 @@ class DisplaySection(_Section):
 
 
 class ContentSection(_Section):
-    folder: Path | None = Field(None, description="Content folder (attract.yaml + images); built-in text if absent.")
+    folder: Path | None = Field(None, description="Content pack folder (content.yaml + media, see kiosk.content); "
+                                                 "built-in texts without one.")
+    last_good: Path | None = Field(None, description="Every good pack is copied here; used at start when the "
+                                                    "folder's pack is broken or missing.")
+    check_s: float = Field(10.0, ge=1, le=3600, description="How often the kiosk checks the folder for a new pack.")
+
+    @model_validator(mode="after")
+    def _last_good_apart(self) -> ContentSection:
+        if self.folder is not None and self.last_good is not None and (
+                self.last_good.resolve() == self.folder.resolve()
+                or self.last_good.resolve().is_relative_to(self.folder.resolve())):
+            raise ValueError("last_good must be a folder outside the content folder")
+        return self
 
 
 class KioskConfig(_Section):

@@ -1,141 +1,740 @@
-"""The attract loop's content: a minimal manifest in the content folder.
+"""Content packs: the attract loop, inspiration carousels and instruction videos, from a folder.
 
-``<folder>/attract.yaml``::
+A pack is a folder with a manifest, ``content.yaml``, and the media it names
+(paths relative to the folder; ``content/tuincentrum/`` is the demo)::
 
-    slides:
-      - image: attract/lente.png        # relative to the folder
-        seconds: 8                      # 2..120, default 8
-        caption:                        # optional, per language
-          nl: Het voorjaar is begonnen
-          en: Spring has started
+    pack: tuincentrum-de-linde          # id: a-z, 0-9, '-'
+    version: "2026.11.1"                # a string: quote it
+    attract:                            # the Bereik loop, in this order
+      - image: attract/voorjaar.png     # .png .jpg .jpeg .webp .bmp .gif
+        seconds: 8                      # 2..600; default 8 for an image, 20 for a video
+        caption: {nl: "Voorjaarsactie", en: "Spring sale", fr: "Action printemps"}
+        when:                           # optional; without it: always
+          from: 2026-11-01              # first day (inclusive)
+          until: 2027-06-01             # first day it no longer shows (exclusive)
+          days: [mon, tue, wed, thu, fri, sat]
+          hours: "08:00-18:00"          # or a list: ["08:00-12:00", "13:00-18:00"]
+      - video: videos/gazon-bemesten.mp4   # .mp4 .m4v .webm .mkv .mov .avi; muted, looping
+        seconds: 20
+    inspire:                            # Inspireer: carousels per category or season
+      - carousel: voorjaar              # id, unique in the pack
+        title: {nl: "Klaar voor het voorjaar", en: "Ready for spring"}
+        category: gazonmest             # optional: the category it is about
+        when: {from: 2026-11-01, until: 2027-06-01}   # optional: the season
+        items:
+          - {gtin: "8712345000011", image: products/gazonmest-5kg.jpg, caption: {nl: "Gazonmest 5 kg"}}
+    instructions:                       # Ontzorg and Informeer: instruction videos
+      - id: gazon-bemesten              # unique in the pack
+        title: {nl: "Gazon bemesten in 4 stappen", en: "Feeding your lawn in 4 steps"}
+        video: videos/gazon-bemesten.mp4
+        poster: attract/gazon.png       # optional still
+        products: ["8712345000011"]     # GTINs it is about (leading zeros do not matter)
+        categories: [gazonmest]         # and/or categories
 
-Without a folder, a manifest or any usable slide the kiosk shows its built-in
-text attract. A broken manifest is reported with file, line and what is wrong,
-and the built-in attract is used. (Scheduling by date and time of day and the
-full content pack format come with issue 6's content work.)
+Texts are given per language (``nl``, ``en``, ``fr``; at least one) and shown
+in the shopper's language, else in Dutch, English, French. Schedules are read
+on the store's wall clock (:class:`ContentLibrary` and :func:`load_pack` take
+the store's time zone): ``from`` and ``until`` are dates, ``days`` and
+``hours`` must all match; an hours range ends before its end time and may not
+cross midnight (write ``22:00-24:00`` and ``00:00-02:00`` instead).
+
+:func:`load_pack` checks the whole manifest and raises :class:`ContentError`
+listing every problem as ``<file>:<line>: <key path>: <what is wrong>``:
+YAML syntax, unknown or missing keys, wrong values, unknown languages, media
+that are missing, of the wrong kind or outside the folder, duplicate ids.
+:class:`ContentLibrary` is what the kiosk holds: the pack in use, checked for
+changes now and then; a broken new pack is logged and the previous one kept,
+and every good pack can be copied to a ``last_good`` folder that is used at
+start when the folder's pack is broken or missing.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
-from pathlib import Path
+import os
+import shutil
+import typing
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime, tzinfo
+from pathlib import Path, PurePosixPath
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator, model_validator
 
 logger = logging.getLogger(__name__)
 
-MANIFEST = "attract.yaml"
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp"}
+MANIFEST = "content.yaml"
+LANGUAGES = ("nl", "en", "fr")
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif")
+VIDEO_SUFFIXES = (".mp4", ".m4v", ".webm", ".mkv", ".mov", ".avi")
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+IMAGE_SECONDS = 8.0
+VIDEO_SECONDS = 20.0
 
 
 class ContentError(Exception):
-    """A manifest that cannot be used; the message names the file, line and problem."""
+    """A pack that cannot be used. ``problems`` lists each one; the message has one per line."""
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = problems
+        super().__init__("\n".join(str(problem) for problem in problems))
 
 
-class Caption(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+@dataclass(frozen=True)
+class Problem:
+    """One mistake in a manifest: where (file, line, key path) and what."""
 
-    nl: str | None = Field(None, max_length=200)
-    en: str | None = Field(None, max_length=200)
-    fr: str | None = Field(None, max_length=200)
+    file: Path
+    line: int | None
+    key: str | None
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line is not None else str(self.file)
+        return f"{where}: {self.key}: {self.message}" if self.key else f"{where}: {self.message}"
+
+
+# --------------------------------------------------------------------------- what a pack holds
+
+
+@dataclass(frozen=True)
+class Localized:
+    """A text in up to three languages."""
+
+    nl: str | None = None
+    en: str | None = None
+    fr: str | None = None
 
     def text(self, language: str) -> str:
-        """The caption in ``language``, else in nl, en, fr order."""
-        for candidate in (language, "nl", "en", "fr"):
-            value = getattr(self, candidate, None)
+        """The text in ``language``, else in nl, en, fr order ('' when there is none)."""
+        for candidate in (language, *LANGUAGES):
+            value = getattr(self, candidate, None) if candidate in LANGUAGES else None
             if value:
                 return value
         return ""
 
 
-class SlideEntry(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+@dataclass(frozen=True)
+class Schedule:
+    """When something shows: dates (``start`` inclusive, ``until`` exclusive), weekdays (0 = Monday) and
+    time-of-day ranges in minutes (start inclusive, end exclusive); None means no restriction."""
 
-    image: str = Field(min_length=1, max_length=200)
-    seconds: float = Field(8.0, ge=2, le=120)
-    caption: Caption | None = None
+    start: date | None = None
+    until: date | None = None
+    days: frozenset[int] | None = None
+    hours: tuple[tuple[int, int], ...] | None = None
 
-    @field_validator("image")
-    @classmethod
-    def _inside_folder(cls, value: str) -> str:
-        if value.startswith("/") or ".." in Path(value).parts:
-            raise ValueError("the image must be a path inside the content folder")
-        if Path(value).suffix.lower() not in IMAGE_SUFFIXES:
-            raise ValueError(f"not an image file (use {', '.join(sorted(IMAGE_SUFFIXES))})")
-        return value
+    def active(self, now: datetime) -> bool:
+        """Whether it shows at the wall-clock time ``now``."""
+        today = now.date()
+        if self.start is not None and today < self.start:
+            return False
+        if self.until is not None and today >= self.until:
+            return False
+        if self.days is not None and now.weekday() not in self.days:
+            return False
+        if self.hours is not None:
+            minute = now.hour * 60 + now.minute + now.second / 60
+            return any(start <= minute < end for start, end in self.hours)
+        return True
 
 
-class Manifest(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    slides: list[SlideEntry] = Field(min_length=1, max_length=200)
+ALWAYS = Schedule()
 
 
 @dataclass(frozen=True)
-class Slide:
-    image: Path
+class AttractItem:
+    """One step of the attract loop: an image, or a video (muted, looping) shown ``seconds`` long."""
+
+    kind: Literal["image", "video"]
+    path: Path
     seconds: float
-    caption: Caption | None
+    caption: Localized | None = None
+    schedule: Schedule = ALWAYS
+
+
+@dataclass(frozen=True)
+class CarouselItem:
+    gtin: str
+    image: Path | None = None
+    caption: Localized | None = None
+
+
+@dataclass(frozen=True)
+class Carousel:
+    id: str
+    title: Localized
+    category: str | None
+    items: tuple[CarouselItem, ...]
+    schedule: Schedule = ALWAYS
+
+
+@dataclass(frozen=True)
+class Instruction:
+    id: str
+    title: Localized
+    video: Path
+    poster: Path | None = None
+    products: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+
+
+def normal_gtin(gtin: str) -> str:
+    """A GTIN without leading zeros, so GTIN-13 and its 14-digit form compare equal."""
+    return gtin.strip().lstrip("0")
+
+
+class ContentPack:
+    """A validated pack (see the module docstring). Media paths in it are absolute.
+
+    :param folder: the pack's folder; None for the empty pack.
+    :param tz: the store's time zone: an aware ``now`` is converted to it before a schedule is read.
+    """
+
+    def __init__(self, folder: Path | None, name: str = "", version: str = "",
+                 attract: tuple[AttractItem, ...] = (), carousels: tuple[Carousel, ...] = (),
+                 instructions: tuple[Instruction, ...] = (), files: tuple[str, ...] = (), tz: tzinfo | None = None):
+        self.folder = folder
+        self.name = name
+        self.version = version
+        self.attract_items = attract
+        self.all_carousels = carousels
+        self.instructions = instructions
+        self.files = files  # the manifest and every medium it names, relative to the folder
+        self.tz = tz
+
+    @classmethod
+    def empty(cls) -> ContentPack:
+        """No pack: the kiosk shows its built-in texts."""
+        return cls(None)
+
+    def __bool__(self) -> bool:
+        return self.folder is not None
+
+    def __repr__(self) -> str:
+        return f"<ContentPack {self.name or '(empty)'} {self.version} in {self.folder}>"
+
+    def _local(self, now: datetime) -> datetime:
+        return now.astimezone(self.tz) if self.tz is not None and now.tzinfo is not None else now
+
+    def attract(self, now: datetime) -> list[AttractItem]:
+        """The attract items scheduled at ``now``, in manifest order."""
+        now = self._local(now)
+        return [item for item in self.attract_items if item.schedule.active(now)]
+
+    def carousels(self, now: datetime) -> list[Carousel]:
+        """The carousels scheduled at ``now``, in manifest order."""
+        now = self._local(now)
+        return [carousel for carousel in self.all_carousels if carousel.schedule.active(now)]
+
+    def instruction(self, id: str) -> Instruction | None:
+        return next((item for item in self.instructions if item.id == id), None)
+
+    def instructions_for(self, gtins: Iterable[str], categories: Iterable[str] = ()) -> list[Instruction]:
+        """The instructions about any of ``gtins`` (compared without leading zeros) or ``categories``."""
+        wanted = {normal_gtin(gtin) for gtin in gtins if gtin}
+        wanted_categories = {category for category in categories if category}
+        return [item for item in self.instructions
+                if wanted.intersection(normal_gtin(gtin) for gtin in item.products)
+                or wanted_categories.intersection(item.categories)]
+
+    def media(self, relative: str | os.PathLike | None) -> Path | None:
+        """The file a pack-relative path (e.g. a product's image or video) names, or None when it is
+        empty, leads outside the folder or does not exist."""
+        if self.folder is None or not relative:
+            return None
+        root = self.folder.resolve()
+        try:
+            path = (root / relative).resolve()
+        except (OSError, RuntimeError, ValueError):
+            return None
+        return path if path.is_relative_to(root) and path.is_file() else None
+
+    def image_for(self, gtin: str) -> Path | None:
+        """The first carousel image of the product ``gtin`` (any schedule), or None."""
+        wanted = normal_gtin(gtin)
+        for carousel in self.all_carousels:
+            for item in carousel.items:
+                if item.image is not None and normal_gtin(item.gtin) == wanted:
+                    return item.image
+        return None
+
+
+# --------------------------------------------------------------------------- the manifest's schema
+
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
+LocalizedText = Annotated[dict[Literal["nl", "en", "fr"], Text], Field(min_length=1)]
+Id = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]
+Gtin = Annotated[str, StringConstraints(pattern=r"^[0-9]{8,14}$")]
+MediaPath = Annotated[str, StringConstraints(min_length=1, max_length=300)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _minutes(text: str) -> int:
+    hours, _, minutes = text.strip().partition(":")
+    if not (hours.isdigit() and minutes.isdigit() and len(minutes) == 2 and len(hours) <= 2):
+        raise ValueError(f"{text.strip()!r} is not a time (HH:MM)")
+    value = int(hours) * 60 + int(minutes)
+    if int(minutes) > 59 or value > 24 * 60:
+        raise ValueError(f"{text.strip()!r} is not a time of day")
+    return value
+
+
+def parse_hours(ranges: str | list[str]) -> tuple[tuple[int, int], ...]:
+    """``"08:00-18:00"`` (or a list of such) as minute ranges.
+
+    :raises ValueError: for a malformed range, or one that ends before it starts or crosses midnight.
+    """
+    result = []
+    for text in [ranges] if isinstance(ranges, str) else ranges:
+        start, dash, end = text.partition("-")
+        if not dash:
+            raise ValueError(f"{text!r} is not a range of hours (HH:MM-HH:MM)")
+        first, last = _minutes(start), _minutes(end)
+        if last <= first:
+            raise ValueError(f"{text!r} ends before it starts; a range may not cross midnight: write "
+                             f"{start.strip()}-24:00 and 00:00-{end.strip()}")
+        result.append((first, last))
+    if not result:
+        raise ValueError("give at least one range of hours")
+    return tuple(result)
+
+
+class WhenEntry(_Strict):
+    start: date | None = Field(None, alias="from", description="First day it shows (inclusive).")
+    until: date | None = Field(None, description="First day it no longer shows (exclusive).")
+    days: list[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]] | None = Field(None, min_length=1)
+    hours: list[str] | None = Field(None, description="'HH:MM-HH:MM', or a list of them.")
+
+    @field_validator("hours", mode="before")
+    @classmethod
+    def _one_range(cls, value):
+        return [value] if isinstance(value, str) else value
+
+    @field_validator("hours")
+    @classmethod
+    def _hours(cls, value):
+        if value is not None:
+            parse_hours(value)
+        return value
+
+    @model_validator(mode="after")
+    def _order(self) -> WhenEntry:
+        if self.start is not None and self.until is not None and self.until <= self.start:
+            raise ValueError("'until' must be after 'from' (it is the first day it no longer shows)")
+        return self
+
+    def schedule(self) -> Schedule:
+        return Schedule(self.start, self.until,
+                        None if self.days is None else frozenset(DAYS.index(day) for day in self.days),
+                        None if self.hours is None else parse_hours(self.hours))
+
+
+class AttractEntry(_Strict):
+    image: MediaPath | None = None
+    video: MediaPath | None = None
+    seconds: float | None = Field(None, ge=2, le=600, description="How long it shows.")
+    caption: LocalizedText | None = None
+    when: WhenEntry | None = None
+
+    @model_validator(mode="after")
+    def _one_medium(self) -> AttractEntry:
+        if (self.image is None) == (self.video is None):
+            raise ValueError("give either 'image' or 'video'")
+        return self
+
+
+class CarouselItemEntry(_Strict):
+    gtin: Gtin
+    image: MediaPath | None = None
+    caption: LocalizedText | None = None
+
+
+class CarouselEntry(_Strict):
+    carousel: Id
+    title: LocalizedText
+    category: Id | None = None
+    when: WhenEntry | None = None
+    items: list[CarouselItemEntry] = Field(min_length=1, max_length=100)
+
+
+class InstructionEntry(_Strict):
+    id: Id
+    title: LocalizedText
+    video: MediaPath
+    poster: MediaPath | None = None
+    products: list[Gtin] = Field(default_factory=list)
+    categories: list[Id] = Field(default_factory=list)
+
+
+class Manifest(_Strict):
+    pack: Id
+    version: Annotated[str, StringConstraints(min_length=1, max_length=40)]
+    attract: list[AttractEntry] = Field(default_factory=list, max_length=200)
+    inspire: list[CarouselEntry] = Field(default_factory=list, max_length=100)
+    instructions: list[InstructionEntry] = Field(default_factory=list, max_length=200)
+
+
+# Where the manifest names media ("*" = every item of a list), and what kind they must be.
+MEDIA_FIELDS = (
+    (("attract", "*", "image"), "image"),
+    (("attract", "*", "video"), "video"),
+    (("inspire", "*", "items", "*", "image"), "image"),
+    (("instructions", "*", "video"), "video"),
+    (("instructions", "*", "poster"), "image"),
+)
+UNIQUE_IDS = ((("inspire", "*", "carousel"), "carousel"), (("instructions", "*", "id"), "instruction"))
+
+
+# --------------------------------------------------------------------------- reading a manifest
+
+
+def _find(document: Any, pattern: tuple, loc: tuple = ()) -> Iterator[tuple[tuple, Any]]:
+    """(loc, value) of every place in ``document`` matching ``pattern``."""
+    if not pattern:
+        yield loc, document
+        return
+    head, rest = pattern[0], pattern[1:]
+    if head == "*":
+        if isinstance(document, list):
+            for index, item in enumerate(document):
+                yield from _find(item, rest, (*loc, index))
+    elif isinstance(document, dict) and head in document:
+        yield from _find(document[head], rest, (*loc, head))
 
 
 def _line_of(node: yaml.Node | None, loc: tuple) -> int | None:
-    """Line (1-based) of the YAML node at ``loc``, or of the deepest one found."""
+    """The line (1-based) of the key or item at ``loc``, or of the deepest one that exists."""
     line = node.start_mark.line + 1 if node is not None else None
     for part in loc:
         if isinstance(node, yaml.MappingNode):
-            node = next((value for key, value in node.value if key.value == part), None)
+            pair = next(((key, value) for key, value in node.value if key.value == part), None)
+            if pair is None:
+                break
+            line, node = pair[0].start_mark.line + 1, pair[1]
         elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
             node = node.value[part]
+            line = node.start_mark.line + 1
         else:
             break
-        if node is None:
-            break
-        line = node.start_mark.line + 1
     return line
 
 
-def load_slides(folder: Path) -> list[Slide]:
-    """The slides of the manifest in ``folder``.
+def _key_path(loc: tuple) -> str:
+    return ".".join(str(part) for part in loc if part != "[key]") or "(top level)"
 
-    :raises ContentError: for a missing, unreadable or invalid manifest, or a missing image.
-    """
-    path = folder / MANIFEST
+
+def _model_at(loc: tuple) -> type[BaseModel] | None:
+    """The schema model that validates the mapping at ``loc`` (for naming the keys it allows)."""
+    model: Any = Manifest
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        if not (isinstance(model, type) and issubclass(model, BaseModel)):
+            return None
+        field_info = next((info for name, info in model.model_fields.items() if (info.alias or name) == part), None)
+        if field_info is None:
+            return None
+        model = _inner_model(field_info.annotation)
+    return model if isinstance(model, type) and issubclass(model, BaseModel) else None
+
+
+def _inner_model(annotation: Any) -> Any:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for argument in typing.get_args(annotation):
+        found = _inner_model(argument)
+        if found is not None:
+            return found
+    return None
+
+
+def _message(error: dict) -> str:
+    loc = tuple(error["loc"])
+    if loc and loc[-1] == "[key]":  # only the per-language texts are dictionaries
+        return f"unknown language {loc[-2]!r} (use {', '.join(LANGUAGES)})"
+    if error["type"] == "extra_forbidden":
+        model = _model_at(loc[:-1])
+        allowed = [info.alias or name for name, info in model.model_fields.items()] if model else []
+        return "unknown key" + (f" (allowed: {', '.join(allowed)})" if allowed else "")
+    if error["type"] == "missing":
+        return "missing: this key is required"
+    if error["type"] == "model_type":
+        return "expected a mapping (key: value lines)" if error["input"] is not None else "empty"
+    message = error["msg"]
+    return message.removeprefix("Value error, ")
+
+
+def _duplicate_keys(node: yaml.Node | None, loc: tuple = ()) -> Iterator[tuple[tuple, int]]:
+    """(loc, line) of every key given twice in one mapping (YAML would keep the last silently)."""
+    if isinstance(node, yaml.MappingNode):
+        seen = set()
+        for key, value in node.value:
+            if key.value in seen:
+                yield (*loc, key.value), key.start_mark.line + 1
+            seen.add(key.value)
+            yield from _duplicate_keys(value, (*loc, key.value))
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            yield from _duplicate_keys(item, (*loc, index))
+
+
+def _check_medium(root: Path, relative: str, kind: str) -> str | None:
+    """What is wrong with the medium ``relative`` of ``kind`` ('image' or 'video'), or None."""
+    pure = PurePosixPath(relative)
+    if "\\" in relative or pure.is_absolute() or ".." in pure.parts:
+        return f"{relative!r} must be a path inside the pack folder (relative, without '..')"
+    suffixes = IMAGE_SUFFIXES if kind == "image" else VIDEO_SUFFIXES
+    if pure.suffix.lower() not in suffixes:
+        return f"{relative!r} is not {'an image' if kind == 'image' else 'a video'} (use {', '.join(suffixes)})"
+    path = (root / relative).resolve()
+    if not path.is_relative_to(root):
+        return f"{relative!r} leads outside the pack folder"
+    if not path.is_file():
+        return f"{relative} does not exist"
+    return None
+
+
+def _stat(path: Path) -> tuple[int, int] | None:
     try:
-        text = path.read_text(encoding="utf-8")
+        status = path.stat()
+    except OSError:
+        return None
+    return status.st_mtime_ns, status.st_size
+
+
+@dataclass
+class _Reading:
+    """What one reading of a folder found: the pack or the problems, and the files it looked at with their
+    (mtime, size) when looked at, so a change to any of them is noticed."""
+
+    pack: ContentPack | None
+    problems: list[Problem]
+    seen: tuple[tuple[Path, tuple[int, int] | None], ...] = field(default=())
+
+
+def _read(folder: Path, tz: tzinfo | None) -> _Reading:
+    manifest_path = folder / MANIFEST
+    seen = [(manifest_path, _stat(manifest_path))]
+    try:
+        text = manifest_path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise ContentError(f"{path}: cannot read: {exc}") from None
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        return _Reading(None, [Problem(manifest_path, None, None, f"cannot read: {reason}")], tuple(seen))
+    loader = yaml.SafeLoader(text)
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        document = yaml.safe_load(text)
+        node = loader.get_single_node()
+        document = loader.construct_document(node) if node is not None else None
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f":{mark.line + 1}" if mark is not None else ""
-        raise ContentError(f"{path}{where}: not valid YAML: {getattr(exc, 'problem', exc)}") from None
+        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+        problem = Problem(manifest_path, mark.line + 1 if mark is not None else None, None,
+                          f"not valid YAML: {getattr(exc, 'problem', None) or exc}")
+        return _Reading(None, [problem], tuple(seen))
+    finally:
+        loader.dispose()
+
+    found: dict[tuple, Problem] = {}
+
+    def report(loc: tuple, message: str, line: int | None = None) -> None:
+        line = line or _line_of(node, loc) or 1  # 1: an empty manifest
+        found.setdefault(loc, Problem(manifest_path, line, _key_path(loc), message))
+
+    for loc, line in _duplicate_keys(node):
+        report(loc, "given twice", line)
+    manifest = None
     try:
         manifest = Manifest.model_validate(document)
     except ValidationError as exc:
-        error = exc.errors(include_url=False)[0]
-        line = _line_of(node, tuple(error["loc"]))
-        key = ".".join(str(part) for part in error["loc"]) or "(top level)"
-        raise ContentError(f"{path}:{line or '?'}: {key}: {error['msg']}") from None
-    slides = []
-    for index, entry in enumerate(manifest.slides):
-        image = folder / entry.image
-        if not image.is_file():
-            line = _line_of(node, ("slides", index, "image"))
-            raise ContentError(f"{path}:{line or '?'}: slides.{index}.image: {entry.image} does not exist")
-        slides.append(Slide(image, entry.seconds, entry.caption))
-    return slides
+        for error in exc.errors(include_url=False):
+            loc = tuple(error["loc"])
+            report(loc[:-1] if loc and loc[-1] == "[key]" else loc, _message(error))
+    root = folder.resolve()
+    for pattern, kind in MEDIA_FIELDS:
+        for loc, value in _find(document, pattern):
+            if not isinstance(value, str) or loc in found:
+                continue
+            problem = _check_medium(root, value, kind)
+            if problem:
+                report(loc, problem)
+            if not PurePosixPath(value).is_absolute() and ".." not in PurePosixPath(value).parts:
+                seen.append((folder / value, _stat(folder / value)))
+    for pattern, what in UNIQUE_IDS:
+        first: dict[Any, tuple] = {}
+        for loc, value in _find(document, pattern):
+            if not isinstance(value, str):
+                continue
+            if value in first:
+                report(loc, f"duplicate {what} id {value!r} (also at line {_line_of(node, first[value])})")
+            else:
+                first[value] = loc
+    if found or manifest is None:
+        problems = sorted(found.values(), key=lambda problem: (problem.line or 0, problem.key or ""))
+        return _Reading(None, problems, tuple(seen))
+    return _Reading(_build(folder, manifest, tz), [], tuple(dict.fromkeys(seen)))
 
 
-def attract_slides(folder: Path | None) -> list[Slide]:
-    """The slides to show, or an empty list for the built-in text attract (problems are logged)."""
-    if folder is None:
-        return []
+def _localized(texts: dict[str, str] | None) -> Localized | None:
+    return Localized(**texts) if texts else None
+
+
+def _build(folder: Path, manifest: Manifest, tz: tzinfo | None) -> ContentPack:
+    def when(entry: WhenEntry | None) -> Schedule:
+        return entry.schedule() if entry is not None else ALWAYS
+
+    folder = folder.resolve()  # media paths compare equal to ContentPack.media()'s
+
+    attract = tuple(
+        AttractItem("image" if entry.image else "video", (folder / (entry.image or entry.video)).resolve(),
+                    entry.seconds or (IMAGE_SECONDS if entry.image else VIDEO_SECONDS), _localized(entry.caption),
+                    when(entry.when))
+        for entry in manifest.attract)
+    carousels = tuple(
+        Carousel(entry.carousel, _localized(entry.title), entry.category,
+                 tuple(CarouselItem(item.gtin, (folder / item.image).resolve() if item.image else None,
+                                    _localized(item.caption)) for item in entry.items),
+                 when(entry.when))
+        for entry in manifest.inspire)
+    instructions = tuple(
+        Instruction(entry.id, _localized(entry.title), (folder / entry.video).resolve(),
+                    (folder / entry.poster).resolve() if entry.poster else None,
+                    tuple(entry.products), tuple(entry.categories))
+        for entry in manifest.instructions)
+    files = [MANIFEST]
+    for pattern, _kind in MEDIA_FIELDS:
+        files.extend(value for _loc, value in _find(manifest.model_dump(by_alias=True), pattern) if value)
+    return ContentPack(folder, manifest.pack, manifest.version, attract, carousels, instructions,
+                       tuple(dict.fromkeys(files)), tz)
+
+
+def load_pack(folder: Path, tz: tzinfo | None = None) -> ContentPack:
+    """The pack in ``folder``.
+
+    :param tz: the store's time zone, for schedules (see :class:`ContentPack`).
+    :raises ContentError: listing every problem of the manifest with file, line and key path.
+    """
+    reading = _read(Path(folder), tz)
+    if reading.pack is None:
+        raise ContentError(reading.problems)
+    return reading.pack
+
+
+# --------------------------------------------------------------------------- the pack in use
+
+
+class ContentLibrary:
+    """The pack the kiosk shows, kept up to date with its folder.
+
+    :param folder: the pack folder (``[content] folder``); None for no pack (built-in texts).
+    :param last_good: where every good pack is copied (``[content] last_good``); at start, the copy there
+        is used when the folder's pack is broken or missing.
+    :param tz: the store's time zone, for schedules.
+
+    ``current`` is the pack in use (:meth:`ContentPack.empty` without one), ``error`` the problems of the
+    folder's pack when it cannot be used (else None), ``revision`` counts the packs taken into use.
+    """
+
+    def __init__(self, folder: Path | None, last_good: Path | None = None, tz: tzinfo | None = None):
+        self.folder = Path(folder) if folder is not None else None
+        self.last_good = Path(last_good) if last_good is not None else None
+        self.tz = tz
+        self.current = ContentPack.empty()
+        self.error: str | None = None
+        self.revision = 0
+        self._seen: tuple = ()
+        if self.folder is None:
+            return
+        reading = self._read()
+        if reading.pack is not None:
+            self._use(reading.pack)
+            return
+        if self.last_good is not None and (self.last_good / MANIFEST).exists():
+            try:
+                pack = load_pack(self.last_good, tz)
+            except ContentError as exc:
+                logger.error("the last good content pack is not usable either:\n%s", exc)
+            else:
+                logger.warning("using the last good content pack %s %s from %s", pack.name, pack.version,
+                               self.last_good)
+                self.current, self.revision = pack, self.revision + 1
+
+    def refresh(self) -> bool:
+        """Read the folder again if the manifest or a medium it names changed (mtime or size).
+
+        A broken pack is logged (file:line: key: problem) and the one in use kept.
+
+        :returns: True when another pack is now in use.
+        """
+        if self.folder is None or all(_stat(path) == stat for path, stat in self._seen):
+            return False
+        reading = self._read()
+        if reading.pack is None:
+            return False
+        self._use(reading.pack)
+        return True
+
+    def _read(self) -> _Reading:
+        reading = _read(self.folder, self.tz)
+        self._seen = reading.seen
+        if reading.pack is None:
+            self.error = "\n".join(str(problem) for problem in reading.problems)
+            logger.error("content pack in %s not used (%s):\n%s", self.folder,
+                         f"keeping {self.current.name} {self.current.version}" if self.current
+                         else "showing the built-in texts", self.error)
+        return reading
+
+    def _use(self, pack: ContentPack) -> None:
+        self.current, self.error, self.revision = pack, None, self.revision + 1
+        logger.info("content pack %s %s in use (%d attract items, %d carousels, %d instructions)", pack.name,
+                    pack.version, len(pack.attract_items), len(pack.all_carousels), len(pack.instructions))
+        if self.last_good is not None:
+            try:
+                save_copy(pack, self.last_good)
+            except OSError as exc:
+                logger.warning("could not keep a copy of content pack %s in %s: %s", pack.name, self.last_good, exc)
+
+
+def _listing(folder: Path, files: Iterable[str]) -> list[tuple[str, tuple[int, int] | None]]:
+    return sorted((name, _stat(folder / name)) for name in files)
+
+
+def save_copy(pack: ContentPack, target: Path) -> bool:
+    """Copy the pack's manifest and media to ``target``: into a temporary folder beside it first, then
+    renamed into place, so ``target`` is never half a pack. Nothing is copied when ``target`` already
+    holds the same files (name, size and modification time).
+
+    :returns: whether it copied.
+    :raises OSError: when copying fails (``target`` is then unchanged).
+    """
+    if pack.folder is None or pack.folder.resolve() == target.resolve():
+        return False
+    if (target / MANIFEST).is_file() and _listing(target, pack.files) == _listing(pack.folder, pack.files) \
+            and set(_files_under(target)) == set(pack.files):
+        return False
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temporary = target.parent / f".{target.name}.new-{os.getpid()}"
+    old = target.parent / f".{target.name}.old-{os.getpid()}"
+    shutil.rmtree(temporary, ignore_errors=True)
     try:
-        return load_slides(folder)
-    except ContentError as exc:
-        logger.error("attract content not used: %s", exc)
-        return []
+        for name in pack.files:
+            destination = temporary / name
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(pack.folder / name, destination)
+        if target.exists():
+            os.replace(target, old)
+        os.replace(temporary, target)
+    finally:
+        shutil.rmtree(temporary, ignore_errors=True)
+        shutil.rmtree(old, ignore_errors=True)
+    logger.info("content pack %s %s kept in %s", pack.name, pack.version, target)
+    return True
+
+
+def _files_under(folder: Path) -> Iterator[str]:
+    for path in folder.rglob("*"):
+        if path.is_file():
+            yield path.relative_to(folder).as_posix()
