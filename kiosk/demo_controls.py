@@ -40,10 +40,18 @@ class DemoControls(BoxLayout):
 
     def on_key(self, _window, key: int, _scancode: int, codepoint: str | None, modifiers: list) -> bool:
         pressed = codepoint if codepoint in KEYS else KEYPAD.get(key)
-        if pressed is None or modifiers and set(modifiers) - {"numlock", "capslock"}:
+        if pressed is None or modifiers and set(modifiers) - {"numlock", "capslock"} or self._typing():
             return False
         self.send(*KEYS[pressed])
         return True
+
+    @staticmethod
+    def _typing() -> bool:
+        """Whether a text field has the keyboard (a promo code has digits: they are not demo keys then)."""
+        from kivy.uix.textinput import TextInput
+
+        root = App.get_running_app().root
+        return root is not None and any(isinstance(widget, TextInput) and widget.focus for widget in root.walk())
 
 
 def add_demo_controls(app: App) -> DemoControls:

@@ -206,3 +206,27 @@ def test_demo_opens_the_kiosk_whose_buttons_and_keys_tap_the_demo_cards_and_show
     assert code == 0, out[-3000:]
     assert not tracebacks(out), tracebacks(out)
     assert no_uid_in(out), "a demo card's UID was printed or logged"
+
+
+def test_a_demo_control_names_a_card_exactly_when_it_taps_one():
+    from edge_agent.contract import DemoControlPayload
+    from edge_agent.errors import ContractError
+
+    assert DemoControlPayload(action="tap", card="staff").card == "staff"
+    for bad in ({"action": "tap"}, {"action": "product", "card": "gold"}, {"action": "tap", "card": "someone"},
+                {"action": "erase"}):
+        with pytest.raises((ValueError, ContractError)):
+            encode(DEMO_CONTROL, bad)
+    assert not DEMO_CONTROL.retained and not DEMO_CONTROL.bridged
+
+
+def test_demo_keys_come_from_the_environment_first_and_a_window_needs_a_display():
+    from edge_agent.demo import demo_credentials, display_available
+
+    mine = "ab" * 32
+    credentials = demo_credentials({"CS_STORE_HMAC_KEY": mine})
+    assert credentials.get("store-hmac-key") == mine
+    assert len(bytes.fromhex(credentials.get("sun-meta-read-key"))) == 16
+    assert demo_credentials({}).get("store-hmac-key") != demo_credentials({}).get("store-hmac-key")
+    assert not display_available({}) and display_available({"WAYLAND_DISPLAY": "wayland-0"})
+    assert display_available({"DISPLAY": ":0"})
