@@ -718,7 +718,8 @@ def save_copy(pack: ContentPack, target: Path) -> bool:
     target.parent.mkdir(parents=True, exist_ok=True)
     temporary = target.parent / f".{target.name}.new-{os.getpid()}"
     old = target.parent / f".{target.name}.old-{os.getpid()}"
-    shutil.rmtree(temporary, ignore_errors=True)
+    for leftover in (temporary, old):  # from a copy that was interrupted
+        shutil.rmtree(leftover, ignore_errors=True)
     try:
         for name in pack.files:
             destination = temporary / name

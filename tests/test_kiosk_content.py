@@ -488,3 +488,41 @@ def test_the_kiosk_loops_the_demo_pack_with_its_muted_video(xvfb, mosquitto, dem
                       if (" ERROR " in line or " WARNING " in line or "Traceback" in line)
                       and ("kiosk.content" in line or "screens.bereik" in line or str(demo_pack[0]) in line)]
     assert about_the_pack == []
+
+
+def test_the_kiosk_keeps_showing_the_good_pack_when_a_broken_one_arrives(xvfb, mosquitto, tmp_path):
+    from edge_agent.contract import new_id
+    from tests.support.kiosk import KioskProcess
+
+    folder = small_pack(tmp_path / "pack", """\
+        pack: test
+        version: "1"
+        attract:
+          - image: attract/lente.png
+            seconds: 2
+            caption: {nl: Het voorjaar is begonnen}
+        """)
+    config = tmp_path / "kiosk.toml"
+    config.write_text(f'[content]\nfolder = "{folder}"\nlast_good = "{tmp_path / "last-good"}"\ncheck_s = 1\n')
+    app = KioskProcess(xvfb, mosquitto.port, f"store-{new_id()[-8:]}", "kiosk-1", tmp_path / "kiosk",
+                       args=("--config", str(config)))
+    try:
+        app.start()
+        app.wait_screen("bereik", "Het voorjaar is begonnen", timeout=15)
+        (folder / "content.yaml").write_text(
+            'pack: test\nversion: "2"\nattract:\n  - image: attract/zomer.png\n    caption: {nl: De zomer}\n')
+        deadline = time.monotonic() + 10
+        problem = f"{folder / 'content.yaml'}:4: attract.0.image: attract/zomer.png does not exist"
+        while problem not in app.log() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert problem in app.log()
+        time.sleep(2.5)  # a whole slide later: still the good pack
+        status = app.wait_screen("bereik", "Het voorjaar is begonnen")
+        assert not app.shows(status, "De zomer")
+        shutil.copy(folder / "attract" / "lente.png", folder / "attract" / "zomer.png")
+        status = app.wait_screen("bereik", "De zomer", timeout=10)
+        assert status["attract"] == {"kind": "image", "path": "attract/zomer.png", "loaded": False, "position": 0.0,
+                                     "duration": 0.0}
+        assert load_pack(tmp_path / "last-good").version == "2"
+    finally:
+        assert app.stop() == 0, app.log()[-2000:]
