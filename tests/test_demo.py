@@ -181,6 +181,8 @@ def test_demo_opens_the_kiosk_whose_buttons_and_keys_tap_the_demo_cards_and_show
         assert all(min(w, h) >= status["min_target_px"] - 0.5
                    for name, (_x, _y, w, h) in status["targets"].items() if name.startswith("demo-"))
 
+        # The demo video: someone walks up (about 3 s in) and the camera's presence wakes the kiosk.
+        kiosk.wait(lambda s: s["present"], timeout=30)
         kiosk.click("demo-expired")
         kiosk.keep(kiosk.wait_screen("enrolment", timeout=15), "demo-expired")
         kiosk.click("demo-gold")
