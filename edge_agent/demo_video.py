@@ -225,7 +225,7 @@ class _DemoCapture:
         self._idle = cv2.VideoCapture(str(camera.videos.idle))
         self._clip: Any = None
 
-    def isOpened(self) -> bool:  # noqa: N802 - OpenCV's name
+    def isOpened(self) -> bool:  # OpenCV's name
         return self._idle.isOpened()
 
     def read(self):

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from edge_agent.contract import ALL_MESSAGES, EVENTS, encode
+from edge_agent.contract import ALL_MESSAGES, DEMO_CONTROL, EVENTS, encode
 from tests.support.mosquitto import Mosquitto
 from tests.support.mqtt import Capture, Publisher
 
@@ -71,6 +71,8 @@ def test_bridge_carries_pseudonymous_topics_and_never_local_personal_ones(broker
                 store_pub.publish(message.topic_for(STORE, DEVICE), example_payload(message))
             elif message.topic.startswith("cs/v1/central/"):
                 central_pub.publish(message.topic_for(STORE), example_payload(message))
+            elif message is DEMO_CONTROL:  # the kiosk publishes it in the store, for `edge-agent demo`
+                store_pub.publish(message.topic_for(STORE, DEVICE), example_payload(message))
             else:  # commands: central may send the bridged ones
                 central_pub.publish(message.topic_for(STORE, DEVICE), example_payload(message))
         store_pub.publish(FOOTFALL, b'{"last":true}')
@@ -86,6 +88,7 @@ def test_bridge_carries_pseudonymous_topics_and_never_local_personal_ones(broker
                 assert crossed, f"{message.name} should reach {'central' if up else 'the store'}"
             else:
                 assert not crossed, f"{message.name} must never cross the bridge"
+        assert DEMO_CONTROL.topic_for(STORE, DEVICE) not in crossed_up, "demo-control must stay in the store"
     finally:
         for client in (at_central, at_store, store_pub, central_pub):
             client.close()
