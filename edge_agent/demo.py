@@ -294,7 +294,7 @@ class DemoControls:
 
 
 HELP = """\
-demo cards and product (kiosk keys or buttons; or type the number and Enter here):
+demo cards and product ({how}):
   1  gold     Sanne: goud, opted in, order WEB-100234 ready in locker 4
   2  expired  Joke: her consent to be recognised has expired
   3  unknown  a card that is linked to no one
@@ -355,9 +355,12 @@ def run_demo(config_path: Path | None = None, state_dir: Path | None = None,
             window = KioskWindow(config.mqtt.host, config.mqtt.port, config.store.id, config.device.id,
                                  prepare_content(), kiosk_args).start()
             print(f"kiosk window started (pid {window.process.pid}); closing it stops the demo", flush=True)
-        print(HELP, flush=True)
+        ways = ["the kiosk's keys or demo buttons"] if window is not None else []
         if sys.stdin is not None and sys.stdin.isatty():
+            ways.append("the number and Enter here")
             threading.Thread(target=controls.read_keys, args=(sys.stdin,), name="demo-keys", daemon=True).start()
+        ways.append(("or " if ways else "") + f"a {DEMO_CONTROL.schema_id} message on {agent.topics.demo}")
+        print(HELP.format(how=", ".join(ways)), flush=True)
         print(f"agent {config.store.id}/{config.device.id} running, state in {state_dir}; Ctrl-C stops",
               flush=True)
         deadline = None if duration_s is None else time.monotonic() + duration_s
