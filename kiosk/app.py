@@ -54,7 +54,7 @@ from edge_agent.credentials import Credentials
 from .bridge import Bridge
 from .config import ConfigError, KioskConfig, merge, parse_config, read_toml
 from .content import ContentLibrary
-from .diagnostics import StatusWriter, held_texts, targets, visible_texts
+from .diagnostics import FrameLog, StatusWriter, held_texts, targets, visible_texts
 from .i18n import Translator
 from .state import KioskState, Mode, Preferences, Request, Screen
 from .texts import Words
@@ -88,8 +88,16 @@ class BottomBar(GridLayout):
     def arrange(self, *_args) -> None:
         count = len(self.children)
         app = App.get_running_app()
-        wide = app is None or app.wide
-        self.cols = max(1, count if wide or count <= 4 else math.ceil(count / 2))
+        if app is None or app.window is None or count == 0:
+            self.cols = max(1, count)
+            return
+        # As many per row as fit their longest word unbroken (bold text is about 0.62 em per character),
+        # then rows balanced: never a label broken inside a word.
+        longest = max(len(word) for child in self.children for word in (child.text or "x").split())
+        needed = longest * app.unit * 0.62 + app.unit * 1.5
+        per_row = max(1, min(count, int(app.window.width // needed)))
+        rows = math.ceil(count / per_row)
+        self.cols = math.ceil(count / rows)
 
 
 class _Sink:
@@ -139,6 +147,7 @@ class KioskApp(App):
     :param settings: the validated configuration.
     :param status_file: write the status document here (see :mod:`kiosk.diagnostics`).
     :param screenshot_dir: save a screenshot of every change here.
+    :param frame_log: append when a customer's name reaches the screen here (:class:`kiosk.diagnostics.FrameLog`).
     """
 
     title = "Connected Store"
@@ -172,9 +181,14 @@ class KioskApp(App):
     promo = ObjectProperty(None, allownone=True, rebind=True)
     promo_status = StringProperty("idle")
     account_status = StringProperty("idle")
+    video = StringProperty("")  # the instruction video Ontzorg plays (content pack id), or ""
+    instructions = ObjectProperty((), rebind=True)  # the pack's instruction videos, the customer's first
+    feedback_status = StringProperty("idle")
+    assist_status = StringProperty("idle")
+    content_rev = NumericProperty(0)  # bumped when the content pack in use changes
 
     def __init__(self, settings: KioskConfig, status_file: Path | None = None, screenshot_dir: Path | None = None,
-                 **kwargs):
+                 frame_log: Path | None = None, **kwargs):
         super().__init__(**kwargs)
         self.settings = settings
         display = settings.display
@@ -197,6 +211,8 @@ class KioskApp(App):
                              request_timeout_s=settings.mqtt.request_timeout_s)
         self.screens = {}
         self.window = None  # Kivy's Window, once built
+        self._frame_log_path = frame_log
+        self.frame_log: FrameLog | None = None
         self._synced: tuple | None = None
         self._nav_key: tuple | None = None
         self._shot_key: tuple | None = None
@@ -211,6 +227,8 @@ class KioskApp(App):
         from .screens import create_screens
 
         self.window = Window
+        if self._frame_log_path is not None:
+            self.frame_log = FrameLog(self._frame_log_path, Window)
 
         for name in ("widgets.kv", "shell.kv"):
             path = str(PACKAGE_DIR / name)
@@ -279,6 +297,10 @@ class KioskApp(App):
         self.promo = state.promo
         self.promo_status = state.promo_status
         self.account_status = state.account_status
+        self.video = state.video or ""
+        self.feedback_status = state.feedback_status
+        self.assist_status = state.assist_status
+        self.instructions = self._instructions()
         self.withdraw_step = state.withdrawal.step
         self.enrol_status = state.enrol_status
         self.present = state.present
@@ -288,6 +310,9 @@ class KioskApp(App):
         self.countdown = -1 if countdown is None else countdown
         self.device_rev = state.version
         self._show(state.screen)
+        if self.frame_log is not None:
+            self.frame_log.update(state.session.id if state.session else None,
+                                  bool(state.session and state.session.first_name), state.screen.value)
         self._update_nav()
         self.request_status()
 
@@ -316,14 +341,19 @@ class KioskApp(App):
             return
         self._nav_key = key
         items = []
-        if state.mode is Mode.CUSTOMER:
-            for target, text, screen in (("nav-begrijp", self.tr("Welkom", self.lang), Screen.WELCOME),
-                                         ("nav-converteer", self.tr("Aanbiedingen", self.lang), Screen.OFFERS),
-                                         ("nav-continueer", self.tr("Punten", self.lang), Screen.LOYALTY),
-                                         ("nav-mijn-gegevens", self.tr("Mijn gegevens", self.lang), Screen.MY_DATA)):
-                items.append((target, text, "secondary" if screen is state.screen else "bar",
-                              lambda screen=screen: self.open_screen(screen.value)))
-        if state.mode is not Mode.NOBODY or state.screen is Screen.PRODUCT:
+        names = {Screen.WELCOME: self.tr("Welkom", self.lang), Screen.ENROL: self.tr("Welkom", self.lang),
+                 Screen.INSPIRE: self.tr("Inspiratie", self.lang), Screen.OFFERS: self.tr("Aanbiedingen", self.lang),
+                 Screen.CARE: self.tr("Service", self.lang),
+                 Screen.LOYALTY: self.tr("Punten", self.lang) if state.mode is Mode.CUSTOMER
+                 else self.tr("Mening", self.lang),
+                 Screen.MY_DATA: self.tr("Mijn gegevens", self.lang)}
+        if state.mode is not Mode.STAFF and (state.mode is not Mode.NOBODY or state.screen is not Screen.ATTRACT):
+            for screen in state.screens:
+                if screen in names:
+                    items.append((f"nav-{screen.value}", names[screen],
+                                  "secondary" if screen is state.screen else "bar",
+                                  lambda screen=screen: self.open_screen(screen.value)))
+        if state.mode is not Mode.NOBODY or state.screen is not Screen.ATTRACT:
             items.append(("klaar", self.tr("Klaar", self.lang), "primary" if self.theme is STANDARD else "secondary",
                           self.done))
         self.shell.ids.bottom_bar.show(items)
@@ -338,6 +368,8 @@ class KioskApp(App):
         self.request_status()
 
     def _tick(self, _dt) -> None:
+        if self.state.video is not None and self.screens[Screen.CARE].ids.player.state == "play":
+            self.state.touched()  # watching a video is using the kiosk
         effects = self.state.tick() if self.state.ticking else []
         if self.bridge.pending:
             self.bridge.expire()
@@ -393,7 +425,10 @@ class KioskApp(App):
             "my_data_status": state.my_data_status, "withdraw_step": state.withdrawal.step,
             "enrol_status": state.enrol_status, "product_status": state.product_status,
             "account_status": state.account_status, "offers_status": state.offers_status,
-            "promo_status": state.promo_status, "window": list(window.size), "unit": self.unit,
+            "promo_status": state.promo_status, "feedback_status": state.feedback_status,
+            "assist_status": state.assist_status,
+            "video": {"id": state.video, **self.screens[Screen.CARE].ids.player.status()} if state.video else None,
+            "window": list(window.size), "unit": self.unit,
             "target_px": self.target, "min_target_px": mm(9),
             "attract": self.screens[Screen.ATTRACT].report(),
             "texts": texts, "targets": targets(self.shell, window.size),
@@ -463,6 +498,55 @@ class KioskApp(App):
     def back(self) -> None:
         self.apply(self.state.back)
 
+    def browse(self, gtin: str) -> None:
+        """A product tapped in Inspireer: Informeer shows it."""
+        self.apply(self.state.show_product, gtin)
+
+    def play(self, instruction: str) -> None:
+        if instruction:
+            self.apply(self.state.play, instruction)
+
+    def stop_video(self) -> None:
+        self.apply(self.state.stop_video)
+
+    def give_feedback(self, score: int) -> None:
+        self.apply(self.state.give_feedback, score)
+
+    def call_staff(self, topic: str | None = None) -> None:
+        self.apply(self.state.call_staff, topic)
+
+    # ------------------------------------------------------------------ content pack
+
+    def _instructions(self) -> tuple:
+        """The pack's instruction videos, those for the customer's recent purchases first."""
+        pack = self.content.current
+        bought = [line.gtin for line in (self.state.account.purchases or ())] if self.state.account else []
+        first = pack.instructions_for(bought) if bought else []
+        return (*first, *(item for item in pack.instructions if item not in first))
+
+    def product_image(self, product) -> str:
+        """The picture of the agent's product answer from the content pack, or ""."""
+        if product is None:
+            return ""
+        pack = self.content.current
+        for name in product.product.images:
+            path = pack.media(name)
+            if path is not None:
+                return str(path)
+        path = pack.image_for(product.product.gtin)
+        return str(path) if path is not None else ""
+
+    def product_instruction(self, product) -> str:
+        """The id of the pack's instruction video for the product in the agent's answer, or ""."""
+        if product is None:
+            return ""
+        pack = self.content.current
+        found = pack.instructions_for([product.product.gtin], [product.product.category])
+        if not found and product.product.video:
+            video = pack.media(product.product.video)
+            found = [item for item in pack.instructions if video is not None and item.video == video]
+        return found[0].id if found else ""
+
     def product_lines(self, result, status: str, session, language: str) -> dict[str, str]:
         return self.words.product(result, status, session, language)
 
@@ -490,6 +574,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--screenshot-dir", type=Path, help="Save a screenshot of every change here.")
     parser.add_argument("--demo", action="store_true", default=None,
                         help="Demo buttons and keys 1-5 that tap the demo cards (edge-agent demo; display.demo).")
+    parser.add_argument("--frame-log", type=Path,
+                        help="Append a JSON line (time, hashed session id) when a name or the attract screen is "
+                             "first on screen (for bench/kiosk_tap_to_frame.py).")
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     return parser
 
@@ -517,7 +604,8 @@ def load_config(args: argparse.Namespace) -> KioskConfig:
     return parse_config(document, str(args.config) if args.config else "options")
 
 
-def run(settings: KioskConfig, status_file: Path | None = None, screenshot_dir: Path | None = None) -> None:
+def run(settings: KioskConfig, status_file: Path | None = None, screenshot_dir: Path | None = None,
+        frame_log: Path | None = None) -> None:
     """Open the window and run until it is closed or the process gets SIGTERM/SIGINT."""
     from kivy.config import Config
 
@@ -529,7 +617,7 @@ def run(settings: KioskConfig, status_file: Path | None = None, screenshot_dir: 
     Config.set("graphics", "show_cursor", "1" if display.show_cursor else "0")
     Config.set("kivy", "exit_on_escape", "0")
     Config.set("input", "mouse", "mouse,disable_multitouch")
-    app = KioskApp(settings, status_file=status_file, screenshot_dir=screenshot_dir)
+    app = KioskApp(settings, status_file=status_file, screenshot_dir=screenshot_dir, frame_log=frame_log)
 
     def stop(signum, _frame) -> None:
         logger.info("signal %d: stopping", signum)
@@ -554,7 +642,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.validate_config:
         print("configuration is valid")
         return 0
-    run(settings, status_file=args.status_file, screenshot_dir=args.screenshot_dir)
+    run(settings, status_file=args.status_file, screenshot_dir=args.screenshot_dir, frame_log=args.frame_log)
     return 0
 
 

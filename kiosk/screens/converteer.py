@@ -85,7 +85,9 @@ class OfferList(BoxLayout):
         app = App.get_running_app()
         if app is None or offers is None:
             return
-        for view in offers.offers:
+        # What the shopper can still do (activate, enter a code) first, what already applies last.
+        order = sorted(offers.offers, key=lambda view: (view.applies, not view.needs_activation))
+        for view in order:
             panel = Panel()
             panel.add_widget(TextBlock(role="heading", text=view.title))
             if view.description:

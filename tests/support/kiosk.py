@@ -110,14 +110,34 @@ class KioskProcess:
     # ------------------------------------------------------------------ touching it
 
     def click(self, target: str, timeout: float = 10.0) -> dict:
-        """Click the touch target named ``target``; returns the status it was found in."""
-        status = self.wait(lambda s: target in s["targets"], timeout)
+        """Click the touch target named ``target``, scrolling the screen with the mouse wheel (as a finger would
+        swipe) when it is not in view; returns the status it was found in."""
+        try:
+            status = self.wait(lambda s: target in s["targets"], min(timeout, 2.0))
+        except TimeoutError:
+            status = self._scroll_to(target, timeout)
         x, y, _w, _h = status["targets"][target]
+        self._pointer_ready()
+        self._pointer.click(self._window, x, y)
+        return status
+
+    def _pointer_ready(self) -> None:
         if self._pointer is None:
             self._pointer = Pointer(self.xvfb.display)
             self._window = self._pointer.window_of(self.process.pid)
-        self._pointer.click(self._window, x, y)
-        return status
+
+    def _scroll_to(self, target: str, timeout: float) -> dict:
+        """Wheel down (then up) over the middle of the screen until ``target`` is in view."""
+        self._pointer_ready()
+        status = self.status() or {}
+        width, height = status.get("window", (800, 480))
+        for button in [5] * 12 + [4] * 24:
+            self._pointer.wheel(self._window, width / 2, height / 2, button)
+            try:
+                return self.wait(lambda s: target in s["targets"], 0.4)
+            except TimeoutError:
+                continue
+        return self.wait(lambda s: target in s["targets"], timeout)
 
     def type(self, text: str) -> None:
         """Type ``text`` on the keyboard (into the field clicked last; Xvfb has no window manager, so the

@@ -102,3 +102,8 @@ class Pointer:
         """Press and release the left button at (x, y) pixels from the window's top left."""
         subprocess.run([self.binary, "mousemove", "--window", window, str(round(x)), str(round(y)),
                         "click", "1"], env=self.env, check=True, capture_output=True)
+
+    def wheel(self, window: str, x: float, y: float, button: int) -> None:
+        """One notch of the mouse wheel at (x, y): button 4 up, 5 down (X's convention)."""
+        subprocess.run([self.binary, "mousemove", "--window", window, str(round(x)), str(round(y)),
+                        "click", str(button)], env=self.env, check=True, capture_output=True)
