@@ -36,6 +36,7 @@ os.environ.setdefault("KIVY_LOG_MODE", "PYTHON")
 os.environ.setdefault("KIVY_VIDEO", "ffpyplayer")
 
 from kivy.app import App
+from kivy.base import ExceptionHandler, ExceptionManager
 from kivy.clock import Clock
 from kivy.lang import Builder
 from kivy.metrics import mm
@@ -48,6 +49,7 @@ from kivy.properties import (
 from kivy.uix.floatlayout import FloatLayout
 from kivy.uix.gridlayout import GridLayout
 from kivy.uix.screenmanager import FadeTransition, NoTransition, SlideTransition
+from kivy.uix.scrollview import ScrollView
 
 from edge_agent.credentials import Credentials
 
@@ -241,6 +243,10 @@ class KioskApp(App):
                                    "none": NoTransition()}[self.settings.display.transition]
         self.manager.transition.bind(on_complete=self._settle)
         self.screens = create_screens()
+        for screen in self.screens.values():
+            for widget in screen.walk():
+                if isinstance(widget, ScrollView):  # what is in view changes: the status file follows
+                    widget.bind(scroll_y=lambda *_args: self.request_status())
         self.manager.switch_to(self.screens[Screen.ATTRACT])
         if self.settings.display.demo:
             from .demo_controls import add_demo_controls
@@ -370,6 +376,7 @@ class KioskApp(App):
     def _tick(self, _dt) -> None:
         if self.state.video is not None and self.screens[Screen.CARE].ids.player.state == "play":
             self.state.touched()  # watching a video is using the kiosk
+            self.request_status()  # the position moves: monitoring and tests see it
         effects = self.state.tick() if self.state.ticking else []
         if self.bridge.pending:
             self.bridge.expire()
@@ -554,6 +561,17 @@ class KioskApp(App):
 # --------------------------------------------------------------------------- command line
 
 
+class _KeepRunning(ExceptionHandler):
+    """A bug in a callback is logged with its traceback and the kiosk stays up (on the screen it was on):
+    a kiosk that quits leaves the shopper with a desktop."""
+
+    def handle_exception(self, exception: BaseException) -> int:
+        if isinstance(exception, (KeyboardInterrupt, SystemExit)):
+            return ExceptionManager.RAISE
+        logger.error("unhandled error in the kiosk, carrying on", exc_info=exception)
+        return ExceptionManager.PASS
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kiosk", description="Connected Store kiosk (a Kivy touchscreen app).")
     parser.add_argument("--config", "-c", type=Path, help="TOML configuration (config/kiosk.example.toml).")
@@ -617,6 +635,7 @@ def run(settings: KioskConfig, status_file: Path | None = None, screenshot_dir: 
     Config.set("graphics", "show_cursor", "1" if display.show_cursor else "0")
     Config.set("kivy", "exit_on_escape", "0")
     Config.set("input", "mouse", "mouse,disable_multitouch")
+    ExceptionManager.add_handler(_KeepRunning())
     app = KioskApp(settings, status_file=status_file, screenshot_dir=screenshot_dir, frame_log=frame_log)
 
     def stop(signum, _frame) -> None:

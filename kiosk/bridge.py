@@ -54,7 +54,7 @@ logger = logging.getLogger(__name__)
 
 # The local requests the kiosk sends (each must be in the contract).
 KIOSK_COMMANDS: tuple[str, ...] = ("my-data", "withdraw-consent", "end-session", "enrol", "product", "account", "offers",
-                                     "activate-offer", "check-promo-code")
+                                   "activate-offer", "check-promo-code", "feedback", "staff-assist")
 MAX_PAYLOAD = 256 * 1024
 
 

@@ -12,8 +12,11 @@ from pathlib import Path
 import pytest
 
 from edge_agent.config import AgentConfig, parse_config
+from edge_agent.contract import Topics, new_id
+from tests.support.kiosk import KioskProcess
 from tests.support.mosquitto import Mosquitto
 from tests.support.mqtt import Capture, Publisher
+from tests.support.xvfb import Xvfb
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -147,3 +150,30 @@ def publisher():
     yield make
     for pub in opened:
         pub.close()
+
+
+# --------------------------------------------------------------------------- the kiosk on a virtual display
+
+
+@pytest.fixture(scope="session")
+def xvfb():
+    with Xvfb() as display:
+        yield display
+
+
+@pytest.fixture
+def kiosk(xvfb, mosquitto, tmp_path):
+    """``kiosk(size=..., args=...)`` starts a kiosk for a fresh store; returns (KioskProcess, Topics)."""
+    started: list[KioskProcess] = []
+
+    def start(size: str = "800x480", args: tuple[str, ...] = ()) -> tuple[KioskProcess, Topics]:
+        store = f"store-{new_id()[-8:]}"
+        process = KioskProcess(xvfb, mosquitto.port, store, "kiosk-1", tmp_path / f"kiosk-{len(started)}",
+                               size=size, args=args)
+        started.append(process)
+        return process.start(), Topics(store, "kiosk-1")
+
+    yield start
+    for process in started:
+        assert process.stop() == 0, f"the kiosk did not stop cleanly:\n{process.log()[-2000:]}"
+        assert "unhandled error in the kiosk" not in process.log(), process.log()[-4000:]

@@ -17,11 +17,9 @@ import pytest
 
 from edge_agent.contract import (
     BIRTH,
-    COMMANDS,
     HEALTH,
     PRESENCE,
     SCAN,
-    SESSION,
     SHELF,
     STATE,
     AccountResult,
@@ -29,70 +27,15 @@ from edge_agent.contract import (
     OffersResult,
     ProductResult,
     PromoCodeResult,
-    Topics,
     encode,
     encode_response,
     new_id,
 )
-from tests.support.kiosk import KioskProcess
-from tests.support.xvfb import Pointer, Xvfb
+from tests.support.kiosk import answer, publish_session, request_topic
+from tests.support.xvfb import Pointer
 
 GREETING = re.compile(r"^(Goedemorgen|Goedemiddag|Goedenavond) Sanne$")
 PERSONAL = ("Sanne", "Piet", "5.120", "3.120", "Goud-lid", "Zilver-lid")
-
-
-@pytest.fixture(scope="module")
-def xvfb():
-    with Xvfb() as display:
-        yield display
-
-
-@pytest.fixture
-def kiosk(xvfb, mosquitto, tmp_path):
-    """``kiosk(size=..., args=...)`` starts a kiosk for a fresh store; returns (KioskProcess, Topics)."""
-    started: list[KioskProcess] = []
-
-    def start(size: str = "800x480", args: tuple[str, ...] = ()) -> tuple[KioskProcess, Topics]:
-        store = f"store-{new_id()[-8:]}"
-        process = KioskProcess(xvfb, mosquitto.port, store, "kiosk-1", tmp_path / f"kiosk-{len(started)}",
-                               size=size, args=args)
-        started.append(process)
-        return process.start(), Topics(store, "kiosk-1")
-
-    yield start
-    for process in started:
-        assert process.stop() == 0, f"the kiosk did not stop cleanly:\n{process.log()[-2000:]}"
-
-
-def publish_session(pub, topics: Topics, outcome: str = "recognised", *, sid: str | None = None,
-                    state: str = "started", first_name: str = "Sanne", language: str = "nl", tier: str = "goud",
-                    points: int | None = 5120, reason: str | None = None) -> str:
-    sid = sid or new_id()
-    recognised = outcome == "recognised" and state == "started"
-    _, raw = encode(SESSION, {
-        "session": sid, "state": state, "outcome": outcome, "assurance": "sun",
-        "may_show": ["first_name", "tier", "points"] if recognised else [],
-        "invite_to_enrol": outcome in ("anonymous", "unknown-card") and state == "started",
-        "customer": {"first_name": first_name, "language": language, "tier": tier, "points": points}
-        if recognised else None,
-        "staff": "s-anna" if outcome == "staff" and state == "started" else None, "reason": reason})
-    pub.publish(topics.session, raw)
-    return sid
-
-
-def request_topic(topics: Topics, command: str) -> str:
-    return COMMANDS[command].topic_for(topics.store, topics.device)
-
-
-def answer(pub, topics: Topics, requests, command: str, result, count: int = 1) -> dict:
-    """Stand in for the agent: wait for the ``count``-th ``command`` request and answer it with ``result``
-    (a model, or an error text); returns the request's data."""
-    sent = requests.wait_topic(f"/local/request/{command}", count)[count - 1].json()
-    if isinstance(result, str):
-        pub.publish(topics.response(command), encode_response(command, sent["transaction"], error=result))
-    else:
-        pub.publish(topics.response(command), encode_response(command, sent["transaction"], result=result))
-    return sent["data"]
 
 
 GTIN = "08712345678906"
@@ -135,8 +78,8 @@ def test_bereik_loops_the_content_slides_and_wakes_on_a_session(kiosk, publisher
     (content / "attract").mkdir(parents=True)
     png(content / "attract" / "lente.png", 800, 400, (120, 170, 60), (30, 80, 40))
     png(content / "attract" / "gazon.png", 800, 400, (240, 200, 90), (200, 90, 40))
-    (content / "attract.yaml").write_text(
-        "slides:\n"
+    (content / "content.yaml").write_text(
+        "pack: test\nversion: '1'\nattract:\n"
         "  - image: attract/lente.png\n    seconds: 2\n    caption: {nl: Het voorjaar is begonnen, en: Spring is here}\n"
         "  - image: attract/gazon.png\n    seconds: 2\n    caption: {nl: Alles voor een groen gazon}\n")
     app, topics = kiosk(args=("--content", str(content)))

@@ -59,6 +59,8 @@ class CarouselRow(BoxLayout):
         self.refresh()
 
     def refresh(self) -> None:
+        if "cards" not in self.ids:
+            return  # properties given to the constructor: the kv rule has not built the row yet
         cards = self.ids.cards
         cards.clear_widgets()
         app = App.get_running_app()

@@ -21,16 +21,49 @@ from kivy.uix.slider import Slider
 
 from ..widgets import KioskButton, Panel, TextBlock
 from . import KioskScreen
+from .bereik import AttractVideo
 
 logger = logging.getLogger(__name__)
 
 SKIP_S = 10.0
 
 
+class InstructionVideo(AttractVideo):
+    """The player's video: Kivy's ``Video`` on ffpyplayer, without the still-image attempt that logs an error."""
+
+
 class SeekBar(Slider):
-    """The player's position; dragging or tapping it seeks. A touch target like the buttons."""
+    """The player's position; tapping or dragging it seeks (``on_seek`` with the fraction under the finger, so
+    the playing video moving the bar meanwhile cannot undo the touch). A touch target like the buttons."""
 
     target = StringProperty("")
+    __events__ = ("on_seek",)
+
+    def on_touch_down(self, touch) -> bool:
+        if self.disabled or not self.collide_point(*touch.pos):
+            return False
+        touch.grab(self)
+        self.dispatch("on_seek", self._fraction(touch))
+        return True
+
+    def on_touch_move(self, touch) -> bool:
+        if touch.grab_current is not self:
+            return False
+        self.dispatch("on_seek", self._fraction(touch))
+        return True
+
+    def on_touch_up(self, touch) -> bool:
+        if touch.grab_current is not self:
+            return False
+        touch.ungrab(self)
+        return True
+
+    def _fraction(self, touch) -> float:
+        inner = max(1.0, self.width - 2 * self.padding)
+        return min(1.0, max(0.0, (touch.x - self.x - self.padding) / inner))
+
+    def on_seek(self, fraction: float) -> None:
+        """A shopper moved the bar to ``fraction`` (0..1) of the video."""
 
 
 class InstructionPlayer(BoxLayout):
@@ -42,6 +75,18 @@ class InstructionPlayer(BoxLayout):
     duration = NumericProperty(0.0)
     state = StringProperty("stop")  # play | pause | stop, as Kivy's Video
     seeking = BooleanProperty(False)
+
+    def on_state(self, *_args) -> None:
+        self._report()
+
+    def on_duration(self, *_args) -> None:
+        self._report()
+
+    @staticmethod
+    def _report() -> None:
+        app = App.get_running_app()
+        if app is not None:
+            app.request_status()
 
     def load(self, source: str, title: str) -> None:
         """Start playing ``source`` from the beginning."""
@@ -68,6 +113,7 @@ class InstructionPlayer(BoxLayout):
             target = min(max(0.0, video.position + seconds), max(0.0, video.duration - 0.5))
             video.seek(target / video.duration, precise=True)
             self.position = target
+            self._report()
 
     def seek_to(self, fraction: float) -> None:
         video = self.ids.video
@@ -75,6 +121,7 @@ class InstructionPlayer(BoxLayout):
             fraction = min(max(0.0, fraction), 0.98)
             video.seek(fraction, precise=True)
             self.position = fraction * video.duration
+            self._report()
             if video.state == "stop":
                 video.state = "play"
 

@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from edge_agent.contract import COMMANDS, SESSION, Topics, encode, encode_response, new_id
 from tests.support.xvfb import Pointer, Xvfb
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -162,3 +163,37 @@ class KioskProcess:
                 self.process.kill()
                 self.process.wait(10)
         return self.process.returncode
+
+
+# --------------------------------------------------------------------------- standing in for the agent
+
+
+def publish_session(pub, topics: Topics, outcome: str = "recognised", *, sid: str | None = None,
+                    state: str = "started", first_name: str = "Sanne", language: str = "nl", tier: str = "goud",
+                    points: int | None = 5120, reason: str | None = None) -> str:
+    sid = sid or new_id()
+    recognised = outcome == "recognised" and state == "started"
+    _, raw = encode(SESSION, {
+        "session": sid, "state": state, "outcome": outcome, "assurance": "sun",
+        "may_show": ["first_name", "tier", "points"] if recognised else [],
+        "invite_to_enrol": outcome in ("anonymous", "unknown-card") and state == "started",
+        "customer": {"first_name": first_name, "language": language, "tier": tier, "points": points}
+        if recognised else None,
+        "staff": "s-anna" if outcome == "staff" and state == "started" else None, "reason": reason})
+    pub.publish(topics.session, raw)
+    return sid
+
+
+def request_topic(topics: Topics, command: str) -> str:
+    return COMMANDS[command].topic_for(topics.store, topics.device)
+
+
+def answer(pub, topics: Topics, requests, command: str, result, count: int = 1) -> dict:
+    """Stand in for the agent: wait for the ``count``-th ``command`` request and answer it with ``result``
+    (a model, or an error text); returns the request's data."""
+    sent = requests.wait_topic(f"/local/request/{command}", count)[count - 1].json()
+    if isinstance(result, str):
+        pub.publish(topics.response(command), encode_response(command, sent["transaction"], error=result))
+    else:
+        pub.publish(topics.response(command), encode_response(command, sent["transaction"], result=result))
+    return sent["data"]
