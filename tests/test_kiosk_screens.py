@@ -286,7 +286,10 @@ def test_an_unknown_card_gets_anonymous_mode_and_an_invitation_to_enrol(kiosk, p
     status = app.wait_screen("enrolment", "Deze kaart kennen we nog niet.", "Doe mee met onze klantenclub",
                              "Ja, ik doe mee")
     assert set(status["targets"]) >= {"enrol", "no-thanks", "klaar"}
-    assert not {"nav-continueer", "nav-mijn-gegevens"} & set(status["targets"])
+    # The same phases without anything personal: no Mijn gegevens, and "Mening" instead of "Punten".
+    assert "nav-mijn-gegevens" not in status["targets"] and {"nav-inspireer", "nav-continueer"} <= set(
+        status["targets"])
+    assert app.shows(status, "Mening") and not app.shows(status, "Punten")
     app.keep(status, "enrolment-unknown-card-800x480")
     app.click("enrol")
     sent = requests.wait_topic("/local/request/enrol")[0].json()
