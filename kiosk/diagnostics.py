@@ -9,10 +9,17 @@ can check nothing personal lingers after a wipe. With ``--screenshot-dir``
 each such change is also saved as a PNG (``Window.screenshot``).
 
 The file is replaced atomically, so a reader never sees half a document.
+
+With ``--frame-log`` (for ``bench/kiosk_tap_to_frame.py``) the app appends a
+JSON line when a customer's name becomes visible and when the attract screen
+is back, stamped with ``time.time()`` as the first frame that shows it is
+flipped (:class:`FrameLog`). The lines hold a hash of the session id, never a
+name or a card.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -118,3 +125,67 @@ class StatusWriter:
             os.replace(temporary, self.status_file)
         except OSError as exc:
             logger.warning("cannot write the status file: %s", exc)
+
+
+class FrameLog:
+    """Stamps the frame that first shows a change: one JSON line per event, appended to ``path``.
+
+    ``{"event": "name-shown", "t": <time.time()>, "session": <hash>}`` when a
+    session whose first name may be shown starts, and ``{"event":
+    "bereik-shown", "t": …, "session": null}`` when the attract screen is back.
+    ``t`` is taken once the first frame drawn after the change is on screen:
+    Kivy runs the clock's callbacks (the MQTT message, the properties, the kv
+    rules), then the before-frame callbacks (label textures, layouts), draws,
+    and dispatches ``on_flip``. Observers of ``on_flip`` run before the
+    window's own handler, which only calls ``flip()`` (the buffer swap; with
+    software GL the frame is rasterised there), so for that one frame the
+    observer does the swap itself, stamps the time after it, and ends the
+    dispatch (returns True). Nothing is bound between events, so the log costs
+    nothing while no change is pending.
+
+    :param path: the file to append to.
+    :param window: Kivy's Window.
+    """
+
+    def __init__(self, path: Path, window):
+        self._file = open(path, "a", encoding="utf-8")  # noqa: SIM115 - open for the app's lifetime
+        self._window = window
+        self._pending: list[tuple[str, str | None]] = []
+        self._named: str | None = None
+        self._screen: str | None = None
+
+    @staticmethod
+    def session_hash(session_id: str) -> str:
+        """What the log says for a session: its id's SHA-256, shortened (the benchmark computes the same)."""
+        return hashlib.sha256(session_id.encode()).hexdigest()[:16]
+
+    def update(self, session_id: str | None, named: bool, screen: str) -> None:
+        """What the screen is about to show: the session (``named`` when its first name shows) and the screen."""
+        named_id = session_id if named else None
+        if named_id is not None and named_id != self._named:
+            self._arm("name-shown", self.session_hash(named_id))
+        self._named = named_id
+        if screen == "bereik" and self._screen not in (None, "bereik"):
+            self._arm("bereik-shown", None)
+        self._screen = screen
+
+    def _arm(self, event: str, session: str | None) -> None:
+        if not self._pending:
+            self._window.fbind("on_flip", self._on_flip)
+        self._pending.append((event, session))
+
+    def _on_flip(self, *_args) -> bool:
+        self._window.flip()  # what WindowBase.on_flip does; returning True below keeps it from doing it twice
+        now = time.time()
+        self._window.funbind("on_flip", self._on_flip)
+        pending, self._pending = self._pending, []
+        try:
+            self._file.write("".join(json.dumps({"event": event, "t": now, "session": session}) + "\n"
+                                     for event, session in pending))
+            self._file.flush()
+        except OSError as exc:
+            logger.warning("cannot write the frame log: %s", exc)
+        return True
+
+    def close(self) -> None:
+        self._file.close()

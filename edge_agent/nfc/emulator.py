@@ -507,6 +507,10 @@ class _CardSideDevice(nfc.clf.udp.Device):
                 brty, data, addr = super()._recv_data(0.001, *bitrates)
             except nfc.clf.TimeoutError:
                 continue
+            except ValueError:
+                # nfcpy checks its deadline, then selects with (deadline - now): preempted in between,
+                # the timeout is negative and select() raises. The frame is still in the socket.
+                continue
             if len(data) >= 2 and data[0] in (0x93, 0x95, 0x97) and data[1] == 0x70:
                 wanted = self.sel_requests.get(bytes(data))
                 if wanted is None:
