@@ -132,6 +132,26 @@ class Rows(BoxLayout):
             self.add_widget(Row(what=what, value=value))
 
 
+class RebuiltList(BoxLayout):
+    """A list rebuilt in code by :meth:`refresh` whenever ``language`` or one of the properties named in
+    ``watched`` changes (the app's answers, wiped to None with the session), so nothing old stays behind."""
+
+    language = StringProperty("nl")
+    watched: tuple[str, ...] = ()
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        for name in ("language", *self.watched):
+            self.fbind(name, self._changed)
+        self.refresh()  # the values the kv rule gave during __init__
+
+    def _changed(self, *_args) -> None:
+        self.refresh()
+
+    def refresh(self) -> None:
+        raise NotImplementedError
+
+
 class Row(BoxLayout):
     """One (what, value) pair, top-aligned, as high as the higher of the two."""
 

@@ -12,7 +12,7 @@ from kivy.properties import BooleanProperty, ObjectProperty, StringProperty
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.textinput import TextInput
 
-from ..widgets import KioskButton, Panel, TextBlock
+from ..widgets import KioskButton, Panel, RebuiltList, TextBlock
 from . import KioskScreen
 
 
@@ -62,22 +62,13 @@ class CodeKeyboard(BoxLayout):
             self.field.text += key
 
 
-class OfferList(BoxLayout):
+class OfferList(RebuiltList):
     """One panel per offer of ``offers`` (an OffersResult), rebuilt whenever it, ``activations`` or the
     language changes."""
 
     offers = ObjectProperty(None, allownone=True)
     activations = ObjectProperty({})
-    language = StringProperty("nl")
-
-    def on_offers(self, *_args) -> None:
-        self.refresh()
-
-    def on_activations(self, *_args) -> None:
-        self.refresh()
-
-    def on_language(self, *_args) -> None:
-        self.refresh()
+    watched = ("offers", "activations")
 
     def refresh(self) -> None:
         offers, activations, language = self.offers, self.activations, self.language

@@ -19,7 +19,7 @@ from kivy.properties import BooleanProperty, NumericProperty, ObjectProperty, St
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.slider import Slider
 
-from ..widgets import KioskButton, Panel, TextBlock
+from ..widgets import KioskButton, Panel, RebuiltList, TextBlock
 from . import KioskScreen
 from .bereik import AttractVideo
 
@@ -141,17 +141,11 @@ class InstructionPlayer(BoxLayout):
                 "duration": round(float(video.duration or 0), 2), "loaded": bool(video.loaded)}
 
 
-class OrderList(BoxLayout):
-    """One panel per order of the agent's ``account`` answer; rebuilt whenever it or the language changes."""
+class OrderList(RebuiltList):
+    """One panel per order of the agent's ``account`` answer."""
 
     account = ObjectProperty(None, allownone=True)
-    language = StringProperty("nl")
-
-    def on_account(self, *_args) -> None:
-        self.refresh()
-
-    def on_language(self, *_args) -> None:
-        self.refresh()
+    watched = ("account",)
 
     def refresh(self) -> None:
         self.clear_widgets()
@@ -167,17 +161,11 @@ class OrderList(BoxLayout):
             self.add_widget(panel)
 
 
-class VideoList(BoxLayout):
+class VideoList(RebuiltList):
     """A button per instruction video, the customer's first."""
 
     instructions = ObjectProperty((), allownone=True)
-    language = StringProperty("nl")
-
-    def on_instructions(self, *_args) -> None:
-        self.refresh()
-
-    def on_language(self, *_args) -> None:
-        self.refresh()
+    watched = ("instructions",)
 
     def refresh(self) -> None:
         self.clear_widgets()
