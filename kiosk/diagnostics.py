@@ -130,9 +130,11 @@ class StatusWriter:
 class FrameLog:
     """Stamps the frame that first shows a change: one JSON line per event, appended to ``path``.
 
-    ``{"event": "name-shown", "t": <time.time()>, "session": <hash>}`` when a
-    session whose first name may be shown starts, and ``{"event":
-    "bereik-shown", "t": …, "session": null}`` when the attract screen is back.
+    ``{"event": "name-shown", "t": <time.time()>, "session": <hash>, "changed":
+    …, "drawn": …}`` when a session whose first name may be shown starts, and
+    ``{"event": "bereik-shown", "t": …, "session": null, …}`` when the attract
+    screen is back; ``changed`` is when the app made the change (``update``),
+    ``drawn`` when the frame was drawn, before the swap.
     ``t`` is taken once the first frame drawn after the change is on screen:
     Kivy runs the clock's callbacks (the MQTT message, the properties, the kv
     rules), then the before-frame callbacks (label textures, layouts), draws,
@@ -150,7 +152,7 @@ class FrameLog:
     def __init__(self, path: Path, window):
         self._file = open(path, "a", encoding="utf-8")  # noqa: SIM115 - open for the app's lifetime
         self._window = window
-        self._pending: list[tuple[str, str | None]] = []
+        self._pending: list[tuple[str, str | None, float]] = []
         self._named: str | None = None
         self._screen: str | None = None
 
@@ -172,16 +174,18 @@ class FrameLog:
     def _arm(self, event: str, session: str | None) -> None:
         if not self._pending:
             self._window.fbind("on_flip", self._on_flip)
-        self._pending.append((event, session))
+        self._pending.append((event, session, time.time()))
 
     def _on_flip(self, *_args) -> bool:
+        drawn = time.time()
         self._window.flip()  # what WindowBase.on_flip does; returning True below keeps it from doing it twice
         now = time.time()
         self._window.funbind("on_flip", self._on_flip)
         pending, self._pending = self._pending, []
         try:
-            self._file.write("".join(json.dumps({"event": event, "t": now, "session": session}) + "\n"
-                                     for event, session in pending))
+            self._file.write("".join(json.dumps({"event": event, "t": now, "session": session, "changed": changed,
+                                                 "drawn": drawn}) + "\n"
+                                     for event, session, changed in pending))
             self._file.flush()
         except OSError as exc:
             logger.warning("cannot write the frame log: %s", exc)
