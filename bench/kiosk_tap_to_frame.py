@@ -20,9 +20,10 @@ which runs every ``-1`` ("before the next frame") callback until none is left
 (``Clock.max_iteration`` passes): the label's texture update
 (``Label._trigger_texture``) and the layouts, then ``on_draw`` if the canvas
 changed, then ``on_flip``. ``on_flip`` observers run before the window's own
-handler (``WindowBase.on_flip`` -> ``flip()`` -> SDL's swap), so the stamp is
-taken with the frame fully drawn, just before the swap; the baseline is
-stamped at the same point. With ``--transition none`` the screen switch
+handler (``WindowBase.on_flip`` -> ``flip()`` -> SDL's swap), so the frame
+log's observer swaps itself and ends the dispatch: the stamp is taken after
+the swap, when the frame is on screen (with Xvfb's software GL, llvmpipe
+rasterises the frame there). The baseline is stamped the same way. With ``--transition none`` the screen switch
 happens in the same callback (``NoTransition`` adds the new screen at once,
 on top).
 
