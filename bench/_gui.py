@@ -18,6 +18,7 @@ from pathlib import Path
 
 import _common as common
 
+from tests.support.process import terminate
 from tests.support.xvfb import Xvfb
 
 SIZE = "800x480"
@@ -54,13 +55,7 @@ class App:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(10)
+        terminate(self.process)
 
 
 def kiosk(xvfb: Xvfb, workdir: Path, port: int, *args: str, name: str = "kiosk") -> App:

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from edge_agent.contract import COMMANDS, SESSION, Topics, encode, encode_response, new_id
+from tests.support.process import terminate
 from tests.support.xvfb import Pointer, Xvfb
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -153,16 +154,7 @@ class KioskProcess:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
     def stop(self) -> int | None:
-        if self.process is None:
-            return None
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(10)
-        return self.process.returncode
+        return terminate(self.process)
 
 
 # --------------------------------------------------------------------------- standing in for the agent

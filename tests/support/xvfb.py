@@ -15,6 +15,7 @@ import subprocess
 import time
 
 from tests.support.mosquitto import ensure_installed
+from tests.support.process import terminate
 
 
 class Xvfb:
@@ -63,13 +64,7 @@ class Xvfb:
         return {"DISPLAY": self.display}
 
     def close(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(10)
+        terminate(self.process)
         self.process = None
 
     def __enter__(self) -> Xvfb:
