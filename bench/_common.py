@@ -205,6 +205,38 @@ def subscribe(client: mqtt.Client, topic: str, qos: int = 1, timeout: float = 10
         raise TimeoutError(f"no SUBACK for {topic}")
 
 
+class Arrivals:
+    """A subscriber in this process: the arrival time of each message (by ``clock``), by a key taken from its
+    payload (``key`` returns None for messages to ignore), and the sizes of the kept ones."""
+
+    def __init__(self, port: int, topic: str, key: Callable[[bytes], str | None],
+                 clock: Callable[[], float] = time.perf_counter):
+        self._key, self._clock = key, clock
+        self._cond = threading.Condition()
+        self.times: dict[str, float] = {}
+        self.sizes: list[int] = []
+        self.client = raw_client(f"bench-sub-{os.getpid()}-{id(self):x}")
+        self.client.on_message = self._on_message
+        connect(self.client, port)
+        subscribe(self.client, topic, qos=1)
+
+    def _on_message(self, client, userdata, message) -> None:
+        at = self._clock()
+        key = self._key(message.payload)
+        if key is not None:
+            with self._cond:
+                self.times[key] = at
+                self.sizes.append(len(message.payload))
+                self._cond.notify_all()
+
+    def wait(self, key: str, timeout: float = 10.0) -> float:
+        """The arrival time of the message with ``key``, waiting up to ``timeout`` seconds for it."""
+        with self._cond:
+            if not self._cond.wait_for(lambda: key in self.times, timeout):
+                raise TimeoutError(f"no message for {key} after {timeout} s")
+            return self.times[key]
+
+
 def close(client: mqtt.Client) -> None:
     try:
         client.disconnect()

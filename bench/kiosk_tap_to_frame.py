@@ -58,7 +58,6 @@ import json
 import logging
 import random
 import shutil
-import socket
 import tempfile
 import threading
 import time
@@ -74,7 +73,7 @@ from edge_agent.config import parse_config
 from edge_agent.contract import PUSHES, Topics, encode
 from edge_agent.credentials import Credentials
 from edge_agent.identity import card_token
-from edge_agent.nfc.emulator import CardEmulator, Type2Card
+from edge_agent.nfc.emulator import CardEmulator, Type2Card, free_udp_port
 from tests.support.mosquitto import Mosquitto
 from tests.support.xvfb import Xvfb
 
@@ -94,11 +93,6 @@ def uid_of(index: int) -> bytes:
 def customer_of(index: int) -> str:
     return f"c-{0xB000 + index:032x}"
 
-
-def free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def push_customers(agent: Agent, port: int) -> None:
@@ -125,35 +119,6 @@ def push_customers(agent: Agent, port: int) -> None:
     common.close(publisher)
 
 
-class Messages:
-    """A subscriber in this process: ``time.time()`` of each message, by a key taken from it."""
-
-    def __init__(self, port: int, topic: str, key):
-        self._key = key
-        self._cond = threading.Condition()
-        self.times: dict[str, float] = {}
-        self.sizes: list[int] = []
-        self.client = common.raw_client(f"bench-sub-{random.randrange(1 << 30)}")
-        self.client.on_message = self._on_message
-        common.connect(self.client, port)
-        common.subscribe(self.client, topic, qos=1)
-
-    def _on_message(self, client, userdata, message):
-        at = time.time()
-        key = self._key(message.payload)
-        if key is not None:
-            with self._cond:
-                self.times[key] = at
-                self.sizes.append(len(message.payload))
-                self._cond.notify_all()
-
-    def wait(self, key: str, timeout: float = 10.0) -> float:
-        with self._cond:
-            if not self._cond.wait_for(lambda: key in self.times, timeout):
-                raise TimeoutError(f"no message for {key} in {timeout} s")
-            return self.times[key]
-
-
 def session_hash(session_id: str) -> str:
     """As ``kiosk.diagnostics.FrameLog.session_hash`` (not imported: that would load Kivy here); a mismatch
     shows as a time-out waiting for the session message."""
@@ -168,7 +133,7 @@ def started_session(payload: bytes) -> str | None:
 class Ours:
     """The agent's reader, the agent, the kiosk."""
 
-    def __init__(self, emulator: CardEmulator, frames: gui.FrameTail, sessions: Messages):
+    def __init__(self, emulator: CardEmulator, frames: gui.FrameTail, sessions: common.Arrivals):
         self.emulator, self.frames, self.sessions = emulator, frames, sessions
         self.seen = len(frames)
         self.timeout = 10.0
@@ -220,7 +185,7 @@ class BareSenseLoop:
 
 
 class Baseline:
-    def __init__(self, emulator: CardEmulator, loop: BareSenseLoop, frames: gui.FrameTail, messages: Messages):
+    def __init__(self, emulator: CardEmulator, loop: BareSenseLoop, frames: gui.FrameTail, messages: common.Arrivals):
         self.emulator, self.loop, self.frames, self.messages = emulator, loop, frames, messages
         self.seen = len(frames)
         self.timeout = 10.0
@@ -301,8 +266,10 @@ def main() -> int:
         push_customers(agent, broker.port)
         if not ours_emulator.wait_for_reader(10):
             raise SystemExit("the agent's reader never polled")
-        sessions = Messages(broker.port, Topics(common.STORE_ID, common.DEVICE_ID).session, started_session)
-        base_messages = Messages(broker.port, BASE_TOPIC, lambda p: json.loads(p).get("k") if b'"name"' in p else None)
+        sessions = common.Arrivals(broker.port, Topics(common.STORE_ID, common.DEVICE_ID).session, started_session,
+                                   clock=time.time)
+        base_messages = common.Arrivals(
+            broker.port, BASE_TOPIC, lambda p: json.loads(p).get("k") if b'"name"' in p else None, clock=time.time)
         cleanup += [lambda: common.close(sessions.client), lambda: common.close(base_messages.client)]
         kiosk_frames, label_frames = workdir / "kiosk-frames.jsonl", workdir / "label-frames.jsonl"
         kiosk = gui.kiosk(xvfb, workdir, broker.port, "--transition", "none", "--frame-log", str(kiosk_frames))

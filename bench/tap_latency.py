@@ -27,7 +27,6 @@ import json
 import logging
 import random
 import shutil
-import socket
 import tempfile
 import threading
 import time
@@ -42,7 +41,7 @@ from edge_agent.config import parse_config
 from edge_agent.contract import Topics
 from edge_agent.credentials import Credentials
 from edge_agent.identity import card_token
-from edge_agent.nfc.emulator import CardEmulator, Type2Card, Type4Card
+from edge_agent.nfc.emulator import CardEmulator, Type2Card, Type4Card, free_udp_port
 from edge_agent.nfc.sun import SunKeys, sun_url
 from edge_agent.store import Store
 from tests.support.mosquitto import Mosquitto
@@ -81,38 +80,6 @@ def fill(db_path: Path, customers: int) -> None:
                          ((card_token(HMAC_KEY, uid_of(i)), customer_of(i), now) for i in range(customers)))
     store.close()
 
-
-def free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class Arrivals:
-    """Subscriber side: the arrival time of each message, by a key taken from it."""
-
-    def __init__(self, port: int, topic: str, key):
-        self._key = key
-        self._cond = threading.Condition()
-        self.times: dict[str, float] = {}
-        self.client = common.raw_client(f"bench-sub-{topic[-8:]}-{random.randrange(1 << 30)}")
-        self.client.on_message = self._on_message
-        common.connect(self.client, port)
-        common.subscribe(self.client, topic, qos=1)
-
-    def _on_message(self, client, userdata, message):
-        at = time.perf_counter()
-        key = self._key(message.payload)
-        if key is not None:
-            with self._cond:
-                self.times[key] = at
-                self._cond.notify_all()
-
-    def wait(self, key: str, timeout: float = 10.0) -> float:
-        with self._cond:
-            if not self._cond.wait_for(lambda: key in self.times, timeout):
-                raise TimeoutError(f"no message for {key} after {timeout} s")
-            return self.times[key]
 
 
 def run_ours(agent_parts, cards, kind: str) -> list[float]:
@@ -228,7 +195,7 @@ def main() -> int:
             return data["session"]
         return None
 
-    session_arrivals = Arrivals(broker.port, topics.session, session_key)
+    session_arrivals = common.Arrivals(broker.port, topics.session, session_key)
     agent = Agent(config, credentials)
     removed = threading.Event()
     on_removed = agent.sessions.on_removed
@@ -244,7 +211,7 @@ def main() -> int:
     base_clf = nfc.ContactlessFrontend(base_path)
     base_publisher = common.raw_client("bench-base-pub")
     common.connect(base_publisher, broker.port)
-    base_arrivals = Arrivals(broker.port, "bench/baseline/session", lambda p: json.loads(p)["k"])
+    base_arrivals = common.Arrivals(broker.port, "bench/baseline/session", lambda p: json.loads(p)["k"])
     base_loop = BareSenseLoop(base_clf, base_publisher)
     if not ours_emulator.wait_for_reader(10):
         raise SystemExit("the agent's reader never polled")

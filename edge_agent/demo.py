@@ -29,7 +29,6 @@ import json
 import logging
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -48,6 +47,7 @@ from .contract import DEMO_CONTROL, EVERYTHING, Topics, decode
 from .credentials import STORE_HMAC_KEY, Credentials, env_name
 from .demo_video import DemoCamera, DemoVideos, make_videos
 from .errors import ContractError, EdgeAgentError
+from .nfc.emulator import free_udp_port
 
 logger = logging.getLogger(__name__)
 
@@ -144,12 +144,6 @@ class Monitor:
     def stop(self) -> None:
         self.client.disconnect()
         self.client.loop_stop()
-
-
-def free_udp_port(host: str = "127.0.0.1") -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.bind((host, 0))
-        return sock.getsockname()[1]
 
 
 def demo_config(config_path: Path | None, state_dir: Path) -> tuple[AgentConfig, DemoVideos | None]:

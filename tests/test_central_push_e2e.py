@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -22,7 +21,7 @@ from edge_agent.agent import Agent
 from edge_agent.contract import ALL_MESSAGES, COMMANDS, PUSHES, json_schema
 from edge_agent.credentials import Credentials
 from edge_agent.identity import card_token
-from edge_agent.nfc.emulator import CardEmulator, Type2Card
+from edge_agent.nfc.emulator import CardEmulator, Type2Card, free_udp_port
 from tests.support.faults import wait_until
 from tests.support.mqtt import envelope
 
@@ -39,11 +38,6 @@ def central_push(*args: str, env: dict | None = None) -> subprocess.CompletedPro
                           text=True, cwd=ROOT, timeout=60, check=False,
                           env={**os.environ, "CS_STORE_HMAC_KEY": HMAC_KEY, **(env or {})})
 
-
-def free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def schema_errors(topic: str, payload: bytes, store: str, device: str) -> list[str]:

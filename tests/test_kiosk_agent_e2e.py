@@ -10,7 +10,6 @@ the card off the reader ends the session (``[sessions] end_on_card_removal``).
 from __future__ import annotations
 
 import os
-import socket
 from pathlib import Path
 
 import pytest
@@ -18,7 +17,7 @@ import pytest
 from edge_agent import fixtures
 from edge_agent.agent import Agent
 from edge_agent.credentials import Credentials
-from edge_agent.nfc.emulator import CardEmulator, Type2Card
+from edge_agent.nfc.emulator import CardEmulator, Type2Card, free_udp_port
 from tests.support.kiosk import KioskProcess
 from tests.support.xvfb import Xvfb
 
@@ -29,11 +28,6 @@ SANNE = bytes.fromhex("04A1B2C3D4E5F6")
 UNKNOWN = bytes.fromhex("04999999999999")
 PERSONAL = ("Sanne", "WEB-100234", "Gazonmest 10 kg", "kluis 4")
 
-
-def free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="module")

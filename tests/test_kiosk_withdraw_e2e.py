@@ -9,7 +9,6 @@ upstream, the kiosk forgets everything and the card is unknown afterwards.
 
 from __future__ import annotations
 
-import socket
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -18,7 +17,7 @@ from edge_agent.agent import Agent
 from edge_agent.contract import PUSHES, encode
 from edge_agent.credentials import Credentials
 from edge_agent.identity import card_token
-from edge_agent.nfc.emulator import CardEmulator, Type2Card
+from edge_agent.nfc.emulator import CardEmulator, Type2Card, free_udp_port
 from tests.support.kiosk import KioskProcess
 from tests.support.xvfb import Xvfb
 
@@ -26,11 +25,6 @@ HMAC_KEY = "5a" * 32
 GOLD_UID = bytes.fromhex("04a1b2c3d4e5f6")
 GOLD = "c-0000000000000000000000000000b001"
 
-
-def free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture

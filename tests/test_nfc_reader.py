@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import itertools
 import logging
-import socket
 import threading
 import time
 
 import pytest
 
-from edge_agent.nfc.emulator import CardEmulator, Type2Card, Type4Card, main as emulate_main, uri_message
+from edge_agent.nfc.emulator import CardEmulator, Type2Card, Type4Card, free_udp_port, uri_message
+from edge_agent.nfc.emulator import main as emulate_main
 from edge_agent.nfc.reader import CardRead, NfcpyReader
 
 WAIT_S = 15.0
@@ -24,19 +24,6 @@ WAIT_S = 15.0
 NXP_UID = bytes.fromhex("04A1B2C3D4E5F6")  # NTAG21x: nfcpy adds GET_VERSION and a NAK re-activation
 PLAIN_UID = bytes.fromhex("1BA1B2C3D4E5F6")  # not NXP: nfcpy reads it as a generic Type 2 Tag
 SUN_UID = bytes.fromhex("04C1D2E3F40516")
-
-
-def free_udp_port() -> int:
-    while True:
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = probe.getsockname()[1]
-        try:
-            socket.getservbyport(port, "udp")
-        except OSError:
-            return port
-        # nfcpy's udp.py resolves the port with getnameinfo() without NI_NUMERICSERV
-        # and then calls int() on it: a port with a service name cannot be opened.
 
 
 class Recorder:

@@ -9,7 +9,6 @@ captured MQTT message are searched for the raw UIDs used: none may appear.
 from __future__ import annotations
 
 import logging
-import socket
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -19,7 +18,7 @@ from edge_agent.agent import Agent
 from edge_agent.contract import PUSHES, Topics, encode
 from edge_agent.credentials import Credentials
 from edge_agent.identity import card_token
-from edge_agent.nfc.emulator import CardEmulator, Type2Card, Type4Card
+from edge_agent.nfc.emulator import CardEmulator, Type2Card, Type4Card, free_udp_port
 from edge_agent.nfc.sun import SunKeys, sun_url
 from tests.support.mqtt import envelope
 
@@ -34,11 +33,6 @@ UIDS = (GOLD_UID, EXPIRED_UID, STAFF_UID, UNKNOWN_UID)
 GOLD = "c-0000000000000000000000000000a001"
 EXPIRED = "c-0000000000000000000000000000a002"
 
-
-def free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture

@@ -101,6 +101,22 @@ SW_UNKNOWN = b"\x6f\x00"
 FSD_TABLE = (16, 24, 32, 40, 48, 64, 96, 128, 256)
 
 
+def free_udp_port(host: str = "127.0.0.1") -> int:
+    """A free UDP port for nfcpy's simulated reader (``udp:<host>:<port>``) that nfcpy can open.
+
+    nfcpy's ``udp.py`` resolves the port with ``getnameinfo()`` without ``NI_NUMERICSERV`` and then calls
+    ``int()`` on it, so a port that has a service name cannot be opened: those are skipped.
+    """
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+            probe.bind((host, 0))
+            port = probe.getsockname()[1]
+        try:
+            socket.getservbyport(port, "udp")
+        except OSError:
+            return port
+
+
 def _parse_udp_path(path: str) -> tuple[str, int]:
     parts = path.split(":")
     if len(parts) != 3 or parts[0] != "udp" or not parts[1] or not parts[2].isdigit():
