@@ -18,10 +18,14 @@ from pathlib import Path
 
 import _common as common
 
+from kiosk.config import DisplaySection
 from tests.support.process import terminate
 from tests.support.xvfb import Xvfb
 
 SIZE = "800x480"
+# Both apps draw with the kiosk's default anti-aliasing ([display] multisamples), so the baseline's frames
+# cost what a kiosk frame with one label would.
+MULTISAMPLES = str(DisplaySection.model_fields["multisamples"].default)
 LABEL_APP = Path(__file__).resolve().parent / "_kivy_label_app.py"
 
 
@@ -67,7 +71,8 @@ def kiosk(xvfb: Xvfb, workdir: Path, port: int, *args: str, name: str = "kiosk")
 
 def label_app(xvfb: Xvfb, workdir: Path, *args: str, name: str = "label-app") -> App:
     """The baseline Kivy app (``_kivy_label_app.py``): hello world, or a label fed over MQTT."""
-    return App(name, [sys.executable, str(LABEL_APP), "--size", SIZE, *args], xvfb, workdir)
+    return App(name, [sys.executable, str(LABEL_APP), "--size", SIZE, "--multisamples", MULTISAMPLES, *args],
+               xvfb, workdir)
 
 
 class FrameTail:

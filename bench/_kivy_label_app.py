@@ -14,7 +14,9 @@ so both sides are timed the same way::
     python bench/_kivy_label_app.py --size 800x480 --port 1883 --topic bench/label --frame-log frames.jsonl
 
 The window settings are the kiosk's (``kiosk.app.run``): not fullscreen, no
-multitouch emulation, no exit on Escape; the window sits at the top left.
+multitouch emulation, no exit on Escape, and the kiosk's OpenGL anti-aliasing
+(``--multisamples``, passed by ``_gui.py``: under software GL it sets the cost
+of every frame); the window sits at the top left.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ def main() -> int:
     p.add_argument("--port", type=int, default=None, help="broker port; without it, a hello-world label")
     p.add_argument("--topic", default="bench/label")
     p.add_argument("--frame-log", type=Path, default=None)
+    p.add_argument("--multisamples", default="0", choices=["0", "2", "4"])
     args = p.parse_args()
     width, height = args.size.split("x")
 
@@ -45,6 +48,7 @@ def main() -> int:
     Config.set("graphics", "fullscreen", "0")
     Config.set("graphics", "width", width)
     Config.set("graphics", "height", height)
+    Config.set("graphics", "multisamples", args.multisamples)
     # Top left; the kiosk is centred by SDL: the two windows never overlap on the benchmarks' display.
     Config.set("graphics", "position", "custom")
     Config.set("graphics", "left", "0")

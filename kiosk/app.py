@@ -60,7 +60,7 @@ from .config import ConfigError, KioskConfig, merge, parse_config, read_toml
 from .content import ContentLibrary
 from .diagnostics import FrameLog, StatusWriter, held_texts, targets, visible_texts
 from .i18n import Translator
-from .state import KioskState, Mode, Preferences, Request, Screen
+from .state import SCREENS, KioskState, Mode, Preferences, Request, Screen
 from .texts import Words
 from .widgets import HIGH_CONTRAST, STANDARD, KioskButton
 
@@ -80,14 +80,43 @@ class BottomBar(GridLayout):
     """Navigation of the current session; empty (and hidden) without one. One row on a wide screen; on a
     narrow one more than four buttons take two rows, so no label has to break inside a word."""
 
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self._buttons: dict[str, KioskButton] = {}
+        self._callbacks: dict[str, object] = {}
+
+    def prepare(self, items: list[tuple[str, str, str, object]]) -> None:
+        """Build these buttons now without showing them, so a session's first frame only has to place them."""
+        for target, text, kind, _callback in items:
+            self._button(target, text, kind)
+
     def show(self, items: list[tuple[str, str, str, object]]) -> None:
-        """Replace the buttons: (target, text, kind, on_release callback)."""
-        self.clear_widgets()
+        """Show these buttons: (target, text, kind, on_release callback).
+
+        A button is built once per target and kept: building one (kv rules, its label) takes about 1 ms,
+        and a session's first frame would otherwise build seven before the customer's name shows.
+        """
+        wanted = []
         for target, text, kind, callback in items:
-            button = KioskButton(target=target, text=text, kind=kind)
-            button.bind(on_release=lambda _button, callback=callback: callback())
-            self.add_widget(button)
+            self._callbacks[target] = callback
+            wanted.append(self._button(target, text, kind))
+        if self.children[::-1] != wanted:
+            self.clear_widgets()
+            for button in wanted:
+                self.add_widget(button)
         self.arrange()
+
+    def _button(self, target: str, text: str, kind: str) -> KioskButton:
+        button = self._buttons.get(target)
+        if button is None:
+            button = self._buttons[target] = KioskButton(target=target)
+            button.bind(on_release=self._release)
+        button.text = text
+        button.kind = kind
+        return button
+
+    def _release(self, button: KioskButton) -> None:
+        self._callbacks[button.target]()
 
     def arrange(self, *_args) -> None:
         count = len(self.children)
@@ -250,6 +279,11 @@ class KioskApp(App):
                 if isinstance(widget, ScrollView):  # what is in view changes: the status file follows
                     widget.bind(scroll_y=lambda *_args: self.request_status())
         self.manager.switch_to(self.screens[Screen.ATTRACT])
+        # Every screen takes the manager's size at once, not when it is first shown: its labels are then
+        # rendered at start, not in the frame that should show a customer's name.
+        self.manager.bind(size=self._size_screens)
+        self.shell.ids.bottom_bar.prepare(self._nav_items(Mode.CUSTOMER, Screen.WELCOME))
+        Window.clearcolor = self.theme.background  # the background: cheaper than a full-window rectangle
         if self.settings.display.demo:
             from .demo_controls import add_demo_controls
 
@@ -340,6 +374,17 @@ class KioskApp(App):
             # new one, and a second frame follows. End it now: one frame, with the new screen only.
             Animation.stop_all(self.manager.transition)
 
+    def on_theme(self, _app, theme) -> None:
+        if self.window is not None:
+            self.window.clearcolor = theme.background
+
+    def _size_screens(self, _manager, size) -> None:
+        # Labels depend on the width only; the height changes with every session (the bottom bar comes and
+        # goes), and laying out every hidden screen then would cost that session's first frame.
+        for screen in self.screens.values():
+            if screen.parent is None and screen.width != size[0]:
+                screen.size = size
+
     def _settle(self, *_args) -> None:
         # ScreenManager moves its screens when it moves, except the ones in a
         # transition: a screen that came in while the bottom bar appeared
@@ -355,23 +400,26 @@ class KioskApp(App):
         if key == self._nav_key:
             return
         self._nav_key = key
+        self.shell.ids.bottom_bar.show(self._nav_items(state.mode, state.screen))
+
+    def _nav_items(self, mode: Mode, current: Screen) -> list[tuple[str, str, str, object]]:
+        """The bottom bar for ``mode`` on screen ``current``: (target, text, kind, callback)."""
         items = []
         names = {Screen.WELCOME: self.tr("Welkom", self.lang), Screen.ENROL: self.tr("Welkom", self.lang),
                  Screen.INSPIRE: self.tr("Inspiratie", self.lang), Screen.OFFERS: self.tr("Aanbiedingen", self.lang),
                  Screen.CARE: self.tr("Service", self.lang),
-                 Screen.LOYALTY: self.tr("Punten", self.lang) if state.mode is Mode.CUSTOMER
+                 Screen.LOYALTY: self.tr("Punten", self.lang) if mode is Mode.CUSTOMER
                  else self.tr("Mening", self.lang),
                  Screen.MY_DATA: self.tr("Mijn gegevens", self.lang)}
-        if state.mode is not Mode.STAFF and (state.mode is not Mode.NOBODY or state.screen is not Screen.ATTRACT):
-            for screen in state.screens:
+        if mode is not Mode.STAFF and (mode is not Mode.NOBODY or current is not Screen.ATTRACT):
+            for screen in SCREENS[mode]:
                 if screen in names:
-                    items.append((f"nav-{screen.value}", names[screen],
-                                  "secondary" if screen is state.screen else "bar",
+                    items.append((f"nav-{screen.value}", names[screen], "secondary" if screen is current else "bar",
                                   lambda screen=screen: self.open_screen(screen.value)))
-        if state.mode is not Mode.NOBODY or state.screen is not Screen.ATTRACT:
+        if mode is not Mode.NOBODY or current is not Screen.ATTRACT:
             items.append(("klaar", self.tr("Klaar", self.lang), "primary" if self.theme is STANDARD else "secondary",
                           self.done))
-        self.shell.ids.bottom_bar.show(items)
+        return items
 
     def _on_resize(self, _window, size) -> None:
         width, height = size
@@ -642,6 +690,7 @@ def run(settings: KioskConfig, status_file: Path | None = None, screenshot_dir: 
     Config.set("graphics", "width", str(display.width))
     Config.set("graphics", "height", str(display.height))
     Config.set("graphics", "show_cursor", "1" if display.show_cursor else "0")
+    Config.set("graphics", "multisamples", str(display.multisamples))
     Config.set("kivy", "exit_on_escape", "0")
     Config.set("input", "mouse", "mouse,disable_multitouch")
     ExceptionManager.add_handler(_KeepRunning())

@@ -65,6 +65,10 @@ class DisplaySection(_Section):
     text_scale: Literal[1.0, 1.25, 1.5] = Field(1.0, description="Start text size.")
     transition: Literal["slide", "fade", "none"] = Field("fade", description="Animation between screens.")
     show_cursor: bool = Field(True, description="Show the mouse cursor (off on a touchscreen).")
+    multisamples: Literal[0, 2, 4] = Field(
+        0, description="OpenGL anti-aliasing samples. The screens are upright rectangles and text (text is "
+                       "smoothed in its own texture), so 0 looks the same; 2 makes every frame ~3x dearer under "
+                       "software GL.")
     demo: bool = Field(False, description="Show the demo's buttons (and keys 1-5) that tap the demo cards and hold "
                                           "up the demo product; only for `edge-agent demo`.")
 
