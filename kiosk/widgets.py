@@ -22,6 +22,7 @@ from kivy.properties import (
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.button import Button
 from kivy.uix.label import Label
+from kivy.uix.screenmanager import Screen
 from kivy.uix.widget import Widget
 
 Color = tuple[float, float, float, float]
@@ -123,9 +124,39 @@ class KioskButton(ContrastEdge, Button):
 
 
 class TextBlock(Label):
-    """A label that wraps to its width and is as high as its text."""
+    """A label that wraps to its width and is as high as its text.
+
+    On a screen that is not shown, a changed text is rendered when that screen is next shown
+    (:class:`kiosk.screens.KioskScreen` calls :meth:`render_pending`): when a session starts, the hidden
+    screens' texts (points, tier, "Even geduld…") then cost nothing in the frame that greets the customer.
+    An emptied text is rendered at once, so no texture keeps an old personal text.
+    """
 
     role = StringProperty("body")  # title | heading | body | small
+    texture_pending = False
+
+    def texture_update(self, *largs) -> None:
+        if self.text and _on_hidden_screen(self):
+            self.texture_pending = True
+            return
+        self.texture_pending = False
+        super().texture_update(*largs)
+
+    def render_pending(self) -> None:
+        """Render before the next frame if a change waited (the screen has just come in)."""
+        if self.texture_pending:
+            self._trigger_texture()
+
+
+def _on_hidden_screen(widget: Widget) -> bool:
+    """Whether ``widget`` is on a screen its screen manager does not hold: neither shown nor in a transition
+    (during a fade the screen coming in is drawn into an Fbo and has no parent, but has its manager)."""
+    parent = widget.parent
+    while parent is not None:
+        if isinstance(parent, Screen):
+            return parent.manager is None
+        parent = getattr(parent, "parent", None)
+    return False
 
 
 class Panel(ContrastEdge, BoxLayout):

@@ -13,12 +13,23 @@ from kivy.lang import Builder
 from kivy.uix.screenmanager import Screen as KivyScreen
 
 from ..state import Screen
+from ..widgets import TextBlock
 
 KV_DIR = Path(__file__).resolve().parent
 
 
 class KioskScreen(KivyScreen):
-    """Base of every screen."""
+    """Base of every screen. Its texts that changed while it was hidden are rendered as it comes in
+    (:class:`kiosk.widgets.TextBlock`)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.fbind("on_pre_enter", self._render_pending)
+
+    def _render_pending(self, *_args) -> None:
+        for widget in self.walk(restrict=True):
+            if isinstance(widget, TextBlock):
+                widget.render_pending()
 
 
 class BegrijpScreen(KioskScreen):
