@@ -74,9 +74,9 @@ HIGH_CONTRAST = Theme(
 class ContrastEdge:
     """A frame line around the widget that exists only while ``edge_shown`` (the high-contrast theme).
 
-    Not a kv ``Line`` made transparent in the standard theme: Kivy draws a line wider than 1 px through the
-    stencil buffer, and under software GL each one cost ~0.15 ms of every frame even when invisible (21 on
-    Begrijp: half of its frame).
+    Not a kv ``Line`` made transparent in the standard theme: Kivy draws a line wider than 1 px in a colour
+    with alpha below 1 through the stencil buffer, and under software GL each one cost ~0.15 ms of every
+    frame although invisible (21 on Begrijp: half of its frame).
     """
 
     edge_shown = BooleanProperty(False)
