@@ -310,6 +310,13 @@ def run_demo(config_path: Path | None = None, state_dir: Path | None = None,
     config, videos = demo_config(config_path, state_dir)
     credentials = demo_credentials()
     broker = cards = camera = agent = monitor = controls = window = None
+    stopping = threading.Event()
+    if threading.current_thread() is threading.main_thread():
+        # Ctrl-C and SIGTERM stop the demo, also when started where SIGINT is ignored (a shell's background job,
+        # `nohup`): Python then leaves SIGINT ignored and the demo could only be killed, leaving its broker
+        # and reader ports taken until the process died.
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, lambda *_: stopping.set())
     try:
         if config.mqtt is None:
             broker = EmbeddedBroker(port=broker_port).start()
@@ -358,7 +365,7 @@ def run_demo(config_path: Path | None = None, state_dir: Path | None = None,
         print(f"agent {config.store.id}/{config.device.id} running, state in {state_dir}; Ctrl-C stops",
               flush=True)
         deadline = None if duration_s is None else time.monotonic() + duration_s
-        while deadline is None or time.monotonic() < deadline:
+        while not stopping.is_set() and (deadline is None or time.monotonic() < deadline):
             code = None if window is None else window.exit_code
             if code in (0, -signal.SIGTERM, -signal.SIGINT):
                 print("the kiosk window was closed: stopping", flush=True)
@@ -367,8 +374,8 @@ def run_demo(config_path: Path | None = None, state_dir: Path | None = None,
                 print(f"the kiosk window failed (exit code {code}; its messages are above); "
                       "the demo runs on without it", flush=True)
                 window = None
-            time.sleep(0.2)
-    except KeyboardInterrupt:
+            stopping.wait(0.2)
+    except KeyboardInterrupt:  # a signal handler of the caller's, or one before ours was set
         pass
     finally:
         if window is not None:
