@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -23,6 +22,7 @@ from edge_agent.credentials import Credentials
 from edge_agent.identity import card_token
 from edge_agent.nfc.emulator import CardEmulator, Type2Card, free_udp_port
 from tests.support.faults import wait_until
+from tests.support.mosquitto import ensure_installed
 from tests.support.mqtt import envelope
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -129,9 +129,7 @@ def test_printed_messages_are_what_mosquitto_pub_sends(agent, mosquitto):
     assert len(lines) == 13 and "ok (" in printed.stderr
     topic, payload = lines[0].split(" ", 1)
     assert topic == PUSHES["catalogue"].topic_for(config.store.id)
-    mosquitto_pub = shutil.which("mosquitto_pub")
-    if mosquitto_pub is None:
-        pytest.skip("mosquitto_pub is not installed (Debian: mosquitto-clients)")
+    mosquitto_pub = ensure_installed("mosquitto-clients", binary="mosquitto_pub")
     subprocess.run([mosquitto_pub, "-h", "127.0.0.1", "-p", str(mosquitto.port), "-q", "1", "-t", topic,
                     "-m", payload], check=True, timeout=10)
     wait_until(lambda: agent.inbox.applied == 1, 10, "the catalogue sent by mosquitto_pub was applied")
