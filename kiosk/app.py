@@ -283,7 +283,7 @@ class KioskApp(App):
         # rendered at start, not in the frame that should show a customer's name.
         self.manager.bind(size=self._size_screens)
         self.shell.ids.bottom_bar.prepare(self._nav_items(Mode.CUSTOMER, Screen.WELCOME))
-        Window.clearcolor = self.theme.background  # the background: cheaper than a full-window rectangle
+        self.on_theme(self, self.theme)  # the background is the clear colour: cheaper than a full-window rectangle
         if self.settings.display.demo:
             from .demo_controls import add_demo_controls
 
@@ -375,6 +375,7 @@ class KioskApp(App):
             Animation.stop_all(self.manager.transition)
 
     def on_theme(self, _app, theme) -> None:
+        """The window's clear colour is the theme's background (``shell.kv`` draws none)."""
         if self.window is not None:
             self.window.clearcolor = theme.background
 

@@ -83,6 +83,7 @@ class ContrastEdge:
     edge_color = ColorProperty((1, 1, 1, 1))
     edge_width = NumericProperty(1.2)
     edge_inset = NumericProperty(0)
+    _EDGE_INPUTS = ("pos", "size", "edge_color", "edge_width", "edge_inset")
 
     def on_edge_shown(self, _widget, shown: bool) -> None:
         group = getattr(self, "_edge", None)
@@ -93,11 +94,11 @@ class ContrastEdge:
             self._edge.add(self._edge_color)
             self._edge.add(self._edge_line)
             self.canvas.after.add(self._edge)
-            for name in ("pos", "size", "edge_color", "edge_width", "edge_inset"):
+            for name in self._EDGE_INPUTS:
                 self.fbind(name, self._place_edge)
             self._place_edge()
         elif not shown and group is not None:
-            for name in ("pos", "size", "edge_color", "edge_width", "edge_inset"):
+            for name in self._EDGE_INPUTS:
                 self.funbind(name, self._place_edge)
             self.canvas.after.remove(group)
             self._edge = None
