@@ -109,7 +109,7 @@ class BottomBar(GridLayout):
     def _button(self, target: str, text: str, kind: str) -> KioskButton:
         button = self._buttons.get(target)
         if button is None:
-            button = self._buttons[target] = KioskButton(target=target)
+            button = self._buttons[target] = KioskButton(target=target, over_bar=True)
             button.bind(on_release=self._release)
         button.text = text
         button.kind = kind

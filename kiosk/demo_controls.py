@@ -61,6 +61,6 @@ def add_demo_controls(app: App) -> DemoControls:
     if str(KV_FILE) not in Builder.files:
         Builder.load_file(str(KV_FILE))
     row = DemoControls()
-    app.shell.ids.top_bar.parent.add_widget(row, index=0)  # the shell's column: below the bottom bar
+    app.shell.ids.column.add_widget(row, index=0)  # below the bottom bar
     Window.bind(on_key_down=row.on_key)
     return row

@@ -22,7 +22,8 @@ from kivy.properties import (
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.button import Button
 from kivy.uix.label import Label
-from kivy.uix.screenmanager import Screen
+from kivy.uix.screenmanager import Screen, ScreenManager
+from kivy.uix.scrollview import ScrollView
 from kivy.uix.widget import Widget
 
 Color = tuple[float, float, float, float]
@@ -113,12 +114,15 @@ class ContrastEdge:
 class KioskButton(ContrastEdge, Button):
     """A flat button at least one touch target high; ``target`` names it for diagnostics and tests.
 
-    ``shown`` False hides it and takes it out of the layout.
+    ``shown`` False hides it and takes it out of the layout. Its background is one rectangle (not Kivy's
+    nine-slice ``BorderImage``); a ``bar`` button ``over_bar`` (in the top or bottom bar, which has its
+    colour) draws none: under software GL every pixel drawn costs, also one drawn in the colour it covers.
     """
 
     target = StringProperty("")
     kind = StringProperty("primary")  # primary | secondary | danger | bar
     shown = BooleanProperty(True)
+    over_bar = BooleanProperty(False)
 
     def on_touch_down(self, touch) -> bool:
         return super().on_touch_down(touch) if self.shown else False
@@ -177,6 +181,22 @@ class Panel(ContrastEdge, BoxLayout):
 
     def on_touch_up(self, touch) -> bool:
         return super().on_touch_up(touch) if self.shown else False
+
+
+class Scroller(ScrollView):
+    """A vertical scroll view that does not clip with the stencil buffer (Kivy's ``ScrollView`` does).
+
+    Kivy's clip draws the view's rectangle into the stencil buffer twice a frame, and the screen manager
+    around it does the same: under software GL the two cost ~0.8 ms of every 5 ms frame. Nothing needs them:
+    content scrolled past the top or the bottom of the view lies under the shell's bars, which are drawn
+    after the screens (``shell.kv``), or outside the window. A touch outside the view never reaches its
+    content (``ScrollView.on_touch_down`` checks first). The scroll bar is Kivy's (``widgets.kv``).
+    """
+
+
+class Screens(ScreenManager):
+    """Kivy's ``ScreenManager`` without its stencil clip: its screens are as wide as the window and slide
+    sideways only, so nothing it draws needs clipping (see :class:`Scroller`)."""
 
 
 class Columns(BoxLayout):
