@@ -251,6 +251,8 @@ class KioskApp(App):
         self._shot_key: tuple | None = None
         self._status_trigger = None
         self._changed_frame = 0
+        self._outgoing: list[Request] = []
+        self._send_trigger = Clock.create_trigger(self._send_outgoing, 0)  # 0: after the next frame
 
     # ------------------------------------------------------------------ Kivy lifecycle
 
@@ -309,11 +311,18 @@ class KioskApp(App):
     # ------------------------------------------------------------------ state -> screen
 
     def apply(self, function, *args):
-        """Run a state method, send the requests it returns, and bring the screen up to date."""
+        """Run a state method, bring the screen up to date, and send the requests it returns once the frame
+        that shows the change is drawn: the greeting is not held up by publishing the account request, nor
+        by decoding its answer, which would arrive on the network thread while this frame is being made."""
         effects = function(*args)
         if effects:
-            self._send(effects)
+            self._outgoing.extend(effects)
+            self._send_trigger()
         self.sync()
+
+    def _send_outgoing(self, _dt) -> None:
+        effects, self._outgoing = self._outgoing, []
+        self._send(effects)
 
     def _send(self, effects: list[Request]) -> None:
         for effect in effects:
@@ -354,11 +363,11 @@ class KioskApp(App):
         self.notice = state.notice or ""
         self.countdown = -1 if countdown is None else countdown
         self.device_rev = state.version
+        self._update_nav()  # first: the screen comes in with the height it keeps (see _update_nav)
         self._show(state.screen)
         if self.frame_log is not None:
             self.frame_log.update(state.session.id if state.session else None,
                                   bool(state.session and state.session.first_name), state.screen.value)
-        self._update_nav()
         self.request_status()
 
     def _show(self, screen: Screen) -> None:
@@ -401,7 +410,14 @@ class KioskApp(App):
         if key == self._nav_key:
             return
         self._nav_key = key
-        self.shell.ids.bottom_bar.show(self._nav_items(state.mode, state.screen))
+        bar = self.shell.ids.bottom_bar
+        bar.show(self._nav_items(state.mode, state.screen))
+        # Lay the bar and the column out now, not before the next frame: the screen manager then has its
+        # new height before the next screen is shown, and that screen (which kept its height from when it
+        # was last shown) is not laid out at the old height first and again at the new one (~0.5 ms of the
+        # frame that greets a customer).
+        bar.do_layout()
+        self.shell.ids.column.do_layout()
 
     def _nav_items(self, mode: Mode, current: Screen) -> list[tuple[str, str, str, object]]:
         """The bottom bar for ``mode`` on screen ``current``: (target, text, kind, callback)."""
