@@ -441,10 +441,10 @@ class KioskApp(App):
     def _on_resize(self, _window, size) -> None:
         width, height = size
         self.wide = width > height * 1.2
-        if getattr(self, "shell", None) is not None:
-            self.shell.ids.bottom_bar.arrange()
         self.unit = max(12.0, min(width, height) / 27.0) * self.text_scale
         self.target = max(mm(9), self.unit * 2.4)
+        if getattr(self, "shell", None) is not None:
+            self.shell.ids.bottom_bar.arrange()  # after the unit: how many buttons fit a row depends on it
         self.request_status()
 
     def _tick(self, _dt) -> None:
@@ -490,9 +490,11 @@ class KioskApp(App):
         window = self.window
         state = self.state
         texts = visible_texts(self.shell)
+        scroll = [round(widget.scroll_y, 3) for widget in self.manager.current_screen.walk(restrict=True)
+                  if isinstance(widget, ScrollView)]
         shot = None
-        # A new screenshot whenever what a shopper sees changed.
-        shot_key = (state.screen, self.theme.name, self.text_scale, tuple(window.size), tuple(texts))
+        # A new screenshot whenever what a shopper sees changed (scrolling too).
+        shot_key = (state.screen, self.theme.name, self.text_scale, tuple(window.size), tuple(texts), tuple(scroll))
         if shot_key != self._shot_key:
             self._shot_key = shot_key
             shot = self.status.screenshot(
@@ -509,7 +511,7 @@ class KioskApp(App):
             "promo_status": state.promo_status, "feedback_status": state.feedback_status,
             "assist_status": state.assist_status,
             "video": {"id": state.video, **self.screens[Screen.CARE].ids.player.status()} if state.video else None,
-            "window": list(window.size), "unit": self.unit,
+            "window": list(window.size), "unit": self.unit, "scroll": scroll,
             "target_px": self.target, "min_target_px": mm(9),
             "attract": self.screens[Screen.ATTRACT].report(),
             "texts": texts, "targets": targets(self.shell, window.size),

@@ -3,7 +3,8 @@
 With ``--status-file`` the app writes, after every change that reached the
 screen, a JSON document: the screen, the texts a shopper can see (in tree
 order), the touch targets with their centres in window pixels from the top
-left (as X11 and xdotool count), the language, theme and text scale, and
+left (as X11 and xdotool count), the language, theme and text scale, how far
+the screen's scroll views are scrolled (Kivy's ``scroll_y``: 1 at the top), and
 ``held_texts``: every text any screen widget holds, shown or not, so a test
 can check nothing personal lingers after a wipe. With ``--screenshot-dir``
 each such change is also saved as a PNG (``Window.screenshot``).

@@ -424,3 +424,28 @@ def test_high_contrast_and_larger_text(kiosk, publisher, mosquitto):
     app.click("klaar")
     status = app.wait_screen("bereik")
     assert (status["theme"], status["text_scale"]) == ("standard", 1.0), "the next shopper starts afresh"
+
+
+def test_content_scrolled_past_the_bars_stays_under_them(kiosk, publisher, mosquitto):
+    """Nothing clips the screens (kiosk.widgets.Scroller: no stencil): the bars are drawn over them, so a
+    scrolled screen never shows through the top bar or the bottom bar."""
+    import cv2
+
+    app, topics = kiosk()
+    publish_session(publisher(mosquitto), topics)
+    app.wait_screen("begrijp", "Sanne")
+    app.click("text-size")
+    app.wait(lambda s: s["text_scale"] == 1.25)  # the button has moved: the next click needs its new place
+    app.click("text-size")  # 1.5: Begrijp is taller than its part of the window
+    top = app.wait(lambda s: s["text_scale"] == 1.5 and s["scroll"] == [1.0])
+    app.wheel(40)
+    bottom = app.wait(lambda s: s["scroll"] == [0.0])
+    # The last screenshot shows the status: a new one is taken whenever the look (scrolling too) changes.
+    before, after = cv2.imread(app.keep(top, "begrijp-large-800x480")), cv2.imread(app.keep(bottom, "begrijp-scrolled-800x480"))
+    assert "intent-inspireer" not in bottom["targets"] or bottom["targets"] != top["targets"], "it did not scroll"
+    assert (before != after).any(), "the screen did not change when scrolled"
+    top_bar = int(top["target_px"] + top["unit"] * 0.6)  # shell.kv: the top bar's height
+    bar_buttons = [top["targets"][name] for name in top["targets"] if name.startswith("nav-") or name == "klaar"]
+    bottom_bar = int(min(y - h / 2 for _x, y, _w, h in bar_buttons))  # the bottom bar's highest button
+    assert (before[:top_bar] == after[:top_bar]).all(), "content scrolled up shows through the top bar"
+    assert (before[bottom_bar:] == after[bottom_bar:]).all(), "content below the view shows through the bottom bar"

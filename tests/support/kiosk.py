@@ -84,7 +84,7 @@ class KioskProcess:
                 except (KeyError, TypeError, IndexError):
                     pass
             time.sleep(0.03)
-        shown = {key: last.get(key) for key in ("screen", "texts", "countdown", "language")} if last else None
+        shown = {key: last.get(key) for key in ("screen", "texts", "countdown", "language", "text_scale", "scroll")} if last else None
         raise TimeoutError(f"kiosk status not reached in {timeout} s; last: {shown}\n{self.log()[-3000:]}")
 
     def wait_screen(self, screen: str, *texts: str, timeout: float = 10.0) -> dict:
@@ -127,6 +127,13 @@ class KioskProcess:
         if self._pointer is None:
             self._pointer = Pointer(self.xvfb.display)
             self._window = self._pointer.window_of(self.process.pid)
+
+    def wheel(self, times: int, down: bool = True) -> None:
+        """Turn the mouse wheel over the middle of the window (a finger's swipe)."""
+        self._pointer_ready()
+        width, height = (self.status() or {}).get("window", (800, 480))
+        for _ in range(times):
+            self._pointer.wheel(self._window, width / 2, height / 2, 5 if down else 4)
 
     def _scroll_to(self, target: str, timeout: float) -> dict:
         """Wheel down (then up) over the middle of the screen until ``target`` is in view."""
