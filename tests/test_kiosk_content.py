@@ -490,6 +490,39 @@ def test_the_kiosk_loops_the_demo_pack_with_its_muted_video(xvfb, mosquitto, dem
     assert about_the_pack == []
 
 
+def test_an_attract_video_stays_loaded_between_its_slots_and_starts_again_from_the_top(
+        xvfb, mosquitto, demo_pack, tmp_path):
+    """One player per video, loaded once: loading it for every slot grew the kiosk ~1 MB a load."""
+    from edge_agent.contract import new_id
+    from tests.support.kiosk import KioskProcess
+
+    folder = small_pack(tmp_path / "pack", """\
+        pack: test
+        version: "1"
+        attract:
+          - video: videos/film.mp4
+            seconds: 3
+            caption: {nl: De film}
+          - image: attract/lente.png
+            seconds: 2
+            caption: {nl: Het voorjaar is begonnen}
+        """)
+    shutil.copy(demo_pack[0] / "videos" / "snoeien.mp4", folder / "videos" / "film.mp4")
+    app = KioskProcess(xvfb, mosquitto.port, f"store-{new_id()[-8:]}", "kiosk-1", tmp_path / "kiosk",
+                       args=("--content", str(folder)))
+    try:
+        app.start()
+        first = app.wait(lambda s: s["attract"]["kind"] == "video" and s["attract"]["position"] >= 2, timeout=15)
+        assert first["attract"]["players"] == 1
+        app.wait_screen("bereik", "Het voorjaar is begonnen", timeout=5)
+        again = app.wait(lambda s: s["attract"]["kind"] == "video" and s["attract"]["loaded"], timeout=5)
+        assert again["attract"]["players"] == 1, "the video was loaded a second time"
+        assert again["attract"]["position"] < 1.5, "the slot did not start the video from the top"
+        assert app.shows(again, "De film")
+    finally:
+        assert app.stop() == 0, app.log()[-2000:]
+
+
 def test_the_kiosk_keeps_showing_the_good_pack_when_a_broken_one_arrives(xvfb, mosquitto, tmp_path):
     from edge_agent.contract import new_id
     from tests.support.kiosk import KioskProcess
@@ -522,7 +555,7 @@ def test_the_kiosk_keeps_showing_the_good_pack_when_a_broken_one_arrives(xvfb, m
         shutil.copy(folder / "attract" / "lente.png", folder / "attract" / "zomer.png")
         status = app.wait_screen("bereik", "De zomer", timeout=10)
         assert status["attract"] == {"kind": "image", "path": "attract/zomer.png", "loaded": False, "position": 0.0,
-                                     "duration": 0.0}
+                                     "duration": 0.0, "players": 0}
         assert load_pack(tmp_path / "last-good").version == "2"
     finally:
         assert app.stop() == 0, app.log()[-2000:]

@@ -3,12 +3,18 @@
 Each step shows one of the pack's attract items scheduled for now
 (:meth:`kiosk.content.ContentPack.attract`, asked again at every step, so a
 schedule or a new pack takes effect at the next one). Images show for their
-``seconds``; videos play muted and looping for theirs, in Kivy's ``Video``
-widget (ffpyplayer). Nothing plays or cycles unless Bereik is shown: leaving
-unloads the video. Without a pack, or with nothing scheduled, the screen
-cycles its built-in taglines. Presence (the camera sees someone) changes the
-texts, not the loop; a session wakes the kiosk from it (the state machine
-switches screens).
+``seconds``; videos play muted and looping for theirs, from the start, in
+Kivy's ``Video`` widget (ffpyplayer). Nothing plays or cycles unless Bereik is
+shown. Without a pack, or with nothing scheduled, the screen cycles its
+built-in taglines. Presence (the camera sees someone) changes the texts, not
+the loop; a session wakes the kiosk from it (the state machine switches
+screens).
+
+Each attract video keeps one player, loaded once and paused between its slots
+(a paused ffpyplayer thread waits without using the CPU); it is unloaded only
+when the pack no longer schedules it. Loading a video again for every slot
+made the kiosk grow ~1 MB per load in Kivy's ffpyplayer provider (C side):
+on the demo pack 204 MB -> 249 MB in 30 min, still growing.
 """
 
 from __future__ import annotations
@@ -59,6 +65,12 @@ class BereikScreen(KioskScreen):
         super().__init__(**kwargs)
         self._event = None
         self._reported_second = -1
+        self._players: dict[str, AttractVideo] = {}  # video path -> its player, loaded once
+
+    @property
+    def player(self) -> AttractVideo | None:
+        """The player of the video shown now, or None."""
+        return self._players.get(self.video_source) if self.video_source else None
 
     def on_pre_enter(self, *args) -> None:
         self.index = 0
@@ -68,7 +80,8 @@ class BereikScreen(KioskScreen):
         if self._event is not None:
             self._event.cancel()
             self._event = None
-        self.video_source = ""  # unloads the video: nothing decodes behind another screen
+        self.video_source = ""
+        self._play("")  # paused: nothing decodes behind another screen
 
     def _show(self) -> None:
         app = App.get_running_app()
@@ -87,6 +100,8 @@ class BereikScreen(KioskScreen):
             self.caption = None
             self.tagline = TAGLINES[self.index % len(TAGLINES)]
             seconds = TAGLINE_SECONDS
+        self._forget_players({str(item.path) for item in items if item.kind == "video"})
+        self._play(self.video_source)
         if self._event is not None:
             self._event.cancel()
         self._event = Clock.schedule_once(self._next, seconds)
@@ -97,9 +112,48 @@ class BereikScreen(KioskScreen):
         self.index += 1
         self._show()
 
+    # ------------------------------------------------------------------ the videos' players
+
+    def _play(self, path: str) -> None:
+        """Show and play the video at ``path`` from its start (nothing for ""); pause and hide the others."""
+        for source, player in self._players.items():
+            if source != path:
+                player.state = "pause"
+                player.size_hint = (None, None)
+                player.size = (0, 0)  # no size: nothing of it is drawn
+        if not path:
+            return
+        player = self._players.get(path)
+        if player is None:
+            player = self._players[path] = AttractVideo(
+                source=path, state="play", volume=0, options={"eos": "loop"}, fit_mode="contain",
+                pos_hint={"x": 0, "y": 0.22}, opacity=0)
+            player.bind(loaded=self._on_player, position=self._on_player)
+            layers = self.ids.layers
+            layers.add_widget(player, index=len(layers.children) - 1)  # drawn right after the image
+        else:
+            player.state = "play"
+            if player.loaded:
+                player.seek(0)  # each slot from the start
+        player.size_hint = (1, 0.78)
+        player.opacity = 1 if player.loaded else 0
+
+    def _on_player(self, player: AttractVideo, _value) -> None:
+        if player is self.player:
+            player.opacity = 1 if player.loaded else 0
+            self.on_video_progress()
+
+    def _forget_players(self, keep: set[str]) -> None:
+        """Unload the players of videos the pack no longer schedules."""
+        for path in [path for path in self._players if path not in keep]:
+            player = self._players.pop(path)
+            player.unload()
+            self.ids.layers.remove_widget(player)
+
     def on_video_progress(self) -> None:
-        """The video loaded or played on (``bereik.kv``): the status file says so once a second."""
-        second = int(self.ids.video.position) if self.ids.video.loaded else -1
+        """The video loaded or played on: the status file says so once a second."""
+        player = self.player
+        second = int(player.position) if player is not None and player.loaded else -1
         if second != self._reported_second:
             self._reported_second = second
             app = App.get_running_app()
@@ -107,11 +161,11 @@ class BereikScreen(KioskScreen):
                 app.request_status()
 
     def report(self) -> dict:
-        """What the loop shows, for the status file: kind and pack path of the item, and for a video whether
-        it is loaded, its position and duration (seconds)."""
-        video = self.ids.video
-        playing = bool(self.video_source)
+        """What the loop shows, for the status file: kind and pack path of the item, for a video whether
+        it is loaded, its position and duration (seconds), and how many videos' players are kept loaded."""
+        player = self.player
         return {"kind": self.item_kind, "path": self.item_path,
-                "loaded": video.loaded if playing else False,
-                "position": round(video.position, 2) if playing else 0.0,
-                "duration": round(video.duration, 2) if playing else 0.0}
+                "loaded": player.loaded if player is not None else False,
+                "position": round(player.position, 2) if player is not None else 0.0,
+                "duration": round(player.duration, 2) if player is not None else 0.0,
+                "players": len(self._players)}
