@@ -202,7 +202,7 @@ class KioskApp(App):
     product_status = StringProperty("idle")
     notice = StringProperty("")
     countdown = NumericProperty(-1)
-    device_rev = NumericProperty(0)
+    device_rev = NumericProperty(0)  # bumped when what the agent says about itself changes
     now_s = NumericProperty(0)
     store_name = StringProperty("")
     store_id = StringProperty("")
@@ -248,6 +248,7 @@ class KioskApp(App):
         self.frame_log: FrameLog | None = None
         self._synced: tuple | None = None
         self._nav_key: tuple | None = None
+        self._device_key: tuple | None = None
         self._shot_key: tuple | None = None
         self._status_trigger = None
         self._changed_frame = 0
@@ -362,7 +363,11 @@ class KioskApp(App):
         self.product_status = state.product_status
         self.notice = state.notice or ""
         self.countdown = -1 if countdown is None else countdown
-        self.device_rev = state.version
+        device = state.device
+        device_key = (device.state, device.birth, device.health_at, device.broker_connected, device.malformed)
+        if device_key != self._device_key:  # not every state change: the staff screen's rows follow it
+            self._device_key = device_key
+            self.device_rev += 1
         self._update_nav()  # first: the screen comes in with the height it keeps (see _update_nav)
         self._show(state.screen)
         if self.frame_log is not None:
