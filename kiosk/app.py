@@ -308,6 +308,7 @@ class KioskApp(App):
 
     def on_stop(self) -> None:
         self.bridge.stop()
+        self.screens[Screen.ATTRACT].unload_players()
 
     # ------------------------------------------------------------------ state -> screen
 

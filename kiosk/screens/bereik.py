@@ -66,6 +66,7 @@ class BereikScreen(KioskScreen):
         self._event = None
         self._reported_second = -1
         self._players: dict[str, AttractVideo] = {}  # video path -> its player, loaded once
+        self._players_revision = None  # the content pack revision the players were loaded from
 
     @property
     def player(self) -> AttractVideo | None:
@@ -100,6 +101,9 @@ class BereikScreen(KioskScreen):
             self.caption = None
             self.tagline = TAGLINES[self.index % len(TAGLINES)]
             seconds = TAGLINE_SECONDS
+        if app is not None and app.content.revision != self._players_revision:
+            self._players_revision = app.content.revision
+            self.unload_players()  # a new pack may bring another file under the same name
         self._forget_players({str(item.path) for item in items if item.kind == "video"})
         self._play(self.video_source)
         if self._event is not None:
@@ -142,6 +146,11 @@ class BereikScreen(KioskScreen):
         if player is self.player:
             player.opacity = 1 if player.loaded else 0
             self.on_video_progress()
+
+    def unload_players(self) -> None:
+        """Unload every video's player (a new pack; the app stopping: ffpyplayer's threads would keep the
+        process alive)."""
+        self._forget_players(set())
 
     def _forget_players(self, keep: set[str]) -> None:
         """Unload the players of videos the pack no longer schedules."""
