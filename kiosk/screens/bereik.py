@@ -11,8 +11,9 @@ the loop; a session wakes the kiosk from it (the state machine switches
 screens).
 
 Each attract video keeps one player, loaded once and paused between its slots
-(a paused ffpyplayer thread waits without using the CPU); it is unloaded only
-when the pack no longer schedules it. Loading a video again for every slot
+(a paused ffpyplayer thread waits without using the CPU); the players are
+unloaded when the pack no longer schedules their video, when another pack comes
+into use, and when the app stops. Loading a video again for every slot
 made the kiosk grow ~1 MB per load in Kivy's ffpyplayer provider (C side):
 on the demo pack 204 MB -> 249 MB in 30 min, still growing.
 """
@@ -153,7 +154,7 @@ class BereikScreen(KioskScreen):
         self._forget_players(set())
 
     def _forget_players(self, keep: set[str]) -> None:
-        """Unload the players of videos the pack no longer schedules."""
+        """Unload the players of the videos not in ``keep`` (paths)."""
         for path in [path for path in self._players if path not in keep]:
             player = self._players.pop(path)
             player.unload()
