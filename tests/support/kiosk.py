@@ -137,11 +137,8 @@ class KioskProcess:
 
     def _scroll_to(self, target: str, timeout: float) -> dict:
         """Wheel down (then up) over the middle of the screen until ``target`` is in view."""
-        self._pointer_ready()
-        status = self.status() or {}
-        width, height = status.get("window", (800, 480))
-        for button in [5] * 12 + [4] * 24:
-            self._pointer.wheel(self._window, width / 2, height / 2, button)
+        for down in [True] * 12 + [False] * 24:
+            self.wheel(1, down)
             try:
                 return self.wait(lambda s: target in s["targets"], 0.4)
             except TimeoutError:
