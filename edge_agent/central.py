@@ -38,6 +38,7 @@ from .contract import (
 )
 from .errors import RejectedMessage
 from .outbox import Outbox
+from .privacy import erase_customer, replace_consents
 
 logger = logging.getLogger(__name__)
 
@@ -83,11 +84,7 @@ def apply_customer(conn: sqlite3.Connection, profile: CustomerProfile, outbox: O
         UPSERT_CUSTOMER,
         (profile.customer, profile.version, json.dumps(document), time.time()),
     )
-    conn.execute("DELETE FROM consents WHERE customer = ?", (profile.customer,))
-    conn.executemany(
-        "INSERT INTO consents (customer, purpose, until) VALUES (?, ?, ?)",
-        [(profile.customer, consent.purpose.value, consent.until.isoformat()) for consent in profile.consents],
-    )
+    replace_consents(conn, profile.customer, [(consent.purpose.value, consent.until) for consent in profile.consents])
 
 
 def apply_order(conn: sqlite3.Connection, order: OrderPush, outbox: Outbox) -> None:
@@ -223,25 +220,12 @@ def apply_purchase_history(conn: sqlite3.Connection, push: PurchaseHistoryPush, 
          for line in _newer_records(conn, push.purchases, "purchases", "purchases", ("line",))])
 
 
-# Every table holding a customer's data, with the column naming the customer.
-CUSTOMER_TABLES = (("customers", "customer"), ("consents", "customer"), ("orders", "customer"),
-                   ("data_use", "customer"), ("card_links", "subject"), ("purchases", "customer"),
-                   ("offer_activations", "customer"), ("offer_customers", "customer"))
-
-
-def erase_customer(conn: sqlite3.Connection, customer: str) -> int:
-    """Delete every local record of ``customer``; returns how many rows went."""
-    named_in = [row[0] for row in conn.execute("SELECT offer FROM offer_customers WHERE customer = ?", (customer,))]
-    if named_in:  # the matcher's in-memory offers must forget the customer too
-        seq = next_offer_seq(conn)
-        conn.executemany("UPDATE offers SET seq = ? WHERE offer = ?", [(seq, offer) for offer in named_in])
-    erased = 0
-    for table, column in CUSTOMER_TABLES:
-        erased += conn.execute(f"DELETE FROM {table} WHERE {column} = ?", (customer,)).rowcount
-    return erased
-
-
 def apply_erasure(conn: sqlite3.Connection, request: ErasureRequest, outbox: Outbox) -> None:
+    """Erase the customer central names (:func:`edge_agent.privacy.erase_customer`) and acknowledge it.
+
+    A repeated request erases again (data may have arrived since) and acknowledges
+    the records erased by every application of it.
+    """
     done = conn.execute("SELECT erased_records FROM erasures WHERE request_id = ?",
                         (request.request_id,)).fetchone()
     erased = erase_customer(conn, request.customer)

@@ -2,9 +2,10 @@
 
 A card is known only by its token, ``HMAC-SHA256(store key, UID)``; the raw
 UID never leaves :func:`card_token`'s caller. The session outcome follows from
-the card's link (customer or staff), the customer's consents at this moment,
-and the assurance of the read (``uid``, ``sun``, ``app``), which limits the
-data categories the screen may show.
+the card's link (customer or staff), the customer's consents at this moment
+(whether a consent holds is :func:`edge_agent.privacy.consent_valid`), and the
+assurance of the read (``uid``, ``sun``, ``app``), which limits the data
+categories the screen may show.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+
+from .privacy import PERSONAL_OFFERS, RECOGNITION, Consents, consent_valid
 
 
 class Assurance(StrEnum):
@@ -46,8 +49,6 @@ class Category(StrEnum):
     PURCHASE_HISTORY = "purchase_history"
 
 
-RECOGNITION = "recognition"
-PERSONAL_OFFERS = "personal-offers"
 # Shown only with the personal-offers consent, on top of recognition.
 OFFER_CATEGORIES = frozenset({Category.OFFERS, Category.PERSONAL_PRICES})
 
@@ -87,13 +88,7 @@ class Decision:
     reason: str = ""
 
 
-def consent_valid(consents: Mapping[str, datetime], purpose: str, now: datetime) -> bool:
-    """True when ``purpose`` was consented to and its end is still ahead of ``now``."""
-    until = consents.get(purpose)
-    return until is not None and now < until
-
-
-def decide(link: CardLink | None, consents: Mapping[str, datetime], assurance: Assurance, now: datetime,
+def decide(link: CardLink | None, consents: Consents, assurance: Assurance, now: datetime,
            policy: Mapping[Assurance, frozenset[Category]] = DEFAULT_POLICY, reason: str = "") -> Decision:
     """The session outcome for a read card.
 

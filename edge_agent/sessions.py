@@ -9,7 +9,8 @@ looks up what the card stands for and the customer's consents, lets
 * publishes the session on the device's local topic for the kiosk (never
   retained, never bridged), with only the data categories the assurance allows;
 * queues a pseudonymous ``tap`` event upstream through the outbox;
-* appends the use of the customer's data to their data-use log.
+* appends the use of the customer's data to their data-use log
+  (:mod:`edge_agent.privacy`, like consent and erasure).
 
 The kiosk's requests (withdraw consent, my data, end session) name the
 session they belong to; a request for any other session is refused.
@@ -27,14 +28,11 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, urlsplit
 
-from .central import erase_customer
+from . import privacy
 from .commands import CommandError
 from .contract import (
     SESSION,
-    ConsentEvent,
-    ConsentView,
     CustomerView,
-    DataUseEntry,
     EndSessionResult,
     MyDataResult,
     SessionPayload,
@@ -162,12 +160,7 @@ class SessionService:
         link = CardLink(row[0], row[1])
         if link.kind != "customer":
             return link, {}
-        return link, self._consents(conn, link.subject)
-
-    @staticmethod
-    def _consents(conn: sqlite3.Connection, customer: str) -> dict[str, datetime]:
-        return {purpose: datetime.fromisoformat(until) for purpose, until in
-                conn.execute("SELECT purpose, until FROM consents WHERE customer = ?", (customer,))}
+        return link, privacy.stored_consents(conn, link.subject)
 
     # ------------------------------------------------------------------ reader callbacks
 
@@ -200,7 +193,7 @@ class SessionService:
                 logger.info("app code rejected (%s)", decision.reason)
             else:
                 with self._store.reading() as conn:
-                    consents = self._consents(conn, customer)
+                    consents = privacy.stored_consents(conn, customer)
                 kwargs = {"policy": self._policy} if self._policy is not None else {}
                 decision = decide(CardLink("customer", customer), consents, Assurance.APP, now, **kwargs)
                 logger.info("app code: %s", decision.outcome.value)
@@ -250,17 +243,10 @@ class SessionService:
         with self._lock:
             session = self._recognised(request)
             customer = session.decision.customer
+            # Durable, one transaction: once the data is gone the consent
+            # events are certain to go upstream, and never dropped.
             with self._store.transaction(durable=True) as conn:
-                purposes = [row[0] for row in conn.execute(
-                    "SELECT purpose FROM consents WHERE customer = ? ORDER BY purpose", (customer,))]
-                if "recognition" not in purposes:
-                    purposes.append("recognition")
-                erased = erase_customer(conn, customer)
-                # In the same transaction: once the data is gone the consent
-                # events are certain to go upstream, and never dropped.
-                for purpose in purposes:
-                    self._outbox.enqueue("consent", ConsentEvent(customer=customer, purpose=purpose,
-                                                                 granted=False, until=None, source="kiosk"))
+                purposes, erased = privacy.withdraw_consents(conn, customer, self._outbox, source="kiosk")
             logger.info("consent withdrawn at the kiosk: %d records erased", erased)
             self._session = None
             self._publish_end(session, "consent-withdrawn")
@@ -273,12 +259,8 @@ class SessionService:
             customer = session.decision.customer
             self.log_use(customer, "viewed own data", sorted(session.decision.may_show))
             with self._store.reading() as conn:
-                consents = [ConsentView(purpose=purpose, until=until) for purpose, until in conn.execute(
-                    "SELECT purpose, until FROM consents WHERE customer = ? ORDER BY purpose", (customer,))]
-                uses = [DataUseEntry(at=at, device=device, use=use, categories=json.loads(categories))
-                        for at, device, use, categories in conn.execute(
-                            "SELECT at, device, use, categories FROM data_use WHERE customer = ? "
-                            "ORDER BY id DESC LIMIT 200", (customer,))]
+                consents = privacy.consent_views(conn, customer)
+                uses = privacy.data_use(conn, customer)
             return MyDataResult(customer=self._view(session.decision, self._profile(customer)),
                                 consents=consents, data_use=uses)
 
@@ -328,8 +310,7 @@ class SessionService:
         self._publish_session(session, "ended", None, reason)
 
     def log_use(self, customer: str, use: str, categories: list[str]) -> None:
-        """Add a use of ``customer``'s data to the log they can see at the kiosk."""
-        at = self._now().isoformat()
+        """Add a use of ``customer``'s data, now and at this device, to the log they can see at the kiosk."""
+        at = self._now()
         with self._store.transaction() as conn:
-            conn.execute("INSERT INTO data_use (customer, at, device, use, categories) VALUES (?, ?, ?, ?, ?)",
-                         (customer, at, self._device, use, json.dumps(categories)))
+            privacy.log_use(conn, customer, at, self._device, use, categories)
