@@ -22,8 +22,7 @@ import sqlite3
 import time
 from collections.abc import Callable
 from datetime import UTC
-
-from pydantic import BaseModel
+from typing import Any
 
 from .contract import (
     CardLinkPush,
@@ -42,7 +41,9 @@ from .privacy import erase_customer, replace_consents
 
 logger = logging.getLogger(__name__)
 
-Applier = Callable[[sqlite3.Connection, BaseModel, Outbox], None]
+# An applier takes the push's payload as the model its message names in the contract
+# (one model per applier), so the payload is typed Any here.
+Applier = Callable[[sqlite3.Connection, Any, Outbox], None]
 
 
 def _newer(conn: sqlite3.Connection, table: str, key_column: str, key: str, version: int) -> bool:
@@ -138,7 +139,7 @@ def _newer_records(conn: sqlite3.Connection, records, what: str, table: str, col
     keys = [tuple(getattr(record, column) for column in columns) for record in records]
     stored = _stored_versions(conn, table, columns, keys)
     newer = []
-    for index, (record, key) in enumerate(zip(records, keys)):
+    for index, (record, key) in enumerate(zip(records, keys, strict=True)):
         version = stored.get(key)
         if version is None or record.version > version:
             newer.append(record)

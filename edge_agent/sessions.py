@@ -25,7 +25,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeGuard
 from urllib.parse import parse_qs, urlsplit
 
 from . import privacy
@@ -42,7 +42,7 @@ from .contract import (
     encode,
     new_id,
 )
-from .identity import Assurance, CardLink, Category, Decision, Outcome, card_token, decide
+from .identity import DEFAULT_POLICY, Assurance, CardLink, Category, Decision, Outcome, card_token, decide
 from .outbox import Outbox
 from .store import Store
 
@@ -72,7 +72,7 @@ class ActiveSession:
     token: str | None = None  # the card's token, for an enrolment request
 
 
-def is_sun_url(url: str | None) -> bool:
+def is_sun_url(url: str | None) -> TypeGuard[str]:
     """True when ``url`` carries SUN parameters (picc_data/cmac or e/c)."""
     if not url:
         return False
@@ -105,7 +105,7 @@ class SessionService:
         self._topic = session_topic
         self._key = hmac_key
         self._sun_keys = sun_keys
-        self._policy = policy
+        self._policy = policy if policy is not None else DEFAULT_POLICY
         self._end_on_removal = end_on_removal
         self._now = now
         self._lock = threading.RLock()
@@ -127,20 +127,21 @@ class SessionService:
             # can give. A random UID changes every tap, so it identifies nothing.
             return Identified(None, Assurance.NONE, read.problem)
         token = card_token(self._key, read.uid)
-        if not is_sun_url(read.ndef_uri):
+        url = read.ndef_uri
+        if not is_sun_url(url):
             return Identified(token, Assurance.UID)
         if self._sun_keys is None:
             if not self._warned_no_sun_keys:
                 logger.warning("a SUN card was read but no SUN keys are configured: treating it as UID-only")
                 self._warned_no_sun_keys = True
             return Identified(token, Assurance.UID)
-        return self._verify_sun(read, token)
+        return self._verify_sun(read, token, url)
 
-    def _verify_sun(self, read: CardRead, token: str) -> Identified:
+    def _verify_sun(self, read: CardRead, token: str, url: str) -> Identified:
         from .nfc.sun import SunError, verify_sun
 
         try:
-            result = verify_sun(read.ndef_uri, self._sun_keys, last_counter=None)
+            result = verify_sun(url, self._sun_keys, last_counter=None)
         except SunError as exc:
             return Identified(None, Assurance.NONE, exc.reason)
         if result.uid != read.uid:
@@ -176,8 +177,7 @@ class SessionService:
             else:
                 with self._store.reading() as conn:
                     link, consents = self._lookup(conn, identified.token)
-                kwargs = {"policy": self._policy} if self._policy is not None else {}
-                decision = decide(link, consents, identified.assurance, now, **kwargs)
+                decision = decide(link, consents, identified.assurance, now, self._policy)
                 logger.info("card tap: %s at assurance %s", decision.outcome.value, identified.assurance.value)
             self._start(decision, identified.token)
         return decision
@@ -194,8 +194,7 @@ class SessionService:
             else:
                 with self._store.reading() as conn:
                     consents = privacy.stored_consents(conn, customer)
-                kwargs = {"policy": self._policy} if self._policy is not None else {}
-                decision = decide(CardLink("customer", customer), consents, Assurance.APP, now, **kwargs)
+                decision = decide(CardLink("customer", customer), consents, Assurance.APP, now, self._policy)
                 logger.info("app code: %s", decision.outcome.value)
             self._start(decision, None)
         return decision
@@ -211,7 +210,7 @@ class SessionService:
         with self._store.transaction(durable=True):
             self._outbox.enqueue("tap", TapEvent(session=session.id, outcome=decision.outcome,
                                                  assurance=decision.assurance, customer=decision.customer))
-            if decision.outcome is Outcome.RECOGNISED:
+            if decision.outcome is Outcome.RECOGNISED and decision.customer is not None:
                 self.log_use(decision.customer, "recognised", sorted(decision.may_show))
 
     def on_removed(self) -> None:
@@ -230,19 +229,23 @@ class SessionService:
 
     # ------------------------------------------------------------------ the kiosk's requests
 
-    def _recognised(self, request: SessionRequest) -> ActiveSession:
+    def _recognised(self, request: SessionRequest) -> tuple[ActiveSession, str]:
+        """The request's session and its customer.
+
+        :raises CommandError: when the session is not the current one or has no recognised customer.
+        """
         session = self._session
         if session is None or session.id != request.session:
             raise CommandError("no such session (it ended or was replaced)")
-        if session.decision.outcome is not Outcome.RECOGNISED:
+        customer = session.decision.customer
+        if session.decision.outcome is not Outcome.RECOGNISED or customer is None:
             raise CommandError("this session has no recognised customer")
-        return session
+        return session, customer
 
     def withdraw_consent(self, request: SessionRequest) -> WithdrawResult:
         """Withdraw every consent of the session's customer and erase their local data at once."""
         with self._lock:
-            session = self._recognised(request)
-            customer = session.decision.customer
+            session, customer = self._recognised(request)
             # Durable, one transaction: once the data is gone the consent
             # events are certain to go upstream, and never dropped.
             with self._store.transaction(durable=True) as conn:
@@ -255,8 +258,7 @@ class SessionService:
     def my_data(self, request: SessionRequest) -> MyDataResult:
         """What the store knows about the session's customer, their consents and data-use log."""
         with self._lock:
-            session = self._recognised(request)
-            customer = session.decision.customer
+            session, customer = self._recognised(request)
             self.log_use(customer, "viewed own data", sorted(session.decision.may_show))
             with self._store.reading() as conn:
                 consents = privacy.consent_views(conn, customer)
