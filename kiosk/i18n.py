@@ -6,14 +6,13 @@ translated in ``kiosk/locale/{nl,en,fr}/LC_MESSAGES/kiosk.po`` — plain PO
 files a translator edits with any PO editor. The Dutch catalogue may leave a
 ``msgstr`` empty: the Dutch source text is then shown.
 
-The ``.po`` files are compiled to the binary ``.mo`` format that Python's
-:mod:`gettext` reads. :func:`compile_po` does that in pure Python (the rules
-of CPython's ``Tools/i18n/msgfmt.py``, which Debian's python3 does not ship),
-so the kiosk needs neither GNU gettext nor Babel on a fresh machine: at start
-each catalogue is compiled in memory, unless a ``.mo`` file newer than its
-``.po`` lies beside it (``python -m kiosk.i18n compile`` writes those, for a
-package build). Run ``python -m kiosk.i18n check`` to list texts in the code
-that a catalogue lacks.
+The ``.po`` files are read and compiled to the binary ``.mo`` format that
+Python's :mod:`gettext` reads by polib (pure Python, so the kiosk needs no GNU
+gettext on a fresh machine): fuzzy, obsolete and untranslated entries are left
+out, so gettext shows the source text for them. At start each catalogue is
+compiled in memory, unless a ``.mo`` file newer than its ``.po`` lies beside it
+(``python -m kiosk.i18n compile`` writes those, for a package build). Run
+``python -m kiosk.i18n check`` to list texts in the code that a catalogue lacks.
 """
 
 from __future__ import annotations
@@ -24,11 +23,12 @@ import gettext
 import io
 import logging
 import re
-import struct
 import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+
+import polib
 
 logger = logging.getLogger(__name__)
 
@@ -43,146 +43,81 @@ class CatalogueError(Exception):
     """A PO file that cannot be compiled; the message names the file and line."""
 
 
-@dataclass(frozen=True)
-class Entry:
-    """One message of a PO file."""
-
-    msgid: str
-    msgstr: tuple[str, ...]  # one form, or one per plural form
-    context: str | None = None
-    plural: str | None = None
-    fuzzy: bool = False
-    line: int = 0
+_KEYWORD = re.compile(r"msgctxt|msgid|msgid_plural|msgstr(?:\[\d+\])?")
+_QUOTED = re.compile(r'"(?:[^"\\]|\\.)*"')
+_POLIB_LINE = re.compile(r"\(line (\d+)\)(?::\s*(.*))?")
 
 
-def _unquote(text: str, path: str, line: int) -> str:
-    text = text.strip()
-    if not (len(text) >= 2 and text[0] == '"' and text[-1] == '"'):
-        raise CatalogueError(f"{path}:{line}: expected a quoted string")
-    try:
-        value = ast.literal_eval(text)
-    except (SyntaxError, ValueError):
-        raise CatalogueError(f"{path}:{line}: bad string escape") from None
-    if not isinstance(value, str):
-        raise CatalogueError(f"{path}:{line}: expected a string")
-    return value
+def _check_lines(text: str, path: str) -> None:
+    """Refuse the mistakes polib reads without a word, and name the common ones better than it does.
 
-
-def parse_po(text: str, path: str = "<po>") -> list[Entry]:
-    """The entries of a PO file (the header is the entry with an empty msgid).
-
-    :raises CatalogueError: naming the file and line of the first mistake.
+    polib takes a keyword's string to be whatever lies between the line's first
+    and last character (``msgstr Terminé`` would be "ermin"), and accepts a
+    ``msgstr`` for a plural msgid or ``msgstr[n]`` for a singular one. A stray
+    string or msgstr it refuses as a "syntax error"; this says which.
     """
-    entries: list[Entry] = []
-    current: dict = {}
-    section: str | None = None
-    fuzzy = False
-
-    def finish() -> None:
-        nonlocal current, fuzzy, section
-        if "msgid" in current:
-            strings = current.get("msgstr", {})
-            if current.get("msgid_plural") is None:
-                forms = (strings.get(0, ""),)
-            else:
-                forms = tuple(strings[index] for index in sorted(strings))
-            entries.append(Entry(current["msgid"], forms, current.get("msgctxt"), current.get("msgid_plural"),
-                                 fuzzy, current["line"]))
-        elif current:
-            raise CatalogueError(f"{path}:{current.get('line', '?')}: an entry without msgid")
-        current, fuzzy, section = {}, False, None
-
+    keyword, keyword_line = "", 0  # the last keyword of the entry being read, and its line
+    in_entry = False  # a keyword came after the last comment, so a string line continues it
+    plural = False
     for number, raw in enumerate(text.splitlines(), start=1):
         line = raw.strip()
         if not line:
             continue
-        if line.startswith("#"):
-            if "msgstr" in current or "msgid" in current:
-                finish()
-            if line.startswith("#,") and "fuzzy" in (part.strip() for part in line[2:].split(",")):
-                fuzzy = True
+        if line.startswith("#"):  # comments, flags and obsolete (#~) entries: polib reads those
+            in_entry = False
+            if keyword != "msgctxt":  # a comment ends an entry (a msgid's msgstr cannot follow it)
+                keyword = ""
             continue
-        keyword, _, rest = line.partition(" ")
+        value = line
         if line.startswith('"'):
-            if section is None:
+            if not in_entry:
                 raise CatalogueError(f"{path}:{number}: a string outside an entry")
-            piece = _unquote(line, path, number)
-            if isinstance(section, tuple):
-                current["msgstr"][section[1]] += piece
-            else:
-                current[section] += piece
-            continue
-        if keyword == "msgctxt":
-            if "msgstr" in current:
-                finish()
-            current["msgctxt"] = _unquote(rest, path, number)
-            current.setdefault("line", number)
-            section = "msgctxt"
-        elif keyword == "msgid":
-            if "msgstr" in current:
-                finish()
-            if "msgid" in current:
-                raise CatalogueError(f"{path}:{number}: msgid without msgstr before it")
-            current["msgid"] = _unquote(rest, path, number)
-            current.setdefault("line", number)
-            section = "msgid"
-        elif keyword == "msgid_plural":
-            if "msgid" not in current:
-                raise CatalogueError(f"{path}:{number}: msgid_plural without msgid")
-            current["msgid_plural"] = _unquote(rest, path, number)
-            section = "msgid_plural"
-        elif keyword == "msgstr" or re.fullmatch(r"msgstr\[\d+\]", keyword):
-            if "msgid" not in current:
-                raise CatalogueError(f"{path}:{number}: msgstr without msgid")
-            index = int(keyword[7:-1]) if keyword != "msgstr" else 0
-            if (keyword == "msgstr") != (current.get("msgid_plural") is None):
-                raise CatalogueError(f"{path}:{number}: {'msgstr[n]' if keyword == 'msgstr' else 'msgstr'} "
-                                     f"expected for this msgid")
-            current.setdefault("msgstr", {})[index] = _unquote(rest, path, number)
-            section = ("msgstr", index)
         else:
-            raise CatalogueError(f"{path}:{number}: unknown keyword {keyword[:20]!r}")
-    finish()
-    seen: dict[tuple[str | None, str], int] = {}
-    for entry in entries:
-        key = (entry.context, entry.msgid)
+            word, _, value = line.partition(" ")
+            if not _KEYWORD.fullmatch(word):
+                raise CatalogueError(f"{path}:{number}: unknown keyword {word[:20]!r}")
+            if word == "msgid":
+                plural = False
+            elif word == "msgid_plural":
+                plural = True
+            elif word.startswith("msgstr"):
+                if keyword not in ("msgid", "msgid_plural") and not keyword.startswith("msgstr["):
+                    raise CatalogueError(f"{path}:{number}: msgstr without msgid")
+                if (word == "msgstr") == plural:
+                    raise CatalogueError(f"{path}:{number}: {'msgstr[n]' if plural else 'msgstr'} expected "
+                                         f"for this msgid")
+            keyword, keyword_line, in_entry = word, number, True
+        if not _QUOTED.fullmatch(value.strip()):
+            raise CatalogueError(f"{path}:{number}: expected a quoted string")
+    if keyword == "msgctxt":
+        raise CatalogueError(f"{path}:{keyword_line}: an entry without msgid")
+
+
+def parse_po(text: str, path: str = "<po>") -> polib.POFile:
+    """The catalogue of a PO file's text (polib; the header is its ``metadata``).
+
+    :raises CatalogueError: naming the file and line of the first mistake.
+    """
+    _check_lines(text, path)
+    try:
+        catalogue = polib.pofile(text, encoding="utf-8")
+    except OSError as exc:  # polib's syntax errors: "Syntax error in po file (line N)[: what]"
+        found = _POLIB_LINE.search(str(exc))
+        where = f"{path}:{found.group(1)}" if found else path
+        raise CatalogueError(f"{where}: {(found.group(2) if found else None) or 'syntax error'}") from None
+    seen: set[tuple[str | None, str]] = set()
+    for entry in catalogue:
+        if entry.obsolete:
+            continue
+        key = (entry.msgctxt, entry.msgid)
         if key in seen:
-            raise CatalogueError(f"{path}:{entry.line}: msgid repeats the one on line {seen[key]}")
-        seen[key] = entry.line
-    return entries
-
-
-def compile_entries(entries: Iterable[Entry]) -> bytes:
-    """The GNU ``.mo`` image of ``entries``: fuzzy and untranslated ones left out (the header kept)."""
-    messages: dict[bytes, bytes] = {}
-    for entry in entries:
-        if entry.msgid and (entry.fuzzy or not all(entry.msgstr)):
-            continue  # gettext then falls back to the source text
-        key = entry.msgid if entry.plural is None else entry.msgid + "\0" + entry.plural
-        if entry.context is not None:
-            key = entry.context + "\x04" + key
-        messages[key.encode()] = "\0".join(entry.msgstr).encode()
-    keys = sorted(messages)
-    ids = strs = b""
-    offsets = []
-    for key in keys:
-        offsets.append((len(ids), len(key), len(strs), len(messages[key])))
-        ids += key + b"\0"
-        strs += messages[key] + b"\0"
-    start_ids = 7 * 4
-    start_strs = start_ids + len(keys) * 8
-    start_data = start_strs + len(keys) * 8
-    id_table, str_table = [], []
-    for id_offset, id_length, str_offset, str_length in offsets:
-        id_table += [id_length, start_data + id_offset]
-        str_table += [str_length, start_data + len(ids) + str_offset]
-    header = struct.pack("Iiiiiii", 0x950412DE, 0, len(keys), start_ids, start_strs, 0, 0)
-    return (header + struct.pack(f"{len(id_table)}i", *id_table) + struct.pack(f"{len(str_table)}i", *str_table)
-            + ids + strs)
+            raise CatalogueError(f"{path}:{entry.linenum}: msgid {entry.msgid!r} repeats an earlier one")
+        seen.add(key)
+    return catalogue
 
 
 def compile_po(path: Path) -> bytes:
-    """Compile the PO file at ``path`` to a ``.mo`` image.
+    """Compile the PO file at ``path`` to a ``.mo`` image (fuzzy, obsolete and untranslated entries left out).
 
     :raises CatalogueError: naming the file and line of a mistake.
     """
@@ -190,7 +125,14 @@ def compile_po(path: Path) -> bytes:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise CatalogueError(f"{path}: cannot read: {exc}") from None
-    return compile_entries(parse_po(text, str(path)))
+    return parse_po(text, str(path)).to_binary()
+
+
+def _forms(entry: polib.POEntry) -> list[str]:
+    """An entry's translation: one form, or one per plural form."""
+    if entry.msgid_plural:
+        return [entry.msgstr_plural[index] for index in sorted(entry.msgstr_plural)]
+    return [entry.msgstr]
 
 
 def po_path(language: str, locale_dir: Path = LOCALE_DIR) -> Path:
@@ -285,18 +227,19 @@ def missing_translations(locale_dir: Path = LOCALE_DIR, package_dir: Path = PACK
     used = used_texts(package_dir)
     for language in LANGUAGES:
         path = po_path(language, locale_dir)
-        entries = {(entry.context, entry.msgid): entry for entry in parse_po(path.read_text("utf-8"), str(path))}
+        entries = {(entry.msgctxt, entry.msgid): entry for entry in parse_po(path.read_text("utf-8"), str(path))
+                   if not entry.obsolete}
         for text in used:
             entry = entries.get((text.context, text.msgid))
             if entry is None:
                 problems.append(f"{language}: {text.where}: {text.msgid!r} is not in {path.name}")
-            elif language != SOURCE_LANGUAGE and (entry.fuzzy or not all(entry.msgstr)):
+            elif language != SOURCE_LANGUAGE and not entry.translated():
                 problems.append(f"{language}: {text.where}: {text.msgid!r} is not translated")
-            elif (entry.plural is None) != (text.plural is None):
+            elif (not entry.msgid_plural) != (text.plural is None):
                 problems.append(f"{language}: {text.where}: {text.msgid!r} plural forms differ")
             elif language != SOURCE_LANGUAGE:
                 wanted = set(re.findall(r"\{\w*\}", text.msgid))
-                for form in entry.msgstr:
+                for form in _forms(entry):
                     if set(re.findall(r"\{\w*\}", form)) != wanted:
                         problems.append(f"{language}: {text.where}: {text.msgid!r}: placeholders differ")
                         break

@@ -50,6 +50,9 @@ msgstr ""
 
 msgid "Met \"aanhalingstekens\"\n"
 msgstr "Avec des \"guillemets\"\n"
+
+#~ msgid "Oud"
+#~ msgstr "Vieux"
 '''
 
 
@@ -70,6 +73,7 @@ def test_a_po_file_compiles_to_what_gettext_reads(tmp_path):
     assert translations.gettext("Welkom") == "Welkom", "fuzzy entries are not used"
     assert translations.gettext("Leeg") == "Leeg", "untranslated entries fall back to the source"
     assert translations.gettext('Met "aanhalingstekens"\n') == 'Avec des "guillemets"\n'
+    assert translations.gettext("Oud") == "Oud", "obsolete entries are not used"
 
 
 @pytest.mark.skipif(shutil.which("msgfmt") is None, reason="GNU gettext's msgfmt is not installed")
@@ -92,6 +96,9 @@ def test_the_catalogues_compile_as_gnu_msgfmt_compiles_them(tmp_path, language):
     ('msgstr "b"\n', "without msgid"),
     ('msgid "a"\nmsgstring "b"\n', "unknown keyword"),
     ('"loose"\n', "outside an entry"),
+    ('msgid "a"\n# a comment ends the entry\nmsgstr "b"\n', "without msgid"),
+    ('msgctxt "c"\n', "without msgid"),
+    ('msgid "a" "b"\nmsgstr "c"\n', "quoted"),
 ])
 def test_a_broken_po_file_is_refused_with_its_line(text, problem):
     with pytest.raises(CatalogueError, match=problem) as raised:
