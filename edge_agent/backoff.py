@@ -1,4 +1,8 @@
-"""Retry delays shared by everything that reconnects (broker link, card reader, camera)."""
+"""Retry delays shared by everything that reconnects (broker link, card reader, camera).
+
+Hand-written on purpose: backoff and tenacity are retry decorators that own the loop and the sleep, while
+these loops (each with its own stop event and state) need only the next delay, which is one line.
+"""
 
 from __future__ import annotations
 

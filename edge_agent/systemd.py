@@ -2,6 +2,10 @@
 
 Silent without ``NOTIFY_SOCKET``, so the agent runs the same under systemd,
 in a terminal and in tests.
+
+Hand-written on purpose: the protocol is one datagram per message to a Unix
+socket (this file); systemd-python and cysystemd need libsystemd and a C build,
+and the pure-Python sdnotify was last released in 2017.
 """
 
 from __future__ import annotations
