@@ -12,6 +12,9 @@ its position. Records naming products the catalogue does not (yet) hold are
 accepted: central pushes chain-wide offers and price lists to every store and
 in no particular order with the catalogue, so such a record stays inert until
 the product is listed (matching only ever starts from a listed product).
+
+A customer profile's consents and an erasure request are applied through
+:mod:`edge_agent.privacy`, which owns consent and the list of customer tables.
 """
 
 from __future__ import annotations

@@ -17,7 +17,9 @@ how long and how it goes:
 * **Erasure** (:func:`erase_customer`) deletes every row of
   :data:`CUSTOMER_TABLES`. ``tests/test_privacy.py`` migrates a database and
   fails when a table with a customer or card column is neither there nor in
-  :data:`KEPT_ON_ERASURE` with its reason.
+  :data:`KEPT_ON_ERASURE` with its reason. Events already in the outbox keep
+  the customer's pseudonymous id in their payload and still go upstream (the
+  withdrawal's own consent events among them).
 
 The functions that touch the database take the caller's connection and run
 inside the caller's transaction, so the erasure and the events it owes
