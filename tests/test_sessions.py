@@ -13,6 +13,7 @@ from edge_agent.identity import Assurance, Outcome, card_token
 from edge_agent.nfc.reader import CardRead
 from edge_agent.nfc.sun import SunKeys, sun_url
 from edge_agent.outbox import Outbox
+from edge_agent.privacy import CUSTOMER_TABLES
 from edge_agent.sessions import SessionService
 from edge_agent.store import Store
 
@@ -168,8 +169,7 @@ def test_withdrawal_at_the_kiosk_erases_local_data_and_sends_never_dropped_conse
     result = service.withdraw_consent(SessionRequest(session=session))
     assert result.withdrawn == ["personal-offers", "recognition"] and result.erased_records >= 5
     with store.reading() as conn:
-        for table, column in (("customers", "customer"), ("consents", "customer"), ("data_use", "customer"),
-                              ("card_links", "subject")):
+        for table, column in CUSTOMER_TABLES:
             assert conn.execute(f"SELECT count(*) FROM {table} WHERE {column} = ?", (GOLD,)).fetchone()[0] == 0
         assert conn.execute("SELECT count(*) FROM outbox WHERE critical = 1").fetchone()[0] == 2
     consent = [e["data"] for e in events(outbox, "consent")]
@@ -195,7 +195,7 @@ def test_my_data_shows_consents_and_data_use_log_only_for_the_own_session(world)
 
 
 def test_card_removal_ends_the_session_only_when_configured(world):
-    store, outbox, published, service, _ = world
+    _, _, published, service, _ = world
     service.on_tap(read(GOLD_UID))
     service.on_removed()
     assert published[-1]["data"]["state"] == "started"
@@ -205,7 +205,7 @@ def test_card_removal_ends_the_session_only_when_configured(world):
 
 
 def test_no_raw_uid_in_database_outbox_published_sessions_or_logs(world, caplog):
-    store, outbox, published, service, _ = world
+    store, _, published, service, _ = world
     caplog.set_level(logging.DEBUG)
     for uid in ALL_UIDS:
         service.on_tap(read(uid))
