@@ -1,6 +1,6 @@
 """Malformed messages on every topic the agent listens to, through a real Mosquitto.
 
-The promise (contract.py, inbox.py): every pushed message and request is
+The promise (edge_agent.contract, inbox.py): every pushed message and request is
 applied or rejected with a reason; a rejection is logged, counted and
 reported upstream as ``event/error`` without the payload (it may hold
 personal data); a bad request gets an error response; and nothing a sender

@@ -138,9 +138,11 @@ class Message:
 
     @property
     def schema_id(self) -> str:
+        """The envelope's ``schema``: ``name/major``."""
         return f"{self.name}/{self.version}"
 
     def topic_for(self, store: str, device: str = "") -> str:
+        """The concrete topic in ``store`` (and of ``device``, for a device's topic)."""
         return self.topic.format(store=store, device=device)
 
 
@@ -446,9 +448,11 @@ class Topics:
         self.demo = DEMO_CONTROL.topic_for(store, device)
 
     def event(self, name: str) -> str:
+        """The topic of event ``name`` (a key of :data:`EVENTS`)."""
         return EVENTS[name].topic_for(self.store, self.device)
 
     def response(self, command: str) -> str:
+        """The topic of the answers to ``command`` (a key of :data:`COMMANDS`)."""
         return RESPONSES[command].topic_for(self.store, self.device)
 
     def subscriptions(self) -> list[tuple[str, int]]:

@@ -130,6 +130,8 @@ def describe_validation(exc: ValidationError, prefix: str = "") -> str:
 
 @dataclass(frozen=True)
 class Decoded:
+    """A received message that passed validation: its envelope and its payload as the message's model."""
+
     envelope: Envelope
     payload: BaseModel
 
