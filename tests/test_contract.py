@@ -36,6 +36,7 @@ from kiosk import content as kiosk_content
 from kiosk import i18n as kiosk_i18n
 from kiosk import state as kiosk_state
 from kiosk.content import Localized
+from kiosk.texts import LANGUAGE_NAMES
 
 ROOT_DIR = Path(__file__).resolve().parent.parent
 DOC_PATH = ROOT_DIR / "docs" / "asyncapi.yaml"
@@ -299,6 +300,7 @@ def test_the_languages_are_one_list_that_every_per_language_model_follows():
     for model in (contract.LocalText, TierName):
         assert tuple(model.model_fields) == contract.LANGUAGES, model.__name__
     assert tuple(field.name for field in dataclasses.fields(Localized)) == contract.LANGUAGES
+    assert tuple(LANGUAGE_NAMES) == contract.LANGUAGES
     assert kiosk_content.LANGUAGES is kiosk_i18n.LANGUAGES is kiosk_state.LANGUAGES is contract.LANGUAGES
 
 
