@@ -46,7 +46,7 @@ def cmd_validate_config(args: argparse.Namespace) -> int:
 
 
 def cmd_contract_asyncapi(args: argparse.Namespace) -> int:
-    from .asyncapi import render_yaml
+    from .contract.asyncapi import render_yaml
 
     text = render_yaml()
     if args.output:

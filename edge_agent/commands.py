@@ -7,7 +7,6 @@ be found in the broken message), never a crash.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Callable
@@ -24,6 +23,7 @@ from .contract import (
     SetLogLevelResult,
     decode,
     encode_response,
+    transaction_of,
 )
 
 logger = logging.getLogger(__name__)
@@ -31,23 +31,6 @@ logger = logging.getLogger(__name__)
 
 class CommandError(Exception):
     """A well-formed request that cannot be carried out."""
-
-
-def _transaction_of(raw: bytes) -> str | None:
-    """The transaction of a request that failed validation, if one can be read."""
-    try:
-        document = json.loads(raw)
-    except (ValueError, RecursionError):
-        return None
-    if isinstance(document, dict):
-        transaction = document.get("transaction")
-        if isinstance(transaction, str) and 0 < len(transaction) <= 128:
-            try:
-                transaction.encode("utf-8")  # a lone surrogate could not be sent back
-            except UnicodeEncodeError:
-                return None
-            return transaction
-    return None
 
 
 class Commands:
@@ -98,7 +81,7 @@ class Commands:
             result = handler(decoded.payload)
         except (ContractError, CommandError) as exc:
             error = str(exc)
-            self._respond(name, encode_response(name, transaction or _transaction_of(raw), error=error))
+            self._respond(name, encode_response(name, transaction or transaction_of(raw), error=error))
             return error
         self._respond(name, encode_response(name, transaction, result=result))
         return None

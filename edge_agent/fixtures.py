@@ -36,6 +36,7 @@ from pydantic import BaseModel, ValidationError
 
 from .config import ID_PATTERN
 from .contract import (
+    MESSAGE_LIMIT,
     PUSHES,
     CardLinkPush,
     CustomerProfile,
@@ -52,7 +53,6 @@ from .identity import card_token
 
 logger = logging.getLogger(__name__)
 
-MESSAGE_LIMIT = 256 * 1024  # contract.parse_envelope refuses larger payloads
 ENVELOPE_ROOM = 512  # id, ts, schema and the batch's own keys
 
 

@@ -30,6 +30,8 @@ class Assurance(StrEnum):
 
 
 class Outcome(StrEnum):
+    """What a tap came to: a recognised customer, an anonymous one, an unknown card, staff, or nothing usable."""
+
     RECOGNISED = "recognised"  # an opted-in customer
     ANONYMOUS = "anonymous"  # a known customer without valid recognition consent
     UNKNOWN_CARD = "unknown-card"  # no customer behind this card: invite to enrol

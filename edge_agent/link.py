@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import logging
 import queue
-import socket
 import ssl
 import threading
 import time
@@ -39,6 +38,7 @@ from .backoff import backoff_delay
 from .config import AgentConfig
 from .contract import STATE, StatePayload, Topics, encode
 from .credentials import MQTT_PASSWORD, MQTT_USERNAME, Credentials
+from .mqtt_socket import set_nodelay
 from .outbox import Outbox
 
 logger = logging.getLogger(__name__)
@@ -186,7 +186,7 @@ class Link:
                            cert_reqs=ssl.CERT_REQUIRED, tls_version=ssl.PROTOCOL_TLS_CLIENT)
             client.tls_insecure_set(tls.insecure)
         client.connect_timeout = self.mqtt_config.connect_timeout_s
-        client.on_socket_open = _set_nodelay
+        client.on_socket_open = set_nodelay
         client.on_connect = self._handle_connect
         client.on_disconnect = self._handle_disconnect
         client.on_message = self._handle_message
@@ -281,15 +281,6 @@ class Link:
                 # A PUBACK for a client whose connection has gone is moot: the
                 # broker delivers the message again and it is de-duplicated.
                 item.client.ack(item.mid, item.qos)
-
-
-def _set_nodelay(client: mqtt.Client, userdata, sock) -> None:
-    # paho never sets TCP_NODELAY; without it small messages wait ~40 ms for
-    # Nagle's algorithm (see docs/ and DESIGN.md).
-    try:
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    except (OSError, AttributeError) as exc:
-        logger.debug("cannot set TCP_NODELAY: %s", exc)
 
 
 DELETE_BATCH = 256  # acknowledged events deleted together...

@@ -17,9 +17,7 @@ unanswered after ``request_timeout_s`` fails (:meth:`Bridge.expire`).
 
 from __future__ import annotations
 
-import json
 import logging
-import socket
 import threading
 import time
 from collections.abc import Callable
@@ -35,6 +33,7 @@ from edge_agent.contract import (
     COMMANDS,
     DEMO_CONTROL,
     HEALTH,
+    MESSAGE_LIMIT,
     PRESENCE,
     RESPONSES,
     SCAN,
@@ -47,15 +46,16 @@ from edge_agent.contract import (
     describe_validation,
     encode,
     new_id,
+    transaction_of,
 )
 from edge_agent.errors import ContractError
+from edge_agent.mqtt_socket import set_nodelay
 
 logger = logging.getLogger(__name__)
 
 # The local requests the kiosk sends (each must be in the contract).
 KIOSK_COMMANDS: tuple[str, ...] = ("my-data", "withdraw-consent", "end-session", "enrol", "product", "account", "offers",
                                    "activate-offer", "check-promo-code", "feedback", "staff-assist")
-MAX_PAYLOAD = 256 * 1024
 
 
 class Sink(Protocol):
@@ -88,21 +88,12 @@ class Pending:
     deadline: float
 
 
-def _set_nodelay(client: mqtt.Client, userdata, sock) -> None:
-    # paho never sets TCP_NODELAY; without it a small message can wait ~40 ms
-    # for Nagle's algorithm (DESIGN.md), on the path from tap to greeting.
-    try:
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    except (OSError, AttributeError) as exc:
-        logger.debug("cannot set TCP_NODELAY: %s", exc)
-
-
 def decode_response(command: str, raw: bytes) -> tuple[ResponseEnvelope, BaseModel | None]:
     """Parse and validate the response to ``command``: the envelope and, when ok, its result model.
 
     :raises ContractError: with a reason that never echoes the payload.
     """
-    if len(raw) > MAX_PAYLOAD:
+    if len(raw) > MESSAGE_LIMIT:
         raise ContractError(f"payload too large ({len(raw)} bytes)")
     try:
         envelope = ResponseEnvelope.model_validate_json(raw)
@@ -170,7 +161,7 @@ class Bridge:
         if username:
             self.client.username_pw_set(username, password)
         self.client.reconnect_delay_set(min_delay=1, max_delay=5)
-        self.client.on_socket_open = _set_nodelay
+        self.client.on_socket_open = set_nodelay
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.on_message = self._on_message
@@ -315,7 +306,8 @@ class Bridge:
         self._post(self._sink.on_shelf, decode(SHELF, raw).payload)
 
     def _on_response(self, command: str, raw: bytes) -> None:
-        transaction = parse_envelope_transaction(raw)
+        # Nothing over the contract's limit is parsed, not even for its transaction.
+        transaction = transaction_of(raw) if len(raw) <= MESSAGE_LIMIT else None
         with self._lock:
             pending = self._pending.get(transaction) if transaction else None
             if pending is None or pending.command != command:
@@ -332,18 +324,6 @@ class Bridge:
         if not ok:
             logger.info("%s failed at the agent: %s", command, envelope.error)
         self._post(self._sink.on_response, command, pending.session, ok, result, envelope.error)
-
-
-def parse_envelope_transaction(raw: bytes) -> str | None:
-    """The ``transaction`` of a response, or None when there is none to be read."""
-    if len(raw) > MAX_PAYLOAD:
-        return None
-    try:
-        document = json.loads(raw)
-    except (ValueError, RecursionError):
-        return None
-    transaction = document.get("transaction") if isinstance(document, dict) else None
-    return transaction if isinstance(transaction, str) else None
 
 
 __all__ = ["KIOSK_COMMANDS", "Bridge", "Sink", "decode_response", "kivy_post"]

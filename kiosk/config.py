@@ -15,6 +15,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from edge_agent.contract import Language
+
 ID_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"
 
 
@@ -60,7 +62,7 @@ class DisplaySection(_Section):
     fullscreen: bool = Field(False, description="Fill the screen (production); a window otherwise.")
     width: int = Field(800, ge=320, le=7680, description="Window width when not fullscreen.")
     height: int = Field(480, ge=240, le=4320, description="Window height when not fullscreen.")
-    language: Literal["nl", "en", "fr"] = Field("nl", description="Language when nobody is recognised.")
+    language: Language = Field("nl", description="Language when nobody is recognised.")
     high_contrast: bool = Field(False, description="Start in the high-contrast theme.")
     text_scale: Literal[1.0, 1.25, 1.5] = Field(1.0, description="Start text size.")
     transition: Literal["slide", "fade", "none"] = Field("fade", description="Animation between screens.")

@@ -63,10 +63,11 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator, model_validator
 
+from edge_agent.contract import LANGUAGES, Language
+
 logger = logging.getLogger(__name__)
 
 MANIFEST = "content.yaml"
-LANGUAGES = ("nl", "en", "fr")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif")
 VIDEO_SUFFIXES = (".mp4", ".m4v", ".webm", ".mkv", ".mov", ".avi")
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -265,7 +266,7 @@ class ContentPack:
 # --------------------------------------------------------------------------- the manifest's schema
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
-LocalizedText = Annotated[dict[Literal["nl", "en", "fr"], Text], Field(min_length=1)]
+LocalizedText = Annotated[dict[Language, Text], Field(min_length=1)]
 Id = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]
 Gtin = Annotated[str, StringConstraints(pattern=r"^[0-9]{8,14}$")]
 MediaPath = Annotated[str, StringConstraints(min_length=1, max_length=300)]

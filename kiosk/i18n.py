@@ -30,12 +30,13 @@ from pathlib import Path
 
 import polib
 
+from edge_agent.contract import LANGUAGES
+
 logger = logging.getLogger(__name__)
 
 DOMAIN = "kiosk"
 LOCALE_DIR = Path(__file__).resolve().parent / "locale"
 PACKAGE_DIR = Path(__file__).resolve().parent
-LANGUAGES: tuple[str, ...] = ("nl", "en", "fr")
 SOURCE_LANGUAGE = "nl"
 
 

@@ -46,6 +46,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from edge_agent.contract import (
+    LANGUAGES,
     AccountResult,
     BirthPayload,
     HealthPayload,
@@ -61,9 +62,6 @@ from edge_agent.contract import (
 )
 
 logger = logging.getLogger(__name__)
-
-LANGUAGES: tuple[str, ...] = ("nl", "en", "fr")
-
 
 def N_(message: str) -> str:
     """Mark ``message`` for translation without translating it (the screen translates it)."""

@@ -1,6 +1,6 @@
 """The MQTT contract and its AsyncAPI document agree, and the document is valid.
 
-``docs/asyncapi.yaml`` is generated from ``edge_agent/contract.py``; these
+``docs/asyncapi.yaml`` is generated from the ``edge_agent.contract`` package; these
 tests fail when it is stale, when the official AsyncAPI CLI rejects it, when
 an example does not fit its schema, and when code outside the contract builds
 topics of its own.
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import copy
+import dataclasses
 import inspect
 import json
 import os
@@ -17,18 +18,25 @@ import re
 import shutil
 import subprocess
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import pytest
 import yaml
 from jsonschema import Draft7Validator
+from pydantic import BaseModel
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT7
 
 from edge_agent import contract
-from edge_agent.asyncapi import _embed, build_document, render_yaml
+from edge_agent.config import TierName
 from edge_agent.contract import ALL_MESSAGES, COMMANDS, EVENTS, RESPONSES, ResponseEnvelope, Topics
+from edge_agent.contract.asyncapi import _embed, build_document, render_yaml
 from edge_agent.errors import ContractError
+from kiosk import content as kiosk_content
+from kiosk import i18n as kiosk_i18n
+from kiosk import state as kiosk_state
+from kiosk.content import Localized
+from kiosk.texts import LANGUAGE_NAMES
 
 ROOT_DIR = Path(__file__).resolve().parent.parent
 DOC_PATH = ROOT_DIR / "docs" / "asyncapi.yaml"
@@ -244,9 +252,86 @@ def test_schemas_refuse_wrong_values(document):
     assert errors_of(payload_validator(document, "request-ping"), request), "a command needs a transaction"
 
 
+# --------------------------------------------------------------------------- descriptions and result examples
+
+
+def _payload_models() -> set[type[BaseModel]]:
+    """Every payload and result model of the catalogue."""
+    models = {message.model for message in ALL_MESSAGES if message.model is not ResponseEnvelope}
+    return models | {message.response for message in ALL_MESSAGES if message.response is not None}
+
+
+def test_every_payload_model_has_a_docstring_that_becomes_its_schema_description():
+    undocumented = sorted(model.__name__ for model in _payload_models()
+                          if not model.__doc__ or model.model_json_schema().get("description") != inspect.cleandoc(
+                              model.__doc__))
+    assert not undocumented, f"payload models without a docstring (their schema description): {undocumented}"
+
+
+def test_every_payload_and_shared_schema_in_the_document_has_a_description(document):
+    for name, message in document["components"]["messages"].items():
+        data = message["payload"]["properties"]["data"]
+        data = data["anyOf"][0] if name.startswith("response-") else data
+        assert data.get("description"), f"{name}: its payload has no description"
+    missing = sorted(name for name, schema in document["components"]["schemas"].items()
+                     if not schema.get("description"))
+    assert not missing, f"shared schemas without a description: {missing}"
+
+
+def test_every_command_declares_an_example_of_its_result_that_fits_its_model():
+    for name, command in COMMANDS.items():
+        assert command.response is not None and command.result_example is not None, name
+        command.response.model_validate(command.result_example)
+
+
+def test_a_command_without_an_example_of_its_result_is_refused_when_declared():
+    ping = COMMANDS["ping"]
+    with pytest.raises(ValueError, match="example"):
+        dataclasses.replace(ping, result_example=None)
+    with pytest.raises(ValueError, match="example"):
+        dataclasses.replace(contract.STATE, result_example={"pong": True})
+
+
+# --------------------------------------------------------------------------- constants the contract owns
+
+
+def test_the_languages_are_one_list_that_every_per_language_model_follows():
+    assert contract.LANGUAGES == get_args(contract.Language) == ("nl", "en", "fr")
+    for model in (contract.LocalText, TierName):
+        assert tuple(model.model_fields) == contract.LANGUAGES, model.__name__
+    assert tuple(field.name for field in dataclasses.fields(Localized)) == contract.LANGUAGES
+    assert tuple(LANGUAGE_NAMES) == contract.LANGUAGES
+    assert kiosk_content.LANGUAGES is kiosk_i18n.LANGUAGES is kiosk_state.LANGUAGES is contract.LANGUAGES
+
+
+def test_a_message_over_the_limit_is_refused_unread_and_one_at_the_limit_is_parsed():
+    with pytest.raises(ContractError, match=f"too large .*at most {contract.MESSAGE_LIMIT}"):
+        contract.parse_envelope(b"{" + b" " * contract.MESSAGE_LIMIT)
+    with pytest.raises(ContractError, match="not JSON"):
+        contract.parse_envelope(b"{" + b" " * (contract.MESSAGE_LIMIT - 1))
+
+
+@pytest.mark.parametrize(("raw", "expected"), [
+    pytest.param(b'{"transaction": "tx-1", "data": {"broken": true}}', "tx-1", id="broken-data"),
+    pytest.param(b'{"transaction": "tx-1", "schema": 7}', "tx-1", id="broken-envelope"),
+    pytest.param(b'{"transaction": "' + b"t" * 128 + b'"}', "t" * 128, id="longest"),
+    pytest.param(b'{"transaction": "' + b"t" * 129 + b'"}', None, id="too-long"),
+    pytest.param(b'{"transaction": ""}', None, id="empty"),
+    pytest.param(b'{"transaction": 12}', None, id="not-a-string"),
+    pytest.param(b'{"transaction": "t-\\ud800"}', None, id="lone-surrogate"),
+    pytest.param(b'["tx-1"]', None, id="not-an-object"),
+    pytest.param(b'{"transaction": "tx-1"', None, id="not-json"),
+    pytest.param(b'{"transaction": "tx-\xff"}', None, id="not-utf-8"),
+    pytest.param(b'{"transaction": "tx-1", "n": ' + b"7" * 5000 + b"}", None, id="number-too-long"),
+    pytest.param(b"[" * 100_000, None, id="nested-too-deeply"),
+])
+def test_the_transaction_of_a_broken_message_is_read_when_it_could_be_sent_back(raw, expected):
+    assert contract.transaction_of(raw) == expected
+
+
 # --------------------------------------------------------------------------- topics come from the contract
 
-# Names in contract.py that hold topic pieces; concatenating them elsewhere builds a topic.
+# Names in the catalogue that hold topic pieces; concatenating them elsewhere builds a topic.
 TOPIC_PIECES = {"ROOT", "CENTRAL", "DEVICE", "CENTRAL_TOPIC", "LOCAL", "device_root", "central_root"}
 # `cs/` starting a word: in 'cs/#' or "cs/v1/...", not in "docs/".
 TOPIC_PREFIX = re.compile(r"(?<![\w.-])" + re.escape(contract.ROOT.split("/")[0] + "/"))
@@ -316,17 +401,19 @@ def test_topic_scanner_finds_spelled_and_built_topics_only(tmp_path):
     assert lines == [3, 4, 5, 6]
 
 
-# The contract and its documentation; asyncapi.py reads topic pieces to describe them.
-CONTRACT_MODULES = {"contract.py", "asyncapi.py"}
+# The catalogue owns every topic; the AsyncAPI renderer reads topic pieces to describe them. Every other
+# file is scanned, the rest of the contract package (payloads, codec, ...) included.
+CONTRACT_PACKAGE = ROOT_DIR / "edge_agent" / "contract"
+TOPIC_MODULES = {CONTRACT_PACKAGE / "catalogue.py", CONTRACT_PACKAGE / "asyncapi.py"}
 
 
-def test_no_code_outside_the_contract_spells_or_builds_a_topic():
-    offenders = []
-    for path in sorted((ROOT_DIR / "edge_agent").rglob("*.py")):
-        if path.name not in CONTRACT_MODULES:
-            offenders.extend(topic_literals(path))
-    assert not offenders, ("topics must come from edge_agent/contract.py (Topics, Message.topic_for); found:\n"
-                           + "\n".join(offenders))
+def test_no_code_outside_the_catalogue_spells_or_builds_a_topic():
+    assert all(path.is_file() for path in TOPIC_MODULES), "the topic modules moved: update TOPIC_MODULES"
+    scanned = [path for path in sorted((ROOT_DIR / "edge_agent").rglob("*.py")) if path not in TOPIC_MODULES]
+    assert any(path.is_relative_to(CONTRACT_PACKAGE) for path in scanned), "the contract's other modules are scanned"
+    offenders = [found for path in scanned for found in topic_literals(path)]
+    assert not offenders, ("topics must come from edge_agent/contract/catalogue.py (Topics, Message.topic_for); "
+                           "found:\n" + "\n".join(offenders))
 
 
 def _channel_topics(document: dict[str, Any]) -> dict[str, str]:

@@ -1,6 +1,6 @@
 """Malformed messages on every topic the agent listens to, through a real Mosquitto.
 
-The promise (contract.py, inbox.py): every pushed message and request is
+The promise (edge_agent.contract, inbox.py): every pushed message and request is
 applied or rejected with a reason; a rejection is logged, counted and
 reported upstream as ``event/error`` without the payload (it may hold
 personal data); a bad request gets an error response; and nothing a sender
@@ -25,7 +25,7 @@ from hypothesis import HealthCheck, Phase, given, seed, settings
 from hypothesis import strategies as st
 
 from edge_agent.agent import Agent
-from edge_agent.contract import ALL_MESSAGES, COMMANDS, PROBE, PUSHES, Message, Topics, new_id, now_ts
+from edge_agent.contract import ALL_MESSAGES, COMMANDS, MESSAGE_LIMIT, PROBE, PUSHES, Message, Topics, new_id, now_ts
 from tests.support.faults import FastPublisher, wait_until
 from tests.support.mqtt import Capture, envelope
 
@@ -35,7 +35,6 @@ pytestmark = pytest.mark.slow
 # an error event or an error response. Upper case and hex: it fits no
 # identifier pattern of the contract, so it never makes a field valid.
 MARKER = "ZQX" + secrets.token_hex(6).upper()
-LIMIT = 256 * 1024  # contract.parse_envelope refuses larger payloads
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "250"))  # x one message per target (13): 3,250 messages
 MIN_MESSAGES = 1 if "FUZZ_EXAMPLES" in os.environ else 2000
 FUZZ_SEED = int(os.environ.get("FUZZ_SEED", random.randrange(2**32)))
@@ -175,7 +174,7 @@ def oversized(target: Target):
     """A message over the size limit, the bulk in one string."""
 
     def build(extra: int, field: str) -> bytes:
-        data = target.example | {field: MARKER * (LIMIT // len(MARKER) + 1) + "x" * extra}
+        data = target.example | {field: MARKER * (MESSAGE_LIMIT // len(MARKER) + 1) + "x" * extra}
         return dumps(document(target, data))
 
     return st.builds(build, st.integers(0, 5000), st.sampled_from(list(target.example) or ["k"]))

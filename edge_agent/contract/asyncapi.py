@@ -1,9 +1,9 @@
-"""The AsyncAPI 3.0 document of the MQTT contract, generated from :mod:`edge_agent.contract`.
+"""The AsyncAPI 3.0 document of the MQTT contract, generated from the message catalogue.
 
 ``docs/asyncapi.yaml`` is the output of :func:`render_yaml` (``edge-agent
 contract asyncapi -o docs/asyncapi.yaml``); a test fails when the two differ.
 
-Every message of :data:`~edge_agent.contract.ALL_MESSAGES` gets a channel (its
+Every message of :data:`~.catalogue.ALL_MESSAGES` gets a channel (its
 topic template, with ``{store}`` and ``{device}`` as parameters), an operation
 (``send`` when the agent publishes it, ``receive`` when the agent receives
 it) and a message whose payload is the JSON Schema of the whole wire message,
@@ -21,27 +21,29 @@ from typing import Any
 
 import yaml
 
-from .config import MqttConfig
-from .contract import (
+from ..config import MqttConfig
+from ..errors import ContractError
+from .catalogue import (
     ALL_MESSAGES,
     CENTRAL,
     COMMANDS,
     DEVICE,
     EVENTS,
+    EXAMPLE_DEVICE,
+    EXAMPLE_ID,
+    EXAMPLE_STORE,
+    EXAMPLE_TS,
     PUSHES,
     RESPONSES,
     ROOT,
     STATE,
     TOPIC_PLACEHOLDER,
-    DeliveryClass,
     Message,
-    ResponseEnvelope,
-    StatePayload,
-    encode,
-    encode_response,
-    json_schema,
 )
-from .errors import ContractError
+from .codec import encode, encode_response, json_schema
+from .envelope import ResponseEnvelope
+from .payloads_device import StatePayload
+from .types import DeliveryClass
 
 logger = logging.getLogger(__name__)
 
@@ -61,70 +63,9 @@ _DRAFT_2020_ONLY = frozenset({
     "minContains", "maxContains",
 })
 
-# Fixed envelope metadata for the examples, so the document is reproducible.
-EXAMPLE_ID = "0195ec1f-5a40-7c3e-9a41-3f0d2b8e6c15"
-EXAMPLE_TS = "2026-04-01T09:30:00.000Z"
+# The examples' fixed id and time (so the document is reproducible) are the
+# catalogue's; the transaction is this document's own.
 EXAMPLE_TRANSACTION = "tx-2026-0001"
-EXAMPLE_STORE = "store-1"
-EXAMPLE_DEVICE = "kiosk-1"
-
-# The ok data of each command's response, by name of the result model. The
-# contract holds request examples only; a command whose result has no entry
-# here cannot be documented and is reported as a ContractError.
-RESULT_EXAMPLES: dict[str, dict[str, Any]] = {
-    "PingResult": {"pong": True, "uptime_s": 120.5},
-    "GetConfigResult": {
-        "config": {"store": {"id": EXAMPLE_STORE}, "device": {"id": EXAMPLE_DEVICE},
-                   "mqtt": {"host": "broker.store-1.local", "port": 8883, "keepalive_s": 30}},
-        "config_hash": "a1b2c3d4e5f60718",
-    },
-    "SetLogLevelResult": {"logger": "edge_agent.link", "level": "DEBUG"},
-    "WithdrawResult": {"withdrawn": ["recognition", "personal-offers"], "erased_records": 3},
-    "MyDataResult": {
-        "customer": {"first_name": "Sanne", "language": "nl", "tier": "goud", "points": 5120},
-        "consents": [{"purpose": "recognition", "until": "2027-04-01T00:00:00Z"}],
-        "data_use": [{"at": EXAMPLE_TS, "device": EXAMPLE_DEVICE, "use": "greeting",
-                      "categories": ["first_name"]}],
-    },
-    "EndSessionResult": {"ended": True},
-    "ProductResult": {
-        "product": {"gtin": "08712345000028", "name": "Gazonmest 10 kg", "description": "Voor 200 m² gazon.",
-                    "category": "gazonmest", "images": ["products/gazonmest-10kg.jpg"], "stock": 14,
-                    "shelf": "Gang 3, schap A", "video": "videos/gazon-bemesten.mp4", "shelf_price_cents": 2199},
-        "price": {"price_cents": 1899, "shelf_price_cents": 2199, "saving_cents": 300, "source": "price-list",
-                  "reason": "Clubprijs", "offer": None, "price_group": "club"},
-        "offers": [{"offer": "voorjaar-2026", "version": 3, "kind": "percentage-off",
-                    "title": "Voorjaarsactie −10%", "valid_until": "2026-04-30T22:00:00Z", "personal": False,
-                    "applies": True, "percent": 10.0, "categories": ["gazonmest"]}],
-        "personal": True,
-    },
-    "OffersResult": {
-        "offers": [{"offer": "handschoenen-50", "version": 1, "kind": "gift-with-purchase",
-                    "title": "Gratis tuinhandschoenen vanaf €50", "valid_until": "2026-04-30T22:00:00Z",
-                    "personal": False, "applies": True, "gift": "08712345000066", "min_spend_cents": 5000}],
-        "deals": [{"gtin": "08712345000028", "name": "Gazonmest 10 kg", "shelf_price_cents": 2199,
-                   "price_cents": 1899, "reason": "Clubprijs", "price_group": "club"}],
-        "more_deals": 0,
-        "personal": True,
-    },
-    "AccountResult": {
-        "loyalty": {"tier": "goud", "tier_name": "Goud", "points": 5120, "next_tier": None, "next_tier_name": None,
-                    "points_to_next": None, "euros_to_next": None, "progress": 1.0, "points_per_euro": 10.0},
-        "orders": [{"order_id": "WEB-100234", "status": "ready", "pickup": {"kind": "locker", "locker": "4"},
-                    "ready_since": EXAMPLE_TS, "deadline": "2026-04-08T18:00:00Z",
-                    "items": [{"name": "Gazonmest 10 kg", "quantity": 1}]}],
-        "purchases": [{"gtin": "08712345000028", "name": "Gazonmest 10 kg", "quantity": 1,
-                       "at": "2026-03-14T10:12:00Z", "channel": "webshop"}],
-    },
-    "ActivateOfferResult": {"offer": "voorjaar-2026", "new": True},
-    "PromoCodeResult": {
-        "valid": True, "outcome": "valid",
-        "offer": {"offer": "lente-code", "version": 1, "kind": "promo-code", "title": "Lentecode −15%",
-                  "valid_until": "2026-04-30T22:00:00Z", "personal": False, "applies": True, "needs_code": True,
-                  "percent": 15.0},
-    },
-    "QueuedResult": {"event": EXAMPLE_ID},
-}
 
 PARAMETERS: dict[str, dict[str, Any]] = {
     "store": {
@@ -199,7 +140,7 @@ def _description() -> str:
     return f"""\
 Every topic and payload between a Connected Store edge agent (one per kiosk or
 smart shelf) and the rest of the store and central systems. Generated from
-`edge_agent/contract.py`, the single source of truth; do not edit by hand.
+the `edge_agent.contract` package, the single source of truth; do not edit by hand.
 
 **Topics.** One versioned root, `{ROOT}`: `{DEVICE}/...` is what a device
 publishes and receives, `{ROOT}/{CENTRAL}/{{store}}/...` is what central systems
@@ -233,7 +174,7 @@ at all.
 def render_yaml() -> str:
     """:func:`build_document` as YAML, byte for byte the same on every run."""
     header = ("# Generated by `edge-agent contract asyncapi -o docs/asyncapi.yaml` from\n"
-              "# edge_agent/contract.py. Do not edit; regenerate.\n")
+              "# the edge_agent.contract package. Do not edit; regenerate.\n")
     body = yaml.dump(build_document(), Dumper=_Dumper, sort_keys=False, allow_unicode=True,
                      default_flow_style=False, width=100)
     return header + body
@@ -409,13 +350,10 @@ def _fixed(envelope: dict[str, Any]) -> dict[str, Any]:
 def _examples(message: Message) -> list[dict[str, Any]]:
     if message.model is ResponseEnvelope:
         command = message.name.removeprefix("response-")
-        result_model = COMMANDS[command].response
-        if result_model is None:
-            raise ContractError(f"{message.name}: command {command!r} declares no result model")
-        if result_model.__name__ not in RESULT_EXAMPLES:
-            raise ContractError(f"{message.name}: no example result for {result_model.__name__}; "
-                                "add one to edge_agent.asyncapi.RESULT_EXAMPLES")
-        result = result_model.model_validate(RESULT_EXAMPLES[result_model.__name__])
+        request = COMMANDS[command]
+        if request.response is None or request.result_example is None:
+            raise ContractError(f"{message.name}: command {command!r} declares no result model or no example of it")
+        result = request.response.model_validate(request.result_example)
         ok = json.loads(encode_response(command, EXAMPLE_TRANSACTION, result=result))
         error = json.loads(encode_response(command, None, error="transaction is required"))
         return [

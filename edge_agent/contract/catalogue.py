@@ -1,0 +1,477 @@
+"""The message catalogue: every topic and every kind of message, with its delivery and an example.
+
+Topics live under one versioned root::
+
+    cs/v1/{store}/{device}/state              retained online/offline, last will
+    cs/v1/{store}/{device}/birth              retained versions, capabilities, config hash
+    cs/v1/{store}/{device}/health             periodic health
+    cs/v1/{store}/{device}/probe              the agent's own round-trip probe (local)
+    cs/v1/{store}/{device}/event/{name}       upstream events, at-least-once via the outbox
+    cs/v1/{store}/{device}/request/{command}  commands to the device
+    cs/v1/{store}/{device}/response/{command} their answers
+    cs/v1/{store}/{device}/local/...          the kiosk's session, presence, scans, requests (never bridged)
+    cs/v1/central/{store}/{kind}              what central systems push to the store
+
+This module is the only place that spells a topic (a test forbids it
+anywhere else): code asks :class:`Topics` or :meth:`Message.topic_for`. A
+message for another store is on another store's topic: the agent neither
+subscribes to it nor accepts it (:meth:`Topics.classify`), so payloads carry
+no store id of their own.
+
+Each :class:`Message` declares its payload model, its example and, for a
+command, its result model with an example of the result: the AsyncAPI
+document (:mod:`.asyncapi`) is built from them and nothing else.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from pydantic import BaseModel
+
+from .envelope import ResponseEnvelope
+from .payloads_camera import FootfallEvent, PresenceEvent, PresenceState, ScanPayload, ShelfPayload, StockEvent
+from .payloads_central import (
+    CardLinkPush,
+    CataloguePush,
+    CustomerProfile,
+    ErasureRequest,
+    OffersPush,
+    OrderPush,
+    PriceListPush,
+    PurchaseHistoryPush,
+)
+from .payloads_device import (
+    BirthPayload,
+    EmptyRequest,
+    GetConfigResult,
+    HealthPayload,
+    PingResult,
+    ProbePayload,
+    SetLogLevelRequest,
+    SetLogLevelResult,
+    StatePayload,
+)
+from .payloads_events import (
+    ConsentEvent,
+    EnrolmentEvent,
+    ErasureAckEvent,
+    ErrorEvent,
+    FeedbackEvent,
+    OfferActivationEvent,
+    PromoCodeEvent,
+    StaffAssistEvent,
+    TapEvent,
+)
+from .payloads_kiosk import (
+    AccountResult,
+    ActivateOfferRequest,
+    ActivateOfferResult,
+    DemoControlPayload,
+    EndSessionResult,
+    EnrolRequest,
+    FeedbackRequest,
+    MyDataResult,
+    OffersRequest,
+    OffersResult,
+    ProductRequest,
+    ProductResult,
+    PromoCodeRequest,
+    PromoCodeResult,
+    QueuedResult,
+    SessionPayload,
+    SessionRequest,
+    StaffAssistRequest,
+    WithdrawResult,
+)
+from .types import DeliveryClass
+
+ROOT = "cs/v1"
+CENTRAL = "central"
+EVERYTHING = ROOT + "/#"  # subscription filter for monitors and tools
+DEVICE = ROOT + "/{store}/{device}"
+LOCAL = DEVICE + "/local"
+CENTRAL_TOPIC = ROOT + "/" + CENTRAL + "/{store}/"
+TOPIC_PLACEHOLDER = re.compile(r"\{(\w+)\}")
+
+Direction = Literal["publish", "receive"]  # from the agent's point of view
+
+
+@dataclass(frozen=True)
+class Message:
+    """One kind of message: where it goes, what it carries and how it is delivered.
+
+    ``example`` is a payload that fits ``model``; a command (a message with a
+    ``response`` model) also declares ``result_example``, the ``data`` of its
+    ok response. Both are what the AsyncAPI document shows, so the examples
+    live beside the models they illustrate.
+
+    :raises ValueError: when personal data would be retained or bridged, or a
+        command's result model comes without its example (or the reverse).
+    """
+
+    name: str
+    version: int
+    model: type[BaseModel]
+    topic: str  # template with {store}, {device} and maybe {name}
+    direction: Direction
+    summary: str
+    qos: int = 1
+    retained: bool = False
+    personal: bool = False  # carries personal data: never retained; what the agent publishes stays local
+    delivery: DeliveryClass | None = None  # for outbox events
+    bridged: bool = True
+    example: dict[str, Any] = field(default_factory=dict)
+    response: type[BaseModel] | None = None  # for commands: model of the ok data
+    result_example: dict[str, Any] | None = None  # for commands: the ok data, an instance of ``response``
+
+    def __post_init__(self) -> None:
+        if self.personal and self.retained:
+            raise ValueError(f"{self.name}: personal data is never retained")
+        if self.personal and self.direction == "publish" and self.bridged:
+            raise ValueError(f"{self.name}: personal data the agent publishes is never bridged")
+        if (self.response is None) != (self.result_example is None):
+            raise ValueError(f"{self.name}: a command declares its result model and an example of it, "
+                             "anything else neither")
+
+    @property
+    def schema_id(self) -> str:
+        """The envelope's ``schema``: ``name/major``."""
+        return f"{self.name}/{self.version}"
+
+    def topic_for(self, store: str, device: str = "") -> str:
+        """The concrete topic in ``store`` (and of ``device``, for a device's topic)."""
+        return self.topic.format(store=store, device=device)
+
+
+# Fixed values of the examples, so the AsyncAPI document is the same on every run.
+EXAMPLE_ID = "0195ec1f-5a40-7c3e-9a41-3f0d2b8e6c15"
+EXAMPLE_TS = "2026-04-01T09:30:00.000Z"
+EXAMPLE_STORE = "store-1"
+EXAMPLE_DEVICE = "kiosk-1"
+_EX_CUSTOMER = "c-5f2b8c0e6d1a4f3b9c7e2a1d0b3c4e5f"
+_EX_SESSION_ID = "01a20735-b502-769a-a830-637530718552"
+_EX_GTIN = "8712345000028"
+_EX_SESSION = {"session": _EX_SESSION_ID}
+_EX_QUEUED = {"event": EXAMPLE_ID}
+
+STATE = Message("state", 1, StatePayload, DEVICE + "/state", "publish",
+                "Retained online/offline; the offline one is the last will.", retained=True,
+                example={"state": "online", "reason": "connected"})
+BIRTH = Message("birth", 1, BirthPayload, DEVICE + "/birth", "publish",
+                "Retained on every connect: versions, capabilities and configuration hash.", retained=True,
+                example={"agent_version": "0.1.0", "python_version": "3.11.7", "paho_version": "2.1.0",
+                         "sqlite_version": "3.40.1", "device_kind": "kiosk",
+                         "capabilities": ["outbox", "command:ping"], "config_hash": "a1b2c3d4e5f60718",
+                         "started": EXAMPLE_TS})
+HEALTH = Message("health", 1, HealthPayload, DEVICE + "/health", "publish",
+                 "Periodic health of the agent.", qos=0,
+                 example={"uptime_s": 120.5, "connected": True, "outbox_depth": 0, "outbox_critical": 0,
+                          "outbox_oldest_age_s": None, "reconnects": 0, "dropped_telemetry": 0,
+                          "rejected_messages": 0, "broker_rtt_ms": 0.8})
+PROBE = Message("probe", 1, ProbePayload, DEVICE + "/probe", "publish",
+                "The agent's own message to time a trip through the broker; it subscribes to it too.",
+                qos=0, bridged=False, example={"nonce": "0193f1c2"})
+
+EVENTS: dict[str, Message] = {
+    message.name.removeprefix("event-"): message
+    for message in (
+        Message("event-error", 1, ErrorEvent, DEVICE + "/event/error", "publish",
+                "A pushed message or request was rejected.", delivery=DeliveryClass.TELEMETRY,
+                example={"topic": "cs/v1/central/store-1/order", "message_id": None,
+                         "reason": "data.status: Input should be 'placed', 'ready', ..."}),
+        Message("event-consent", 1, ConsentEvent, DEVICE + "/event/consent", "publish",
+                "A customer gave or withdrew consent at this device.", delivery=DeliveryClass.CRITICAL,
+                example={"customer": _EX_CUSTOMER, "purpose": "recognition", "granted": False,
+                         "until": None, "source": "kiosk"}),
+        Message("event-erasure-ack", 1, ErasureAckEvent, DEVICE + "/event/erasure-ack", "publish",
+                "An erasure request was applied locally.", delivery=DeliveryClass.CRITICAL,
+                example={"request_id": "er-2026-0001", "customer": _EX_CUSTOMER, "erased_records": 3}),
+        Message("event-tap", 1, TapEvent, DEVICE + "/event/tap", "publish",
+                "A card was tapped: the session outcome, pseudonymously.", delivery=DeliveryClass.TELEMETRY,
+                example={"session": "01a20735-b502-769a-a830-637530718552", "outcome": "recognised",
+                         "assurance": "sun", "customer": _EX_CUSTOMER}),
+        Message("event-presence", 1, PresenceEvent, DEVICE + "/event/presence", "publish",
+                "Someone stood in front of the camera for a while (anonymous).",
+                delivery=DeliveryClass.TELEMETRY,
+                example={"started": EXAMPLE_TS, "ended": "2026-04-01T09:30:42.500Z", "dwell_s": 42.5}),
+        Message("event-scan", 1, ScanPayload, DEVICE + "/event/scan", "publish",
+                "A product's barcode was read by the camera.", delivery=DeliveryClass.TELEMETRY,
+                example={"gtin": "08712345678906", "format": "ean-13"}),
+        Message("event-shelf", 1, ShelfPayload, DEVICE + "/event/shelf", "publish",
+                "A product was lifted from its shelf zone or put back.", delivery=DeliveryClass.TELEMETRY,
+                example={"zone": "gazonmest-10kg", "gtin": "08712345678906", "action": "putback", "out_s": 12.0}),
+        Message("event-stock", 1, StockEvent, DEVICE + "/event/stock", "publish",
+                "A shelf zone ran empty or was filled again (for staff).", delivery=DeliveryClass.CRITICAL,
+                example={"zone": "gazonmest-10kg", "gtin": "08712345678906", "state": "out-of-stock",
+                         "out_s": 30.0}),
+        Message("event-footfall", 1, FootfallEvent, DEVICE + "/event/footfall", "publish",
+                "Anonymous count of people seen in an interval.", delivery=DeliveryClass.TELEMETRY,
+                example={"interval_start": EXAMPLE_TS, "interval_s": 60.0, "count": 4}),
+        Message("event-offer-activation", 1, OfferActivationEvent, DEVICE + "/event/offer-activation", "publish",
+                "A customer activated an offer on their account at the kiosk.", delivery=DeliveryClass.CRITICAL,
+                example={"session": _EX_SESSION_ID, "customer": _EX_CUSTOMER, "offer": "voorjaar-2026",
+                         "offer_version": 3}),
+        Message("event-promo-code", 1, PromoCodeEvent, DEVICE + "/event/promo-code", "publish",
+                "A promo code was checked at the kiosk, and what came of it.", delivery=DeliveryClass.CRITICAL,
+                example={"session": _EX_SESSION_ID, "customer": _EX_CUSTOMER, "offer": "lente-code",
+                         "outcome": "valid"}),
+        Message("event-feedback", 1, FeedbackEvent, DEVICE + "/event/feedback", "publish",
+                "A shopper's score for a phase of the visit (anonymous).", delivery=DeliveryClass.CRITICAL,
+                example={"session": None, "score": 4, "reason": "product-info", "phase": "inform"}),
+        Message("event-staff-assist", 1, StaffAssistEvent, DEVICE + "/event/staff-assist", "publish",
+                "A shopper asks for a member of staff at this device.", delivery=DeliveryClass.CRITICAL,
+                example={"session": _EX_SESSION_ID, "phase": "inform", "topic": "product-advice"}),
+        Message("event-enrolment", 1, EnrolmentEvent, DEVICE + "/event/enrolment", "publish",
+                "A shopper asks to join with a card the store does not know (or without recognition consent).",
+                delivery=DeliveryClass.CRITICAL,
+                example={"session": _EX_SESSION_ID, "card": "k-" + "3f" * 32, "outcome": "unknown-card",
+                         "assurance": "sun", "language": "nl"}),
+    )
+}
+
+PUSHES: dict[str, Message] = {
+    message.name: message
+    for message in (
+        Message("customer", 1, CustomerProfile, CENTRAL_TOPIC + "customer", "receive",
+                "A customer profile (pseudonymous id); newer versions replace older.", personal=True,
+                example={"customer": _EX_CUSTOMER, "version": 3, "first_name": "Sanne", "language": "nl",
+                         "tier": "goud", "points": 5120, "price_groups": ["club"], "segments": ["tuin"],
+                         "favourite_store": "store-1",
+                         "consents": [{"purpose": "recognition", "until": "2027-04-01T00:00:00Z"}]}),
+        Message("order", 1, OrderPush, CENTRAL_TOPIC + "order", "receive",
+                "Status of a pick-up order.", personal=True,
+                example={"order_id": "WEB-100234", "version": 2, "customer": _EX_CUSTOMER, "status": "ready",
+                         "pickup": {"kind": "locker", "locker": "4"}, "ready_since": EXAMPLE_TS,
+                         "deadline": "2026-04-08T18:00:00Z",
+                         "items": [{"name": "Gazonmest 10 kg", "quantity": 1}]}),
+        Message("card-link", 1, CardLinkPush, CENTRAL_TOPIC + "card-link", "receive",
+                "Links a card token to a customer or a staff member (or unlinks it).",
+                example={"card": "k-" + "3f" * 32, "version": 1, "kind": "customer", "customer": _EX_CUSTOMER,
+                         "staff": None, "active": True}),
+        Message("erasure", 1, ErasureRequest, CENTRAL_TOPIC + "erasure", "receive",
+                "Erase everything the store keeps about a customer; acknowledged with event/erasure-ack.",
+                example={"request_id": "er-2026-0001", "customer": _EX_CUSTOMER}),
+        Message("catalogue", 1, CataloguePush, CENTRAL_TOPIC + "catalogue", "receive",
+                "Products of the catalogue, many per message; each record versioned on its own.",
+                example={"products": [{"gtin": _EX_GTIN, "version": 7, "name": {"nl": "Gazonmest 10 kg",
+                                                                                 "en": "Lawn fertiliser 10 kg"},
+                                       "description": {"nl": "Voor 200 m² gazon, 100 dagen werking."},
+                                       "price_cents": 2199, "category": "gazonmest",
+                                       "images": ["products/gazonmest-10kg.jpg"], "stock": 14,
+                                       "shelf": "Gang 3, schap A", "video": "videos/gazon-bemesten.mp4"}]}),
+        Message("price-list", 1, PriceListPush, CENTRAL_TOPIC + "price-list", "receive",
+                "Price groups (their names) and their prices per product, many per message.",
+                example={"groups": [{"price_group": "club", "version": 1,
+                                     "name": {"nl": "Clubprijs", "en": "Club price", "fr": "Prix club"}}],
+                         "prices": [{"price_group": "club", "gtin": _EX_GTIN, "version": 4,
+                                     "price_cents": 1899}]}),
+        Message("offers", 1, OffersPush, CENTRAL_TOPIC + "offers", "receive",
+                "Offers: kind, targeting, products or categories, validity, priority, uses per customer.",
+                personal=True,
+                example={"offers": [{"offer": "voorjaar-2026", "version": 3, "kind": "percentage-off",
+                                     "title": {"nl": "Voorjaarsactie −10%", "en": "Spring sale −10%"},
+                                     "targeting": {"everyone": True}, "categories": ["gazonmest"],
+                                     "valid_from": "2026-03-20", "valid_until": "2026-04-30",
+                                     "priority": 10, "percent": 10}]}),
+        Message("purchase-history", 1, PurchaseHistoryPush, CENTRAL_TOPIC + "purchase-history", "receive",
+                "Purchase lines of customers across shops and the webshop, many per message.", personal=True,
+                example={"purchases": [{"line": "R-2026-0412/1", "version": 1, "customer": _EX_CUSTOMER,
+                                        "gtin": _EX_GTIN, "quantity": 1, "at": "2026-03-14T10:12:00Z",
+                                        "channel": "webshop"}]}),
+    )
+}
+
+SESSION = Message("session", 1, SessionPayload, LOCAL + "/session", "publish",
+                  "The kiosk's session: who tapped and what may be shown. Personal: never retained, never bridged.",
+                  personal=True, bridged=False,
+                  example={"session": "01a20735-b502-769a-a830-637530718552", "state": "started",
+                           "outcome": "recognised", "assurance": "sun",
+                           "may_show": ["first_name", "tier", "points"], "invite_to_enrol": False,
+                           "customer": {"first_name": "Sanne", "language": "nl", "tier": "goud", "points": 5120},
+                           "staff": None, "reason": None})
+PRESENCE = Message("presence", 1, PresenceState, LOCAL + "/presence", "publish",
+                   "Whether someone is in front of the camera; wakes the kiosk. Anonymous, local.",
+                   retained=True, bridged=False,
+                   example={"state": "present", "started": EXAMPLE_TS, "ended": None, "dwell_s": None})
+SCAN = Message("scan", 1, ScanPayload, LOCAL + "/scan", "publish",
+               "A product held up to the camera: the kiosk shows it.", bridged=False,
+               example={"gtin": "08712345678906", "format": "ean-13"})
+SHELF = Message("shelf", 1, ShelfPayload, LOCAL + "/shelf", "publish",
+                "A product lifted from the shelf: the kiosk shows it (lift-and-learn).", bridged=False,
+                example={"zone": "gazonmest-10kg", "gtin": "08712345678906", "action": "pickup", "out_s": None})
+
+# Only `edge-agent demo` subscribes to this (it plays the emulated cards and the demo video); the
+# agent itself never does. Local, never retained, never bridged.
+DEMO_CONTROL = Message("demo-control", 1, DemoControlPayload, LOCAL + "/demo", "receive",
+                       "Demo only: the kiosk's demo buttons and keys; `edge-agent demo` taps an emulated card "
+                       "or plays the product clip. The agent does not subscribe.", qos=0, bridged=False,
+                       example={"action": "tap", "card": "gold"})
+
+
+COMMANDS: dict[str, Message] = {
+    message.name.removeprefix("request-"): message
+    for message in (
+        Message("request-ping", 1, EmptyRequest, DEVICE + "/request/ping", "receive",
+                "Liveness check.", response=PingResult, bridged=True, example={},
+                result_example={"pong": True, "uptime_s": 120.5}),
+        Message("request-get-config", 1, EmptyRequest, DEVICE + "/request/get-config", "receive",
+                "The effective configuration (holds no secrets).", response=GetConfigResult, example={},
+                result_example={
+                    "config": {"store": {"id": EXAMPLE_STORE}, "device": {"id": EXAMPLE_DEVICE},
+                               "mqtt": {"host": "broker.store-1.local", "port": 8883, "keepalive_s": 30}},
+                    "config_hash": "a1b2c3d4e5f60718"}),
+        Message("request-set-log-level", 1, SetLogLevelRequest, DEVICE + "/request/set-log-level", "receive",
+                "Change a log level at run time.", response=SetLogLevelResult,
+                example={"level": "DEBUG", "logger": "edge_agent.link"},
+                result_example={"logger": "edge_agent.link", "level": "DEBUG"}),
+        Message("request-withdraw-consent", 1, SessionRequest, LOCAL + "/request/withdraw-consent", "receive",
+                "The customer of this session withdraws every consent: local data is erased at once.",
+                response=WithdrawResult, personal=True, bridged=False, example=_EX_SESSION,
+                result_example={"withdrawn": ["recognition", "personal-offers"], "erased_records": 3}),
+        Message("request-my-data", 1, SessionRequest, LOCAL + "/request/my-data", "receive",
+                "What the store knows about the customer of this session, consents and data-use log.",
+                response=MyDataResult, personal=True, bridged=False, example=_EX_SESSION,
+                result_example={
+                    "customer": {"first_name": "Sanne", "language": "nl", "tier": "goud", "points": 5120},
+                    "consents": [{"purpose": "recognition", "until": "2027-04-01T00:00:00Z"}],
+                    "data_use": [{"at": EXAMPLE_TS, "device": EXAMPLE_DEVICE, "use": "greeting",
+                                  "categories": ["first_name"]}]}),
+        Message("request-end-session", 1, SessionRequest, LOCAL + "/request/end-session", "receive",
+                "The kiosk ends a session (Klaar, idle).", response=EndSessionResult, personal=True,
+                bridged=False, example=_EX_SESSION, result_example={"ended": True}),
+        Message("request-product", 1, ProductRequest, LOCAL + "/request/product", "receive",
+                "One product with the shopper's best price and why, and the offers for it.",
+                response=ProductResult, personal=True, bridged=False,
+                example={"session": _EX_SESSION_ID, "gtin": _EX_GTIN, "language": "nl"},
+                result_example={
+                    "product": {"gtin": "08712345000028", "name": "Gazonmest 10 kg",
+                                "description": "Voor 200 m² gazon.", "category": "gazonmest",
+                                "images": ["products/gazonmest-10kg.jpg"], "stock": 14, "shelf": "Gang 3, schap A",
+                                "video": "videos/gazon-bemesten.mp4", "shelf_price_cents": 2199},
+                    "price": {"price_cents": 1899, "shelf_price_cents": 2199, "saving_cents": 300,
+                              "source": "price-list", "reason": "Clubprijs", "offer": None, "price_group": "club"},
+                    "offers": [{"offer": "voorjaar-2026", "version": 3, "kind": "percentage-off",
+                                "title": "Voorjaarsactie −10%", "valid_until": "2026-04-30T22:00:00Z",
+                                "personal": False, "applies": True, "percent": 10.0, "categories": ["gazonmest"]}],
+                    "personal": True}),
+        Message("request-offers", 1, OffersRequest, LOCAL + "/request/offers", "receive",
+                "The shopper's offers and the products they pay less for.", response=OffersResult,
+                personal=True, bridged=False, example={"session": _EX_SESSION_ID, "language": "nl", "limit": 20},
+                result_example={
+                    "offers": [{"offer": "handschoenen-50", "version": 1, "kind": "gift-with-purchase",
+                                "title": "Gratis tuinhandschoenen vanaf €50", "valid_until": "2026-04-30T22:00:00Z",
+                                "personal": False, "applies": True, "gift": "08712345000066",
+                                "min_spend_cents": 5000}],
+                    "deals": [{"gtin": "08712345000028", "name": "Gazonmest 10 kg", "shelf_price_cents": 2199,
+                               "price_cents": 1899, "reason": "Clubprijs", "price_group": "club"}],
+                    "more_deals": 0,
+                    "personal": True}),
+        Message("request-account", 1, SessionRequest, LOCAL + "/request/account", "receive",
+                "Points and progress to the next tier, pick-up orders, recent purchases (as far as the "
+                "screen may show them).", response=AccountResult, personal=True, bridged=False,
+                example=_EX_SESSION,
+                result_example={
+                    "loyalty": {"tier": "goud", "tier_name": "Goud", "points": 5120, "next_tier": None,
+                                "next_tier_name": None, "points_to_next": None, "euros_to_next": None,
+                                "progress": 1.0, "points_per_euro": 10.0},
+                    "orders": [{"order_id": "WEB-100234", "status": "ready",
+                                "pickup": {"kind": "locker", "locker": "4"}, "ready_since": EXAMPLE_TS,
+                                "deadline": "2026-04-08T18:00:00Z",
+                                "items": [{"name": "Gazonmest 10 kg", "quantity": 1}]}],
+                    "purchases": [{"gtin": "08712345000028", "name": "Gazonmest 10 kg", "quantity": 1,
+                                   "at": "2026-03-14T10:12:00Z", "channel": "webshop"}]}),
+        Message("request-activate-offer", 1, ActivateOfferRequest, LOCAL + "/request/activate-offer", "receive",
+                "Activate an offer on the customer's account; sent upstream as event/offer-activation.",
+                response=ActivateOfferResult, personal=True, bridged=False,
+                example={"session": _EX_SESSION_ID, "offer": "voorjaar-2026"},
+                result_example={"offer": "voorjaar-2026", "new": True}),
+        Message("request-check-promo-code", 1, PromoCodeRequest, LOCAL + "/request/check-promo-code", "receive",
+                "Check a promo code for this shopper; a valid one applies for the rest of the session.",
+                response=PromoCodeResult, personal=True, bridged=False,
+                example={"session": _EX_SESSION_ID, "code": "lente26", "language": "nl"},
+                result_example={
+                    "valid": True, "outcome": "valid",
+                    "offer": {"offer": "lente-code", "version": 1, "kind": "promo-code", "title": "Lentecode −15%",
+                              "valid_until": "2026-04-30T22:00:00Z", "personal": False, "applies": True,
+                              "needs_code": True, "percent": 15.0}}),
+        Message("request-feedback", 1, FeedbackRequest, LOCAL + "/request/feedback", "receive",
+                "A score for a phase of the visit; sent upstream, anonymously, as event/feedback.",
+                response=QueuedResult, personal=True, bridged=False,
+                example={"session": _EX_SESSION_ID, "score": 4, "reason": "product-info", "phase": "inform"},
+                result_example=_EX_QUEUED),
+        Message("request-staff-assist", 1, StaffAssistRequest, LOCAL + "/request/staff-assist", "receive",
+                "Call a member of staff to this device; sent as event/staff-assist.", response=QueuedResult,
+                personal=True, bridged=False,
+                example={"session": _EX_SESSION_ID, "phase": "inform", "topic": "product-advice"},
+                result_example=_EX_QUEUED),
+        Message("request-enrol", 1, EnrolRequest, LOCAL + "/request/enrol", "receive",
+                "The shopper of an unknown card asks to join; sent as event/enrolment with the card's token.",
+                response=QueuedResult, personal=True, bridged=False,
+                example={"session": _EX_SESSION_ID, "language": "nl"}, result_example=_EX_QUEUED),
+    )
+}
+
+
+def response_message(command: str) -> Message:
+    """The response channel of ``command``."""
+    request = COMMANDS[command]
+    return Message(f"response-{command}", request.version, ResponseEnvelope,
+                   request.topic.replace("/request/", "/response/"), "publish", f"Answer to request/{command}.",
+                   personal=request.personal, bridged=request.bridged)
+
+
+RESPONSES: dict[str, Message] = {name: response_message(name) for name in COMMANDS}
+
+ALL_MESSAGES: list[Message] = [STATE, BIRTH, HEALTH, PROBE, SESSION, PRESENCE, SCAN, SHELF, *EVENTS.values(),
+                               *PUSHES.values(), *COMMANDS.values(), *RESPONSES.values(), DEMO_CONTROL]
+
+
+class Topics:
+    """The concrete topics of one device in one store."""
+
+    def __init__(self, store: str, device: str):
+        self.store = store
+        self.device = device
+        self.device_root = DEVICE.format(store=store, device=device)
+        self.central_root = CENTRAL_TOPIC.format(store=store)
+        self.state = STATE.topic_for(store, device)
+        self.birth = BIRTH.topic_for(store, device)
+        self.health = HEALTH.topic_for(store, device)
+        self.probe = PROBE.topic_for(store, device)
+        self.session = SESSION.topic_for(store, device)
+        self.presence = PRESENCE.topic_for(store, device)
+        self.scan = SCAN.topic_for(store, device)
+        self.shelf = SHELF.topic_for(store, device)
+        self.demo = DEMO_CONTROL.topic_for(store, device)
+
+    def event(self, name: str) -> str:
+        """The topic of event ``name`` (a key of :data:`EVENTS`)."""
+        return EVENTS[name].topic_for(self.store, self.device)
+
+    def response(self, command: str) -> str:
+        """The topic of the answers to ``command`` (a key of :data:`COMMANDS`)."""
+        return RESPONSES[command].topic_for(self.store, self.device)
+
+    def subscriptions(self) -> list[tuple[str, int]]:
+        """What the agent subscribes to, with QoS."""
+        return [(self.central_root + "#", 1), (self.device_root + "/request/+", 1),
+                (self.device_root + "/local/request/+", 1), (self.probe, 0)]
+
+    def classify(self, topic: str) -> tuple[str, Message | None]:
+        """What a received topic is: ``("push", msg)``, ``("command", msg)``, ``("probe", None)``
+        or ``("unknown", None)``."""
+        if topic == self.probe:
+            return "probe", PROBE
+        if topic.startswith(self.central_root):
+            return "push", PUSHES.get(topic[len(self.central_root):])
+        for prefix in (self.device_root + "/request/", self.device_root + "/local/request/"):
+            if topic.startswith(prefix):
+                command = COMMANDS.get(topic[len(prefix):])
+                if command is not None and command.topic_for(self.store, self.device) != topic:
+                    command = None  # a local command on the bridged path, or the reverse
+                return "command", command
+        return "unknown", None
+
