@@ -121,11 +121,11 @@ class BereikScreen(KioskScreen):
 
     def _play(self, path: str) -> None:
         """Show and play the video at ``path`` from its start (nothing for ""); pause and hide the others."""
-        for source, player in self._players.items():
+        for source, other in self._players.items():
             if source != path:
-                player.state = "pause"
-                player.size_hint = (None, None)
-                player.size = (0, 0)  # no size: nothing of it is drawn
+                other.state = "pause"
+                other.size_hint = (None, None)
+                other.size = (0, 0)  # no size: nothing of it is drawn
         if not path:
             return
         player = self._players.get(path)
