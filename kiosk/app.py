@@ -10,11 +10,12 @@ The app holds no data of its own: :class:`kiosk.state.KioskState` decides
 what shows, :class:`kiosk.bridge.Bridge` brings the agent's messages to it on
 Kivy's main thread, and the screens (``kiosk/screens/*.kv``) are views of the
 app's properties, which :meth:`KioskApp.sync` copies from the state after
-every event. Those of the shopper's visit are not listed here: the app has one for each entry of
-:meth:`kiosk.visit.Visit.view` (``app.product``, ``app.product_status``…), made from the visit's
-fields, and sets one only when its value is another object. Navigation uses ``ScreenManager.switch_to`` as in Kivy's
-showcase. No callback here blocks: requests are published and their answers
-arrive later as events.
+every event. The properties of the shopper's visit are not listed here: there
+is one for each entry of :meth:`kiosk.visit.Visit.view` (``app.session``,
+``app.product``, ``app.product_status``…), made from the visit's fields, and
+sync() sets one only when its value is another object. Navigation uses
+``ScreenManager.switch_to`` as in Kivy's showcase. No callback here blocks:
+requests are published and their answers arrive later as events.
 """
 
 from __future__ import annotations
