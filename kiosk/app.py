@@ -94,7 +94,7 @@ class BottomBar(GridLayout):
     """Navigation of the current session; empty (and hidden) without one. One row on a wide screen; on a
     narrow one more than four buttons take two rows, so no label has to break inside a word."""
 
-    def __init__(self, **kwargs):
+    def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._buttons: dict[str, KioskButton] = {}
         self._callbacks: dict[str, Callable[[], None]] = {}

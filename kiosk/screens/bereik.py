@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
+from typing import Any
 
 from kivy.app import App
 from kivy.clock import Clock
@@ -62,7 +63,7 @@ class BereikScreen(KioskScreen):
     tagline = StringProperty(TAGLINES[0])
     index = NumericProperty(0)
 
-    def __init__(self, **kwargs):
+    def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._event = None
         self._reported_second = -1
