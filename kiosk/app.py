@@ -10,14 +10,18 @@ The app holds no data of its own: :class:`kiosk.state.KioskState` decides
 what shows, :class:`kiosk.bridge.Bridge` brings the agent's messages to it on
 Kivy's main thread, and the screens (``kiosk/screens/*.kv``) are views of the
 app's properties, which :meth:`KioskApp.sync` copies from the state after
-every event. Navigation uses ``ScreenManager.switch_to`` as in Kivy's
-showcase. No callback here blocks: requests are published and their answers
-arrive later as events.
+every event. The properties of the shopper's visit are not listed here: there
+is one for each entry of :meth:`kiosk.visit.Visit.view` (``app.session``,
+``app.product``, ``app.product_status``…), made from the visit's fields, and
+sync() sets one only when its value is another object. Navigation uses
+``ScreenManager.switch_to`` as in Kivy's showcase. No callback here blocks:
+requests are published and their answers arrive later as events.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import gc
 import logging
 import math
@@ -25,8 +29,10 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeAlias
 from zoneinfo import ZoneInfo
 
 # Before Kivy is imported: our command line is ours, and Kivy logs through
@@ -46,6 +52,7 @@ from kivy.properties import (
     BooleanProperty,
     NumericProperty,
     ObjectProperty,
+    Property,
     StringProperty,
 )
 from kivy.uix.floatlayout import FloatLayout
@@ -62,7 +69,11 @@ from .diagnostics import FrameLog, StatusWriter, held_texts, targets, visible_te
 from .i18n import Translator
 from .state import SCREENS, KioskState, Mode, Preferences, Request, Screen
 from .texts import Words
+from .visit import Visit
 from .widgets import HIGH_CONTRAST, STANDARD, KioskButton
+
+if TYPE_CHECKING:
+    from .screens import KioskScreen
 
 logger = logging.getLogger(__name__)
 
@@ -70,6 +81,9 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 TICK_S = 0.25
 TRANSITION_S = 0.18
 STATUS_DELAY_S = 0.12
+
+# A button of the bottom bar: (target, text, kind, what a tap does).
+NavItem = tuple[str, str, str, Callable[[], None]]
 
 
 class Shell(FloatLayout):
@@ -80,17 +94,17 @@ class BottomBar(GridLayout):
     """Navigation of the current session; empty (and hidden) without one. One row on a wide screen; on a
     narrow one more than four buttons take two rows, so no label has to break inside a word."""
 
-    def __init__(self, **kwargs):
+    def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._buttons: dict[str, KioskButton] = {}
-        self._callbacks: dict[str, object] = {}
+        self._callbacks: dict[str, Callable[[], None]] = {}
 
-    def prepare(self, items: list[tuple[str, str, str, object]]) -> None:
+    def prepare(self, items: list[NavItem]) -> None:
         """Build these buttons now without showing them, so a session's first frame only has to place them."""
         for target, text, kind, _callback in items:
             self._button(target, text, kind)
 
-    def show(self, items: list[tuple[str, str, str, object]]) -> None:
+    def show(self, items: list[NavItem]) -> None:
         """Show these buttons: (target, text, kind, on_release callback).
 
         A button is built once per target and kept: building one (kv rules, its label) takes about 1 ms,
@@ -174,7 +188,32 @@ class _Sink:
         self._app.apply(self._app.state.on_malformed)
 
 
-class KioskApp(App):
+def visit_properties() -> dict[str, Property]:
+    """A Kivy property for each entry of :meth:`kiosk.visit.Visit.view`, an empty visit's value its default:
+    a status (a ``str``) a StringProperty, anything else an ObjectProperty.
+
+    :raises TypeError: when Kivy's App already has an attribute of that name (the screens would not see it).
+    """
+    properties: dict[str, Property] = {}
+    for name, default in Visit().view().items():
+        if hasattr(App, name):
+            raise TypeError(f"the visit's {name!r} would be hidden by App.{name}")
+        properties[name] = (StringProperty(default) if isinstance(default, str)
+                            else ObjectProperty(default, allownone=True, rebind=True))
+    return properties
+
+
+if TYPE_CHECKING:
+    _VisitProperties: TypeAlias = App
+else:
+    # Kivy's App with the visit's properties. Kivy takes properties only from a class body, so this class
+    # is made from them; KioskApp, its subclass, has the rest.
+    _VisitProperties = type("_VisitProperties", (App,), visit_properties())
+
+_UNSET = object()
+
+
+class KioskApp(_VisitProperties):
     """The kiosk.
 
     :param settings: the validated configuration.
@@ -185,21 +224,14 @@ class KioskApp(App):
 
     title = "Connected Store"
 
-    # What the screens show; copied from the state by sync().
+    # What the screens show besides the visit's own properties (see _VisitProperties); set by sync().
     lang = StringProperty("nl")
     theme = ObjectProperty(STANDARD, rebind=True)  # rebind: kv reads app.theme.<colour>
     text_scale = NumericProperty(1.0)
     unit = NumericProperty(18.0)  # base text size in pixels
     target = NumericProperty(34.0)  # smallest touch target in pixels (>= 9 mm)
     wide = BooleanProperty(True)  # landscape enough for two columns
-    session = ObjectProperty(None, allownone=True, rebind=True)
-    my_data = ObjectProperty(None, allownone=True, rebind=True)
-    my_data_status = StringProperty("idle")
-    withdraw_step = StringProperty("idle")
-    enrol_status = StringProperty("idle")
     present = BooleanProperty(False)
-    product = ObjectProperty(None, allownone=True, rebind=True)
-    product_status = StringProperty("idle")
     notice = StringProperty("")
     countdown = NumericProperty(-1)
     device_rev = NumericProperty(0)  # bumped when what the agent says about itself changes
@@ -207,17 +239,7 @@ class KioskApp(App):
     store_name = StringProperty("")
     store_id = StringProperty("")
     device_id = StringProperty("")
-    account = ObjectProperty(None, allownone=True, rebind=True)
-    offers = ObjectProperty(None, allownone=True, rebind=True)
-    offers_status = StringProperty("idle")
-    activations = ObjectProperty({}, rebind=True)
-    promo = ObjectProperty(None, allownone=True, rebind=True)
-    promo_status = StringProperty("idle")
-    account_status = StringProperty("idle")
-    video = StringProperty("")  # the instruction video Ontzorg plays (content pack id), or ""
     instructions = ObjectProperty((), rebind=True)  # the pack's instruction videos, the customer's first
-    feedback_status = StringProperty("idle")
-    assist_status = StringProperty("idle")
     content_rev = NumericProperty(0)  # bumped when the content pack in use changes
 
     def __init__(self, settings: KioskConfig, status_file: Path | None = None, screenshot_dir: Path | None = None,
@@ -242,15 +264,16 @@ class KioskApp(App):
                              password=credentials.get("kiosk-mqtt-password"), client_id=settings.mqtt.client_id,
                              keepalive_s=settings.mqtt.keepalive_s,
                              request_timeout_s=settings.mqtt.request_timeout_s)
-        self.screens = {}
-        self.window = None  # Kivy's Window, once built
+        self.screens: dict[Screen, KioskScreen] = {}
+        self.window: Any = None  # Kivy's Window, once built
         self._frame_log_path = frame_log
         self.frame_log: FrameLog | None = None
         self._synced: tuple | None = None
+        self._shown: dict[str, object] = {}  # the visit's view the properties were last set from
         self._nav_key: tuple | None = None
         self._device_key: tuple | None = None
         self._shot_key: tuple | None = None
-        self._status_trigger = None
+        self._status_trigger: Callable[[], object] | None = None
         self._changed_frame = 0
         self._outgoing: list[Request] = []
         self._send_trigger = Clock.create_trigger(self._send_outgoing, 0)  # 0: after the next frame
@@ -281,11 +304,11 @@ class KioskApp(App):
             for widget in screen.walk():
                 if isinstance(widget, ScrollView):  # what is in view changes: the status file follows
                     widget.bind(scroll_y=lambda *_args: self.request_status())
-        self.manager.switch_to(self.screens[Screen.ATTRACT])
+        self.manager.switch_to(self.screens[Screen.BEREIK])
         # Every screen takes the manager's size at once, not when it is first shown: its labels are then
         # rendered at start, not in the frame that should show a customer's name.
         self.manager.bind(size=self._size_screens)
-        self.shell.ids.bottom_bar.prepare(self._nav_items(Mode.CUSTOMER, Screen.WELCOME))
+        self.shell.ids.bottom_bar.prepare(self._nav_items(Mode.CUSTOMER, Screen.BEGRIJP))
         self.on_theme(self, self.theme)  # the background is the clear colour: cheaper than a full-window rectangle
         if self.settings.display.demo:
             from .demo_controls import add_demo_controls
@@ -308,7 +331,7 @@ class KioskApp(App):
 
     def on_stop(self) -> None:
         self.bridge.stop()
-        self.screens[Screen.ATTRACT].unload_players()
+        self.screens[Screen.BEREIK].unload_players()
 
     # ------------------------------------------------------------------ state -> screen
 
@@ -328,7 +351,7 @@ class KioskApp(App):
 
     def _send(self, effects: list[Request]) -> None:
         for effect in effects:
-            self.bridge.request(effect.command, effect.session, effect.language, **effect.fields())
+            self.bridge.request(effect.command, effect.session, effect.language, effect.gtin, **effect.fields())
 
     def sync(self) -> None:
         """Copy the state into the properties the screens are bound to, and switch screens."""
@@ -338,30 +361,23 @@ class KioskApp(App):
         if key == self._synced:
             return
         self._synced = key
-        self.lang = state.prefs.language
-        self.theme = HIGH_CONTRAST if state.prefs.high_contrast else STANDARD
-        if self.text_scale != state.prefs.text_scale:
-            self.text_scale = state.prefs.text_scale
+        visit = state.visit
+        prefs = visit.prefs
+        self.lang = prefs.language
+        self.theme = HIGH_CONTRAST if prefs.high_contrast else STANDARD
+        if self.text_scale != prefs.text_scale:
+            self.text_scale = prefs.text_scale
             self._on_resize(None, self.window.size)
-        self.session = state.session
-        self.my_data = state.my_data
-        self.my_data_status = state.my_data_status
-        self.account = state.account
-        self.offers = state.offers
-        self.offers_status = state.offers_status
-        self.activations = dict(state.activations)
-        self.promo = state.promo
-        self.promo_status = state.promo_status
-        self.account_status = state.account_status
-        self.video = state.video or ""
-        self.feedback_status = state.feedback_status
-        self.assist_status = state.assist_status
+        # The visit's properties, each set only when its value is another object: answers and the
+        # activations are replaced, never changed, so identity tells a change without comparing contents.
+        view = visit.view()
+        shown = self._shown
+        for name, value in view.items():
+            if shown.get(name, _UNSET) is not value:
+                setattr(self, name, value)
+        self._shown = view
         self.instructions = self._instructions()
-        self.withdraw_step = state.withdrawal.step
-        self.enrol_status = state.enrol_status
         self.present = state.present
-        self.product = state.product
-        self.product_status = state.product_status
         self.notice = state.notice or ""
         self.countdown = -1 if countdown is None else countdown
         device = state.device
@@ -372,8 +388,9 @@ class KioskApp(App):
         self._update_nav()  # first: the screen comes in with the height it keeps (see _update_nav)
         self._show(state.screen)
         if self.frame_log is not None:
-            self.frame_log.update(state.session.id if state.session else None,
-                                  bool(state.session and state.session.first_name), state.screen.value)
+            session = visit.session
+            self.frame_log.update(session.id if session else None, bool(session and session.first_name),
+                                  state.screen.value)
         self.request_status()
 
     def _show(self, screen: Screen) -> None:
@@ -382,7 +399,7 @@ class KioskApp(App):
             return
         options = {}
         if isinstance(self.manager.transition, SlideTransition):
-            options["direction"] = "right" if screen is Screen.ATTRACT else "left"
+            options["direction"] = "right" if screen is Screen.BEREIK else "left"
         self.manager.switch_to(widget, **options)
         if isinstance(self.manager.transition, NoTransition):
             # NoTransition still ends on the next clock tick: until then the old screen is drawn under the
@@ -425,21 +442,21 @@ class KioskApp(App):
         bar.do_layout()
         self.shell.ids.column.do_layout()
 
-    def _nav_items(self, mode: Mode, current: Screen) -> list[tuple[str, str, str, object]]:
+    def _nav_items(self, mode: Mode, current: Screen) -> list[NavItem]:
         """The bottom bar for ``mode`` on screen ``current``: (target, text, kind, callback)."""
-        items = []
-        names = {Screen.WELCOME: self.tr("Welkom", self.lang), Screen.ENROL: self.tr("Welkom", self.lang),
-                 Screen.INSPIRE: self.tr("Inspiratie", self.lang), Screen.OFFERS: self.tr("Aanbiedingen", self.lang),
-                 Screen.CARE: self.tr("Service", self.lang),
-                 Screen.LOYALTY: self.tr("Punten", self.lang) if mode is Mode.CUSTOMER
+        items: list[NavItem] = []
+        names = {Screen.BEGRIJP: self.tr("Welkom", self.lang), Screen.ENROLMENT: self.tr("Welkom", self.lang),
+                 Screen.INSPIREER: self.tr("Inspiratie", self.lang),
+                 Screen.CONVERTEER: self.tr("Aanbiedingen", self.lang),
+                 Screen.ONTZORG: self.tr("Service", self.lang),
+                 Screen.CONTINUEER: self.tr("Punten", self.lang) if mode is Mode.CUSTOMER
                  else self.tr("Mening", self.lang),
-                 Screen.MY_DATA: self.tr("Mijn gegevens", self.lang)}
-        if mode is not Mode.STAFF and (mode is not Mode.NOBODY or current is not Screen.ATTRACT):
-            for screen in SCREENS[mode]:
-                if screen in names:
-                    items.append((f"nav-{screen.value}", names[screen], "secondary" if screen is current else "bar",
-                                  lambda screen=screen: self.open_screen(screen.value)))
-        if mode is not Mode.NOBODY or current is not Screen.ATTRACT:
+                 Screen.MIJN_GEGEVENS: self.tr("Mijn gegevens", self.lang)}
+        if mode is not Mode.STAFF and (mode is not Mode.NOBODY or current is not Screen.BEREIK):
+            items.extend((f"nav-{screen.value}", names[screen], "secondary" if screen is current else "bar",
+                          functools.partial(self.open_screen, screen.value))
+                         for screen in SCREENS[mode] if screen in names)
+        if mode is not Mode.NOBODY or current is not Screen.BEREIK:
             items.append(("klaar", self.tr("Klaar", self.lang), "primary" if self.theme is STANDARD else "secondary",
                           self.done))
         return items
@@ -454,7 +471,7 @@ class KioskApp(App):
         self.request_status()
 
     def _tick(self, _dt) -> None:
-        if self.state.video is not None and self.screens[Screen.CARE].ids.player.state == "play":
+        if self.state.visit.video is not None and self.screens[Screen.ONTZORG].ids.player.state == "play":
             self.state.touched()  # watching a video is using the kiosk
             self.request_status()  # the position moves: monitoring and tests see it
         effects = self.state.tick() if self.state.ticking else []
@@ -491,7 +508,8 @@ class KioskApp(App):
         # shown (Window.screenshot reads what was drawn last; the first frames
         # of a new window are not on screen yet).
         if self.manager.transition.is_active or Clock.frames_displayed < self._changed_frame + 2:
-            self._status_trigger()
+            if self._status_trigger is not None:
+                self._status_trigger()
             return
         window = self.window
         state = self.state
@@ -507,19 +525,15 @@ class KioskApp(App):
                 window, f"{self.status.sequence + 1:03d}-{state.screen.value}-{self.lang}")
         self.status.write({
             "screen": state.screen.value, "mode": state.mode.value, "language": self.lang,
-            "theme": self.theme.name, "text_scale": self.text_scale, "session": state.session is not None,
+            "theme": self.theme.name, "text_scale": self.text_scale, "session": state.visit.session is not None,
             "present": state.present,
             "countdown": state.countdown(), "notice": self.notice, "connected": self.bridge.connected,
-            "malformed": state.device.malformed,
-            "my_data_status": state.my_data_status, "withdraw_step": state.withdrawal.step,
-            "enrol_status": state.enrol_status, "product_status": state.product_status,
-            "account_status": state.account_status, "offers_status": state.offers_status,
-            "promo_status": state.promo_status, "feedback_status": state.feedback_status,
-            "assist_status": state.assist_status,
-            "video": {"id": state.video, **self.screens[Screen.CARE].ids.player.status()} if state.video else None,
+            "malformed": state.device.malformed, **state.visit.statuses(),
+            "video": ({"id": video, **self.screens[Screen.ONTZORG].ids.player.status()}
+                      if (video := state.visit.video) else None),
             "window": list(window.size), "unit": self.unit, "scroll": scroll,
             "target_px": self.target, "min_target_px": mm(9),
-            "attract": self.screens[Screen.ATTRACT].report(),
+            "attract": self.screens[Screen.BEREIK].report(),
             "texts": texts, "targets": targets(self.shell, window.size),
             "held_texts": held_texts([*self.screens.values(), self.shell]), "screenshot": shot,
             "last_screenshot": self.status.last_screenshot,
@@ -609,7 +623,8 @@ class KioskApp(App):
     def _instructions(self) -> tuple:
         """The pack's instruction videos, those for the customer's recent purchases first."""
         pack = self.content.current
-        bought = [line.gtin for line in (self.state.account.purchases or ())] if self.state.account else []
+        account = self.state.visit.account.value
+        bought = [line.gtin for line in (account.purchases or ())] if account else []
         first = pack.instructions_for(bought) if bought else []
         return (*first, *(item for item in pack.instructions if item not in first))
 
@@ -638,6 +653,11 @@ class KioskApp(App):
 
     def product_lines(self, result, status: str, session, language: str) -> dict[str, str]:
         return self.words.product(result, status, session, language)
+
+
+# A method or attribute of the app named like one of the visit's properties would hide it from the screens.
+if _hidden := sorted(name for name in Visit().view() if not isinstance(getattr(KioskApp, name), Property)):
+    raise TypeError(f"KioskApp hides the visit's {', '.join(_hidden)} from the screens")
 
 
 # --------------------------------------------------------------------------- command line

@@ -186,7 +186,7 @@ class Bridge:
     # ------------------------------------------------------------------ requests (UI thread)
 
     def request(self, command: str, session: str | None, language: str | None = None,
-                gtin: str | None = None, **fields: str) -> str | None:
+                gtin: str | None = None, **fields: str | int) -> str | None:
         """Send local request ``command`` for ``session`` (None: without one, where the request allows it),
         with ``language`` when the request has one, ``gtin`` for a product and any other ``fields`` of
         the request (``offer``, ``code``); its transaction id, or None when it could not be sent (the sink

@@ -4,9 +4,11 @@ With ``--status-file`` the app writes, after every change that reached the
 screen, a JSON document: the screen, the texts a shopper can see (in tree
 order), the touch targets with their centres in window pixels from the top
 left (as X11 and xdotool count), the language, theme and text scale, how far
-the screen's scroll views are scrolled (Kivy's ``scroll_y``: 1 at the top), and
-``held_texts``: every text any screen widget holds, shown or not, so a test
-can check nothing personal lingers after a wipe. With ``--screenshot-dir``
+the screen's scroll views are scrolled (Kivy's ``scroll_y``: 1 at the top), the
+status of each of the visit's answers (``product_status``, ``withdrawal_status``…:
+:meth:`kiosk.visit.Visit.statuses`, so a new answer is in it without being listed
+here), and ``held_texts``: every text any screen widget holds, shown or not, so a
+test can check nothing personal lingers after a wipe. With ``--screenshot-dir``
 each such change is also saved as a PNG (``Window.screenshot``).
 
 The file is replaced atomically, so a reader never sees half a document.
@@ -31,6 +33,8 @@ from pathlib import Path
 from kivy.uix.label import Label
 from kivy.uix.stencilview import StencilView
 from kivy.uix.widget import Widget
+
+from .state import Screen
 
 logger = logging.getLogger(__name__)
 
@@ -168,7 +172,7 @@ class FrameLog:
         if named_id is not None and named_id != self._named:
             self._arm("name-shown", self.session_hash(named_id))
         self._named = named_id
-        if screen == "bereik" and self._screen not in (None, "bereik"):
+        if screen == Screen.BEREIK and self._screen not in (None, Screen.BEREIK):
             self._arm("bereik-shown", None)
         self._screen = screen
 

@@ -22,18 +22,17 @@ main thread and turns what it returns into requests to the agent:
 * Inspireer shows the content pack's carousels; a product tapped there opens Informeer
   (browsing), like a scan;
 * Ontzorg shows the customer's orders and the content pack's instruction videos; the one playing
-  is :attr:`KioskState.video` (the player itself is the view's), and while it plays the view
+  is the visit's ``video`` (the player itself is the view's), and while it plays the view
   keeps the session alive with :meth:`KioskState.touched`;
 * a scan or a shelf pickup opens Informeer and asks the agent for the product (with the session, for
   the customer's own price and why); "Terug" goes back, the idle timeout and "Klaar" end it;
 * Mijn gegevens asks the agent for the customer's data; withdrawing consent
   takes two taps and a confirmation.
 
-Personal data (the customer view of the session, the answers of ``my-data``,
-``account`` and ``product``, the language of the profile) lives only in
-:attr:`KioskState.session`, :attr:`KioskState.my_data`, :attr:`KioskState.account`
-and :attr:`KioskState.product`; :meth:`KioskState.wipe` drops both and resets
-everything a shopper may have changed.
+Personal data (the customer view of the session, the agent's answers, the language of the profile)
+lives only in :attr:`KioskState.visit` (:class:`kiosk.visit.Visit`); :meth:`KioskState.wipe`
+replaces it with a new one and resets everything else a shopper may have changed. The agent's
+responses enter the visit in one place, :meth:`KioskState.on_response`, through :data:`RESPONSES`.
 """
 
 from __future__ import annotations
@@ -42,16 +41,17 @@ import logging
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
+from typing import Self
 
 from edge_agent.contract import (
     LANGUAGES,
-    AccountResult,
+    ActivateOfferResult,
     BirthPayload,
     HealthPayload,
-    MyDataResult,
     OffersResult,
+    Phase,
     PresenceState,
     ProductResult,
     PromoCodeResult,
@@ -61,6 +61,8 @@ from edge_agent.contract import (
     StatePayload,
 )
 
+from .visit import ANSWERS, Answer, Mode, Preferences, Session, Status, Visit
+
 logger = logging.getLogger(__name__)
 
 def N_(message: str) -> str:
@@ -69,27 +71,32 @@ def N_(message: str) -> str:
 
 
 class Screen(StrEnum):
-    """The screens, named by their phase of the Store Sales Cycle."""
+    """The screens, named as the kiosk and its ``.kv`` files name them (the Store Sales Cycle's Dutch
+    phases), each with the phase it serves (:attr:`phase`: the contract's word, which feedback and staff
+    calls carry upstream)."""
 
-    ATTRACT = "bereik"
-    WELCOME = "begrijp"
-    INSPIRE = "inspireer"
-    CARE = "ontzorg"
-    ENROL = "enrolment"
-    MY_DATA = "mijn-gegevens"
-    LOYALTY = "continueer"
-    PRODUCT = "informeer"
-    OFFERS = "converteer"
-    STAFF = "staff"
+    phase: Phase
 
+    # Makes the members below. ``Screen("ontzorg")`` looks one up without calling this; the default is there
+    # because mypy takes that look-up for a call of it.
+    def __new__(cls, name: str, phase: Phase | None = None) -> Self:
+        if phase is None:
+            raise TypeError(f"screen {name!r} needs the phase it serves")
+        member = str.__new__(cls, name)
+        member._value_ = name
+        member.phase = phase
+        return member
 
-class Mode(StrEnum):
-    """Who is at the kiosk."""
-
-    NOBODY = "nobody"
-    CUSTOMER = "customer"  # recognised: personal screens
-    ANONYMOUS = "anonymous"  # anonymous, unknown card, rejected card
-    STAFF = "staff"
+    BEREIK = "bereik", Phase.REACH
+    BEGRIJP = "begrijp", Phase.UNDERSTAND
+    ENROLMENT = "enrolment", Phase.UNDERSTAND
+    INSPIREER = "inspireer", Phase.INSPIRE
+    INFORMEER = "informeer", Phase.INFORM
+    CONVERTEER = "converteer", Phase.CONVERT
+    ONTZORG = "ontzorg", Phase.AFTER_CARE
+    CONTINUEER = "continueer", Phase.CONTINUE
+    MIJN_GEGEVENS = "mijn-gegevens", Phase.CONTINUE
+    STAFF = "staff", Phase.CONTINUE
 
 
 # Screens a shopper may open in each mode; the first is where a session starts.
@@ -97,18 +104,12 @@ class Mode(StrEnum):
 # Without a card (NOBODY) a shopper may browse Inspireer and watch instruction videos; without
 # recognition (ANONYMOUS) the phases are the same as a customer's, without anything personal.
 SCREENS: dict[Mode, tuple[Screen, ...]] = {
-    Mode.NOBODY: (Screen.ATTRACT, Screen.INSPIRE, Screen.CARE, Screen.LOYALTY, Screen.PRODUCT),
-    Mode.CUSTOMER: (Screen.WELCOME, Screen.INSPIRE, Screen.OFFERS, Screen.CARE, Screen.LOYALTY, Screen.MY_DATA,
-                    Screen.PRODUCT),
-    Mode.ANONYMOUS: (Screen.ENROL, Screen.INSPIRE, Screen.OFFERS, Screen.CARE, Screen.LOYALTY, Screen.PRODUCT),
+    Mode.NOBODY: (Screen.BEREIK, Screen.INSPIREER, Screen.ONTZORG, Screen.CONTINUEER, Screen.INFORMEER),
+    Mode.CUSTOMER: (Screen.BEGRIJP, Screen.INSPIREER, Screen.CONVERTEER, Screen.ONTZORG, Screen.CONTINUEER,
+                    Screen.MIJN_GEGEVENS, Screen.INFORMEER),
+    Mode.ANONYMOUS: (Screen.ENROLMENT, Screen.INSPIREER, Screen.CONVERTEER, Screen.ONTZORG, Screen.CONTINUEER,
+                     Screen.INFORMEER),
     Mode.STAFF: (Screen.STAFF,),
-}
-
-# The phase of the Store Sales Cycle each screen serves (feedback and staff calls say where they came from).
-PHASES: dict[Screen, str] = {
-    Screen.ATTRACT: "reach", Screen.WELCOME: "understand", Screen.ENROL: "understand", Screen.INSPIRE: "inspire",
-    Screen.PRODUCT: "inform", Screen.OFFERS: "convert", Screen.CARE: "after-care", Screen.LOYALTY: "continue",
-    Screen.MY_DATA: "continue", Screen.STAFF: "continue",
 }
 
 # The fixed reasons a shopper can give with a low feedback score (the agent takes identifiers only).
@@ -134,50 +135,40 @@ class Request:
     code: str | None = None
     score: int | None = None
     reason: str | None = None
-    phase: str | None = None
+    phase: Phase | None = None
     topic: str | None = None
 
     def fields(self) -> dict[str, str | int]:
-        """The request's own fields besides session and language (gtin, offer, code…) that are set."""
-        return {name: value for name in ("gtin", "offer", "code", "score", "reason", "phase", "topic")
+        """The request's own fields besides session, language and gtin (offer, code, score…) that are set."""
+        return {name: value for name in ("offer", "code", "score", "reason", "phase", "topic")
                 if (value := getattr(self, name)) is not None}
 
 
 @dataclass(frozen=True)
-class Session:
-    """The current session as the screen may show it. Holds personal data: dropped on wipe."""
+class Reply:
+    """How the response to one command enters the visit.
 
-    id: str
-    mode: Mode
-    outcome: str
-    assurance: str
-    may_show: frozenset[str]
-    invite_to_enrol: bool
-    first_name: str | None = None
-    language: str | None = None
-    tier: str | None = None
-    points: int | None = None
-    staff: str | None = None
-    reason: str | None = None
+    :param answer: the :class:`kiosk.visit.Visit` answer it fills (what its value must be is that field's type).
+    :param done: that answer's status when the agent said yes.
+    """
 
-    @classmethod
-    def from_payload(cls, payload: SessionPayload) -> Session:
-        outcome = str(payload.outcome)
-        mode = {"recognised": Mode.CUSTOMER, "staff": Mode.STAFF}.get(outcome, Mode.ANONYMOUS)
-        customer = payload.customer if mode is Mode.CUSTOMER else None
-        may_show = frozenset(payload.may_show)
-        return cls(
-            id=payload.session, mode=mode, outcome=outcome, assurance=str(payload.assurance), may_show=may_show,
-            invite_to_enrol=payload.invite_to_enrol,
-            # The agent already leaves out what may not be shown; checking
-            # may_show as well means a mistake there still shows nothing.
-            first_name=customer.first_name if customer and "first_name" in may_show else None,
-            language=customer.language if customer else None,
-            tier=customer.tier if customer and "tier" in may_show else None,
-            points=customer.points if customer and "points" in may_show else None,
-            staff=payload.staff if mode is Mode.STAFF else None,
-            reason=payload.reason,
-        )
+    answer: str
+    done: Status
+
+
+# Every response the kiosk takes in as an answer of the visit ("activate-offer" answers per offer: see
+# KioskState._on_activated).
+RESPONSES: dict[str, Reply] = {
+    "product": Reply("product", Status.LOADED),
+    "offers": Reply("offers", Status.LOADED),
+    "check-promo-code": Reply("promo", Status.CHECKED),
+    "account": Reply("account", Status.LOADED),
+    "my-data": Reply("my_data", Status.LOADED),
+    "withdraw-consent": Reply("withdrawal", Status.SENT),
+    "enrol": Reply("enrol", Status.SENT),
+    "feedback": Reply("feedback", Status.SENT),
+    "staff-assist": Reply("assist", Status.SENT),
+}
 
 
 @dataclass
@@ -192,23 +183,7 @@ class DeviceInfo:
     malformed: int = 0  # messages the kiosk ignored
 
 
-@dataclass
-class Preferences:
-    """What a shopper can change on screen; reset when they leave."""
-
-    language: str = "nl"
-    high_contrast: bool = False
-    text_scale: float = 1.0
-
-
 TEXT_SCALES: tuple[float, ...] = (1.0, 1.25, 1.5)
-
-
-@dataclass
-class Withdrawal:
-    """Progress of "forget me": ask -> confirm -> sent -> failed."""
-
-    step: str = "idle"  # idle | confirm | sending | failed
 
 
 class KioskState:
@@ -234,28 +209,9 @@ class KioskState:
         self.notice_s = notice_s
         self._defaults = defaults or Preferences()
         self._clock = clock
-        self.screen: Screen = Screen.ATTRACT
-        self.session: Session | None = None
-        self.my_data: MyDataResult | None = None
-        self.my_data_status: str = "idle"  # idle | loading | loaded | failed
-        self.withdrawal = Withdrawal()
-        self.enrol_status: str = "idle"  # idle | sending | sent | failed
-        self.account: AccountResult | None = None  # the agent's answer to ``account`` (Continueer)
-        self.account_status: str = "idle"  # idle | loading | loaded | failed
-        self.offers: OffersResult | None = None  # the agent's answer to ``offers`` (Converteer)
-        self.offers_status: str = "idle"  # idle | loading | loaded | failed
-        self.activations: dict[str, str] = {}  # offer -> sending | failed
-        self.promo: PromoCodeResult | None = None
-        self.promo_status: str = "idle"  # idle | checking | checked | failed
-        self.product: ProductResult | None = None  # the agent's answer to ``product`` (personal price!)
-        self.product_status: str = "idle"  # idle | loading | loaded | failed
-        self.product_gtin: str | None = None
-        self._product_back: Screen = Screen.ATTRACT
-        self.video: str | None = None  # the instruction video (content pack id) Ontzorg plays
-        self.feedback_status: str = "idle"  # idle | sending | sent | failed
-        self.feedback_score: int | None = None
-        self.assist_status: str = "idle"  # idle | sending | sent | failed
-        self.prefs = Preferences(**vars(self._defaults))
+        self.screen: Screen = Screen.BEREIK
+        self.visit = Visit(prefs=self._defaults)  # everything personal; replaced whole by wipe()
+        self._product_back: Screen = Screen.BEREIK  # where "Terug" on Informeer goes
         self.notice: str | None = None
         self._notice_until = 0.0
         self.device = DeviceInfo()
@@ -267,7 +223,8 @@ class KioskState:
 
     @property
     def mode(self) -> Mode:
-        return self.session.mode if self.session else Mode.NOBODY
+        session = self.visit.session
+        return session.mode if session else Mode.NOBODY
 
     @property
     def screens(self) -> tuple[Screen, ...]:
@@ -277,8 +234,9 @@ class KioskState:
     @property
     def idle_running(self) -> bool:
         """True while something would be reset by the idle timeout (a session, or changed preferences)."""
-        return (self.session is not None or self.screen is not Screen.ATTRACT or self.product_status != "idle"
-                or self.prefs != self._defaults)
+        visit = self.visit
+        return (visit.session is not None or self.screen is not Screen.BEREIK
+                or visit.product.status is not Status.IDLE or visit.prefs != self._defaults)
 
     def remaining(self) -> float | None:
         """Seconds until the idle timeout, or None when nothing times out."""
@@ -290,110 +248,106 @@ class KioskState:
         """Whole seconds left while the countdown is to be shown (last ``countdown_s`` seconds of a
         session), else None."""
         remaining = self.remaining()
-        if self.session is None or remaining is None or remaining > self.countdown_s:
+        if self.visit.session is None or remaining is None or remaining > self.countdown_s:
             return None
         return math.ceil(remaining)
+
+    def _session_id(self) -> str | None:
+        session = self.visit.session
+        return session.id if session else None
 
     # ------------------------------------------------------------------ from the agent
 
     def on_session(self, payload: SessionPayload) -> list[Request]:
         """A session message from the agent."""
+        current = self._session_id()
         if payload.state == "ended":
-            if self.session is not None and payload.session == self.session.id:
+            if current is not None and payload.session == current:
                 logger.info("session ended by the agent (%s)", payload.reason or "no reason")
                 notices = {"consent-withdrawn": NOTICE_WITHDRAWN, "new-tap": None}
                 self.wipe(notices.get(payload.reason or "", NOTICE_GOODBYE))
             return []
-        if self.session is not None and self.session.id == payload.session:
+        if current == payload.session:
             return []  # a duplicate delivery (QoS 1)
         self.wipe(None)
         session = Session.from_payload(payload)
-        self.session = session
+        visit = self.visit
+        visit.session = session
         if session.language in LANGUAGES:
-            self.prefs.language = session.language
+            visit.prefs = replace(visit.prefs, language=session.language)
         self.screen = SCREENS[session.mode][0]
         self._last_touch = self._clock()
         logger.info("session started: %s -> %s", session.outcome, self.screen.value)
         self._changed()
         if session.mode is Mode.CUSTOMER:
             # Recent purchases and a ready order on Begrijp; the same answer serves Ontzorg and Continueer.
-            self.account_status = "loading"
+            visit.account = Answer(Status.LOADING)
             return [Request("account", session.id)]
         return []
 
-    def on_response(self, command: str, session: str, ok: bool, data: object | None, error: str | None) -> list[Request]:
-        """The agent's answer (or a time-out, ``ok`` False) to a request this kiosk sent for ``session``."""
-        if session != (self.session.id if self.session else None):
+    def on_response(self, command: str, session: str | None, ok: bool, data: object | None,
+                    error: str | None) -> list[Request]:
+        """The agent's answer (or a time-out, ``ok`` False) to a request this kiosk sent for ``session``.
+
+        An answer of :data:`RESPONSES` replaces the visit's answer it names: with the agent's value and
+        that reply's ``done`` status when the agent said yes with a value of the answer's type, else
+        ``failed`` with the error.
+        """
+        if session != self._session_id():
             return []  # for a session that is gone: nothing of it may come back
-        if command == "product":
-            if self.product_status != "loading":
+        visit = self.visit
+        if command == "activate-offer":
+            self._on_activated(ok, data, error)
+        elif (reply := RESPONSES.get(command)) is not None:
+            if command == "product" and not self._wants_product(ok, data):
                 return []
-            if ok and isinstance(data, ProductResult):
-                if _gtin_key(data.product.gtin) != _gtin_key(self.product_gtin or ""):
-                    return []  # the answer to an earlier scan
-                self.product, self.product_status = data, "loaded"
+            value_type = ANSWERS[reply.answer]
+            answer: Answer[object]
+            if ok and (value_type is None or isinstance(data, value_type)):
+                answer = Answer(reply.done, data if value_type is not None else None)
             else:
-                logger.warning("product failed: %s", error)
-                self.product, self.product_status = None, "failed"
-        elif command == "offers":
-            if ok and isinstance(data, OffersResult):
-                self.offers, self.offers_status = data, "loaded"
-            else:
-                logger.warning("offers failed: %s", error)
-                self.offers, self.offers_status = None, "failed"
-        elif command == "activate-offer":
-            offer = next((name for name, step in self.activations.items() if step == "sending"), None)
-            if ok and data is not None:
-                offer = getattr(data, "offer", offer)
-                self.activations.pop(offer, None)
-                self._mark_applied(offer)
-            elif offer is not None:
-                logger.warning("activate-offer failed: %s", error)
-                self.activations[offer] = "failed"
-        elif command == "check-promo-code":
-            if ok and isinstance(data, PromoCodeResult):
-                self.promo, self.promo_status = data, "checked"
-                if data.valid and data.offer is not None and self.offers is not None:
-                    known = {view.offer for view in self.offers.offers}
-                    if data.offer.offer in known:
-                        self._mark_applied(data.offer.offer)
-                    else:
-                        self.offers = self.offers.model_copy(update={"offers": [*self.offers.offers, data.offer]})
-            else:
-                logger.warning("check-promo-code failed: %s", error)
-                self.promo, self.promo_status = None, "failed"
-        elif command == "account":
-            if ok and isinstance(data, AccountResult):
-                self.account, self.account_status = data, "loaded"
-            else:
-                logger.warning("account failed: %s", error)
-                self.account, self.account_status = None, "failed"
-        elif command == "my-data":
-            if ok and isinstance(data, MyDataResult):
-                self.my_data, self.my_data_status = data, "loaded"
-            else:
-                logger.warning("my-data failed: %s", error)
-                self.my_data, self.my_data_status = None, "failed"
-        elif command == "withdraw-consent":
-            if ok:
+                logger.warning("%s failed: %s", command, error)
+                answer = Answer(Status.FAILED, error=error)
+            setattr(visit, reply.answer, answer)
+            if command == "withdraw-consent" and answer.status is Status.SENT:
                 self.wipe(NOTICE_WITHDRAWN)
                 return []
-            logger.warning("withdraw-consent failed: %s", error)
-            self.withdrawal.step = "failed"
-        elif command == "enrol":
-            self.enrol_status = "sent" if ok else "failed"
-            if not ok:
-                logger.warning("enrol failed: %s", error)
-        elif command == "feedback":
-            self.feedback_status = "sent" if ok else "failed"
-            if not ok:
-                logger.warning("feedback failed: %s", error)
-        elif command == "staff-assist":
-            self.assist_status = "sent" if ok else "failed"
-            if not ok:
-                logger.warning("staff-assist failed: %s", error)
+            if isinstance(answer.value, PromoCodeResult):
+                self._take_promo_offer(answer.value)
         self._changed()
         return []
+
+    def _wants_product(self, ok: bool, data: object | None) -> bool:
+        """Whether a product answer is for the product on screen: asked for and not yet answered, and not
+        the answer to an earlier scan."""
+        if self.visit.product.status is not Status.LOADING:
+            return False
+        if ok and isinstance(data, ProductResult):
+            return _gtin_key(data.product.gtin) == _gtin_key(self.visit.product_gtin or "")
+        return True
+
+    def _on_activated(self, ok: bool, data: object | None, error: str | None) -> None:
+        """The answer to activating an offer: it applies now, or its activation failed."""
+        visit = self.visit
+        offer = next((name for name, status in visit.activations.items() if status is Status.SENDING), None)
+        if ok and data is not None:
+            if isinstance(data, ActivateOfferResult):
+                offer = data.offer
+            visit.activations = {name: status for name, status in visit.activations.items() if name != offer}
+            self._mark_applied(offer)
+        elif offer is not None:
+            logger.warning("activate-offer failed: %s", error)
+            visit.activations = {**visit.activations, offer: Status.FAILED}
+
+    def _take_promo_offer(self, promo: PromoCodeResult) -> None:
+        """A valid promo code's offer applies: marked so among the offers shown, or added to them."""
+        offers = self.visit.offers.value
+        if not promo.valid or promo.offer is None or offers is None:
+            return
+        if promo.offer.offer in {view.offer for view in offers.offers}:
+            self._mark_applied(promo.offer.offer)
+        else:
+            self._set_offers(offers.model_copy(update={"offers": [*offers.offers, promo.offer]}))
 
     def on_presence(self, payload: PresenceState) -> None:
         """The camera sees someone (``present``) or nobody any more: Bereik wakes up or goes back to its loop."""
@@ -403,37 +357,46 @@ class KioskState:
             self._changed()
 
     def _mark_applied(self, offer: str | None) -> None:
-        if self.offers is None or offer is None:
+        offers = self.visit.offers.value
+        if offers is None or offer is None:
             return
         views = [view.model_copy(update={"applies": True}) if view.offer == offer else view
-                 for view in self.offers.offers]
-        self.offers = self.offers.model_copy(update={"offers": views})
+                 for view in offers.offers]
+        self._set_offers(offers.model_copy(update={"offers": views}))
+
+    def _set_offers(self, offers: OffersResult) -> None:
+        """The offers shown change (one applies now, a promo code's was added); their status stays."""
+        self.visit.offers = replace(self.visit.offers, value=offers)
 
     def activate_offer(self, offer: str) -> list[Request]:
         """The customer activates ``offer`` (one that needs it and does not apply yet)."""
         self.touched()
-        if self.session is None or self.mode is not Mode.CUSTOMER or self.offers is None:
+        visit = self.visit
+        offers = visit.offers.value
+        if visit.session is None or self.mode is not Mode.CUSTOMER or offers is None:
             return []
-        view = next((v for v in self.offers.offers if v.offer == offer), None)
-        if view is None or not view.needs_activation or view.applies or self.activations.get(offer) == "sending":
+        view = next((v for v in offers.offers if v.offer == offer), None)
+        if (view is None or not view.needs_activation or view.applies
+                or visit.activations.get(offer) is Status.SENDING):
             return []
-        self.activations[offer] = "sending"
+        visit.activations = {**visit.activations, offer: Status.SENDING}
         self._changed()
-        return [Request("activate-offer", self.session.id, offer=offer)]
+        return [Request("activate-offer", visit.session.id, offer=offer)]
 
     def check_promo_code(self, code: str) -> list[Request]:
         """The shopper entered a promo code; the agent checks it (upper case, letters, digits, dashes)."""
         self.touched()
         code = code.strip().upper()
-        if self.session is None or self.promo_status == "checking":
+        visit = self.visit
+        if visit.session is None or visit.promo.status is Status.CHECKING:
             return []
         if not code or len(code) > 32 or not all(c.isascii() and (c.isalnum() or c == "-") for c in code):
-            self.promo, self.promo_status = None, "invalid"
+            visit.promo = Answer(Status.INVALID)
             self._changed()
             return []
-        self.promo, self.promo_status = None, "checking"
+        visit.promo = Answer(Status.CHECKING)
         self._changed()
-        return [Request("check-promo-code", self.session.id, self.prefs.language, code=code)]
+        return [Request("check-promo-code", visit.session.id, visit.prefs.language, code=code)]
 
     def on_scan(self, payload: ScanPayload) -> list[Request]:
         """A product held up to the camera: Informeer shows it."""
@@ -448,12 +411,13 @@ class KioskState:
         if self.mode is Mode.STAFF:
             return []  # the staff screen shows the device, not products
         self.touched()
-        if self.screen is not Screen.PRODUCT:
+        if self.screen is not Screen.INFORMEER:
             self._product_back = self.screen
-        self.screen = Screen.PRODUCT
-        self.product, self.product_status, self.product_gtin = None, "loading", gtin
+        self.screen = Screen.INFORMEER
+        visit = self.visit
+        visit.product, visit.product_gtin = Answer(Status.LOADING), gtin
         self._changed()
-        return [Request("product", self.session.id if self.session else None, self.prefs.language, gtin)]
+        return [Request("product", self._session_id(), visit.prefs.language, gtin)]
 
     def back(self) -> None:
         """"Terug" on Informeer: the screen before it; the product is forgotten."""
@@ -464,8 +428,8 @@ class KioskState:
         self._changed()
 
     def _drop_product(self) -> None:
-        self.product, self.product_status, self.product_gtin = None, "idle", None
-        self._product_back = Screen.ATTRACT
+        self.visit.product, self.visit.product_gtin = Answer(), None
+        self._product_back = Screen.BEREIK
 
     def on_device_state(self, payload: StatePayload) -> None:
         self.device.state = payload
@@ -501,45 +465,47 @@ class KioskState:
         if screen not in self.screens:
             logger.warning("screen %s is not available in mode %s", screen.value, self.mode.value)
             return []
-        if screen is Screen.PRODUCT:
+        if screen is Screen.INFORMEER:
             return []  # opened by a scan or a pickup only
         self.screen = screen
-        self.withdrawal.step = "idle"
+        visit = self.visit
+        visit.withdrawal = Answer()
         self._drop_product()
-        self.video = None
-        if screen is Screen.LOYALTY:
-            self.feedback_status, self.feedback_score, self.assist_status = "idle", None, "idle"
+        visit.video = None
+        if screen is Screen.CONTINUEER:
+            visit.feedback, visit.feedback_score, visit.assist = Answer(), None, Answer()
         effects = []
-        if screen is Screen.MY_DATA and self.session is not None:
-            self.my_data, self.my_data_status = None, "loading"
-            effects.append(Request("my-data", self.session.id))
-        if screen is Screen.OFFERS and self.session is not None:
-            self.offers_status = "loading"
-            self.promo, self.promo_status, self.activations = None, "idle", {}
-            effects.append(Request("offers", self.session.id, self.prefs.language))
-        if screen in (Screen.LOYALTY, Screen.CARE) and self.mode is Mode.CUSTOMER:
-            self.account_status = "loading"  # the last answer stays shown until the new one is in
-            effects.append(Request("account", self.session.id))
+        session = visit.session
+        if screen is Screen.MIJN_GEGEVENS and session is not None:
+            visit.my_data = Answer(Status.LOADING)
+            effects.append(Request("my-data", session.id))
+        if screen is Screen.CONVERTEER and session is not None:
+            visit.offers = visit.offers.again()
+            visit.promo, visit.activations = Answer(), {}
+            effects.append(Request("offers", session.id, visit.prefs.language))
+        if screen in (Screen.CONTINUEER, Screen.ONTZORG) and session is not None and session.mode is Mode.CUSTOMER:
+            visit.account = visit.account.again()  # the last answer stays shown until the new one is in
+            effects.append(Request("account", session.id))
         self._changed()
         return effects
 
     def play(self, instruction: str) -> None:
         """Play the content pack's instruction video ``instruction`` on Ontzorg (opened when elsewhere)."""
         self.touched()
-        if Screen.CARE not in self.screens:
+        if Screen.ONTZORG not in self.screens:
             return
-        if self.screen is not Screen.CARE:
-            self.screen = Screen.CARE
+        if self.screen is not Screen.ONTZORG:
+            self.screen = Screen.ONTZORG
             self._drop_product()
-            self.withdrawal.step = "idle"
-        self.video = instruction
+            self.visit.withdrawal = Answer()
+        self.visit.video = instruction
         self._changed()
 
     def stop_video(self) -> None:
         """Close the player: back to Ontzorg's list."""
         self.touched()
-        if self.video is not None:
-            self.video = None
+        if self.visit.video is not None:
+            self.visit.video = None
             self._changed()
 
     def give_feedback(self, score: int, reason: str | None = None) -> list[Request]:
@@ -547,77 +513,81 @@ class KioskState:
         self.touched()
         if not 1 <= score <= 5 or (reason is not None and reason not in FEEDBACK_REASONS):
             raise ValueError(f"not a feedback answer: {score!r}, {reason!r}")
-        if self.feedback_status in ("sending", "sent") or self.mode is Mode.STAFF:
+        visit = self.visit
+        if visit.feedback.status in (Status.SENDING, Status.SENT) or self.mode is Mode.STAFF:
             return []
-        self.feedback_status, self.feedback_score = "sending", score
+        visit.feedback, visit.feedback_score = Answer(Status.SENDING), score
         self._changed()
-        return [Request("feedback", self.session.id if self.session else None, score=score, reason=reason,
-                        phase=PHASES[self.screen])]
+        return [Request("feedback", self._session_id(), score=score, reason=reason, phase=self.screen.phase)]
 
     def call_staff(self, topic: str | None = None) -> list[Request]:
         """"Roep een medewerker": the agent tells the staff where help is wanted (once until it failed)."""
         self.touched()
-        if self.assist_status in ("sending", "sent") or self.mode is Mode.STAFF:
+        if self.visit.assist.status in (Status.SENDING, Status.SENT) or self.mode is Mode.STAFF:
             return []
-        self.assist_status = "sending"
+        self.visit.assist = Answer(Status.SENDING)
         self._changed()
-        return [Request("staff-assist", self.session.id if self.session else None, phase=PHASES[self.screen],
-                        topic=topic)]
+        return [Request("staff-assist", self._session_id(), phase=self.screen.phase, topic=topic)]
 
     def done(self) -> list[Request]:
         """"Klaar": end the session at the agent and wipe."""
-        effects = [Request("end-session", self.session.id)] if self.session else []
-        self.wipe(NOTICE_GOODBYE if self.session else None)
+        session = self._session_id()
+        effects = [Request("end-session", session)] if session else []
+        self.wipe(NOTICE_GOODBYE if session else None)
         return effects
 
     def ask_withdraw(self) -> None:
         """First tap of "forget me": show the confirmation."""
         self.touched()
-        if self.screen is Screen.MY_DATA and self.session is not None:
-            self.withdrawal.step = "confirm"
+        if self.screen is Screen.MIJN_GEGEVENS and self.visit.session is not None:
+            self.visit.withdrawal = Answer(Status.CONFIRM)
             self._changed()
 
     def cancel_withdraw(self) -> None:
         self.touched()
-        self.withdrawal.step = "idle"
+        self.visit.withdrawal = Answer()
         self._changed()
 
     def confirm_withdraw(self) -> list[Request]:
         """The confirmation: ask the agent to withdraw every consent and erase the customer's data."""
         self.touched()
-        if self.withdrawal.step not in ("confirm", "failed") or self.session is None:
+        visit = self.visit
+        if visit.withdrawal.status not in (Status.CONFIRM, Status.FAILED) or visit.session is None:
             return []
-        self.withdrawal.step = "sending"
+        visit.withdrawal = Answer(Status.SENDING)
         self._changed()
-        return [Request("withdraw-consent", self.session.id)]
+        return [Request("withdraw-consent", visit.session.id)]
 
     def enrol(self) -> list[Request]:
         """The shopper accepts the invitation to opt in."""
         self.touched()
-        if self.session is None or not self.session.invite_to_enrol or self.enrol_status in ("sending", "sent"):
+        visit = self.visit
+        if (visit.session is None or not visit.session.invite_to_enrol
+                or visit.enrol.status in (Status.SENDING, Status.SENT)):
             return []
-        self.enrol_status = "sending"
+        visit.enrol = Answer(Status.SENDING)
         self._changed()
-        return [Request("enrol", self.session.id, self.prefs.language)]
+        return [Request("enrol", visit.session.id, visit.prefs.language)]
 
     def set_language(self, language: str) -> None:
         """Switch the language of the screen (until the session ends)."""
         self.touched()
         if language not in LANGUAGES:
             raise ValueError(f"unknown language {language!r}")
-        self.prefs.language = language
+        self.visit.prefs = replace(self.visit.prefs, language=language)
         self._changed()
 
     def toggle_contrast(self) -> None:
         self.touched()
-        self.prefs.high_contrast = not self.prefs.high_contrast
+        self.visit.prefs = replace(self.visit.prefs, high_contrast=not self.visit.prefs.high_contrast)
         self._changed()
 
     def next_text_scale(self) -> None:
         """Cycle the text size through :data:`TEXT_SCALES`."""
         self.touched()
-        index = TEXT_SCALES.index(self.prefs.text_scale) if self.prefs.text_scale in TEXT_SCALES else -1
-        self.prefs.text_scale = TEXT_SCALES[(index + 1) % len(TEXT_SCALES)]
+        scale = self.visit.prefs.text_scale
+        index = TEXT_SCALES.index(scale) if scale in TEXT_SCALES else -1
+        self.visit.prefs = replace(self.visit.prefs, text_scale=TEXT_SCALES[(index + 1) % len(TEXT_SCALES)])
         self._changed()
 
     # ------------------------------------------------------------------ time
@@ -635,11 +605,11 @@ class KioskState:
         remaining = self.remaining()
         if remaining is None or remaining > 0:
             return []
-        if self.session is not None:
+        session = self._session_id()
+        if session is not None:
             logger.info("session idle for %.0f s: ending it", self.idle_timeout_s)
-            effects = [Request("end-session", self.session.id)]
             self.wipe(NOTICE_TIMED_OUT)
-            return effects
+            return [Request("end-session", session)]
         self.wipe(None)  # preferences or a notice left on the attract screen
         return []
 
@@ -648,21 +618,13 @@ class KioskState:
     def wipe(self, notice: str | None) -> None:
         """Forget everything personal and everything the shopper changed; back to Bereik.
 
+        The visit is replaced whole, so nothing in it can be forgotten here.
+
         :param notice: a non-personal message for the attract screen, or None.
         """
-        self.session = None
-        self.my_data = None
-        self.my_data_status = "idle"
-        self.withdrawal = Withdrawal()
-        self.enrol_status = "idle"
-        self.account, self.account_status = None, "idle"
-        self.offers, self.offers_status, self.activations = None, "idle", {}
-        self.promo, self.promo_status = None, "idle"
-        self._drop_product()
-        self.video = None
-        self.feedback_status, self.feedback_score, self.assist_status = "idle", None, "idle"
-        self.prefs = Preferences(**vars(self._defaults))
-        self.screen = Screen.ATTRACT
+        self.visit = Visit(prefs=self._defaults)
+        self._product_back = Screen.BEREIK
+        self.screen = Screen.BEREIK
         self.notice = notice
         self._notice_until = self._clock() + self.notice_s
         self._last_touch = self._clock()
@@ -687,25 +649,27 @@ class Intent:
 
 # Informeer is not a choice: it opens on a scan, a pickup or a product tapped in Inspireer.
 INTENTS: tuple[Intent, ...] = (
-    Intent(N_("Inspiratie opdoen"), Screen.INSPIRE),
-    Intent(N_("Mijn aanbiedingen"), Screen.OFFERS),
-    Intent(N_("Mijn bestellingen en uitleg"), Screen.CARE),
-    Intent(N_("Mijn punten en voordelen"), Screen.LOYALTY),
-    Intent(N_("Wat weet de winkel van mij?"), Screen.MY_DATA),
+    Intent(N_("Inspiratie opdoen"), Screen.INSPIREER),
+    Intent(N_("Mijn aanbiedingen"), Screen.CONVERTEER),
+    Intent(N_("Mijn bestellingen en uitleg"), Screen.ONTZORG),
+    Intent(N_("Mijn punten en voordelen"), Screen.CONTINUEER),
+    Intent(N_("Wat weet de winkel van mij?"), Screen.MIJN_GEGEVENS),
 )
 
 __all__ = [
     "FEEDBACK_REASONS",
     "INTENTS",
     "LANGUAGES",
-    "PHASES",
     "N_",
+    "RESPONSES",
+    "SCREENS",
     "TEXT_SCALES",
     "DeviceInfo",
     "Intent",
     "KioskState",
     "Mode",
     "Preferences",
+    "Reply",
     "Request",
     "Screen",
     "Session",

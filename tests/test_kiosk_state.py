@@ -3,7 +3,10 @@ what is wiped, and how the texts come out per language."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+import types
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as time_of_day
+from enum import Enum
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -15,6 +18,7 @@ from edge_agent.contract import (
     HealthPayload,
     MyDataResult,
     OffersResult,
+    Phase,
     PresenceState,
     ProductResult,
     PromoCodeResult,
@@ -29,6 +33,7 @@ from kiosk.state import (
     NOTICE_GOODBYE,
     NOTICE_TIMED_OUT,
     NOTICE_WITHDRAWN,
+    RESPONSES,
     KioskState,
     Mode,
     Preferences,
@@ -36,6 +41,7 @@ from kiosk.state import (
     Screen,
 )
 from kiosk.texts import Words
+from kiosk.visit import ANSWERS, Answer, Status, Visit
 
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 
@@ -78,88 +84,146 @@ def state(clock):
     return KioskState(idle_timeout_s=45, countdown_s=10, clock=clock)
 
 
-def everything_in(value, seen=None) -> str:
-    """A text dump of every attribute reachable from ``value`` (dataclasses, models, containers)."""
-    seen = seen if seen is not None else set()
-    if id(value) in seen:
-        return ""
-    seen.add(id(value))
-    if isinstance(value, (str, int, float, bool)) or value is None:
-        return repr(value)
-    if isinstance(value, dict):
-        return " ".join(everything_in(k, seen) + everything_in(v, seen) for k, v in value.items())
-    if isinstance(value, (list, tuple, set, frozenset)):
-        return " ".join(everything_in(item, seen) for item in value)
-    if hasattr(value, "model_dump"):
-        return everything_in(value.model_dump(), seen)
-    if hasattr(value, "__dict__"):
-        return everything_in({k: v for k, v in vars(value).items() if not callable(v)}, seen)
-    return repr(value)
+# What the dump does not walk into: code, not data (a function's defaults would bring in this module's).
+CODE = (type, types.ModuleType, types.FunctionType, types.BuiltinFunctionType, types.MethodType,
+        types.MethodWrapperType, types.WrapperDescriptorType)
+LEAVES = (str, bytes, int, float, complex, bool, Enum, type(None), date, time_of_day, timedelta)
+
+
+def everything_in(root) -> str:
+    """A text dump of every value reachable from ``root``: the attributes of its objects (dataclasses,
+    pydantic models, any ``__dict__`` or ``__slots__``), the items of its containers, and what those hold.
+
+    It walks the objects themselves, not copies of them (no ``model_dump``): a copy is a temporary that
+    Python frees, and its ``id()`` is then reused by the next one, so a walk that remembered ids of
+    temporaries skipped objects it had never seen. ``seen`` keeps every object it visited, so no id is
+    reused while the walk runs.
+    """
+    seen: dict[int, object] = {}
+    found: list[str] = []
+    stack = [root]
+    while stack:
+        value = stack.pop()
+        if id(value) in seen:
+            continue
+        seen[id(value)] = value
+        if isinstance(value, LEAVES):
+            found.append(repr(value))
+        elif isinstance(value, CODE):
+            continue
+        elif isinstance(value, dict):
+            stack.extend(value.keys())
+            stack.extend(value.values())
+        elif isinstance(value, (list, tuple, set, frozenset)):
+            stack.extend(value)
+        else:
+            stack.extend(vars(value).values() if hasattr(value, "__dict__") else ())
+            for cls in type(value).__mro__:
+                stack.extend(getattr(value, slot) for slot in getattr(cls, "__slots__", ())
+                             if slot not in ("__dict__", "__weakref__") and hasattr(value, slot))
+    return " ".join(found)
 
 
 # --------------------------------------------------------------------------- which screen
 
 
 @pytest.mark.parametrize("outcome, screen, mode", [
-    ("recognised", Screen.WELCOME, Mode.CUSTOMER),
-    ("anonymous", Screen.ENROL, Mode.ANONYMOUS),
-    ("unknown-card", Screen.ENROL, Mode.ANONYMOUS),
-    ("rejected", Screen.ENROL, Mode.ANONYMOUS),
+    ("recognised", Screen.BEGRIJP, Mode.CUSTOMER),
+    ("anonymous", Screen.ENROLMENT, Mode.ANONYMOUS),
+    ("unknown-card", Screen.ENROLMENT, Mode.ANONYMOUS),
+    ("rejected", Screen.ENROLMENT, Mode.ANONYMOUS),
     ("staff", Screen.STAFF, Mode.STAFF),
 ])
 def test_the_outcome_of_a_session_picks_the_screen(state, outcome, screen, mode):
-    assert state.screen is Screen.ATTRACT
+    assert state.screen is Screen.BEREIK
     state.on_session(session(outcome, staff="s-anna"))
     assert (state.screen, state.mode) == (screen, mode)
-    assert (state.session.first_name is not None) == (outcome == "recognised")
+    assert (state.visit.session.first_name is not None) == (outcome == "recognised")
 
 
 def test_the_screen_shows_only_what_may_show_allows(state):
     state.on_session(session(may_show=("first_name", "tier")))
-    assert state.session.first_name == "Sanne" and state.session.tier == "goud"
-    assert state.session.points is None, "points are not in may_show"
+    assert state.visit.session.first_name == "Sanne" and state.visit.session.tier == "goud"
+    assert state.visit.session.points is None, "points are not in may_show"
 
 
 def test_a_new_session_replaces_the_old_one_and_nothing_of_it_remains(state):
     state.on_session(session())
-    state.open(Screen.MY_DATA)
-    first = state.session.id
+    state.open(Screen.MIJN_GEGEVENS)
+    first = state.visit.session.id
     state.on_response("my-data", first, True, my_data(), None)
     state.set_language("fr")
     state.on_session(session(first_name="Piet", tier="zilver", points=2500))
-    assert state.session.first_name == "Piet" and state.screen is Screen.WELCOME
-    assert state.my_data is None and state.prefs.language == "nl"
+    assert state.visit.session.first_name == "Piet" and state.screen is Screen.BEGRIJP
+    assert state.visit.my_data.value is None and state.visit.prefs.language == "nl"
     assert "Sanne" not in everything_in(state) and first not in everything_in(state)
 
 
 def test_a_duplicate_session_message_changes_nothing(state):
     payload = session()
     state.on_session(payload)
-    state.open(Screen.LOYALTY)
+    state.open(Screen.CONTINUEER)
     state.on_session(payload)
-    assert state.screen is Screen.LOYALTY
+    assert state.screen is Screen.CONTINUEER
 
 
 def test_an_ended_session_wipes_everything_personal(state):
     payload = session(language="fr")
     state.on_session(payload)
-    state.open(Screen.MY_DATA)
+    state.open(Screen.MIJN_GEGEVENS)
     state.on_response("my-data", payload.session, True, my_data(), None)
     state.toggle_contrast()
     state.next_text_scale()
-    assert state.prefs.language == "fr" and "Sanne" in everything_in(state)
+    assert state.visit.prefs.language == "fr" and "Sanne" in everything_in(state)
     state.on_session(session(sid=payload.session, state="ended", reason="ended-by-kiosk"))
-    assert state.screen is Screen.ATTRACT and state.session is None and state.my_data is None
-    assert state.prefs == Preferences() and state.notice == NOTICE_GOODBYE
+    assert state.screen is Screen.BEREIK and state.visit.session is None and state.visit.my_data.value is None
+    assert state.visit.prefs == Preferences() and state.notice == NOTICE_GOODBYE
     dump = everything_in(state)
     for personal in ("Sanne", "5120", "goud", payload.session, "recognition"):
         assert personal not in dump, f"{personal!r} is still held after the wipe"
 
 
+def test_a_wipe_after_a_full_visit_leaves_nothing_but_a_new_visit(state):
+    sid = new_id()
+    state.on_session(session(sid=sid))
+    state.on_response("account", sid, True, full_account(), None)
+    state.open(Screen.CONVERTEER)
+    state.on_response("offers", sid, True, offers_result(), None)
+    state.activate_offer("voorjaar-2026")
+    state.check_promo_code("GRATIS")
+    state.open(Screen.CONTINUEER)
+    state.give_feedback(4)
+    state.call_staff()
+    state.play("gazon-bemesten")
+    state.open(Screen.MIJN_GEGEVENS)
+    state.on_response("my-data", sid, True, my_data(), None)
+    state.ask_withdraw()
+    state.show_product(GTIN)
+    state.on_response("product", sid, True, product_result(), None)
+    state.set_language("en")
+    assert state.visit != Visit()
+    state.done()
+    assert state.visit == Visit(), "every field of the visit is back to a new visit's"
+    dump = everything_in(state)
+    for personal in ("Sanne", "5120", "WEB-100234", "voorjaarskorting", "Gazonmest", sid):
+        assert personal not in dump, f"{personal!r} is still held after the wipe"
+
+
+def test_every_answer_of_the_visit_is_filled_by_one_response():
+    assert sorted(reply.answer for reply in RESPONSES.values()) == sorted(ANSWERS)
+
+
+def test_a_response_that_is_not_the_answers_type_fails_it(state):
+    state.on_session(session())
+    state.open(Screen.MIJN_GEGEVENS)
+    state.on_response("my-data", state.visit.session.id, True, account(), None)
+    assert state.visit.my_data == Answer(Status.FAILED)
+
+
 def test_an_ended_message_of_another_session_is_ignored(state):
     state.on_session(session())
     state.on_session(session(state="ended", outcome="recognised"))
-    assert state.screen is Screen.WELCOME and state.session is not None
+    assert state.screen is Screen.BEGRIJP and state.visit.session is not None
 
 
 def test_a_new_tap_ends_without_a_goodbye_and_a_withdrawal_says_so(state):
@@ -173,6 +237,12 @@ def test_a_new_tap_ends_without_a_goodbye_and_a_withdrawal_says_so(state):
     assert state.notice == NOTICE_WITHDRAWN
 
 
+def test_each_screen_is_named_once_and_serves_the_contracts_phase():
+    assert Screen("ontzorg") is Screen.ONTZORG and Screen.ONTZORG.phase is Phase.AFTER_CARE
+    assert all(screen.name == screen.value.upper().replace("-", "_") for screen in Screen), "one vocabulary"
+    assert {screen.phase for screen in Screen} == set(Phase), "every phase has a screen"
+
+
 # --------------------------------------------------------------------------- the shopper
 
 
@@ -180,49 +250,50 @@ def test_klaar_ends_the_session_at_the_agent_and_wipes(state):
     payload = session()
     state.on_session(payload)
     assert state.done() == [Request("end-session", payload.session)]
-    assert state.session is None and state.screen is Screen.ATTRACT
+    assert state.visit.session is None and state.screen is Screen.BEREIK
     assert state.done() == [], "nothing to end on the attract screen"
 
 
 def test_screens_of_another_mode_cannot_be_opened(state):
     state.on_session(session("unknown-card"))
-    assert state.open(Screen.MY_DATA) == [] and state.screen is Screen.ENROL
+    assert state.open(Screen.MIJN_GEGEVENS) == [] and state.screen is Screen.ENROLMENT
     state.on_session(session())
-    assert state.open(Screen.LOYALTY) == [Request("account", state.session.id)] and state.screen is Screen.LOYALTY
-    assert state.open(Screen.PRODUCT) == [] and state.screen is Screen.LOYALTY, "Informeer opens on a scan only"
+    assert state.open(Screen.CONTINUEER) == [Request("account", state.visit.session.id)]
+    assert state.screen is Screen.CONTINUEER
+    assert state.open(Screen.INFORMEER) == [] and state.screen is Screen.CONTINUEER, "Informeer opens on a scan only"
 
 
 def test_mijn_gegevens_asks_the_agent_and_shows_only_the_answer_for_this_session(state):
     payload = session()
     state.on_session(payload)
-    assert state.open(Screen.MY_DATA) == [Request("my-data", payload.session)]
-    assert state.my_data_status == "loading"
+    assert state.open(Screen.MIJN_GEGEVENS) == [Request("my-data", payload.session)]
+    assert state.visit.my_data.status == "loading"
     state.on_response("my-data", new_id(), True, my_data("Piet"), None)  # another session's answer
-    assert state.my_data is None
+    assert state.visit.my_data.value is None
     state.on_response("my-data", payload.session, True, my_data(), None)
-    assert state.my_data_status == "loaded" and state.my_data.customer.first_name == "Sanne"
-    state.open(Screen.MY_DATA)
+    assert state.visit.my_data.status == "loaded" and state.visit.my_data.value.customer.first_name == "Sanne"
+    state.open(Screen.MIJN_GEGEVENS)
     state.on_response("my-data", payload.session, False, None, "no answer")
-    assert state.my_data_status == "failed" and state.my_data is None
+    assert state.visit.my_data.status == "failed" and state.visit.my_data.value is None
 
 
 def test_withdrawal_takes_two_taps_and_a_confirmation(state):
     payload = session()
     state.on_session(payload)
     assert state.confirm_withdraw() == [], "no confirmation without asking first"
-    state.open(Screen.MY_DATA)  # tap 1
+    state.open(Screen.MIJN_GEGEVENS)  # tap 1
     state.ask_withdraw()  # tap 2
-    assert state.withdrawal.step == "confirm"
+    assert state.visit.withdrawal.status == "confirm"
     state.cancel_withdraw()
-    assert state.withdrawal.step == "idle"
+    assert state.visit.withdrawal.status == "idle"
     state.ask_withdraw()
     assert state.confirm_withdraw() == [Request("withdraw-consent", payload.session)]  # the confirmation
-    assert state.withdrawal.step == "sending"
+    assert state.visit.withdrawal.status == "sending"
     state.on_response("withdraw-consent", payload.session, False, None, "broker down")
-    assert state.withdrawal.step == "failed" and state.session is not None
+    assert state.visit.withdrawal.status == "failed" and state.visit.session is not None
     assert state.confirm_withdraw() == [Request("withdraw-consent", payload.session)], "retry after a failure"
     state.on_response("withdraw-consent", payload.session, True, None, None)
-    assert state.session is None and state.screen is Screen.ATTRACT and state.notice == NOTICE_WITHDRAWN
+    assert state.visit.session is None and state.screen is Screen.BEREIK and state.notice == NOTICE_WITHDRAWN
 
 
 def test_enrolment_is_offered_only_when_invited(state):
@@ -233,18 +304,18 @@ def test_enrolment_is_offered_only_when_invited(state):
     assert state.enrol() == [Request("enrol", payload.session, "nl")]
     assert state.enrol() == [], "sent once"
     state.on_response("enrol", payload.session, True, None, None)
-    assert state.enrol_status == "sent"
+    assert state.visit.enrol.status == "sent"
 
 
 def test_language_follows_the_profile_and_can_be_switched(state):
     state.on_session(session(language="fr"))
-    assert state.prefs.language == "fr"
+    assert state.visit.prefs.language == "fr"
     state.set_language("en")
-    assert state.prefs.language == "en"
+    assert state.visit.prefs.language == "en"
     with pytest.raises(ValueError):
         state.set_language("de")
     state.done()
-    assert state.prefs.language == "nl"
+    assert state.visit.prefs.language == "nl"
 
 
 # --------------------------------------------------------------------------- time
@@ -262,10 +333,10 @@ def test_idle_timeout_counts_down_then_ends_the_session(state, clock):
     state.touched()
     assert state.countdown() is None, "a touch restarts the timeout"
     clock.now += 44.9
-    assert state.tick() == [] and state.session is not None
+    assert state.tick() == [] and state.visit.session is not None
     clock.now += 0.2
     assert state.tick() == [Request("end-session", payload.session)]
-    assert state.session is None and state.screen is Screen.ATTRACT and state.notice == NOTICE_TIMED_OUT
+    assert state.visit.session is None and state.screen is Screen.BEREIK and state.notice == NOTICE_TIMED_OUT
 
 
 def test_notices_and_changed_preferences_do_not_outlive_their_time(state, clock):
@@ -278,7 +349,7 @@ def test_notices_and_changed_preferences_do_not_outlive_their_time(state, clock)
     state.toggle_contrast()  # on the attract screen, with nobody's session
     clock.now += 45.1
     state.tick()
-    assert state.prefs == Preferences() and not state.ticking
+    assert state.visit.prefs == Preferences() and not state.ticking
 
 
 def test_impossible_timeouts_are_refused():
@@ -305,12 +376,12 @@ def presence(state_: str) -> PresenceState:
 def test_presence_wakes_bereik_and_absence_lets_it_sleep(state):
     version = state.version
     state.on_presence(presence("present"))
-    assert state.present and state.screen is Screen.ATTRACT and state.version > version
+    assert state.present and state.screen is Screen.BEREIK and state.version > version
     version = state.version
     state.on_presence(presence("present"))  # retained, delivered again: no change
     assert state.version == version
     state.on_presence(presence("absent"))
-    assert not state.present and state.screen is Screen.ATTRACT
+    assert not state.present and state.screen is Screen.BEREIK
     assert state.remaining() is None, "presence alone starts no idle timeout"
 
 
@@ -331,43 +402,43 @@ def test_a_scan_asks_for_the_product_with_the_session_and_shows_the_answer(state
     state.on_session(session(sid=sid))
     effects = state.on_scan(ScanPayload(gtin="8712345678906", format="ean-13"))
     assert effects == [Request("product", sid, "nl", GTIN)]
-    assert state.screen is Screen.PRODUCT and state.product_status == "loading"
+    assert state.screen is Screen.INFORMEER and state.visit.product.status == "loading"
     state.on_response("product", sid, True, product_result(), None)
-    lines = words.product(state.product, state.product_status, state.session, "nl")
+    lines = words.product(state.visit.product.value, state.visit.product.status, state.visit.session, "nl")
     assert (lines["name"], lines["price_label"], lines["price"], lines["was"], lines["reason"]) == (
         "Gazonmest 10 kg", "Uw prijs", "€\u00a022,45", "Normaal €\u00a024,95", "Goud-prijs")
-    assert lines["hint"] == "" and words.product(state.product, "loaded", state.session, "fr")["price"] == \
-        "22,45\u00a0€"
+    assert lines["hint"] == ""
+    assert words.product(state.visit.product.value, "loaded", state.visit.session, "fr")["price"] == "22,45\u00a0€"
     state.back()
-    assert state.screen is Screen.WELCOME and state.product is None and state.session is not None
+    assert state.screen is Screen.BEGRIJP and state.visit.product.value is None and state.visit.session is not None
 
 
 def test_a_shelf_pickup_without_a_session_shows_the_anonymous_price_and_times_out(state, clock, words):
     assert state.on_shelf(ShelfPayload(zone="z", gtin=GTIN, action="putback")) == []
     effects = state.on_shelf(ShelfPayload(zone="z", gtin=GTIN, action="pickup"))
-    assert effects == [Request("product", None, "nl", GTIN)] and state.screen is Screen.PRODUCT
+    assert effects == [Request("product", None, "nl", GTIN)] and state.screen is Screen.INFORMEER
     state.on_response("product", "someone-else", True, product_result(), None)
-    assert state.product_status == "loading", "an answer for another session is ignored"
+    assert state.visit.product.status == "loading", "an answer for another session is ignored"
     state.on_response("product", None, True, product_result(personal=False, saving=0), None)
-    lines = words.product(state.product, state.product_status, None, "nl")
+    lines = words.product(state.visit.product.value, state.visit.product.status, None, "nl")
     assert (lines["price_label"], lines["price"], lines["was"]) == ("Prijs", "€\u00a024,95", "")
     assert lines["hint"] == "Met uw klantenpas ziet u uw eigen prijs."
     clock.now += 46
     state.tick()
-    assert state.screen is Screen.ATTRACT and state.product is None and state.product_status == "idle"
+    assert state.screen is Screen.BEREIK and state.visit.product.value is None and state.visit.product.status == "idle"
 
 
 def test_a_failed_or_late_product_answer_and_a_new_session_leave_nothing(state, words):
     state.on_scan(ScanPayload(gtin=GTIN, format="ean-13"))
     state.on_response("product", None, False, None, "unknown product")
-    assert state.product_status == "failed"
+    assert state.visit.product.status == "failed"
     assert words.product(None, "failed", None, "nl")["status"].startswith("Dit product kunnen we nu niet tonen")
     state.on_scan(ScanPayload(gtin="96385074", format="ean-8"))
     state.on_response("product", None, True, product_result(), None)  # the first scan's answer, late
-    assert state.product_status == "loading"
+    assert state.visit.product.status == "loading"
     sid = new_id()
     state.on_session(session(sid=sid))
-    assert state.screen is Screen.WELCOME and state.product_status == "idle"
+    assert state.screen is Screen.BEGRIJP and state.visit.product.status == "idle"
     state.on_scan(ScanPayload(gtin=GTIN, format="ean-13"))
     state.on_response("product", sid, True, product_result(), None)
     state.done()
@@ -390,38 +461,41 @@ def offers_result() -> OffersResult:
 def test_converteer_shows_the_offers_activates_one_and_checks_a_promo_code(state, words):
     sid = new_id()
     state.on_session(session(sid=sid))
-    assert state.open(Screen.OFFERS) == [Request("offers", sid, "nl")] and state.offers_status == "loading"
+    assert state.open(Screen.CONVERTEER) == [Request("offers", sid, "nl")] and state.visit.offers.status == "loading"
     state.on_response("offers", sid, True, offers_result(), None)
-    assert words.offer_until(state.offers.offers[0], "nl", AMSTERDAM) == "Geldig tot en met 31 mei 2026"
-    assert words.deals(state.offers, "nl") == [("Gazonmest 10 kg", "€\u00a022,45 in plaats van €\u00a024,95")]
+    assert words.offer_until(state.visit.offers.value.offers[0], "nl", AMSTERDAM) == "Geldig tot en met 31 mei 2026"
+    assert words.deals(state.visit.offers.value, "nl") == [
+        ("Gazonmest 10 kg", "€\u00a022,45 in plaats van €\u00a024,95")]
     assert state.activate_offer("handschoenen") == [], "it needs a code, not an activation"
     assert state.activate_offer("voorjaar-2026") == [Request("activate-offer", sid, offer="voorjaar-2026")]
     assert state.activate_offer("voorjaar-2026") == [], "once at a time"
     state.on_response("activate-offer", sid, False, None, "no answer")
-    assert state.activations == {"voorjaar-2026": "failed"}
+    assert state.visit.activations == {"voorjaar-2026": "failed"}
     state.activate_offer("voorjaar-2026")
     state.on_response("activate-offer", sid, True, ActivateOfferResult(offer="voorjaar-2026", new=True), None)
-    assert state.activations == {} and state.offers.offers[0].applies
-    assert state.check_promo_code("  ") == [] and state.promo_status == "invalid"
-    assert state.check_promo_code("lente 26!") == [] and state.promo_status == "invalid"
+    assert state.visit.activations == {} and state.visit.offers.value.offers[0].applies
+    assert state.check_promo_code("  ") == [] and state.visit.promo.status == "invalid"
+    assert state.check_promo_code("lente 26!") == [] and state.visit.promo.status == "invalid"
     assert state.check_promo_code("lente26") == [Request("check-promo-code", sid, "nl", code="LENTE26")]
     state.on_response("check-promo-code", sid, True, PromoCodeResult(valid=False, outcome="expired"), None)
-    assert words.promo(state.promo, state.promo_status, "nl") == "Deze code is verlopen."
+    assert words.promo(state.visit.promo.value, state.visit.promo.status, "nl") == "Deze code is verlopen."
     state.check_promo_code("GRATIS")
     state.on_response("check-promo-code", sid, True, PromoCodeResult(
         valid=True, outcome="valid", offer=offer_view("handschoenen", needs_activation=False, applies=True,
                                                       needs_code=True, title="Gratis tuinhandschoenen")), None)
-    assert words.promo(state.promo, state.promo_status, "en") == "Done! Gratis tuinhandschoenen now applies to you."
-    assert state.offers.offers[1].applies
+    assert words.promo(state.visit.promo.value, state.visit.promo.status, "en") == (
+        "Done! Gratis tuinhandschoenen now applies to you.")
+    assert state.visit.offers.value.offers[1].applies
     state.done()
-    assert state.offers is None and state.promo is None and "voorjaarskorting" not in everything_in(state)
+    assert state.visit.offers.value is None and state.visit.promo.value is None
+    assert "voorjaarskorting" not in everything_in(state)
 
 
 def test_converteer_without_recognition_shows_offers_for_everyone_and_activates_none(state):
     state.on_session(session("unknown-card"))
-    sent = state.open(Screen.OFFERS)
+    sent = state.open(Screen.CONVERTEER)
     assert [request.command for request in sent] == ["offers"]  # the agent answers with offers for everyone
-    state.on_response("offers", state.session.id, True, OffersResult(
+    state.on_response("offers", state.visit.session.id, True, OffersResult(
         offers=[offer_view("maaierolie", needs_activation=True)], deals=[], more_deals=0, personal=False), None)
     assert state.activate_offer("maaierolie") == []
 
@@ -442,20 +516,20 @@ def account(tier="zilver", points=3120, next_tier="goud", to_next=1880, euros=18
 def test_continueer_shows_the_agents_account_answer_for_this_session_only(state, words):
     sid = new_id()
     state.on_session(session(sid=sid, tier="zilver", points=3120))
-    assert state.open(Screen.LOYALTY) == [Request("account", sid)] and state.account_status == "loading"
-    assert words.progress(state.account, "nl") == ("", 0.0)
+    assert state.open(Screen.CONTINUEER) == [Request("account", sid)] and state.visit.account.status == "loading"
+    assert words.progress(state.visit.account.value, "nl") == ("", 0.0)
     state.on_response("account", new_id(), True, account(points=1), None)  # another session's
-    assert state.account is None
+    assert state.visit.account.value is None
     state.on_response("account", sid, True, account(), None)
-    assert state.account_status == "loaded"
-    assert words.progress(state.account, "nl") == ("Nog 1.880 punten (€\u00a0188) tot Goud.", 0.3733)
-    assert words.points_per_euro(state.account) == "10"
-    state.open(Screen.LOYALTY)
+    assert state.visit.account.status == "loaded"
+    assert words.progress(state.visit.account.value, "nl") == ("Nog 1.880 punten (€\u00a0188) tot Goud.", 0.3733)
+    assert words.points_per_euro(state.visit.account.value) == "10"
+    state.open(Screen.CONTINUEER)
     state.on_response("account", sid, False, None, "no answer")
-    assert state.account_status == "failed" and state.account is None
+    assert state.visit.account.status == "failed" and state.visit.account.value is None
     state.on_response("account", sid, True, account(), None)
     state.done()
-    assert state.account is None and state.account_status == "idle"
+    assert state.visit.account.value is None and state.visit.account.status == "idle"
 
 
 def test_progress_at_the_top_tier_and_without_points(words):
@@ -476,13 +550,13 @@ def words():
 
 def test_greeting_by_time_of_day_and_language(words, state):
     state.on_session(session())
-    assert words.greeting(state.session, "nl", 14) == "Goedemiddag Sanne"
-    assert words.greeting(state.session, "nl", 9) == "Goedemorgen Sanne"
-    assert words.greeting(state.session, "en", 20) == "Good evening Sanne"
-    assert words.greeting(state.session, "fr", 14) == "Bonjour Sanne"
+    assert words.greeting(state.visit.session, "nl", 14) == "Goedemiddag Sanne"
+    assert words.greeting(state.visit.session, "nl", 9) == "Goedemorgen Sanne"
+    assert words.greeting(state.visit.session, "en", 20) == "Good evening Sanne"
+    assert words.greeting(state.visit.session, "fr", 14) == "Bonjour Sanne"
     state.on_session(session(may_show=("tier",)))
-    assert words.greeting(state.session, "nl", 14) == "Goedemiddag", "no name when it may not be shown"
-    assert words.tier_line(state.session, "nl") == "U bent Goud-lid van onze klantenclub."
+    assert words.greeting(state.visit.session, "nl", 14) == "Goedemiddag", "no name when it may not be shown"
+    assert words.tier_line(state.visit.session, "nl") == "U bent Goud-lid van onze klantenclub."
 
 
 def test_numbers_money_dates_and_plurals_per_language(words, state):
@@ -492,7 +566,7 @@ def test_numbers_money_dates_and_plurals_per_language(words, state):
     assert words.date_time(when, "nl", AMSTERDAM) == "1 april 2027, 09:05"
     assert words.date(when, "fr", AMSTERDAM) == "1 avril 2027"
     state.on_session(session(points=1))
-    assert words.points(state.session, "nl") == "1 punt"
+    assert words.points(state.visit.session, "nl") == "1 punt"
     state.on_session(session(tier="zilver", points=3120))
     assert words.progress(account(), "en") == ("1,880 more points (€188) to Gold.", 0.3733)
     assert words.progress(account(), "fr")[0] == "Encore 1\u00a0880 points (188\u00a0€) pour atteindre Or."
@@ -525,16 +599,16 @@ def full_account() -> AccountResult:
 
 def test_a_recognised_session_asks_for_the_account_and_begrijp_says_what_was_bought_and_is_ready(state, words):
     sent = state.on_session(session())
-    assert sent == [Request("account", state.session.id)] and state.account_status == "loading"
-    state.on_response("account", state.session.id, True, full_account(), None)
-    assert words.last_purchase(state.account, "nl") == "Vorige keer: Gazonmest 10 kg"
-    assert words.last_purchase(state.account, "en") == "Last time: Gazonmest 10 kg"
-    assert words.ready_order(state.account, "nl", AMSTERDAM) == (
+    assert sent == [Request("account", state.visit.session.id)] and state.visit.account.status == "loading"
+    state.on_response("account", state.visit.session.id, True, full_account(), None)
+    assert words.last_purchase(state.visit.account.value, "nl") == "Vorige keer: Gazonmest 10 kg"
+    assert words.last_purchase(state.visit.account.value, "en") == "Last time: Gazonmest 10 kg"
+    assert words.ready_order(state.visit.account.value, "nl", AMSTERDAM) == (
         "Uw bestelling WEB-100234 ligt klaar: kluis 4. Ophalen kan tot 4 december 2026, 19:00.")
-    assert words.purchases(state.account, "nl", AMSTERDAM) == [
+    assert words.purchases(state.visit.account.value, "nl", AMSTERDAM) == [
         ("14 oktober 2026, in de winkel", "1 × Gazonmest 10 kg"),
         ("2 september 2026, in de webshop", "2 × artikel 04006381333931")]
-    orders = words.orders(state.account, "fr", AMSTERDAM)
+    orders = words.orders(state.visit.account.value, "fr", AMSTERDAM)
     assert [order["title"] for order in orders] == ["Commande WEB-100234", "Commande WEB-100233"]  # ready first
     assert orders[0]["status"] == "Prête à être retirée" and orders[0]["place"] == "À retirer : casier 4"
     assert orders[0]["items"] == "1 × Gazonmest 20 kg, 1 × Snoeischaar" and orders[1]["place"] == ""
@@ -543,65 +617,67 @@ def test_a_recognised_session_asks_for_the_account_and_begrijp_says_what_was_bou
 @pytest.mark.parametrize("outcome", ["unknown-card", "anonymous", "staff"])
 def test_nobody_but_a_recognised_customer_has_an_account_asked_for(state, outcome):
     assert state.on_session(session(outcome, staff="s-anna")) == []
-    assert state.open(Screen.CARE) == [] or state.mode is Mode.STAFF
+    assert state.open(Screen.ONTZORG) == [] or state.mode is Mode.STAFF
 
 
 def test_without_a_card_a_shopper_browses_inspireer_and_the_idle_timeout_brings_back_the_attract_loop(state, clock):
-    assert state.open(Screen.INSPIRE) == [] and state.screen is Screen.INSPIRE
+    assert state.open(Screen.INSPIREER) == [] and state.screen is Screen.INSPIREER
     sent = state.show_product("8712345000011")
-    assert sent == [Request("product", None, "nl", "8712345000011")] and state.screen is Screen.PRODUCT
+    assert sent == [Request("product", None, "nl", "8712345000011")] and state.screen is Screen.INFORMEER
     state.back()
-    assert state.screen is Screen.INSPIRE
+    assert state.screen is Screen.INSPIREER
     clock.now += 44
-    assert state.tick() == [] and state.screen is Screen.INSPIRE
+    assert state.tick() == [] and state.screen is Screen.INSPIREER
     clock.now += 2
     state.tick()
-    assert state.screen is Screen.ATTRACT and not state.idle_running
+    assert state.screen is Screen.BEREIK and not state.idle_running
 
 
 def test_an_instruction_video_plays_on_ontzorg_and_is_gone_after_the_session(state):
     state.on_session(session())
     state.show_product("8712345000011")
     state.play("gazon-bemesten")  # "Bekijk de uitleg" on Informeer
-    assert state.screen is Screen.CARE and state.video == "gazon-bemesten" and state.product is None
+    assert state.screen is Screen.ONTZORG and state.visit.video == "gazon-bemesten"
+    assert state.visit.product.value is None
     state.stop_video()
-    assert state.video is None and state.screen is Screen.CARE
+    assert state.visit.video is None and state.screen is Screen.ONTZORG
     state.play("gazon-bemesten")
-    state.open(Screen.OFFERS)
-    assert state.video is None  # leaving Ontzorg closes the player
+    state.open(Screen.CONVERTEER)
+    assert state.visit.video is None  # leaving Ontzorg closes the player
     state.play("gazon-bemesten")
     state.done()
-    assert state.video is None and state.screen is Screen.ATTRACT
+    assert state.visit.video is None and state.screen is Screen.BEREIK
 
 
 def test_staff_plays_no_videos_and_gives_no_feedback(state):
     state.on_session(session("staff", staff="s-anna"))
     state.play("gazon-bemesten")
-    assert state.video is None and state.screen is Screen.STAFF
+    assert state.visit.video is None and state.screen is Screen.STAFF
     assert state.give_feedback(5) == [] and state.call_staff() == []
 
 
 def test_feedback_and_a_staff_call_go_once_with_the_phase_they_came_from(state):
     state.on_session(session())
-    sid = state.session.id
-    state.open(Screen.LOYALTY)
+    sid = state.visit.session.id
+    state.open(Screen.CONTINUEER)
     assert state.give_feedback(4) == [Request("feedback", sid, score=4, phase="continue")]
     assert state.give_feedback(5) == []  # once per visit to the screen
     state.on_response("feedback", sid, True, None, None)
-    assert state.feedback_status == "sent" and state.feedback_score == 4
+    assert state.visit.feedback.status == "sent" and state.visit.feedback_score == 4
     state.show_product("8712345000011")
     assert state.call_staff("product-advice") == [Request("staff-assist", sid, phase="inform", topic="product-advice")]
     state.on_response("staff-assist", sid, False, None, "timed out")
-    assert state.assist_status == "failed"
+    assert state.visit.assist.status == "failed"
     assert len(state.call_staff("product-advice")) == 1  # a failed call can be tried again
     with pytest.raises(ValueError):
         state.give_feedback(6)
     state.done()
-    assert state.feedback_status == "idle" and state.feedback_score is None and state.assist_status == "idle"
+    assert state.visit.feedback.status == "idle" and state.visit.feedback_score is None
+    assert state.visit.assist.status == "idle"
 
 
 def test_feedback_without_a_session_is_anonymous(state):
-    state.open(Screen.LOYALTY)
+    state.open(Screen.CONTINUEER)
     assert state.give_feedback(2, "waiting-time") == [Request("feedback", None, score=2, reason="waiting-time",
                                                               phase="continue")]
     assert Request("feedback", None, score=2, reason="waiting-time", phase="continue").fields() == {

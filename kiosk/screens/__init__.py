@@ -57,12 +57,11 @@ class StaffScreen(KioskScreen):
 
 
 def load_kv() -> None:
-    """Load the screens' ``.kv`` files (once)."""
+    """Load the screens' ``.kv`` files (once): one per :class:`kiosk.state.Screen`, named as it is."""
     from . import converteer, inspireer, ontzorg  # noqa: F401  (their widget classes, before their .kv names them)
 
-    for name in ("bereik", "begrijp", "enrolment", "mijn_gegevens", "continueer", "staff", "informeer", "converteer",
-                 "inspireer", "ontzorg"):
-        path = str(KV_DIR / f"{name}.kv")
+    for screen in Screen:
+        path = str(KV_DIR / f"{screen.value.replace('-', '_')}.kv")
         if path not in Builder.files:
             Builder.load_file(path)
 
@@ -75,8 +74,9 @@ def create_screens() -> dict[Screen, KioskScreen]:
     from .ontzorg import OntzorgScreen
 
     load_kv()
-    classes = {Screen.ATTRACT: BereikScreen, Screen.WELCOME: BegrijpScreen, Screen.ENROL: EnrolmentScreen,
-               Screen.MY_DATA: MijnGegevensScreen, Screen.LOYALTY: ContinueerScreen, Screen.STAFF: StaffScreen,
-               Screen.PRODUCT: InformeerScreen, Screen.OFFERS: ConverteerScreen, Screen.INSPIRE: InspireerScreen,
-               Screen.CARE: OntzorgScreen}
+    classes: dict[Screen, type[KioskScreen]] = {
+        Screen.BEREIK: BereikScreen, Screen.BEGRIJP: BegrijpScreen, Screen.ENROLMENT: EnrolmentScreen,
+        Screen.MIJN_GEGEVENS: MijnGegevensScreen, Screen.CONTINUEER: ContinueerScreen, Screen.STAFF: StaffScreen,
+        Screen.INFORMEER: InformeerScreen, Screen.CONVERTEER: ConverteerScreen, Screen.INSPIREER: InspireerScreen,
+        Screen.ONTZORG: OntzorgScreen}
     return {screen: cls(name=screen.value) for screen, cls in classes.items()}

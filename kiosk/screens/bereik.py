@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
+from typing import Any
 
 from kivy.app import App
 from kivy.clock import Clock
@@ -62,7 +63,7 @@ class BereikScreen(KioskScreen):
     tagline = StringProperty(TAGLINES[0])
     index = NumericProperty(0)
 
-    def __init__(self, **kwargs):
+    def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._event = None
         self._reported_second = -1
@@ -121,11 +122,11 @@ class BereikScreen(KioskScreen):
 
     def _play(self, path: str) -> None:
         """Show and play the video at ``path`` from its start (nothing for ""); pause and hide the others."""
-        for source, player in self._players.items():
+        for source, other in self._players.items():
             if source != path:
-                player.state = "pause"
-                player.size_hint = (None, None)
-                player.size = (0, 0)  # no size: nothing of it is drawn
+                other.state = "pause"
+                other.size_hint = (None, None)
+                other.size = (0, 0)  # no size: nothing of it is drawn
         if not path:
             return
         player = self._players.get(path)

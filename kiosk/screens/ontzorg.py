@@ -4,8 +4,8 @@ The orders come from the agent's ``account`` answer (the kiosk keeps none);
 the videos from the content pack, the ones for what the customer bought
 first. A video plays in :class:`InstructionPlayer`: Kivy's ``Video`` widget on
 its ffpyplayer provider, with play/pause, ten seconds back and forward, a seek
-bar and "Opnieuw". The player is loaded only while :attr:`KioskState.video`
-names a video and Ontzorg is shown; leaving, closing or a wipe unloads it.
+bar and "Opnieuw". The player is loaded only while the visit's ``video``
+(:class:`kiosk.visit.Visit`) names one and Ontzorg is shown; leaving, closing or a wipe unloads it.
 While it plays, the app keeps the session alive (see ``KioskApp._tick``).
 """
 
@@ -182,7 +182,7 @@ class VideoList(RebuiltList):
 class OntzorgScreen(KioskScreen):
     """Ontzorg."""
 
-    video = StringProperty("")  # app.video: the instruction being played, or ""
+    video = StringProperty("")  # app.video: the instruction being played, or "" (the kv rule turns None into "")
 
     def on_video(self, *_args) -> None:
         Clock.schedule_once(self._apply_video, 0)

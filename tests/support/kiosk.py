@@ -84,7 +84,8 @@ class KioskProcess:
                 except (KeyError, TypeError, IndexError):
                     pass
             time.sleep(0.03)
-        shown = {key: last.get(key) for key in ("screen", "texts", "countdown", "language", "text_scale", "scroll")} if last else None
+        keys = ("screen", "texts", "countdown", "language", "text_scale", "scroll")
+        shown = {key: last.get(key) for key in keys} if last else None
         raise TimeoutError(f"kiosk status not reached in {timeout} s; last: {shown}\n{self.log()[-3000:]}")
 
     def wait_screen(self, screen: str, *texts: str, timeout: float = 10.0) -> dict:
