@@ -69,7 +69,8 @@ class DisplaySection(_Section):
     height: int = Field(480, ge=240, le=4320, description="Window height when not fullscreen.")
     language: Literal["nl", "en", "fr"] = Field("nl", description="Language when nobody is recognised.")
     high_contrast: bool = Field(False, description="Start in the high-contrast theme.")
-    text_scale: Literal[1.0, 1.25, 1.5] = Field(1.0, description="Start text size.")
+    # The typing spec allows no floats in a Literal; pydantic checks them and names the three choices.
+    text_scale: Literal[1.0, 1.25, 1.5] = Field(1.0, description="Start text size.")  # type: ignore[valid-type]
     transition: Literal["slide", "fade", "none"] = Field("fade", description="Animation between screens.")
     show_cursor: bool = Field(True, description="Show the mouse cursor (off on a touchscreen).")
     multisamples: Literal[0, 2, 4] = Field(

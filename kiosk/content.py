@@ -591,7 +591,7 @@ def load_pack(folder: Path, tz: tzinfo | None = None) -> ContentPack:
     """
     reading = _read(Path(folder), tz)
     if reading.pack is None:
-        raise ContentError(reading.problems)
+        raise ContentError(reading.problems, folder / MANIFEST)
     return reading.pack
 
 
