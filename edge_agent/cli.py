@@ -333,11 +333,12 @@ def is_leaf(parser: argparse.ArgumentParser) -> bool:
     return not any(isinstance(action, argparse._SubParsersAction) for action in parser._actions)
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run ``edge-agent`` with ``argv`` (default: the process's arguments); the exit code."""
+def run_command(argv: list[str] | None = None) -> int:
+    """Parse ``argv`` (default: the process's arguments) with the one tree and run the command; the exit code.
+
+    :raises SystemExit: for ``--help`` and for options argparse refuses (code 2).
+    """
     args = build_parser().parse_args(argv)
-    # `kill -USR1 <pid>` prints every thread's stack to stderr (the journal): for a process that hangs.
-    faulthandler.register(signal.SIGUSR1, all_threads=True)
     try:
         return args.func(args)
     except InvalidInput as exc:
@@ -348,6 +349,13 @@ def main(argv: list[str] | None = None) -> int:
     except EdgeAgentError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_FAILURE
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The ``edge-agent`` command: :func:`run_command`, with stack dumps on SIGUSR1."""
+    # `kill -USR1 <pid>` prints every thread's stack to stderr (the journal): for a process that hangs.
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
+    return run_command(argv)
 
 
 if __name__ == "__main__":

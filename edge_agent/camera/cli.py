@@ -70,9 +70,9 @@ def cmd_decode(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Run ``edge-agent camera`` with ``argv`` (without the ``camera`` word itself)."""
-    from ..cli import main as edge_agent_main
+    from ..cli import run_command
 
-    return edge_agent_main(["camera", *(sys.argv[1:] if argv is None else argv)])
+    return run_command(["camera", *(sys.argv[1:] if argv is None else argv)])
 
 
 if __name__ == "__main__":

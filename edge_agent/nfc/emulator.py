@@ -771,9 +771,9 @@ class CardEmulator:
 def main(argv: Sequence[str] | None = None) -> int:
     """``edge-agent card emulate`` with ``argv`` (the options after ``emulate``): its options and the tapping
     are in :mod:`edge_agent.cli`, the one command-line tree."""
-    from ..cli import main as edge_agent_main
+    from ..cli import run_command
 
-    return edge_agent_main(["card", "emulate", *(sys.argv[1:] if argv is None else argv)])
+    return run_command(["card", "emulate", *(sys.argv[1:] if argv is None else argv)])
 
 
 if __name__ == "__main__":  # pragma: no cover
