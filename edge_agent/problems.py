@@ -179,9 +179,10 @@ def toml_lines(text: str) -> dict[Loc, int]:
     for number, line in enumerate(text.splitlines(), start=1):
         stripped = line.split("#", 1)[0].strip()
         if stripped.startswith("[[") and stripped.endswith("]]"):
-            table = _resolve(_dotted(stripped[2:-2]), arrays)
-            arrays[table] = arrays.get(table, 0) + 1
-            table = (*table, arrays[table] - 1)
+            parts = _dotted(stripped[2:-2])
+            array = (*_resolve(parts[:-1], arrays), parts[-1])
+            arrays[array] = arrays.get(array, 0) + 1
+            table = (*array, arrays[array] - 1)
             lines.setdefault(table, number)
             lines.setdefault(table[:-1], number)
         elif stripped.startswith("[") and stripped.endswith("]"):
