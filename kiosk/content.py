@@ -502,9 +502,9 @@ def _read(folder: Path, tz: tzinfo | None) -> _Reading:
         node = loader.get_single_node()
         document = loader.construct_document(node) if node is not None else None
     except yaml.YAMLError as exc:
-        problem = Problem(manifest_path, yaml_error_line(exc), None,
-                          f"not valid YAML: {getattr(exc, 'problem', None) or exc}")
-        return _Reading(None, [problem], tuple(seen))
+        broken = Problem(manifest_path, yaml_error_line(exc), None,
+                         f"not valid YAML: {getattr(exc, 'problem', None) or exc}")
+        return _Reading(None, [broken], tuple(seen))
     finally:
         loader.dispose()
 
@@ -523,8 +523,8 @@ def _read(folder: Path, tz: tzinfo | None) -> _Reading:
     try:
         manifest = Manifest.model_validate(document)
     except ValidationError as exc:
-        for problem in validation_problems(exc, file=manifest_path, locate=line_of, message=_message):
-            found.setdefault(problem.key or "", problem)
+        for mistake in validation_problems(exc, file=manifest_path, locate=line_of, message=_message):
+            found.setdefault(mistake.key or "", mistake)
     root = folder.resolve()
     for pattern, kind in MEDIA_FIELDS:
         for loc, value in _find(document, pattern):

@@ -172,9 +172,9 @@ def test_a_bad_fixture_names_file_and_record_and_nothing_is_published(tmp_path, 
 def test_large_sections_are_split_by_count_and_by_size(tmp_path):
     import yaml
 
+    from edge_agent.central_push import MESSAGE_LIMIT, load, messages
     from edge_agent.contract import PUSHES as pushes
     from edge_agent.contract import decode, gtin_check_digit
-    from edge_agent.central_push import MESSAGE_LIMIT, load, messages
 
     long_text = "Voor een groen en dicht gazon. " * 60  # ~1.9 KB per record: 256 KiB holds ~130
     records = []
