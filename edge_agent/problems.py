@@ -102,10 +102,9 @@ def report(error: InvalidInput, stream: TextIO) -> int:
     return EXIT_INVALID
 
 
-def key_path(loc: Iterable[int | str], prefix: str = "") -> str:
-    """``attract.0.caption``: the parts of ``loc`` joined by dots after ``prefix``; :data:`TOP_LEVEL` when empty."""
-    path = prefix + ".".join(str(part) for part in loc)
-    return path.rstrip(".") or TOP_LEVEL
+def key_path(loc: Iterable[int | str]) -> str:
+    """``attract.0.caption``: the parts of ``loc`` joined by dots; :data:`TOP_LEVEL` when there are none."""
+    return ".".join(str(part) for part in loc) or TOP_LEVEL
 
 
 def friendly_message(error: ErrorDetails) -> str:
