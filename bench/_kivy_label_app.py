@@ -13,7 +13,7 @@ so both sides are timed the same way::
 
     python bench/_kivy_label_app.py --size 800x480 --port 1883 --topic bench/label --frame-log frames.jsonl
 
-The window settings are the kiosk's (``kiosk.app.run``): not fullscreen, no
+The window settings are the kiosk's (``kiosk.cli.run``): not fullscreen, no
 multitouch emulation, no exit on Escape, and the kiosk's OpenGL anti-aliasing
 (``--multisamples``, passed by ``_gui.py``: under software GL it sets the cost
 of every frame); the window sits at the top left.

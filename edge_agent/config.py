@@ -21,6 +21,7 @@ from .camera.config import CameraConfig
 from .errors import ConfigError
 from .identity import DEFAULT_POLICY, Assurance, Category
 from .loyalty import Rules, Tier
+from .problems import Problem, toml_error_line, toml_locator, validation_problems
 
 ID_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"
 
@@ -50,7 +51,8 @@ class DeviceConfig(_Section):
 
 
 class TlsConfig(_Section):
-    ca_file: Path | None = Field(None, description="CA bundle that signed the broker's certificate; system CAs when empty.")
+    ca_file: Path | None = Field(None,
+                                 description="CA bundle that signed the broker's certificate; system CAs when empty.")
     cert_file: Path | None = Field(None, description="Client certificate for mutual TLS.")
     key_file: Path | None = Field(None, description="Private key of the client certificate.")
     insecure: bool = Field(False, description="Skip host name verification. For lab use only.")
@@ -65,7 +67,8 @@ class TlsConfig(_Section):
 class MqttConfig(_Section):
     host: str = Field(description="Broker host name or address.")
     port: int = Field(1883, ge=1, le=65535, description="Broker port (8883 is usual with TLS).")
-    keepalive_s: int = Field(30, ge=5, le=3600, description="MQTT keepalive in seconds; the last will fires after 1.5x this.")
+    keepalive_s: int = Field(30, ge=5, le=3600,
+                             description="MQTT keepalive in seconds; the last will fires after 1.5x this.")
     client_id: str | None = Field(None, description="MQTT client id; defaults to cs-<store>-<device>.")
     tls: TlsConfig | None = Field(None, description="Connect with TLS when present.")
     reconnect_min_s: float = Field(0.5, gt=0, description="First reconnect delay; doubles per failure, with jitter.")
@@ -84,7 +87,8 @@ class DatabaseConfig(_Section):
 
 
 class OutboxConfig(_Section):
-    max_rows: int = Field(200_000, ge=100, description="Bound of the outbox; telemetry beyond it is dropped oldest-first.")
+    max_rows: int = Field(200_000, ge=100,
+                          description="Bound of the outbox; telemetry beyond it is dropped oldest-first.")
     window: int = Field(500, ge=1, le=20_000,
                         description="Events handed to the broker connection before their PUBACKs arrive.")
 
@@ -206,49 +210,19 @@ class AgentConfig(_Section):
         return self.model_copy(update={"mqtt": mqtt})
 
 
-def _line_of(text: str, loc: tuple) -> int | None:
-    """Best-effort line of a key path in TOML text: the key's line, else its table header."""
-    keys = [str(part) for part in loc if not isinstance(part, int)]
-    if not keys:
-        return None
-    table, leaf = ".".join(keys[:-1]), keys[-1]
-    current, header_line = "", None
-    for number, line in enumerate(text.splitlines(), start=1):
-        stripped = line.strip()
-        if stripped.startswith("[") and stripped.endswith("]"):
-            current = stripped.strip("[]").strip()
-            if current == ".".join(keys):
-                return number
-            if current == table:
-                header_line = number
-            continue
-        if current == table and stripped.split("=", 1)[0].strip() == leaf:
-            return number
-    return header_line
-
-
 def parse_config(text: str, source: str = "<config>") -> AgentConfig:
     """Parse TOML text into an :class:`AgentConfig`.
 
-    :raises ConfigError: with one problem per mistake, each with its key path.
+    :raises ConfigError: with one problem per mistake, each with its line and key path.
     """
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(source, [f"not valid TOML: {exc}"]) from None
+        raise ConfigError(source, [Problem(source, toml_error_line(exc), None, f"not valid TOML: {exc}")]) from None
     try:
         return AgentConfig.model_validate(raw)
     except ValidationError as exc:
-        problems = []
-        for error in exc.errors():
-            path = ".".join(str(part) for part in error["loc"]) or "(top level)"
-            line = _line_of(text, error["loc"])
-            where = f"{path} (line {line})" if line else path
-            message = error["msg"]
-            if error["type"] == "extra_forbidden":
-                message = "unknown key"
-            problems.append(f"{where}: {message}")
-        raise ConfigError(source, problems) from None
+        raise ConfigError(source, validation_problems(exc, file=source, locate=toml_locator(text))) from None
 
 
 def load_config(path: str | Path) -> AgentConfig:
@@ -260,7 +234,7 @@ def load_config(path: str | Path) -> AgentConfig:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise ConfigError(str(path), [f"cannot read: {exc.strerror}"]) from None
+        raise ConfigError(str(path), [Problem(path, None, None, f"cannot read: {exc.strerror}")]) from None
     return parse_config(text, str(path))
 
 

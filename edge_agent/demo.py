@@ -40,7 +40,7 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from . import fixtures
+from . import central_push as fixtures
 from .agent import Agent
 from .config import AgentConfig, load_config
 from .contract import DEMO_CONTROL, EVERYTHING, Topics, decode

@@ -5,21 +5,23 @@ the CLI and the MQTT link translate these into exit codes, log lines and
 error responses. Anything else is a bug.
 """
 
+from collections.abc import Sequence
+
+from .problems import InvalidInput, Problem
+
 
 class EdgeAgentError(Exception):
     """Base class of every error the edge agent raises on purpose."""
 
 
-class ConfigError(EdgeAgentError):
+class ConfigError(EdgeAgentError, InvalidInput):
     """The configuration file is missing, unreadable or invalid.
 
-    ``problems`` holds one line per mistake, each starting with its key path.
+    ``problems`` holds one :class:`~edge_agent.problems.Problem` per mistake (file, line, key path, what).
     """
 
-    def __init__(self, source: str, problems: list[str]):
-        self.source = source
-        self.problems = problems
-        super().__init__(f"{source}: " + "; ".join(problems))
+    def __init__(self, source: str, problems: Sequence[Problem]):
+        InvalidInput.__init__(self, problems, source)
 
 
 class CredentialError(EdgeAgentError):

@@ -1,10 +1,4 @@
-"""The kiosk app: a Kivy view of what the edge agent publishes, and the ``kiosk`` command.
-
-::
-
-    kiosk --config /etc/connected-store/kiosk.toml [--fullscreen]
-    kiosk --store store-0042 --device kiosk-1 [--host 127.0.0.1] [--port 1883]
-    kiosk --validate-config FILE
+"""The kiosk app: a Kivy view of what the edge agent publishes (the ``kiosk`` command is :mod:`kiosk.cli`).
 
 The app holds no data of its own: :class:`kiosk.state.KioskState` decides
 what shows, :class:`kiosk.bridge.Bridge` brings the agent's messages to it on
@@ -20,14 +14,11 @@ requests are published and their answers arrive later as events.
 
 from __future__ import annotations
 
-import argparse
 import functools
 import gc
 import logging
 import math
 import os
-import signal
-import sys
 import time
 from collections.abc import Callable
 from datetime import datetime
@@ -44,7 +35,6 @@ os.environ.setdefault("KIVY_VIDEO", "ffpyplayer")
 
 from kivy.animation import Animation
 from kivy.app import App
-from kivy.base import ExceptionHandler, ExceptionManager
 from kivy.clock import Clock
 from kivy.lang import Builder
 from kivy.metrics import mm
@@ -63,7 +53,7 @@ from kivy.uix.scrollview import ScrollView
 from edge_agent.credentials import Credentials
 
 from .bridge import Bridge
-from .config import ConfigError, KioskConfig, merge, parse_config, read_toml
+from .config import KioskConfig
 from .content import ContentLibrary
 from .diagnostics import FrameLog, StatusWriter, held_texts, targets, visible_texts
 from .i18n import Translator
@@ -659,114 +649,3 @@ class KioskApp(_VisitProperties):
 if _hidden := sorted(name for name in Visit().view() if not isinstance(getattr(KioskApp, name), Property)):
     raise TypeError(f"KioskApp hides the visit's {', '.join(_hidden)} from the screens")
 
-
-# --------------------------------------------------------------------------- command line
-
-
-class _KeepRunning(ExceptionHandler):
-    """A bug in a callback is logged with its traceback and the kiosk stays up (on the screen it was on):
-    a kiosk that quits leaves the shopper with a desktop."""
-
-    def handle_exception(self, exception: BaseException) -> int:
-        if isinstance(exception, (KeyboardInterrupt, SystemExit)):
-            return ExceptionManager.RAISE
-        logger.error("unhandled error in the kiosk, carrying on", exc_info=exception)
-        return ExceptionManager.PASS
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="kiosk", description="Connected Store kiosk (a Kivy touchscreen app).")
-    parser.add_argument("--config", "-c", type=Path, help="TOML configuration (config/kiosk.example.toml).")
-    parser.add_argument("--validate-config", action="store_true",
-                        help="Check the configuration (file and options), print the mistakes, exit 0 or 2.")
-    parser.add_argument("--host", help="Broker host (mqtt.host).")
-    parser.add_argument("--port", type=int, help="Broker port (mqtt.port).")
-    parser.add_argument("--store", help="Store id (store.id).")
-    parser.add_argument("--device", help="The agent's device id (device.id).")
-    parser.add_argument("--fullscreen", action="store_true", default=None, help="Fill the screen.")
-    parser.add_argument("--size", metavar="WxH", help="Window size when not fullscreen, e.g. 800x480 or 1080x1920.")
-    parser.add_argument("--language", choices=["nl", "en", "fr"], help="Language when nobody is recognised.")
-    parser.add_argument("--content", type=Path, help="Content pack folder with content.yaml (content.folder).")
-    parser.add_argument("--idle-timeout", type=float, help="Seconds without a touch before a session ends.")
-    parser.add_argument("--countdown", type=float, help="The countdown shows for the last this many seconds.")
-    parser.add_argument("--transition", choices=["slide", "fade", "none"], help="Animation between screens.")
-    parser.add_argument("--status-file", type=Path, help="Write what is on screen as JSON here on every change.")
-    parser.add_argument("--screenshot-dir", type=Path, help="Save a screenshot of every change here.")
-    parser.add_argument("--demo", action="store_true", default=None,
-                        help="Demo buttons and keys 1-5 that tap the demo cards (edge-agent demo; display.demo).")
-    parser.add_argument("--frame-log", type=Path,
-                        help="Append a JSON line (time, hashed session id) when a name or the attract screen is "
-                             "first on screen (for bench/kiosk_tap_to_frame.py).")
-    parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
-    return parser
-
-
-def load_config(args: argparse.Namespace) -> KioskConfig:
-    """The configuration from ``--config`` with the other options on top.
-
-    :raises ConfigError: naming the file and key path of each mistake.
-    """
-    document = read_toml(args.config) if args.config else {}
-    width = height = None
-    if args.size:
-        try:
-            width, height = (int(part) for part in args.size.lower().split("x"))
-        except ValueError:
-            raise ConfigError(f"--size: expected WxH, e.g. 800x480, got {args.size!r}") from None
-    document = merge(document, {
-        "store": {"id": args.store}, "device": {"id": args.device},
-        "mqtt": {"host": args.host, "port": args.port},
-        "session": {"idle_timeout_s": args.idle_timeout, "countdown_s": args.countdown},
-        "display": {"fullscreen": args.fullscreen, "width": width, "height": height, "language": args.language,
-                    "transition": args.transition, "demo": args.demo},
-        "content": {"folder": str(args.content) if args.content else None},
-    })
-    return parse_config(document, str(args.config) if args.config else "options")
-
-
-def run(settings: KioskConfig, status_file: Path | None = None, screenshot_dir: Path | None = None,
-        frame_log: Path | None = None) -> None:
-    """Open the window and run until it is closed or the process gets SIGTERM/SIGINT."""
-    from kivy.config import Config
-
-    display = settings.display
-    # Before the window exists (it is created on first use of kivy.core.window).
-    Config.set("graphics", "fullscreen", "auto" if display.fullscreen else "0")
-    Config.set("graphics", "width", str(display.width))
-    Config.set("graphics", "height", str(display.height))
-    Config.set("graphics", "show_cursor", "1" if display.show_cursor else "0")
-    Config.set("graphics", "multisamples", str(display.multisamples))
-    Config.set("kivy", "exit_on_escape", "0")
-    Config.set("input", "mouse", "mouse,disable_multitouch")
-    ExceptionManager.add_handler(_KeepRunning())
-    app = KioskApp(settings, status_file=status_file, screenshot_dir=screenshot_dir, frame_log=frame_log)
-
-    def stop(signum, _frame) -> None:
-        logger.info("signal %d: stopping", signum)
-        Clock.schedule_once(lambda _dt: app.stop(), 0)
-
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, stop)
-    app.run()
-
-
-def main(argv: list[str] | None = None) -> int:
-    """The ``kiosk`` command."""
-    args = build_parser().parse_args(argv)
-    logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    if args.log_level != "DEBUG":
-        logging.getLogger("kivy").setLevel(logging.WARNING)
-    try:
-        settings = load_config(args)
-    except ConfigError as exc:
-        print(f"kiosk: {exc}", file=sys.stderr)
-        return 2
-    if args.validate_config:
-        print("configuration is valid")
-        return 0
-    run(settings, status_file=args.status_file, screenshot_dir=args.screenshot_dir, frame_log=args.frame_log)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,7 +1,8 @@
 """Typed configuration of the kiosk, loaded from TOML (``config/kiosk.example.toml`` documents it).
 
 Every section refuses keys it does not know, so a typo is an error with its
-key path. Command-line options override the file (see :mod:`kiosk.app`).
+key path and line (:mod:`edge_agent.problems`). Command-line options override the file (see
+:mod:`kiosk.cli`).
 The broker login, when the broker wants one, is a secret: it is read from
 ``$CREDENTIALS_DIRECTORY/kiosk-mqtt-username`` / ``kiosk-mqtt-password`` or
 ``CS_KIOSK_MQTT_USERNAME`` / ``CS_KIOSK_MQTT_PASSWORD``, never from the file.
@@ -9,19 +10,24 @@ The broker login, when the broker wants one, is a secret: it is read from
 
 from __future__ import annotations
 
+import dataclasses
 import tomllib
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from edge_agent.contract import Language
+from edge_agent.problems import InvalidInput, Problem, toml_error_line, toml_locator, validation_problems
 
 ID_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"
+#: Where a setting given on the command line comes from, in a problem's place of a file name.
+OPTIONS = "options"
 
 
-class ConfigError(Exception):
-    """A configuration that cannot be used; the message names the key path."""
+class ConfigError(InvalidInput):
+    """A configuration that cannot be used; ``problems`` names the file, line and key path of each mistake."""
 
 
 class _Section(BaseModel):
@@ -64,7 +70,8 @@ class DisplaySection(_Section):
     height: int = Field(480, ge=240, le=4320, description="Window height when not fullscreen.")
     language: Language = Field("nl", description="Language when nobody is recognised.")
     high_contrast: bool = Field(False, description="Start in the high-contrast theme.")
-    text_scale: Literal[1.0, 1.25, 1.5] = Field(1.0, description="Start text size.")
+    # The typing spec allows no floats in a Literal; pydantic checks them and names the three choices.
+    text_scale: Literal[1.0, 1.25, 1.5] = Field(1.0, description="Start text size.")  # type: ignore[valid-type]
     transition: Literal["slide", "fade", "none"] = Field("fade", description="Animation between screens.")
     show_cursor: bool = Field(True, description="Show the mouse cursor (off on a touchscreen).")
     multisamples: Literal[0, 2, 4] = Field(
@@ -100,31 +107,37 @@ class KioskConfig(_Section):
     content: ContentSection = Field(default_factory=ContentSection)
 
 
-def parse_config(document: dict[str, Any], source: str = "<config>") -> KioskConfig:
+def parse_config(document: dict[str, Any], source: str = "<config>", text: str | None = None,
+                 options: Collection[str] = ()) -> KioskConfig:
     """Validate a configuration document.
 
-    :raises ConfigError: naming the key path of each mistake.
+    :param source: the file it was read from (or :data:`OPTIONS`).
+    :param text: the file's TOML text, for the line of each mistake.
+    :param options: key paths (``store.id``) whose value the command line gave: their mistakes name the options.
+    :raises ConfigError: naming the file, line and key path of each mistake.
     """
     try:
         return KioskConfig.model_validate(document)
     except ValidationError as exc:
-        mistakes = [f"{'.'.join(str(part) for part in error['loc']) or '(top level)'}: {error['msg']}"
-                    for error in exc.errors(include_url=False)]
-        raise ConfigError(f"{source}: " + "; ".join(mistakes)) from None
+        problems = validation_problems(exc, file=source, locate=toml_locator(text) if text is not None else None)
+        raise ConfigError([dataclasses.replace(problem, file=OPTIONS, line=None)
+                           if problem.key in options else problem for problem in problems], source) from None
 
 
-def read_toml(path: Path) -> dict[str, Any]:
-    """The TOML document at ``path``.
+def read_toml(path: Path) -> tuple[dict[str, Any], str]:
+    """The TOML document at ``path`` and its text.
 
     :raises ConfigError: when it cannot be read or parsed (with the line).
     """
     try:
-        with open(path, "rb") as stream:
-            return tomllib.load(stream)
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else str(exc)
+        raise ConfigError([Problem(path, None, None, f"cannot read: {reason}")], path) from None
+    try:
+        return tomllib.loads(text), text
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: {exc}") from None
+        raise ConfigError([Problem(path, toml_error_line(exc), None, f"not valid TOML: {exc}")], path) from None
 
 
 def merge(document: dict[str, Any], overrides: dict[str, dict[str, Any]]) -> dict[str, Any]:

@@ -62,6 +62,17 @@ from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator, model_validator
+from pydantic_core import ErrorDetails
+
+from edge_agent.problems import (
+    InvalidInput,
+    Problem,
+    friendly_message,
+    key_path,
+    validation_problems,
+    yaml_error_line,
+    yaml_line,
+)
 
 from edge_agent.contract import LANGUAGES, Language
 
@@ -75,26 +86,9 @@ IMAGE_SECONDS = 8.0
 VIDEO_SECONDS = 20.0
 
 
-class ContentError(Exception):
-    """A pack that cannot be used. ``problems`` lists each one; the message has one per line."""
-
-    def __init__(self, problems: list[Problem]):
-        self.problems = problems
-        super().__init__("\n".join(str(problem) for problem in problems))
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One mistake in a manifest: where (file, line, key path) and what."""
-
-    file: Path
-    line: int | None
-    key: str | None
-    message: str
-
-    def __str__(self) -> str:
-        where = f"{self.file}:{self.line}" if self.line is not None else str(self.file)
-        return f"{where}: {self.key}: {self.message}" if self.key else f"{where}: {self.message}"
+class ContentError(InvalidInput):
+    """A pack that cannot be used. ``problems`` lists each one (file, line, key path, what); the message has one
+    per line."""
 
 
 # --------------------------------------------------------------------------- what a pack holds
@@ -409,27 +403,6 @@ def _find(document: Any, pattern: tuple, loc: tuple = ()) -> Iterator[tuple[tupl
         yield from _find(document[head], rest, (*loc, head))
 
 
-def _line_of(node: yaml.Node | None, loc: tuple) -> int | None:
-    """The line (1-based) of the key or item at ``loc``, or of the deepest one that exists."""
-    line = node.start_mark.line + 1 if node is not None else None
-    for part in loc:
-        if isinstance(node, yaml.MappingNode):
-            pair = next(((key, value) for key, value in node.value if key.value == part), None)
-            if pair is None:
-                break
-            line, node = pair[0].start_mark.line + 1, pair[1]
-        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
-            node = node.value[part]
-            line = node.start_mark.line + 1
-        else:
-            break
-    return line
-
-
-def _key_path(loc: tuple) -> str:
-    return ".".join(str(part) for part in loc if part != "[key]") or "(top level)"
-
-
 def _model_at(loc: tuple) -> type[BaseModel] | None:
     """The schema model that validates the mapping at ``loc`` (for naming the keys it allows)."""
     model: Any = Manifest
@@ -455,7 +428,8 @@ def _inner_model(annotation: Any) -> Any:
     return None
 
 
-def _message(error: dict) -> str:
+def _message(error: ErrorDetails) -> str:
+    """The pack's own wording where it says more than :func:`~edge_agent.problems.friendly_message`."""
     loc = tuple(error["loc"])
     if loc and loc[-1] == "[key]":  # only the per-language texts are dictionaries
         return f"unknown language {loc[-2]!r} (use {', '.join(LANGUAGES)})"
@@ -463,12 +437,9 @@ def _message(error: dict) -> str:
         model = _model_at(loc[:-1])
         allowed = [info.alias or name for name, info in model.model_fields.items()] if model else []
         return "unknown key" + (f" (allowed: {', '.join(allowed)})" if allowed else "")
-    if error["type"] == "missing":
-        return "missing: this key is required"
     if error["type"] == "model_type":
         return "expected a mapping (key: value lines)" if error["input"] is not None else "empty"
-    message = error["msg"]
-    return message.removeprefix("Value error, ")
+    return friendly_message(error)
 
 
 def _duplicate_keys(node: yaml.Node | None, loc: tuple = ()) -> Iterator[tuple[tuple, int]]:
@@ -532,18 +503,20 @@ def _read(folder: Path, tz: tzinfo | None) -> _Reading:
         node = loader.get_single_node()
         document = loader.construct_document(node) if node is not None else None
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-        problem = Problem(manifest_path, mark.line + 1 if mark is not None else None, None,
-                          f"not valid YAML: {getattr(exc, 'problem', None) or exc}")
-        return _Reading(None, [problem], tuple(seen))
+        broken = Problem(manifest_path, yaml_error_line(exc), None,
+                         f"not valid YAML: {getattr(exc, 'problem', None) or exc}")
+        return _Reading(None, [broken], tuple(seen))
     finally:
         loader.dispose()
 
-    found: dict[tuple, Problem] = {}
+    found: dict[str, Problem] = {}  # by key path: the first problem found there
+
+    def line_of(loc: tuple) -> int:
+        return yaml_line(node, loc) or 1  # 1: an empty manifest
 
     def report(loc: tuple, message: str, line: int | None = None) -> None:
-        line = line or _line_of(node, loc) or 1  # 1: an empty manifest
-        found.setdefault(loc, Problem(manifest_path, line, _key_path(loc), message))
+        path = key_path(loc)
+        found.setdefault(path, Problem(manifest_path, line or line_of(loc), path, message))
 
     for loc, line in _duplicate_keys(node):
         report(loc, "given twice", line)
@@ -551,13 +524,12 @@ def _read(folder: Path, tz: tzinfo | None) -> _Reading:
     try:
         manifest = Manifest.model_validate(document)
     except ValidationError as exc:
-        for error in exc.errors(include_url=False):
-            loc = tuple(error["loc"])
-            report(loc[:-1] if loc and loc[-1] == "[key]" else loc, _message(error))
+        for mistake in validation_problems(exc, file=manifest_path, locate=line_of, message=_message):
+            found.setdefault(mistake.key or "", mistake)
     root = folder.resolve()
     for pattern, kind in MEDIA_FIELDS:
         for loc, value in _find(document, pattern):
-            if not isinstance(value, str) or loc in found:
+            if not isinstance(value, str) or key_path(loc) in found:
                 continue
             problem = _check_medium(root, value, kind)
             if problem:
@@ -570,7 +542,7 @@ def _read(folder: Path, tz: tzinfo | None) -> _Reading:
             if not isinstance(value, str):
                 continue
             if value in first:
-                report(loc, f"duplicate {what} id {value!r} (also at line {_line_of(node, first[value])})")
+                report(loc, f"duplicate {what} id {value!r} (also at line {line_of(first[value])})")
             else:
                 first[value] = loc
     if found or manifest is None:
@@ -620,7 +592,7 @@ def load_pack(folder: Path, tz: tzinfo | None = None) -> ContentPack:
     """
     reading = _read(Path(folder), tz)
     if reading.pack is None:
-        raise ContentError(reading.problems)
+        raise ContentError(reading.problems, folder / MANIFEST)
     return reading.pack
 
 

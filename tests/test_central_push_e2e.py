@@ -155,25 +155,26 @@ def test_a_bad_fixture_names_file_and_record_and_nothing_is_published(tmp_path, 
         "     at: 2026-03-01T10:00:00Z, channel: shop}\n"
         "kassabonnen: []\n")
     result = central_push(str(bad), "--host", "127.0.0.1", "--port", str(mosquitto.port))
-    assert result.returncode == 1
+    assert result.returncode == 2
     err = result.stderr
     assert f"{bad}: 5 problem(s)" in err, err
-    assert "unknown section(s) kassabonnen" in err
-    assert "catalogue[1].gtin: Input should be a valid string (quote it" in err
-    assert "catalogue[1].price_cents: Input should be greater than 0" in err
-    assert "offers[0]: Value error, the validity window ends before it starts" in err
-    assert "purchase_history[0].customer: String should match pattern" in err
+    assert f"{bad}:13: kassabonnen: unknown section (known: store, catalogue," in err
+    assert f"{bad}:4: catalogue.1.gtin: Input should be a valid string (quote it" in err
+    assert f"{bad}:4: catalogue.1.price_cents: Input should be greater than 0" in err
+    assert f"{bad}:6: offers.0: the validity window ends before it starts" in err
+    assert f"{bad}:11: purchase_history.0.customer: String should match pattern" in err
     assert cap.messages == []
     checked = central_push(str(EXAMPLE), "--check", env={"CS_STORE_HMAC_KEY": ""})
-    assert checked.returncode == 1 and "card_links[0].uid: needs the store's HMAC key" in checked.stderr
+    assert checked.returncode == 2 and ".uid: needs the store's HMAC key" in checked.stderr
+    assert f"{EXAMPLE}:" in checked.stderr and ": card_links.0.uid: " in checked.stderr
 
 
 def test_large_sections_are_split_by_count_and_by_size(tmp_path):
     import yaml
 
+    from edge_agent.central_push import MESSAGE_LIMIT, load, messages
     from edge_agent.contract import PUSHES as pushes
     from edge_agent.contract import decode, gtin_check_digit
-    from edge_agent.fixtures import MESSAGE_LIMIT, load, messages
 
     long_text = "Voor een groen en dicht gazon. " * 60  # ~1.9 KB per record: 256 KiB holds ~130
     records = []

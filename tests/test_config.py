@@ -32,12 +32,13 @@ def test_validate_config_lists_every_mistake_with_key_path_and_line(tmp_path):
         '[mqtt]\nhost = "localhost"\nport = 70000\nreconnect_min_s = 10\nreconnect_max_s = 1\n'
     )
     result = run_cli("validate-config", str(path))
-    assert result.returncode == 1
+    assert result.returncode == 2
     err = result.stderr
-    assert "store.id (line 2)" in err
-    assert "store.timezone (line 3)" in err and "unknown time zone" in err
-    assert "device.colour (line 6): unknown key" in err
-    assert "mqtt.port (line 9)" in err
+    assert f"{path}:2: store.id: String should match pattern" in err
+    assert f"{path}:3: store.timezone: unknown time zone 'Mars/Olympus'" in err
+    assert f"{path}:6: device.colour: unknown key" in err
+    assert f"{path}:9: mqtt.port: Input should be less than or equal to 65535" in err
+    assert f"{path}: 4 problem(s)" in err
 
 
 def test_cross_field_mistake_names_its_section(tmp_path):
@@ -46,8 +47,8 @@ def test_cross_field_mistake_names_its_section(tmp_path):
     path.write_text('[store]\nid = "s"\n[device]\nid = "d"\n'
                     '[mqtt]\nhost = "localhost"\nreconnect_min_s = 10\nreconnect_max_s = 1\n')
     result = run_cli("validate-config", str(path))
-    assert result.returncode == 1
-    assert "mqtt (line 5): Value error, reconnect_min_s must not exceed reconnect_max_s" in result.stderr
+    assert result.returncode == 2
+    assert f"{path}:5: mqtt: reconnect_min_s must not exceed reconnect_max_s" in result.stderr
 
 
 def test_broken_toml_and_missing_file_are_clear_errors(tmp_path):
@@ -56,14 +57,14 @@ def test_broken_toml_and_missing_file_are_clear_errors(tmp_path):
     with pytest.raises(ConfigError, match="not valid TOML"):
         load_config(path)
     result = run_cli("validate-config", str(tmp_path / "nope.toml"))
-    assert result.returncode == 1 and "cannot read" in result.stderr
+    assert result.returncode == 2 and f"{tmp_path / 'nope.toml'}: cannot read: No such file" in result.stderr
 
 
 def test_missing_required_sections_name_their_path():
     with pytest.raises(ConfigError) as info:
         parse_config("")
-    assert any(problem.startswith("store:") for problem in info.value.problems)
-    assert any(problem.startswith("device:") for problem in info.value.problems)
+    assert [(problem.key, problem.message) for problem in info.value.problems] == [
+        ("store", "missing: this key is required"), ("device", "missing: this key is required")]
 
 
 def test_config_file_cannot_hold_secrets():
@@ -108,10 +109,3 @@ def test_every_config_field_is_described():
             assert field.description, f"{model.__name__}.{name} has no description"
 
 
-def test_every_cli_command_has_help():
-    from edge_agent.cli import build_parser
-
-    parser = build_parser()
-    subparsers = next(a for a in parser._actions if a.__class__.__name__ == "_SubParsersAction")
-    for choice in subparsers._choices_actions:
-        assert choice.help, f"command {choice.dest} has no help"

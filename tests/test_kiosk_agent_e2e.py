@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from edge_agent import fixtures
+from edge_agent import central_push as fixtures
 from edge_agent.agent import Agent
 from edge_agent.credentials import Credentials
 from edge_agent.nfc.emulator import CardEmulator, Type2Card, free_udp_port

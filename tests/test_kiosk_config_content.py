@@ -24,10 +24,10 @@ def test_options_override_the_file_and_mistakes_name_their_key(tmp_path):
     config.write_text('[store]\nid = "store-1"\n[device]\nid = "kiosk-1"\n[session]\nidle_timout_s = 30\n')
     result = subprocess.run([sys.executable, "-m", "kiosk", "--config", str(config), "--validate-config"],
                             capture_output=True, text=True, cwd=ROOT, timeout=60, check=False)
-    assert result.returncode == 2 and "session.idle_timout_s: Extra inputs are not permitted" in result.stderr
+    assert result.returncode == 2 and f"{config}:6: session.idle_timout_s: unknown key" in result.stderr
     result = subprocess.run([sys.executable, "-m", "kiosk", "--store", "Store 1", "--device", "kiosk-1",
                              "--validate-config"], capture_output=True, text=True, cwd=ROOT, timeout=60, check=False)
-    assert result.returncode == 2 and "store.id" in result.stderr
+    assert result.returncode == 2 and "options: store.id: String should match pattern" in result.stderr
 
 
 @pytest.mark.parametrize("document, key", [

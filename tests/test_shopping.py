@@ -26,7 +26,7 @@ from edge_agent.contract import (
     StaffAssistRequest,
     Topics,
 )
-from edge_agent.fixtures import load, messages
+from edge_agent.central_push import load, messages
 from edge_agent.identity import Assurance, Category, card_token
 from edge_agent.inbox import Inbox
 from edge_agent.link import Received

@@ -6,6 +6,9 @@
 
 with an empty list when nothing was found. An image that cannot be read gets
 ``{"path": …, "error": …}``; the exit code is then 1, after every image.
+
+The commands are part of the one ``edge-agent`` argparse tree
+(:mod:`edge_agent.cli`); :func:`add_commands` adds them there.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 
 from .barcodes import DEFAULT_FORMATS, FORMATS
 
@@ -28,18 +32,18 @@ def _formats(text: str) -> tuple[str, ...]:
     return names
 
 
-def build_parser(prog: str = "edge-agent camera") -> argparse.ArgumentParser:
-    """The ``camera`` command line (``decode``)."""
-    parser = argparse.ArgumentParser(prog=prog, description="Camera tools.")
-    sub = parser.add_subparsers(dest="camera_command", required=True)
-    decode = sub.add_parser("decode", help="Decode barcodes and QR codes in image files; one JSON line per image.")
+def add_commands(sub: argparse._SubParsersAction, command: Callable[..., argparse.ArgumentParser]) -> None:
+    """Add the ``camera`` commands (``decode``) to ``edge-agent camera``'s subcommands ``sub``.
+
+    :param command: makes one subcommand, as :func:`edge_agent.cli._command` (name, help, handler).
+    """
+    decode = command(sub, "decode", "Decode barcodes and QR codes in image files; one JSON line per image.",
+                     cmd_decode)
     decode.add_argument("images", nargs="+", metavar="IMAGE", help="Image files (PNG, JPEG, WebP, BMP, TIFF…).")
     decode.add_argument("--formats", type=_formats, default=DEFAULT_FORMATS,
                         help=f"Comma-separated formats, or 'all' (default: {','.join(DEFAULT_FORMATS)}).")
     decode.add_argument("--no-enhance", dest="enhance", action="store_false",
                         help="Skip the second, contrast-equalised pass on images without a code.")
-    decode.set_defaults(func=cmd_decode)
-    return parser
 
 
 def cmd_decode(args: argparse.Namespace) -> int:
@@ -66,8 +70,9 @@ def cmd_decode(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Run ``edge-agent camera`` with ``argv`` (without the ``camera`` word itself)."""
-    args = build_parser().parse_args(argv)
-    return args.func(args)
+    from ..cli import run_command
+
+    return run_command(["camera", *(sys.argv[1:] if argv is None else argv)])
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from ..errors import ContractError
+from ..problems import describe_validation
 from .catalogue import COMMANDS, RESPONSES, Message
 from .envelope import Envelope, ResponseEnvelope
 from .types import TRANSACTION_MAX_LENGTH
@@ -114,22 +115,6 @@ def _validated(message: Message, data: BaseModel | dict[str, Any]) -> BaseModel:
         return message.model.model_validate(raw)
     except ValidationError as exc:
         raise ContractError(f"{message.schema_id}: {describe_validation(exc)}") from None
-
-
-def describe_validation(exc: ValidationError, prefix: str = "") -> str:
-    """One line naming each failing field, without echoing the offending values."""
-    parts = []
-    for error in exc.errors(include_input=False, include_url=False)[:5]:
-        location = list(error["loc"])
-        if error["type"] == "extra_forbidden" and location:
-            location[-1] = "<unknown key>"  # the key is the sender's text: never echo it
-        where = ".".join(str(part) for part in location) or "(root)"
-        parts.append(f"{prefix}{where}: {error['msg']}")
-    more = exc.error_count() - len(parts)
-    if more > 0:
-        parts.append(f"and {more} more")
-    return "; ".join(parts)
-
 
 
 @dataclass(frozen=True)

@@ -53,13 +53,12 @@ does, at DEBUG).
 
 from __future__ import annotations
 
-import argparse
 import errno
 import logging
 import operator
-import os
 import select
 import socket
+import sys
 import threading
 import time
 from abc import ABC, abstractmethod
@@ -770,56 +769,11 @@ class CardEmulator:
 # ---------------------------------------------------------------------- CLI
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``edge-agent card emulate``: tap a simulated card on a reader opened on ``udp:host:port``."""
-    parser = argparse.ArgumentParser(
-        prog="edge-agent card emulate",
-        description="Tap a simulated card on nfcpy's UDP reader (an agent whose [nfc] device is udp:host:port). "
-                    "--uid alone taps a UID-only Type 2 card (NTAG213); --url taps a Type 4 card "
-                    "(NTAG 424 DNA-like) whose NDEF URI record is that URL.")
-    parser.add_argument("--device", default="udp:127.0.0.1:54321",
-                        help="the reader's device path, udp:host:port (default: %(default)s)")
-    parser.add_argument("--uid", help="the card UID in hex, 4, 7 or 10 bytes (default with --url: random, NXP)")
-    parser.add_argument("--url", help="the URL in the card's NDEF URI record (e.g. a SUN URL)")
-    parser.add_argument("--hold", type=float, default=0.5, metavar="SECONDS",
-                        help="how long the card stays in the field (default: %(default)s)")
-    parser.add_argument("--taps", type=int, default=1, help="how many taps (default: %(default)s)")
-    parser.add_argument("--gap", type=float, default=1.0, metavar="SECONDS",
-                        help="pause between taps (default: %(default)s)")
-    args = parser.parse_args(argv)
+    """``edge-agent card emulate`` with ``argv`` (the options after ``emulate``): its options and the tapping
+    are in :mod:`edge_agent.cli`, the one command-line tree."""
+    from ..cli import run_command
 
-    if not args.uid and not args.url:
-        parser.error("give --uid, --url or both")
-    if args.hold <= 0 or args.taps < 1 or args.gap < 0:
-        parser.error("--hold must be > 0, --taps >= 1, --gap >= 0")
-    uid = None
-    if args.uid:
-        try:
-            uid = bytes.fromhex(args.uid.replace(":", "").replace(" ", ""))
-        except ValueError:
-            parser.error("--uid must be hex")
-        if len(uid) not in (4, 7, 10):
-            parser.error("--uid must be 4, 7 or 10 bytes")
-    if args.url:
-        url = args.url
-        card: Card = Type4Card(uid or b"\x04" + os.urandom(6), url_for_tap=lambda: url)
-    else:
-        card = Type2Card(uid)
-    try:
-        emulator = CardEmulator(args.device)
-    except (ValueError, OSError) as error:
-        parser.exit(1, f"edge-agent card emulate: error: {error}\n")
-    with emulator:
-        if not emulator.wait_for_reader(timeout=2.0):
-            print(f"no reader polls on {args.device} (yet); tapping anyway")
-        for number in range(1, args.taps + 1):
-            if number > 1:
-                time.sleep(args.gap)
-            before = emulator.activations
-            emulator.tap(card, hold_s=args.hold)
-            seen = "read by a reader" if emulator.activations > before else "no reader activated it"
-            kind = "Type 4 (URL)" if isinstance(card, Type4Card) else "Type 2 (UID only)"
-            print(f"tap {number}/{args.taps}: {kind} card held {args.hold:g} s on {args.device}: {seen}")
-    return 0
+    return run_command(["card", "emulate", *(sys.argv[1:] if argv is None else argv)])
 
 
 if __name__ == "__main__":  # pragma: no cover

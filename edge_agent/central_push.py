@@ -1,4 +1,5 @@
-"""Central's pushes written down as YAML fixtures: checked against the contract and published as central would.
+"""``edge-agent central push``: central's pushes written down as a YAML fixtures file, checked against the
+contract and published as central would.
 
 A fixtures file is a mapping of sections to lists of records::
 
@@ -17,6 +18,10 @@ ISO text) and validated by the contract's model. Records of a batched section
 are then packed into messages of at most ``batch`` records and 256 KiB. A card
 link may give the card's ``uid`` (hex) instead of its ``card`` token: the token
 is computed with the store's HMAC key and the UID is never published.
+
+Every mistake in the file is a :class:`~edge_agent.problems.Problem` with its
+line and key path (``offers.yaml:7: offers.0: the validity window ends before
+it starts``), and then nothing is published.
 """
 
 from __future__ import annotations
@@ -50,6 +55,16 @@ from .contract import (
 )
 from .errors import EdgeAgentError
 from .identity import card_token
+from .problems import (
+    InvalidInput,
+    Loc,
+    Problem,
+    key_path,
+    validation_problems,
+    yaml_error_line,
+    yaml_line,
+    yaml_node,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -79,13 +94,12 @@ SECTIONS: dict[str, Section] = {
 }
 
 
-class FixtureError(EdgeAgentError):
-    """A fixtures file cannot be read or breaks the contract; ``problems`` holds one line per mistake."""
+class FixtureError(EdgeAgentError, InvalidInput):
+    """A fixtures file cannot be read or breaks the contract; ``problems`` names the line and key path of each
+    mistake."""
 
-    def __init__(self, source: str, problems: list[str]):
-        self.source = source
-        self.problems = problems
-        super().__init__(f"{source}: " + "; ".join(problems))
+    def __init__(self, source: str, problems: list[Problem]):
+        InvalidInput.__init__(self, problems, source)
 
 
 @dataclass(frozen=True)
@@ -118,31 +132,20 @@ def _jsonable(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} cannot be sent as JSON")
 
 
-def _problems(exc: ValidationError, where: str) -> list[str]:
-    problems = []
-    for error in exc.errors(include_url=False):
-        path = where + "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in error["loc"])
-        message = error["msg"]
-        if error["type"] == "string_type" and isinstance(error.get("input"), int):
-            message += " (quote it: YAML reads unquoted digits as a number)"
-        problems.append(f"{path}: {message}")
-    return problems
-
-
-def _card_from_uid(record: dict, where: str, hmac_key: bytes | None) -> str | None:
-    """Replace the record's ``uid`` by the card's token; the problem when that cannot be done."""
+def _card_from_uid(record: dict, hmac_key: bytes | None) -> tuple[str | None, str] | None:
+    """Replace the record's ``uid`` by the card's token; the problem's (key, message) when that cannot be done."""
     uid = record.pop("uid")
     if "card" in record:
-        return f"{where}: give either card or uid, not both"
+        return None, "give either card or uid, not both"
     if hmac_key is None:
-        return (f"{where}.uid: needs the store's HMAC key (credential store-hmac-key, e.g. CS_STORE_HMAC_KEY) "
-                "to compute the card's token")
+        return "uid", ("needs the store's HMAC key (credential store-hmac-key, e.g. CS_STORE_HMAC_KEY) "
+                       "to compute the card's token")
     try:
         raw = bytes.fromhex(str(uid))
     except ValueError:
         raw = b""
     if len(raw) not in (4, 7, 10):
-        return f"{where}.uid: a card UID is 4, 7 or 10 bytes in hex"
+        return "uid", "a card UID is 4, 7 or 10 bytes in hex"
     record["card"] = card_token(hmac_key, raw)
     return None
 
@@ -151,57 +154,66 @@ def load(path: str | Path, hmac_key: bytes | None = None) -> Fixtures:
     """Read and check a fixtures file.
 
     :param hmac_key: the store key, for card links given by ``uid``.
-    :raises FixtureError: listing every problem as ``section[index].field: what``.
+    :raises FixtureError: listing every problem as ``file:line: section.index.field: what``.
     """
     source = str(path)
     try:
-        document = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+        text = Path(path).read_text(encoding="utf-8")
+        document = yaml.safe_load(text)
     except OSError as exc:
-        raise FixtureError(source, [f"cannot read: {exc.strerror}"]) from None
+        raise FixtureError(source, [Problem(source, None, None, f"cannot read: {exc.strerror}")]) from None
     except yaml.YAMLError as exc:
-        raise FixtureError(source, [f"not valid YAML: {exc}"]) from None
+        raise FixtureError(source, [Problem(source, yaml_error_line(exc), None, f"not valid YAML: {exc}")]) from None
+    node = yaml_node(text)
+
+    def locate(loc: Loc) -> int | None:
+        return yaml_line(node, loc)
+
+    def problem(loc: Loc, message: str) -> Problem:
+        return Problem(source, locate(loc), key_path(loc), message)
+
     if document is None:
         document = {}
     if not isinstance(document, dict):
-        raise FixtureError(source, ["the file must be a mapping of sections to lists of records"])
-    problems: list[str] = []
+        raise FixtureError(source, [problem((), "the file must be a mapping of sections to lists of records")])
+    problems: list[Problem] = []
     store = document.pop("store", None)
     if store is not None and not (isinstance(store, str) and re.fullmatch(ID_PATTERN, store)):
-        problems.append("store: lowercase letters, digits and dashes")
-    unknown = sorted(str(name) for name in document if name not in SECTIONS)
-    if unknown:
-        problems.append(f"unknown section(s) {', '.join(unknown)}; known: store, {', '.join(SECTIONS)}")
+        problems.append(problem(("store",), "lowercase letters, digits and dashes"))
+    problems.extend(problem((str(name),), f"unknown section (known: store, {', '.join(SECTIONS)})")
+                    for name in document if name not in SECTIONS)
     records: dict[str, list[BaseModel]] = {}
     for name, section in SECTIONS.items():
         items = document.get(name) or []
         if not isinstance(items, list):
-            problems.append(f"{name}: must be a list of records")
+            problems.append(problem((name,), "must be a list of records"))
             continue
         checked: list[BaseModel] = []
         seen: dict[tuple, int] = {}
         for index, item in enumerate(items):
-            where = f"{name}[{index}]"
+            where: Loc = (name, index)
             if not isinstance(item, dict):
-                problems.append(f"{where}: must be a mapping")
+                problems.append(problem(where, "must be a mapping"))
                 continue
-            item = dict(item)
-            if name == "card_links" and "uid" in item:
-                problem = _card_from_uid(item, where, hmac_key)
-                if problem:
-                    problems.append(problem)
+            given = dict(item)  # a copy: a card link's uid is replaced by its token
+            if name == "card_links" and "uid" in given:
+                refused = _card_from_uid(given, hmac_key)
+                if refused:
+                    field_name, message = refused
+                    problems.append(problem((*where, field_name) if field_name else where, message))
                     continue
             try:
-                data = json.loads(json.dumps(item, default=_jsonable))
+                data = json.loads(json.dumps(given, default=_jsonable))
                 record = section.model.model_validate(data)
             except TypeError as exc:
-                problems.append(f"{where}: {exc}")
+                problems.append(problem(where, str(exc)))
                 continue
             except ValidationError as exc:
-                problems.extend(_problems(exc, where))
+                problems.extend(validation_problems(exc, file=source, locate=locate, prefix=where))
                 continue
             key = tuple(getattr(record, part) for part in section.key)
             if key in seen:
-                problems.append(f"{where}: repeats {name}[{seen[key]}]")
+                problems.append(problem(where, f"repeats {name}.{seen[key]}"))
                 continue
             seen[key] = index
             checked.append(record)
@@ -252,6 +264,8 @@ def _chunks(records: list[BaseModel], section: Section, batch: int) -> Iterator[
 
 def section_maximum(section: Section) -> int:
     """The contract's largest batch of ``section``'s records in one message."""
+    if section.batch_field is None:
+        return 1  # one record per message
     model = PUSHES[section.push].model
     for constraint in model.model_fields[section.batch_field].metadata:
         if hasattr(constraint, "max_length"):
