@@ -18,6 +18,7 @@ from importlib.metadata import version as package_version
 
 from pydantic import BaseModel
 
+from . import __version__
 from .commands import Commands
 from .config import AgentConfig
 from .contract import (
@@ -26,9 +27,9 @@ from .contract import (
     HEALTH,
     PRESENCE,
     PROBE,
+    PUSHES,
     SCAN,
     SHELF,
-    PUSHES,
     BirthPayload,
     HealthPayload,
     ProbePayload,
@@ -47,7 +48,6 @@ from .sessions import SessionService
 from .shopping import ShoppingService
 from .store import Store
 from .systemd import Notifier
-from . import __version__
 
 logger = logging.getLogger(__name__)
 

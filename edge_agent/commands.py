@@ -15,7 +15,6 @@ from collections.abc import Callable
 from pydantic import BaseModel, ValidationError
 
 from .config import AgentConfig
-from .errors import ContractError
 from .contract import (
     COMMANDS,
     GetConfigResult,
@@ -25,6 +24,7 @@ from .contract import (
     decode,
     encode_response,
 )
+from .errors import ContractError
 
 logger = logging.getLogger(__name__)
 
