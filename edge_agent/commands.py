@@ -11,6 +11,7 @@ import json
 import logging
 import time
 from collections.abc import Callable
+from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
@@ -27,6 +28,12 @@ from .contract import (
 from .errors import ContractError
 
 logger = logging.getLogger(__name__)
+
+# A handler gets the request model the contract defines for its command and returns the result model.
+# Which request model that is depends on the command's name, which a type cannot follow: the argument
+# is Any here, and each handler declares its own model (Callable is contravariant in its argument, so
+# ``Callable[[BaseModel], ...]`` would refuse them all).
+Handler = Callable[[Any], BaseModel]
 
 
 class CommandError(Exception):
@@ -61,13 +68,13 @@ class Commands:
         self._config = config
         self._respond = respond
         self._started = time.monotonic()
-        self._handlers: dict[str, Callable[[BaseModel], BaseModel]] = {
+        self._handlers: dict[str, Handler] = {
             "ping": self._ping,
             "get-config": self._get_config,
             "set-log-level": self._set_log_level,
         }
 
-    def register(self, name: str, handler: Callable[[BaseModel], BaseModel]) -> None:
+    def register(self, name: str, handler: Handler) -> None:
         """Carry out command ``name`` (defined in the contract) with ``handler``.
 
         The handler gets the validated request payload and returns the result

@@ -446,7 +446,7 @@ def offers_for(shopper: Shopper, offers: Iterable[Offer], now: datetime,
 
     Promo-code offers are shown only once their code was entered.
     """
-    shown = []
+    shown: list[tuple[Offer, Skip | None]] = []
     for offer in offers:
         why = status(offer, shopper, now, codes)
         if why is None or why is Skip.NEEDS_ACTIVATION:

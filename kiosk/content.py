@@ -62,6 +62,7 @@ from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator, model_validator
+from pydantic_core import ErrorDetails
 
 logger = logging.getLogger(__name__)
 
@@ -348,6 +349,13 @@ class AttractEntry(_Strict):
             raise ValueError("give either 'image' or 'video'")
         return self
 
+    @property
+    def medium(self) -> str:
+        """The image or the video, whichever the entry has (``_one_medium``: exactly one)."""
+        medium = self.image or self.video
+        assert medium is not None, "_one_medium: an image or a video"
+        return medium
+
 
 class CarouselItemEntry(_Strict):
     gtin: Gtin
@@ -454,7 +462,7 @@ def _inner_model(annotation: Any) -> Any:
     return None
 
 
-def _message(error: dict) -> str:
+def _message(error: ErrorDetails) -> str:
     loc = tuple(error["loc"])
     if loc and loc[-1] == "[key]":  # only the per-language texts are dictionaries
         return f"unknown language {loc[-2]!r} (use {', '.join(LANGUAGES)})"
@@ -558,9 +566,9 @@ def _read(folder: Path, tz: tzinfo | None) -> _Reading:
         for loc, value in _find(document, pattern):
             if not isinstance(value, str) or loc in found:
                 continue
-            problem = _check_medium(root, value, kind)
-            if problem:
-                report(loc, problem)
+            medium_problem = _check_medium(root, value, kind)
+            if medium_problem:
+                report(loc, medium_problem)
             if not PurePosixPath(value).is_absolute() and ".." not in PurePosixPath(value).parts:
                 seen.append((folder / value, _stat(folder / value)))
     for pattern, what in UNIQUE_IDS:
@@ -578,7 +586,7 @@ def _read(folder: Path, tz: tzinfo | None) -> _Reading:
     return _Reading(_build(folder, manifest, tz), [], tuple(dict.fromkeys(seen)))
 
 
-def _localized(texts: dict[str, str] | None) -> Localized | None:
+def _localized(texts: LocalizedText | None) -> Localized | None:
     return Localized(**texts) if texts else None
 
 
@@ -589,18 +597,18 @@ def _build(folder: Path, manifest: Manifest, tz: tzinfo | None) -> ContentPack:
     folder = folder.resolve()  # media paths compare equal to ContentPack.media()'s
 
     attract = tuple(
-        AttractItem("image" if entry.image else "video", (folder / (entry.image or entry.video)).resolve(),
+        AttractItem("image" if entry.image else "video", (folder / entry.medium).resolve(),
                     entry.seconds or (IMAGE_SECONDS if entry.image else VIDEO_SECONDS), _localized(entry.caption),
                     when(entry.when))
         for entry in manifest.attract)
     carousels = tuple(
-        Carousel(entry.carousel, _localized(entry.title), entry.category,
+        Carousel(entry.carousel, Localized(**entry.title), entry.category,
                  tuple(CarouselItem(item.gtin, (folder / item.image).resolve() if item.image else None,
                                     _localized(item.caption)) for item in entry.items),
                  when(entry.when))
         for entry in manifest.inspire)
     instructions = tuple(
-        Instruction(entry.id, _localized(entry.title), (folder / entry.video).resolve(),
+        Instruction(entry.id, Localized(**entry.title), (folder / entry.video).resolve(),
                     (folder / entry.poster).resolve() if entry.poster else None,
                     tuple(entry.products), tuple(entry.categories))
         for entry in manifest.instructions)
@@ -678,6 +686,7 @@ class ContentLibrary:
         return True
 
     def _read(self) -> _Reading:
+        assert self.folder is not None, "callers return early without a folder"
         reading = _read(self.folder, self.tz)
         self._seen = reading.seen
         if reading.pack is None:

@@ -10,7 +10,7 @@ Imports neither OpenCV nor zxing-cpp: a configuration checks on any laptop.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -18,7 +18,10 @@ from .barcodes import DEFAULT_FORMATS, FORMATS, normalise_gtin
 from .geometry import FULL_FRAME, check_polygon
 
 PolygonField = Annotated[list[list[float]], AfterValidator(lambda points: [list(p) for p in check_polygon(points)])]
-FormatName = Literal[tuple(FORMATS)]  # type: ignore[valid-type]
+if TYPE_CHECKING:
+    FormatName = str  # a type checker cannot build a Literal from FORMATS' keys; pydantic can, below
+else:
+    FormatName = Literal[tuple(FORMATS)]  # validation and the schema's enum: exactly the known names
 
 
 class _Section(BaseModel):

@@ -110,10 +110,10 @@ class CardReader(ABC):
     """The port through which the agent learns about card taps."""
 
     @abstractmethod
-    def start(self, on_tap: Callable[[CardRead], None], on_removed: Callable[[], None]) -> None:
+    def start(self, on_tap: Callable[[CardRead], object], on_removed: Callable[[], None]) -> None:
         """Start watching for cards.
 
-        :param on_tap: called once per card presence with what was read.
+        :param on_tap: called once per card presence with what was read (what it returns is ignored).
         :param on_removed: called once when that card has left.
         :raises RuntimeError: when already started.
         """
@@ -199,12 +199,12 @@ class NfcpyReader(CardReader):
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._attempt = 0
-        self._on_tap: Callable[[CardRead], None] = lambda read: None
+        self._on_tap: Callable[[CardRead], object] = lambda read: None
         self._on_removed: Callable[[], None] = lambda: None
 
     # ------------------------------------------------------------------ the port
 
-    def start(self, on_tap: Callable[[CardRead], None], on_removed: Callable[[], None]) -> None:
+    def start(self, on_tap: Callable[[CardRead], object], on_removed: Callable[[], None]) -> None:
         """Start the ``nfc-reader`` thread.
 
         :raises RuntimeError: when already started.
