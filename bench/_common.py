@@ -27,7 +27,6 @@ if str(ROOT) not in sys.path:
 import paho.mqtt.client as mqtt  # noqa: E402
 from paho.mqtt.enums import CallbackAPIVersion  # noqa: E402
 
-
 STORE_ID = "bench"
 DEVICE_ID = "kiosk-1"
 
@@ -86,7 +85,7 @@ class Row:
 def _fmt(value: float | None) -> str:
     if value is None:
         return "-"
-    if isinstance(value, int) or float(value).is_integer() and abs(value) >= 100:
+    if isinstance(value, int) or (float(value).is_integer() and abs(value) >= 100):
         return f"{int(value):,}"
     if abs(value) >= 1000:
         return f"{value:,.0f}"
@@ -111,11 +110,11 @@ def print_table(title: str, rows: list[Row], notes: Sequence[str] = (), verbose:
     rule = "-+-".join("-" * w for w in widths)
     print(f"\n== {title}")
     print(f"   {time.strftime('%Y-%m-%d %H:%M:%S')}  {machine()}")
-    print(" | ".join(h.ljust(w) for h, w in zip(header, widths)))
+    print(" | ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)))
     print(rule)
     for line in lines:
         print(" | ".join(str(cell).ljust(w) if i == 0 else str(cell).rjust(w)
-                         for i, (cell, w) in enumerate(zip(line, widths))))
+                         for i, (cell, w) in enumerate(zip(line, widths, strict=True))))
     for row in rows:
         if row.note:
             print(f"   note: {row.label}: {row.note}")
@@ -151,7 +150,7 @@ def alternate(round_index: int, ours: Callable[[], None], raw: Callable[[], None
 def agent_config(port: int, db_path: Path, store: str = STORE_ID, device: str = DEVICE_ID,
                  window: int | None = None):
     """An agent configuration for a loopback broker, as the tests write it."""
-    from edge_agent.config import parse_config  # noqa: PLC0415 - keep _common light
+    from edge_agent.config import parse_config  # here, not at the top: keeps _common light
     outbox = f"[outbox]\nwindow = {window}\n" if window is not None else ""
     text = (f'[store]\nid = "{store}"\n[device]\nid = "{device}"\n'
             f'[mqtt]\nhost = "127.0.0.1"\nport = {port}\nreconnect_min_s = 0.1\nreconnect_max_s = 1.0\n'

@@ -69,12 +69,13 @@ def main() -> int:
             self.label = Label(text="" if args.port else "Hello world", font_size=36)
             self.frames = self.client = None
             if args.frame_log:
-                import _common  # noqa: F401, PLC0415 - puts the project on sys.path
-                from kiosk.diagnostics import FrameLog  # noqa: PLC0415
+                import _common  # noqa: F401 - puts the project on sys.path
+
+                from kiosk.diagnostics import FrameLog
 
                 self.frames = FrameLog(args.frame_log, Window)
             if args.port:
-                import _common as common  # noqa: PLC0415
+                import _common as common
 
                 self.client = common.raw_client(f"bench-label-{os.getpid()}")
                 self.client.on_message = self._on_message

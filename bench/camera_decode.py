@@ -116,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
 
     decoded_ours, decoded_raw = results["ours"][0][0], results["raw"][0][0]
     fp_ours, fp_raw = results["ours"][0][1], results["raw"][0][1]
-    ratios = [o / r for o, r in zip(ms("ours"), ms("raw"))]
+    ratios = [o / r for o, r in zip(ms("ours"), ms("raw"), strict=True)]
     rows = [
         Row("images decoded", decoded_ours, decoded_raw, f"of {positives}",
             decoded_ours / decoded_raw if decoded_raw else None, ">= 1.0x", decoded_ours >= decoded_raw),

@@ -142,8 +142,8 @@ def main() -> int:
     try:
         for round_index in range(rounds):
             common.alternate(round_index,
-                             lambda: results["ours"].append(run_ours(workdir, broker.port, payloads, round_index)),
-                             lambda: results["raw"].append(run_raw(workdir, rows, round_index)))
+                             lambda i=round_index: results["ours"].append(run_ours(workdir, broker.port, payloads, i)),
+                             lambda i=round_index: results["raw"].append(run_raw(workdir, rows, i)))
             results["inbox"].append(run_inbox(workdir, payloads, round_index))
             if args.verbose:
                 print(f"round {round_index}: ours {results['ours'][-1]:,.0f}/s, raw {results['raw'][-1]:,.0f}/s, "
@@ -153,17 +153,18 @@ def main() -> int:
         shutil.rmtree(workdir, ignore_errors=True)
 
     ours, raw, inbox = (common.median(results[k]) for k in ("ours", "raw", "inbox"))
-    ratio = common.median([a / b for a, b in zip(results["ours"], results["raw"])])
+    ratio = common.median([a / b for a, b in zip(results["ours"], results["raw"], strict=True)])
     rows_out = [
         Row(f"ingest {count:,} records via MQTT", ours, raw, "records/s", ratio, f">= {TARGET_RATE:,.0f}/s",
             ours >= TARGET_RATE, results["ours"], results["raw"]),
         Row("diag: Inbox.handle alone (no broker)", inbox, raw, "records/s",
-            common.median([a / b for a, b in zip(results["inbox"], results["raw"])]), "info", None, results["inbox"]),
+            common.median([a / b for a, b in zip(results["inbox"], results["raw"], strict=True)]), "info", None,
+            results["inbox"]),
         Row(f"time for {count:,} records via MQTT", count / ours, count / raw, "s", None, "info", None),
     ]
-    notes = [f"{rounds} rounds; {len(payloads)} messages of {BATCH} products, "
-             f"{common.median([len(p) for p in payloads]) / 1024:.0f} KiB each; raw: same rows pre-encoded, "
-             f"executemany, {BATCH} per transaction, WAL + synchronous=FULL"]
+    notes = [(f"{rounds} rounds; {len(payloads)} messages of {BATCH} products, "
+              f"{common.median([len(p) for p in payloads]) / 1024:.0f} KiB each; raw: same rows pre-encoded, "
+              f"executemany, {BATCH} per transaction, WAL + synchronous=FULL")]
     return common.finish("central ingest: catalogue pushes through MQTT vs raw sqlite3 inserts", args, rows_out,
                          notes)
 

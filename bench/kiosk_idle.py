@@ -101,7 +101,7 @@ def phase(apps: dict[str, gui.App], windows: int, seconds: float, warmup: float,
 def rows_for(label: str, windows: list[dict], subject: str, cpu_target: bool) -> list[Row]:
     ours = [w[subject]["cpu"] * 100 for w in windows]
     raw = [w["hello"]["cpu"] * 100 for w in windows]
-    ratios = [o / r if r > 0 else float("inf") for o, r in zip(ours, raw)]
+    ratios = [o / r if r > 0 else float("inf") for o, r in zip(ours, raw, strict=True)]
     ratio = common.median(ratios)
     raster = [w[subject]["raster"] * 100 for w in windows]
     raw_raster = [w["hello"]["raster"] * 100 for w in windows]

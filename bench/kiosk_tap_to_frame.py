@@ -298,8 +298,8 @@ def main() -> int:
         for round_index in range(rounds):
             cards = [rng.randrange(len(NAMES)) for _ in range(taps)]
             common.alternate(round_index,
-                             lambda: run(ours, cards, results["ours"]),
-                             lambda: run(base, cards, results["raw"]))
+                             lambda cards=cards: run(ours, cards, results["ours"]),
+                             lambda cards=cards: run(base, cards, results["raw"]))
             if args.verbose:
                 print(f"round {round_index}: ours p95 "
                       f"{common.percentile([t['total'] for t in results['ours'][-taps:]], 95):.1f} ms, raw p95 "
@@ -332,13 +332,13 @@ def main() -> int:
             o = common.percentile([t[key] for t in results["ours"]], q)
             r = common.percentile([t[key] for t in results["raw"]], q)
             rows.append(Row(f"  part: {label} p{q}", o, r, "ms", o / r if r > 0 else None, "info", None))
-    notes = [f"{rounds} rounds x {taps} taps per side ({len(ours)} taps each), alternating; {len(NAMES)} customers; "
-             f"poll interval {POLL_S * 1000:.0f} ms on both sides; window {gui.SIZE} on one Xvfb",
-             "baseline: bare nfcpy sense loop + raw paho QoS 1 publish -> a Kivy Label set via Clock.schedule_once, "
-             "first on_flip after",
-             "parts: the MQTT message at a subscriber in the bench process; 'app changed' when sync() (ours) / "
-             "the label's callback (baseline) made the change: the app's own broker hop, the wait for the next "
-             "clock tick, decoding; 'frame drawn' after kv rules, textures, layout and drawing, before the swap"]
+    notes = [(f"{rounds} rounds x {taps} taps per side ({len(ours)} taps each), alternating; {len(NAMES)} customers; "
+              f"poll interval {POLL_S * 1000:.0f} ms on both sides; window {gui.SIZE} on one Xvfb"),
+             ("baseline: bare nfcpy sense loop + raw paho QoS 1 publish -> a Kivy Label set via Clock.schedule_once, "
+              "first on_flip after"),
+             ("parts: the MQTT message at a subscriber in the bench process; 'app changed' when sync() (ours) / "
+              "the label's callback (baseline) made the change: the app's own broker hop, the wait for the next "
+              "clock tick, decoding; 'frame drawn' after kv rules, textures, layout and drawing, before the swap")]
     if warnings:
         notes.append(f"Kivy clock warnings: {warnings[:3]}")
     return common.finish("kiosk: tap -> first frame with the name (issue 6)", args, rows, notes)

@@ -113,7 +113,8 @@ def fill(path: Path, customers: int, offers: int, products: int) -> dict:
     now = time.time()
     conn.execute("BEGIN")
     conn.executemany(
-        "INSERT INTO products (gtin, version, active, price_cents, category, data, updated) VALUES (?, 1, 1, ?, ?, ?, ?)",
+        "INSERT INTO products (gtin, version, active, price_cents, category, data, updated) "
+        "VALUES (?, 1, 1, ?, ?, ?, ?)",
         ((gtin_of(n), price, f"cat-{n % CATEGORIES:03d}",
           json.dumps({"gtin": gtin_of(n), "version": 1, "active": True, "name": {"nl": f"Product {n}"},
                       "price_cents": price, "category": f"cat-{n % CATEGORIES:03d}", "stock": n % 50}), now)
@@ -275,16 +276,16 @@ def main() -> int:
             scopes = [scope_of(customer) for customer in shoppers]
             common.alternate(
                 round_index,
-                lambda: results["one"].append(timed(
+                lambda pairs=pairs: results["one"].append(timed(
                     lambda c=c, g=g: matcher.match_product(matcher.shopper(c), g) for c, g in pairs)),
-                lambda: results["one-raw"].append(timed(lambda c=c, g=g: raw.one(c, g) for c, g in pairs)))
+                lambda pairs=pairs: results["one-raw"].append(timed(lambda c=c, g=g: raw.one(c, g) for c, g in pairs)))
             common.alternate(
                 round_index,
-                lambda: results["all"].append(timed(
+                lambda shoppers=shoppers: results["all"].append(timed(
                     lambda c=c: deals.append(len(matcher.match_catalogue(matcher.shopper(c)).deals))
                     for c in shoppers)),
-                lambda: results["all-raw"].append(timed(
-                    lambda c=c, s=s: raw.catalogue(c, s) for c, s in zip(shoppers, scopes))))
+                lambda shoppers=shoppers, scopes=scopes: results["all-raw"].append(timed(
+                    lambda c=c, s=s: raw.catalogue(c, s) for c, s in zip(shoppers, scopes, strict=True))))
             if args.verbose:
                 print(f"round {round_index}: one p95 {common.percentile(results['one'][-1], 95):.3f} ms, "
                       f"raw {common.percentile(results['one-raw'][-1], 95):.3f} ms; catalogue p95 "
@@ -298,7 +299,7 @@ def main() -> int:
         return [common.percentile(values, q) for values in results[kind]]
 
     def ratio(ours: str, base: str, q: float) -> float:
-        return common.median([a / b for a, b in zip(per_round(ours, q), per_round(base, q))])
+        return common.median([a / b for a, b in zip(per_round(ours, q), per_round(base, q), strict=True)])
 
     rows = []
     for q in (50, 95):
@@ -306,14 +307,14 @@ def main() -> int:
         rows.append(Row(f"one product p{q}", ours, common.median(per_round("one-raw", q)), "ms",
                         ratio("one", "one-raw", q), f"<= {TARGET_P95_MS:.0f} ms" if q == 95 else "info",
                         ours <= TARGET_P95_MS if q == 95 else None, per_round("one", q), per_round("one-raw", q)))
-    for q in (50, 95):
-        rows.append(Row(f"whole catalogue p{q}", common.median(per_round("all", q)),
-                        common.median(per_round("all-raw", q)), "ms", ratio("all", "all-raw", q), "info", None,
-                        per_round("all", q), per_round("all-raw", q)))
+    rows.extend(Row(f"whole catalogue p{q}", common.median(per_round("all", q)),
+                    common.median(per_round("all-raw", q)), "ms", ratio("all", "all-raw", q), "info", None,
+                    per_round("all", q), per_round("all-raw", q))
+                for q in (50, 95))
     rows.append(Row("offers index load (10k offers)" if offers == 10_000 else f"offers index load ({offers:,})",
                     load_ms, None, "ms", None, "info", None))
-    notes = [f"{rounds} rounds x {singles} one-product and {catalogues} catalogue matches per side; "
-             f"{customers:,} customers, {offers:,} offers, {products:,} products (filled in {fill_s:.0f} s)",
+    notes = [(f"{rounds} rounds x {singles} one-product and {catalogues} catalogue matches per side; "
+              f"{customers:,} customers, {offers:,} offers, {products:,} products (filled in {fill_s:.0f} s)"),
              f"deals per catalogue match: median {common.median(deals):.0f}, max {max(deals) if deals else 0}"]
     return common.finish("match: MatchService vs raw sqlite3 reads of the same rows", args, rows, notes)
 

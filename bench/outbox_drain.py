@@ -28,6 +28,7 @@ against each raw variant), 0 lost.
 
 from __future__ import annotations
 
+import functools
 import gc
 import json
 import logging
@@ -217,9 +218,9 @@ def main(argv: list[str] | None = None) -> int:
                 extra = []
                 try:
                     runs = {
-                        "ours": lambda: measure_ours(broker, template, folder, size, args.window),
-                        "raw": lambda: measure_raw(broker, payloads, args.window, MAX_OUTSTANDING),
-                        "raw-windowed": lambda: measure_raw(broker, payloads, args.window, args.window),
+                        "ours": functools.partial(measure_ours, broker, template, folder, size, args.window),
+                        "raw": functools.partial(measure_raw, broker, payloads, args.window, MAX_OUTSTANDING),
+                        "raw-windowed": functools.partial(measure_raw, broker, payloads, args.window, args.window),
                     }
                     for j in range(len(sides)):
                         side = sides[(r + j) % len(sides)]
@@ -238,7 +239,7 @@ def main(argv: list[str] | None = None) -> int:
             ours = common.median(rates["ours"])
             worst_lost = max(lost["ours"])
             for side, label in (("raw", "paho queue"), ("raw-windowed", "windowed publisher")):
-                ratio = common.median([o / b if b else 0.0 for o, b in zip(rates["ours"], rates[side])])
+                ratio = common.median([o / b if b else 0.0 for o, b in zip(rates["ours"], rates[side], strict=True)])
                 rows_out.append(Row(f"drain {size:,} vs raw ({label})", ours, common.median(rates[side]), "msg/s",
                                     ratio, f">= {TARGET}x raw", ratio >= TARGET, rates["ours"], rates[side]))
             rows_out.append(Row(f"lost of {size:,} (worst round; raw: paho queue)", worst_lost,

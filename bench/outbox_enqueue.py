@@ -195,7 +195,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         shutil.rmtree(base, ignore_errors=True)
     ours, raw = common.median(ours_rates), common.median(raw_rates)
-    ratios = [o / b for o, b in zip(ours_rates, raw_rates)]
+    ratios = [o / b for o, b in zip(ours_rates, raw_rates, strict=True)]
     ratio = common.median(ratios)
     rows = [Row("enqueue rate", ours, raw, "events/s", ratio, f">= {TARGET}x raw", ratio >= TARGET,
                 ours_rates, raw_rates)]
@@ -204,14 +204,14 @@ def main(argv: list[str] | None = None) -> int:
                     "(info)", None, [1e6 / v for v in ours_rates], [1e6 / v for v in raw_rates]))
     store = common.median(store_rates)
     rows.append(Row("diag: Store.transaction + INSERT, pre-encoded", store, raw, "events/s",
-                    common.median([o / b for o, b in zip(store_rates, raw_rates)]), "(info)", None,
+                    common.median([o / b for o, b in zip(store_rates, raw_rates, strict=True)]), "(info)", None,
                     store_rates, raw_rates))
     rows.append(Row("diag: validate+encode+outbox cost", 1e6 / ours - 1e6 / store, None, "us/event", None,
                     "(info)", None, note="per event: 1/ours - 1/store-only"))
-    notes = [f"{rounds} rounds x {min(written)}-{max(written)} events each side (at most {events}, "
-             f"time budget {args.budget_s:g} s), alternating every {args.chunk} events; "
-             "medians; ratio = median of the per-round ratios. "
-             f"Temp files in {tempfile.gettempdir()}; WAL, synchronous=FULL, one commit per event on both sides."]
+    notes = [(f"{rounds} rounds x {min(written)}-{max(written)} events each side (at most {events}, "
+              f"time budget {args.budget_s:g} s), alternating every {args.chunk} events; "
+              "medians; ratio = median of the per-round ratios. "
+              f"Temp files in {tempfile.gettempdir()}; WAL, synchronous=FULL, one commit per event on both sides.")]
     return common.finish("outbox_enqueue: Outbox.enqueue vs raw sqlite3 insert", args, rows, notes)
 
 

@@ -95,7 +95,7 @@ def run_ours(agent_parts, cards, kind: str) -> list[float]:
         start = time.perf_counter()
         emulator.hold(card)
         with arrivals._cond:
-            arrivals._cond.wait_for(lambda: len(sessions_seen) > before, 10)
+            arrivals._cond.wait_for(lambda before=before: len(sessions_seen) > before, 10)
         if len(sessions_seen) <= before:
             raise TimeoutError("no session message")
         latencies.append((sessions_seen[-1][0] - start) * 1000)
@@ -226,9 +226,10 @@ def main() -> int:
             size = int(common.median(payload_sizes)) if payload_sizes else 300
             common.alternate(
                 round_index,
-                lambda: results["uid"].append(run_ours(
+                lambda cards=cards: results["uid"].append(run_ours(
                     (ours_emulator, session_arrivals, removed, sessions_seen), cards, "uid")),
-                lambda: results["raw"].append(run_baseline(base_emulator, base_loop, base_arrivals, cards, size)))
+                lambda cards=cards, size=size: results["raw"].append(
+                    run_baseline(base_emulator, base_loop, base_arrivals, cards, size)))
             results["sun"].append(run_ours((ours_emulator, session_arrivals, removed, sessions_seen),
                                            [rng.randrange(customers) for _ in range(taps)], "sun"))
             if args.verbose:
@@ -262,8 +263,8 @@ def main() -> int:
     for q in (50, 95):
         ours, raw = common.median(per_round("sun", q)), common.median(per_round("raw", q))
         rows.append(Row(f"SUN card p{q}", ours, raw, "ms", ours / raw, "info", None, per_round("sun", q)))
-    notes = [f"{rounds} rounds x {taps} taps per kind; {customers:,} customers stored (filled in {fill_s:.1f} s); "
-             f"poll interval {POLL_S * 1000:.0f} ms on both sides",
+    notes = [(f"{rounds} rounds x {taps} taps per kind; {customers:,} customers stored (filled in {fill_s:.1f} s); "
+              f"poll interval {POLL_S * 1000:.0f} ms on both sides"),
              "baseline: bare nfcpy sense loop + raw paho QoS 1 publish -> receive of a same-size payload"]
     return common.finish("tap -> session message (issue 3)", args, rows, notes)
 

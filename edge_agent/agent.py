@@ -15,20 +15,22 @@ import sqlite3
 import threading
 import time
 from importlib.metadata import version as package_version
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
 
+from . import __version__
 from .commands import Commands
-from .config import AgentConfig
+from .config import AgentConfig, NfcConfig
 from .contract import (
     BIRTH,
     EVENTS,
     HEALTH,
     PRESENCE,
     PROBE,
+    PUSHES,
     SCAN,
     SHELF,
-    PUSHES,
     BirthPayload,
     HealthPayload,
     ProbePayload,
@@ -47,7 +49,9 @@ from .sessions import SessionService
 from .shopping import ShoppingService
 from .store import Store
 from .systemd import Notifier
-from . import __version__
+
+if TYPE_CHECKING:  # imported where used: the reader needs nfcpy, which an agent without one never loads
+    from .nfc.reader import NfcpyReader
 
 logger = logging.getLogger(__name__)
 
@@ -79,9 +83,9 @@ class Agent:
                          on_connected=self._on_connected)
         self.notifier = notifier or Notifier()
         self.sessions: SessionService | None = None
-        self.reader = None
+        self.reader: NfcpyReader | None = None
         if config.nfc is not None:
-            self._setup_sessions(credentials or Credentials())
+            self._setup_sessions(config.nfc, credentials or Credentials())
         self.camera = None
         if config.camera is not None:
             from .camera.pipeline import build_pipeline
@@ -97,11 +101,10 @@ class Agent:
         self._stopped = threading.Event()
         self._housekeeping: threading.Thread | None = None
 
-    def _setup_sessions(self, credentials: Credentials) -> None:
+    def _setup_sessions(self, nfc: NfcConfig, credentials: Credentials) -> None:
         from .nfc.reader import NfcpyReader
         from .nfc.sun import SUN_FILE_READ_MASTER_KEY, SUN_META_READ_KEY, SunKeys
 
-        nfc = self.config.nfc
         key = credentials.require_key(STORE_HMAC_KEY)
         if len(key) < 16:
             raise CredentialError(f"credential {STORE_HMAC_KEY!r} must be at least 16 bytes")
@@ -131,8 +134,9 @@ class Agent:
     def start(self) -> None:
         self.matcher.refresh()  # load the offers now rather than on the first shopper's request
         self.link.start()
-        self.link.wait_first_attempt(timeout=self.config.mqtt.connect_timeout_s + 1)
+        self.link.wait_first_attempt(timeout=self.link.mqtt_config.connect_timeout_s + 1)
         if self.reader is not None:
+            assert self.sessions is not None, "_setup_sessions makes both"
             self.reader.start(self.sessions.on_tap, self.sessions.on_removed)
         if self.camera is not None:
             self.camera.start()
@@ -232,6 +236,7 @@ class Agent:
     def _reader_health(self) -> dict:
         if self.reader is None:
             return {}
+        assert self.sessions is not None, "_setup_sessions makes both"
         health = self.reader.health()
         return {"reader_state": health["state"], "reader_error": health.get("last_error"),
                 "taps": self.sessions.taps}
@@ -265,10 +270,12 @@ class Agent:
 
     def _on_probe(self, raw: bytes) -> None:
         try:
-            nonce = decode(PROBE, raw).payload.nonce
+            payload = decode(PROBE, raw).payload
         except ContractError as exc:
             self.inbox.reject(self.topics.probe, None, str(exc))
             return
+        assert isinstance(payload, ProbePayload), "PROBE's payload model"
+        nonce = payload.nonce
         probe = self._probe
         if probe is not None and probe[0] == nonce:
             self.broker_rtt_ms = round((time.perf_counter() - probe[1]) * 1000, 3)

@@ -10,11 +10,11 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
 from .config import AgentConfig
-from .errors import ContractError
 from .contract import (
     COMMANDS,
     GetConfigResult,
@@ -25,8 +25,15 @@ from .contract import (
     encode_response,
     transaction_of,
 )
+from .errors import ContractError
 
 logger = logging.getLogger(__name__)
+
+# A handler gets the request model the contract defines for its command and returns the result model.
+# Which request model that is depends on the command's name, which a type cannot follow: the argument
+# is Any here, and each handler declares its own model (Callable is contravariant in its argument, so
+# ``Callable[[BaseModel], ...]`` would refuse them all).
+Handler = Callable[[Any], BaseModel]
 
 
 class CommandError(Exception):
@@ -44,13 +51,13 @@ class Commands:
         self._config = config
         self._respond = respond
         self._started = time.monotonic()
-        self._handlers: dict[str, Callable[[BaseModel], BaseModel]] = {
+        self._handlers: dict[str, Handler] = {
             "ping": self._ping,
             "get-config": self._get_config,
             "set-log-level": self._set_log_level,
         }
 
-    def register(self, name: str, handler: Callable[[BaseModel], BaseModel]) -> None:
+    def register(self, name: str, handler: Handler) -> None:
         """Carry out command ``name`` (defined in the contract) with ``handler``.
 
         The handler gets the validated request payload and returns the result

@@ -10,6 +10,7 @@ reason (never the payload, which may hold personal data), a counter, and an
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -71,10 +72,8 @@ class Inbox:
             decoded = decode(message, item.payload)
         except ContractError as exc:
             message_id = None
-            try:
+            with contextlib.suppress(ContractError):
                 message_id = parse_envelope(item.payload).id
-            except ContractError:
-                pass
             self.reject(item.topic, message_id, str(exc))
             return
         message_id = decoded.envelope.id

@@ -30,6 +30,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import cast
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
@@ -262,8 +263,10 @@ class Link:
         self._ended.set()
 
     def _handle_message(self, client: mqtt.Client, userdata, message: mqtt.MQTTMessage) -> None:
-        self._inbox.put(Received(client, message.topic, message.payload, message.mid, message.qos,
-                                 message.retain))
+        # paho types the attribute bytes | bytearray (a caller may assign either); a received PUBLISH's
+        # payload is always bytes (decode_publish slices it with struct.unpack).
+        payload = cast(bytes, message.payload)
+        self._inbox.put(Received(client, message.topic, payload, message.mid, message.qos, message.retain))
 
     def _work(self) -> None:
         while True:

@@ -403,7 +403,7 @@ def catalogue_deals(shopper: Shopper, offers: Iterable[Offer], items: Iterable[I
                 price = group.price_cents
                 if group.price_group not in allowed or price > lowest:
                     continue
-                if price < lowest or (winner is not None and (0 < rank or (0 == rank and (
+                if price < lowest or (winner is not None and (rank > 0 or (rank == 0 and (
                         is_offer or group.price_group < ident)))):
                     lowest, rank, is_offer, ident, winner = price, 0, 0, group.price_group, group
         for candidates in (named, covering) if named else (covering,):
@@ -446,7 +446,7 @@ def offers_for(shopper: Shopper, offers: Iterable[Offer], now: datetime,
 
     Promo-code offers are shown only once their code was entered.
     """
-    shown = []
+    shown: list[tuple[Offer, Skip | None]] = []
     for offer in offers:
         why = status(offer, shopper, now, codes)
         if why is None or why is Skip.NEEDS_ACTIVATION:

@@ -124,11 +124,14 @@ class ShoppingService:
             raise CommandError("no such session (it ended or was replaced)")
         return session
 
-    def _recognised(self, session_id: str) -> ActiveSession:
+    def _recognised(self, session_id: str) -> tuple[ActiveSession, str]:
+        """The session and its customer."""
         session = self._session(session_id)
         if session.decision.outcome is not Outcome.RECOGNISED:
             raise CommandError("this session has no recognised customer")
-        return session
+        customer = session.decision.customer
+        assert customer is not None, "a recognised decision names its customer"
+        return session, customer
 
     def _context(self, session_id: str | None) -> _Context:
         if session_id is None:
@@ -186,8 +189,8 @@ class ShoppingService:
 
     def account(self, request: SessionRequest) -> AccountResult:
         """Points and tier progress, pick-up orders and recent purchases, as far as the screen may show them."""
-        session = self._recognised(request.session)
-        customer, allowed = session.decision.customer, session.decision.may_show
+        session, customer = self._recognised(request.session)
+        allowed = session.decision.may_show
         with self._store.reading() as conn:
             row = conn.execute("SELECT profile FROM customers WHERE customer = ?", (customer,)).fetchone()
             profile = json.loads(row[0]) if row else {}
@@ -211,8 +214,7 @@ class ShoppingService:
 
     def activate_offer(self, request: ActivateOfferRequest) -> ActivateOfferResult:
         """Activate an offer on the customer's account: recorded here and sent upstream, once."""
-        session = self._recognised(request.session)
-        customer = session.decision.customer
+        session, customer = self._recognised(request.session)
         if Category.OFFERS not in session.decision.may_show:
             raise CommandError("this session may not use the customer's offers")
         offer = self._matcher.offer(request.offer)
@@ -231,6 +233,7 @@ class ShoppingService:
                 if new:  # same transaction: recorded here exactly when it is certain to go upstream
                     self._outbox.enqueue("offer-activation", OfferActivationEvent(
                         session=session.id, customer=customer, offer=offer.id, offer_version=offer.version))
+        assert self._sessions is not None, "_recognised found the session there"
         self._sessions.log_use(customer, "offer activated", [Category.OFFERS.value])
         logger.info("offer %s activated at the kiosk (%s)", offer.id, "new" if new else "already active")
         return ActivateOfferResult(offer=offer.id, new=new)
@@ -255,7 +258,9 @@ class ShoppingService:
         if context.shopper.customer is not None:
             self._log(context, "promo code checked", [Category.OFFERS.value])
         language = request.language or context.shopper.language
-        view = self._offer_view(offer, context.shopper, language, None) if outcome == "valid" else None
+        view = None
+        if offer is not None and outcome == "valid":
+            view = self._offer_view(offer, context.shopper, language, None)
         return PromoCodeResult(valid=outcome == "valid", outcome=outcome, offer=view)
 
     def feedback(self, request: FeedbackRequest) -> QueuedResult:

@@ -2,7 +2,8 @@
 
 Subscribes to the device's local session topic, its retained ``state`` and
 ``birth``, its periodic ``health``, the camera's retained ``presence``, its
-``scan`` and ``shelf`` messages, and to the responses of the local requests it sends; every topic comes from :mod:`edge_agent.contract`.
+``scan`` and ``shelf`` messages, and to the responses of the local requests it
+sends; every topic comes from :mod:`edge_agent.contract`.
 Messages are decoded and validated with the contract on paho's network
 thread, and only the validated result is handed to the UI, through ``post``:
 by default Kivy's ``Clock.schedule_once``, which is thread safe. Nothing here
@@ -54,8 +55,8 @@ from edge_agent.mqtt_socket import set_nodelay
 logger = logging.getLogger(__name__)
 
 # The local requests the kiosk sends (each must be in the contract).
-KIOSK_COMMANDS: tuple[str, ...] = ("my-data", "withdraw-consent", "end-session", "enrol", "product", "account", "offers",
-                                   "activate-offer", "check-promo-code", "feedback", "staff-assist")
+KIOSK_COMMANDS: tuple[str, ...] = ("my-data", "withdraw-consent", "end-session", "enrol", "product", "account",
+                                   "offers", "activate-offer", "check-promo-code", "feedback", "staff-assist")
 
 
 class Sink(Protocol):
@@ -68,7 +69,7 @@ class Sink(Protocol):
     def on_presence(self, payload: BaseModel) -> None: ...
     def on_scan(self, payload: BaseModel) -> None: ...
     def on_shelf(self, payload: BaseModel) -> None: ...
-    def on_response(self, command: str, session: str, ok: bool, data: BaseModel | None,
+    def on_response(self, command: str, session: str | None, ok: bool, data: BaseModel | None,
                     error: str | None) -> None: ...
     def on_connection(self, connected: bool) -> None: ...
     def on_malformed(self, topic: str, reason: str) -> None: ...
@@ -171,7 +172,8 @@ class Bridge:
     def subscriptions(self) -> list[tuple[str, int]]:
         """Topics and QoS the kiosk subscribes to."""
         return ([(self.topics.session, SESSION.qos), (self.topics.state, STATE.qos), (self.topics.birth, BIRTH.qos),
-                 (self.topics.health, HEALTH.qos), (self.topics.presence, PRESENCE.qos), (self.topics.scan, SCAN.qos), (self.topics.shelf, SHELF.qos)]
+                 (self.topics.health, HEALTH.qos), (self.topics.presence, PRESENCE.qos), (self.topics.scan, SCAN.qos),
+                 (self.topics.shelf, SHELF.qos)]
                 + [(topic, RESPONSES[name].qos) for topic, name in self._responses.items()])
 
     def start(self) -> None:
@@ -202,9 +204,8 @@ class Bridge:
         data: dict[str, Any] = {"session": session} if session is not None else {}
         if language is not None and "language" in model_fields:
             data["language"] = language
-        for name, value in (("gtin", gtin), *extra.items()):
-            if value is not None and name in model_fields:
-                data[name] = value
+        data.update({name: value for name, value in (("gtin", gtin), *extra.items())
+                     if value is not None and name in model_fields})
         _, payload = encode(COMMANDS[command], data, transaction=transaction)
         with self._lock:
             self._pending[transaction] = Pending(command, session, self._clock() + self._timeout)
@@ -310,7 +311,7 @@ class Bridge:
         transaction = transaction_of(raw) if len(raw) <= MESSAGE_LIMIT else None
         with self._lock:
             pending = self._pending.get(transaction) if transaction else None
-            if pending is None or pending.command != command:
+            if not transaction or pending is None or pending.command != command:
                 logger.debug("ignored a %s response for another client", command)
                 return
             del self._pending[transaction]

@@ -343,6 +343,13 @@ class AttractEntry(_Strict):
             raise ValueError("give either 'image' or 'video'")
         return self
 
+    @property
+    def medium(self) -> str:
+        """The image or the video, whichever the entry has (``_one_medium``: exactly one)."""
+        medium = self.image or self.video
+        assert medium is not None, "_one_medium: an image or a video"
+        return medium
+
 
 class CarouselItemEntry(_Strict):
     gtin: Gtin
@@ -531,9 +538,9 @@ def _read(folder: Path, tz: tzinfo | None) -> _Reading:
         for loc, value in _find(document, pattern):
             if not isinstance(value, str) or key_path(loc) in found:
                 continue
-            problem = _check_medium(root, value, kind)
-            if problem:
-                report(loc, problem)
+            medium_problem = _check_medium(root, value, kind)
+            if medium_problem:
+                report(loc, medium_problem)
             if not PurePosixPath(value).is_absolute() and ".." not in PurePosixPath(value).parts:
                 seen.append((folder / value, _stat(folder / value)))
     for pattern, what in UNIQUE_IDS:
@@ -551,7 +558,7 @@ def _read(folder: Path, tz: tzinfo | None) -> _Reading:
     return _Reading(_build(folder, manifest, tz), [], tuple(dict.fromkeys(seen)))
 
 
-def _localized(texts: dict[str, str] | None) -> Localized | None:
+def _localized(texts: LocalizedText | None) -> Localized | None:
     return Localized(**texts) if texts else None
 
 
@@ -562,18 +569,18 @@ def _build(folder: Path, manifest: Manifest, tz: tzinfo | None) -> ContentPack:
     folder = folder.resolve()  # media paths compare equal to ContentPack.media()'s
 
     attract = tuple(
-        AttractItem("image" if entry.image else "video", (folder / (entry.image or entry.video)).resolve(),
+        AttractItem("image" if entry.image else "video", (folder / entry.medium).resolve(),
                     entry.seconds or (IMAGE_SECONDS if entry.image else VIDEO_SECONDS), _localized(entry.caption),
                     when(entry.when))
         for entry in manifest.attract)
     carousels = tuple(
-        Carousel(entry.carousel, _localized(entry.title), entry.category,
+        Carousel(entry.carousel, Localized(**entry.title), entry.category,
                  tuple(CarouselItem(item.gtin, (folder / item.image).resolve() if item.image else None,
                                     _localized(item.caption)) for item in entry.items),
                  when(entry.when))
         for entry in manifest.inspire)
     instructions = tuple(
-        Instruction(entry.id, _localized(entry.title), (folder / entry.video).resolve(),
+        Instruction(entry.id, Localized(**entry.title), (folder / entry.video).resolve(),
                     (folder / entry.poster).resolve() if entry.poster else None,
                     tuple(entry.products), tuple(entry.categories))
         for entry in manifest.instructions)
@@ -651,6 +658,7 @@ class ContentLibrary:
         return True
 
     def _read(self) -> _Reading:
+        assert self.folder is not None, "callers return early without a folder"
         reading = _read(self.folder, self.tz)
         self._seen = reading.seen
         if reading.pack is None:

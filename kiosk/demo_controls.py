@@ -40,7 +40,7 @@ class DemoControls(BoxLayout):
 
     def on_key(self, _window, key: int, _scancode: int, codepoint: str | None, modifiers: list) -> bool:
         pressed = codepoint if codepoint in KEYS else KEYPAD.get(key)
-        if pressed is None or modifiers and set(modifiers) - {"numlock", "capslock"} or self._typing():
+        if pressed is None or (modifiers and set(modifiers) - {"numlock", "capslock"}) or self._typing():
             return False
         self.send(*KEYS[pressed])
         return True

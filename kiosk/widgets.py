@@ -9,6 +9,7 @@ target: at least 9 mm, from :func:`kivy.metrics.mm`). Their look is in
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from kivy.graphics import Color as ColorInstruction
 from kivy.graphics import InstructionGroup, Line
@@ -72,7 +73,13 @@ HIGH_CONTRAST = Theme(
 )
 
 
-class ContrastEdge:
+if TYPE_CHECKING:  # to a type checker the mixin has a widget's canvas, geometry and bindings
+    from kivy.uix.widget import Widget as _MixedIntoWidget
+else:
+    _MixedIntoWidget = object  # at run time the widget class it is mixed with supplies them
+
+
+class ContrastEdge(_MixedIntoWidget):
     """A frame line around the widget that exists only while ``edge_shown`` (the high-contrast theme).
 
     Not a kv ``Line`` made transparent in the standard theme: Kivy draws a line wider than 1 px in a colour
@@ -224,7 +231,7 @@ class Rows(BoxLayout):
 
     rows_data = ListProperty([])
 
-    def __init__(self, **kwargs):
+    def __init__(self, **kwargs) -> None:
         self._spare: list[Row] = []  # rows taken out, emptied, for the next longer list
         super().__init__(**kwargs)
 

@@ -28,8 +28,7 @@ def bridge_lines(central_port: int) -> str:
     lines = []
     for line in (ROOT / "config" / "mosquitto" / "bridge.conf").read_text().splitlines():
         stripped = line.strip()
-        if not stripped or stripped.startswith("#") or stripped.startswith(("bridge_cafile", "bridge_certfile",
-                                                                           "bridge_keyfile")):
+        if not stripped or stripped.startswith(("#", "bridge_cafile", "bridge_certfile", "bridge_keyfile")):
             continue
         if stripped.startswith("address "):
             stripped = f"address 127.0.0.1:{central_port}"

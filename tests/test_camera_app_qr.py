@@ -188,7 +188,7 @@ def test_app_qr_codes_are_ignored_without_a_public_key(tmp_path, caplog):
 def test_the_documented_example_token_verifies():
     text = (Path(__file__).resolve().parent.parent / "docs" / "app-qr.md").read_text(encoding="utf-8")
     token = next(line.strip() for line in text.splitlines() if re.fullmatch(r"CSA1:[A-Z2-7]+", line.strip()))
-    checker = AppTokenVerifier({1: public_key_from_hex("03a107bff3ce10be1d70dd18e74bc09967e4d6309ba50d5f1ddc8664125531b8")},
-                               now=Clock(1775035800.0))
+    key = public_key_from_hex("03a107bff3ce10be1d70dd18e74bc09967e4d6309ba50d5f1ddc8664125531b8")
+    checker = AppTokenVerifier({1: key}, now=Clock(1775035800.0))
     identification = checker.verify(token)
     assert (identification.customer, identification.expires) == (CUSTOMER, 1775035860.0)

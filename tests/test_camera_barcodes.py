@@ -199,7 +199,8 @@ def test_debouncer_memory_is_bounded():
 
 @needs_testdata
 def test_cli_decode_prints_one_json_line_per_image(capsys):
-    images = [BARCODES / "ean13-1" / "10.webp", BARCODES / "ean8-1" / "1.png", BARCODES / "falsepositives-1" / "01.webp"]
+    images = [BARCODES / "ean13-1" / "10.webp", BARCODES / "ean8-1" / "1.png",
+              BARCODES / "falsepositives-1" / "01.webp"]
     assert camera_main(["decode", *map(str, images)]) == 0
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert lines == [

@@ -131,7 +131,9 @@ def test_no_image_bytes_reach_the_callback_the_database_or_the_disk(tmp_path, mo
     def audit(event, args):
         if watching.is_set() and event == "open" and args and isinstance(args[0], (str, bytes, os.PathLike)):
             mode, flags = args[1], args[2] if len(args) > 2 else 0
-            if (mode and any(c in str(mode) for c in "wax+")) or (isinstance(flags, int) and flags & (os.O_WRONLY | os.O_RDWR)):
+            writes = (mode and any(c in str(mode) for c in "wax+")) or (
+                isinstance(flags, int) and flags & (os.O_WRONLY | os.O_RDWR))
+            if writes:
                 path = os.fsdecode(args[0])
                 if "agent.db" not in path:  # the database is checked below
                     written.append(path)
@@ -164,7 +166,7 @@ def test_no_image_bytes_reach_the_callback_the_database_or_the_disk(tmp_path, mo
         watching.clear()
     kinds = [kind for kind, _ in events]
     assert {"presence-start", "presence-end", "footfall", "scan", "app-identification"} <= set(kinds), kinds
-    for kind, data in events:
+    for _kind, data in events:
         check_event_data(data)
         assert not any(isinstance(value, (bytes, bytearray, memoryview, np.ndarray)) for value in data.values())
     assert max(len(payload) for payload in payloads) < 300

@@ -51,7 +51,7 @@ def test_older_version_is_rejected_with_a_reason_and_the_newer_one_stays(running
 
 
 def test_a_message_delivered_twice_is_applied_once(running):
-    agent, pub, errors = running
+    agent, pub, _errors = running
     message_id = new_id()
     push(pub, agent, "erasure", {"request_id": "er-dup", "customer": ORDER["customer"]}, message_id=message_id)
     push(pub, agent, "erasure", {"request_id": "er-dup", "customer": ORDER["customer"]}, message_id=message_id)

@@ -277,7 +277,8 @@ def test_malformed_messages_on_every_topic_are_rejected_without_echo_and_agent_s
         reports = errors.wait_for(lambda ms: len(ms) >= total, timeout=60)
         assert len({m.json()["id"] for m in reports}) == total, context
         assert {m.json()["data"]["topic"] for m in reports} <= {t.topic for t in targets}
-        assert not [m for m in reports if MARKER.encode() in m.payload], f"an error event echoes the payload ({context})"
+        echoed = [m for m in reports if MARKER.encode() in m.payload]
+        assert not echoed, f"an error event echoes the payload ({context})"
 
         # ...and logged without it, with nothing raising on the way.
         assert MARKER not in caplog.text, f"a log line echoes the payload ({context})"
@@ -343,10 +344,10 @@ def test_integer_too_long_to_parse_is_rejected_and_request_answered(wired, caplo
     pytest.param(b'{"transaction": "t-\xed\xa0\x80", "data": 1}', id="encoded-surrogate"),
 ])
 def test_request_with_unencodable_transaction_gets_error_response(wired, caplog, payload):
-    agent, pub, errors, responses = wired
+    agent, pub, _errors, responses = wired
     pub.publish(COMMANDS["ping"].topic_for(agent.topics.store, agent.topics.device), payload)
     ping_after(agent, pub, responses)
-    assert [m.json()["status"] for m in responses.messages][0] == "error"
+    assert next(m.json()["status"] for m in responses.messages) == "error"
     assert agent.inbox.rejected == 1
     assert_nothing_raised(caplog)
 

@@ -107,7 +107,7 @@ def test_a_customer_sees_their_purchases_order_offers_and_prices_from_the_agent(
 
 
 def test_an_unknown_card_browses_the_offers_for_everyone(world):
-    agent, emulator, cap, kiosk = world
+    _agent, emulator, _cap, kiosk = world
     emulator.hold(Type2Card(UNKNOWN))  # lifting it would end the session here
     kiosk.wait_screen("enrolment", "Deze kaart kennen we nog niet.", timeout=15)
     kiosk.click("intent-converteer")

@@ -240,7 +240,8 @@ def test_a_small_pack_loads_with_defaults(tmp_path):
     (('pack: test\nversion: "1"\ninspire:\n  - carousel: lente\n    title: {nl: A}\n    items: [{gtin: "87123"}]\n'
      '  - carousel: lente\n    title: {nl: B}\n    items: [{gtin: "8712345000011"}]\n'),
      "content.yaml:6: inspire.0.items.0.gtin: String should match pattern"),
-    (('pack: test\nversion: "1"\ninspire:\n  - carousel: lente\n    title: {nl: A}\n    items: [{gtin: "8712345000011"}]\n'
+    (('pack: test\nversion: "1"\ninspire:\n'
+     '  - carousel: lente\n    title: {nl: A}\n    items: [{gtin: "8712345000011"}]\n'
      '  - carousel: lente\n    title: {nl: B}\n    items: [{gtin: "8712345000011"}]\n'),
      "content.yaml:7: inspire.1.carousel: duplicate carousel id 'lente' (also at line 4)"),
     ('pack: test\nversion: "1"\npack: other\n', "content.yaml:3: pack: given twice"),

@@ -60,7 +60,7 @@ def png(path, width: int, height: int, top: tuple[int, int, int], bottom: tuple[
     """A vertical gradient as a PNG file (no imaging library needed)."""
     rows = []
     for y in range(height):
-        colour = bytes(round(a + (b - a) * y / max(1, height - 1)) for a, b in zip(top, bottom))
+        colour = bytes(round(a + (b - a) * y / max(1, height - 1)) for a, b in zip(top, bottom, strict=True))
         rows.append(b"\x00" + colour * width)
 
     def chunk(kind: bytes, data: bytes) -> bytes:
@@ -80,7 +80,8 @@ def test_bereik_loops_the_content_slides_and_wakes_on_a_session(kiosk, publisher
     png(content / "attract" / "gazon.png", 800, 400, (240, 200, 90), (200, 90, 40))
     (content / "content.yaml").write_text(
         "pack: test\nversion: '1'\nattract:\n"
-        "  - image: attract/lente.png\n    seconds: 2\n    caption: {nl: Het voorjaar is begonnen, en: Spring is here}\n"
+        "  - image: attract/lente.png\n    seconds: 2\n"
+        "    caption: {nl: Het voorjaar is begonnen, en: Spring is here}\n"
         "  - image: attract/gazon.png\n    seconds: 2\n    caption: {nl: Alles voor een groen gazon}\n")
     app, topics = kiosk(args=("--content", str(content)))
     status = app.wait_screen("bereik", "Het voorjaar is begonnen", "Houd uw klantenpas bij de lezer")
@@ -264,8 +265,8 @@ def test_converteer_shows_the_offers_activates_one_and_takes_a_promo_code(kiosk,
     app.click("promo-check")
     sent = answer(pub, topics, requests, "check-promo-code", PromoCodeResult(
         valid=True, outcome="valid", offer=spring_offer("handschoenen", "Gratis tuinhandschoenen", needs_code=True,
-                                                        applies=True, kind="gift-with-purchase", gift="tuinhandschoenen",
-                                                        percent=None)))
+                                                        applies=True, kind="gift-with-purchase",
+                                                        gift="tuinhandschoenen", percent=None)))
     assert sent == {"session": sid, "code": "LENTE26", "language": "nl"}
     status = app.wait_screen("converteer", "Gelukt! Gratis tuinhandschoenen geldt nu voor u.")
     assert not app.shows(status, "Met een kortingscode.")
@@ -441,7 +442,8 @@ def test_content_scrolled_past_the_bars_stays_under_them(kiosk, publisher, mosqu
     app.wheel(40)
     bottom = app.wait(lambda s: s["scroll"] == [0.0])
     # The last screenshot shows the status: a new one is taken whenever the look (scrolling too) changes.
-    before, after = cv2.imread(app.keep(top, "begrijp-large-800x480")), cv2.imread(app.keep(bottom, "begrijp-scrolled-800x480"))
+    before = cv2.imread(app.keep(top, "begrijp-large-800x480"))
+    after = cv2.imread(app.keep(bottom, "begrijp-scrolled-800x480"))
     assert "intent-inspireer" not in bottom["targets"] or bottom["targets"] != top["targets"], "it did not scroll"
     assert (before != after).any(), "the screen did not change when scrolled"
     top_bar = int(top["target_px"] + top["unit"] * 0.6)  # shell.kv: the top bar's height

@@ -63,7 +63,7 @@ class SteadyProducer:
                     self.ids.append(message_id)
                 next_at += self.interval
                 self._stop.wait(max(0.0, next_at - time.monotonic()))
-        except BaseException as exc:  # reported by stop(), not lost in a thread
+        except BaseException as exc:  # noqa: BLE001 - reported by stop(), not lost in a thread
             self.error = exc
 
     @property
@@ -93,7 +93,7 @@ def assert_same_order(received: list[str], produced: list[str]) -> None:
     assert not missing, f"{len(missing)} of {len(produced)} events lost"
     assert not unexpected, f"{len(unexpected)} events nobody produced"
     if received != produced:
-        first = next(i for i, (a, b) in enumerate(zip(received, produced)) if a != b)
+        first = next(i for i, (a, b) in enumerate(zip(received, produced, strict=False)) if a != b)
         raise AssertionError(f"events out of order from position {first} of {len(produced)}")
 
 

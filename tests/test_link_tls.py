@@ -78,7 +78,7 @@ def tls_config(port, folder):
 
 
 def test_agent_connects_over_tls_with_credentials_from_credentials_directory(tls_broker, tmp_path):
-    broker, port, folder = tls_broker
+    _broker, port, folder = tls_broker
     secrets = tmp_path / "credentials"
     secrets.mkdir()
     (secrets / "mqtt-username").write_text("kiosk-1\n")
@@ -92,7 +92,7 @@ def test_agent_connects_over_tls_with_credentials_from_credentials_directory(tls
 
 
 def test_wrong_password_is_refused_reported_and_retried_without_crash(tls_broker, caplog):
-    broker, port, folder = tls_broker
+    _broker, port, folder = tls_broker
     agent = Agent(tls_config(port, folder), Credentials({"CS_MQTT_USERNAME": "kiosk-1", "CS_MQTT_PASSWORD": "nope"}))
     agent.start()
     try:

@@ -95,7 +95,8 @@ def targets_by_the_rules(offer: Offer, shopper: Shopper) -> bool:
         return True
     if shopper.customer is None:
         return False
-    return bool((shopper.tier is not None and shopper.tier in offer.tiers) or (offer.price_groups & shopper.price_groups)
+    return bool((shopper.tier is not None and shopper.tier in offer.tiers)
+                or (offer.price_groups & shopper.price_groups)
                 or (offer.segments & shopper.segments) or shopper.customer in offer.customers)
 
 

@@ -86,15 +86,12 @@ def test_store_uses_wal_and_full_sync_only_for_durable_transactions(db_path):
 
 def test_failed_transaction_rolls_back_and_nesting_cannot_raise_durability(db_path):
     store = Store(db_path)
-    with pytest.raises(RuntimeError, match="boom"):
-        with store.transaction() as conn:
-            conn.execute("INSERT INTO inbox_seen (id, received) VALUES ('x', 1)")
-            raise RuntimeError("boom")
+    with pytest.raises(RuntimeError, match="boom"), store.transaction() as conn:
+        conn.execute("INSERT INTO inbox_seen (id, received) VALUES ('x', 1)")
+        raise RuntimeError("boom")
     assert store.conn.execute("SELECT count(*) FROM inbox_seen").fetchone()[0] == 0
-    with pytest.raises(RuntimeError, match="nested"):
-        with store.transaction():
-            with store.transaction(durable=True):
-                pass
+    with pytest.raises(RuntimeError, match="nested"), store.transaction(), store.transaction(durable=True):
+        pass
 
 
 def test_migrations_are_recorded_and_applied_once(db_path):
@@ -114,10 +111,9 @@ def test_listeners_hear_of_an_event_only_after_the_outer_transaction_commits(db_
         outbox.enqueue("footfall", FOOTFALL)
         assert seen_by_other_reader == []
     assert seen_by_other_reader == [1]
-    with pytest.raises(RuntimeError):
-        with store.transaction(durable=True):
-            outbox.enqueue("footfall", FOOTFALL)
-            raise RuntimeError("rolled back")
+    with pytest.raises(RuntimeError), store.transaction(durable=True):
+        outbox.enqueue("footfall", FOOTFALL)
+        raise RuntimeError("rolled back")
     assert seen_by_other_reader == [1]
 
 

@@ -99,7 +99,7 @@ def gold_sun_card(counter_box):
 
 
 def test_tapped_cards_get_the_right_session_and_no_uid_leaks(setup, caplog):
-    agent, emulator, cap, pub, topics, config = setup
+    agent, emulator, cap, _pub, _topics, _config = setup
     counter = [0]
     gold = tap_and_wait(emulator, cap, gold_sun_card(counter), 0)
     assert gold["outcome"] == "recognised" and gold["assurance"] == "sun"
@@ -140,7 +140,7 @@ def test_tapped_cards_get_the_right_session_and_no_uid_leaks(setup, caplog):
 
 
 def test_withdrawal_at_the_kiosk_erases_and_sends_consent_upstream(setup):
-    agent, emulator, cap, pub, topics, config = setup
+    agent, emulator, cap, pub, topics, _config = setup
     gold = tap_and_wait(emulator, cap, Type2Card(GOLD_UID), 0)
     request = topics.device_root + "/local/request/withdraw-consent"
     pub.publish(request, envelope("request-withdraw-consent/1", {"session": gold["session"]}, transaction="w-1"))
@@ -158,7 +158,7 @@ def test_withdrawal_at_the_kiosk_erases_and_sends_consent_upstream(setup):
 
 
 def test_erasure_sent_while_the_agent_is_offline_is_applied_on_reconnect(setup, credentials):
-    agent, emulator, cap, pub, topics, config = setup
+    agent, _emulator, cap, pub, _topics, config = setup
     agent.stop()
     _, payload = encode(PUSHES["erasure"], {"request_id": "er-offline-1", "customer": EXPIRED})
     pub.publish(PUSHES["erasure"].topic_for(config.store.id), payload)

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
 
 if TYPE_CHECKING:
+    import cv2
     import numpy as np
 
 logger = logging.getLogger(__name__)
@@ -99,7 +100,7 @@ def upce_to_upca(upce: str) -> str:
     digits = upce[-6:] if len(upce) == 6 else upce[1:7]
     if number_system not in "01":
         raise ValueError("UPC-E number system must be 0 or 1")
-    d1, d2, d3, d4, d5, last = digits
+    d1, d2, d3, d4, d5, last = list(digits)  # the six digits, one by one
     if last in "012":
         body = f"{d1}{d2}{last}0000{d3}{d4}{d5}"
     elif last == "3":
@@ -197,11 +198,11 @@ class BarcodeReader:
         self.formats = check_formats(formats)
         self.enhance = enhance
         self._zx = zxingcpp
-        self._zx_formats = [getattr(zxingcpp.BarcodeFormat, FORMATS[name]) for name in self.formats]
+        self._zx_formats = zxingcpp.BarcodeFormats(
+            [getattr(zxingcpp.BarcodeFormat, FORMATS[name]) for name in self.formats])
         self._names = {getattr(zxingcpp.BarcodeFormat, zx): ours for ours, zx in FORMATS.items()}
-        self._options = {"formats": self._zx_formats, "text_mode": zxingcpp.TextMode.Plain,
-                         "try_rotate": try_rotate}
-        self._clahe = None
+        self._try_rotate = try_rotate
+        self._clahe: cv2.CLAHE | None = None
 
     def decode(self, image: np.ndarray) -> list[Code]:
         """The codes in ``image`` (grey, BGR or BGRA ``uint8``), each (format, text) once.
@@ -235,7 +236,9 @@ class BarcodeReader:
     def _read(self, grey: np.ndarray) -> list[Code]:
         seen: set[tuple[str, str]] = set()
         codes = []
-        for barcode in self._zx.read_barcodes(grey, **self._options):
+        found = self._zx.read_barcodes(grey, formats=self._zx_formats, text_mode=self._zx.TextMode.Plain,
+                                       try_rotate=self._try_rotate)
+        for barcode in found:
             name = self._names.get(barcode.format) or self._names.get(barcode.symbology) or str(barcode.format)
             key = (name, barcode.text)
             if key in seen:

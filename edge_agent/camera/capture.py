@@ -461,7 +461,7 @@ class OpenCvSource(ThreadedSource):
             capture = cv2.VideoCapture(spec.target, cv2.CAP_V4L2)
             if capture.isOpened():
                 if self.fourcc:
-                    capture.set(cv2.CAP_PROP_FOURCC, cv2.VideoWriter_fourcc(*self.fourcc))
+                    capture.set(cv2.CAP_PROP_FOURCC, cv2.VideoWriter.fourcc(*self.fourcc))
                 capture.set(cv2.CAP_PROP_FRAME_WIDTH, self.width)
                 capture.set(cv2.CAP_PROP_FRAME_HEIGHT, self.height)
                 if self._fps_configured:
@@ -469,6 +469,7 @@ class OpenCvSource(ThreadedSource):
                 capture.set(cv2.CAP_PROP_BUFFERSIZE, 1)  # the newest frame, not one from the driver's queue
             return capture
         if spec.kind == "stream":
+            assert isinstance(spec.target, str), "a stream is a URL (parse_source)"
             if spec.target.lower().startswith("rtsp") and "OPENCV_FFMPEG_CAPTURE_OPTIONS" not in os.environ:
                 os.environ["OPENCV_FFMPEG_CAPTURE_OPTIONS"] = f"rtsp_transport;{self.rtsp_transport}"
             return cv2.VideoCapture(spec.target, cv2.CAP_FFMPEG,

@@ -10,7 +10,7 @@ Imports neither OpenCV nor zxing-cpp: a configuration checks on any laptop.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -18,7 +18,10 @@ from .barcodes import DEFAULT_FORMATS, FORMATS, normalise_gtin
 from .geometry import FULL_FRAME, check_polygon
 
 PolygonField = Annotated[list[list[float]], AfterValidator(lambda points: [list(p) for p in check_polygon(points)])]
-FormatName = Literal[tuple(FORMATS)]  # type: ignore[valid-type]
+if TYPE_CHECKING:
+    FormatName = str  # a type checker cannot build a Literal from FORMATS' keys; pydantic can, below
+else:
+    FormatName = Literal[tuple(FORMATS)]  # validation and the schema's enum: exactly the known names
 
 
 class _Section(BaseModel):
@@ -30,13 +33,15 @@ class PresenceConfig(_Section):
     region: PolygonField = Field([list(p) for p in FULL_FRAME],
                                  description="Region of interest, normalised polygon; the whole frame by default.")
     width: int = Field(160, ge=32, le=1280, description="Analysis width in pixels; the region is downscaled to it.")
-    pixel_threshold: int = Field(25, ge=1, le=254,
-                                 description="Grey-level difference from the background at which a pixel is foreground.")
-    on_fraction: float = Field(0.01, gt=0, le=1, description="Foreground fraction of the region that counts as someone there.")
+    pixel_threshold: int = Field(
+        25, ge=1, le=254, description="Grey-level difference from the background at which a pixel is foreground.")
+    on_fraction: float = Field(
+        0.01, gt=0, le=1, description="Foreground fraction of the region that counts as someone there.")
     off_fraction: float = Field(0.005, ge=0, le=1, description="Foreground fraction below which nobody is there.")
     on_frames: int = Field(2, ge=1, le=30, description="Consecutive frames above on_fraction before presence starts.")
     off_s: float = Field(2.0, ge=0, le=600, description="Seconds below off_fraction before presence ends.")
-    learn_s: float = Field(2.0, gt=0, description="How fast the background learns while nobody is there (time constant).")
+    learn_s: float = Field(
+        2.0, gt=0, description="How fast the background learns while nobody is there (time constant).")
     absorb_s: float = Field(120.0, gt=0,
                             description="How long something must stand still while present to become background.")
     footfall_interval_s: float = Field(60.0, ge=1, le=86400,
@@ -53,8 +58,9 @@ class CodesConfig(_Section):
     enabled: bool = Field(True, description="Read product barcodes and app QR codes.")
     formats: list[FormatName] = Field(list(DEFAULT_FORMATS), min_length=1,
                                       description="Symbologies to decode; fewer is faster and gives fewer false reads.")
-    region: PolygonField = Field([list(p) for p in FULL_FRAME],
-                                 description="Where codes are held up, normalised polygon (its bounding box is decoded).")
+    region: PolygonField = Field(
+        [list(p) for p in FULL_FRAME],
+        description="Where codes are held up, normalised polygon (its bounding box is decoded).")
     every_n_frames: int = Field(1, ge=1, le=30, description="Decode every n-th frame (1: all).")
     hold_s: float = Field(1.5, gt=0, le=60,
                           description="A code out of sight for less than this and shown again is the same scan.")
@@ -68,7 +74,8 @@ class AppQrConfig(_Section):
                                         description="Key id (0-255) -> the app backend's Ed25519 public key, 64 hex "
                                                     "digits. App QR codes are ignored while this is empty.")
     max_ttl_s: float = Field(300.0, gt=0, le=86400, description="Longest lifetime a token may claim.")
-    leeway_s: float = Field(10.0, ge=0, le=600, description="Clock difference allowed between the backend and the agent.")
+    leeway_s: float = Field(
+        10.0, ge=0, le=600, description="Clock difference allowed between the backend and the agent.")
 
     @field_validator("public_keys")
     @classmethod
@@ -97,10 +104,13 @@ class ZoneConfig(_Section):
 class ShelfConfig(_Section):
     zones: list[ZoneConfig] = Field(default_factory=list, description="Zones mapped to products; none: no shelf.")
     width: int = Field(320, ge=32, le=1920, description="Analysis width in pixels.")
-    pixel_threshold: int = Field(30, ge=1, le=254, description="Grey-level difference at which a pixel counts as changed.")
-    motion_fraction: float = Field(0.02, gt=0, le=1, description="Changed fraction between frames that means a hand is in the zone.")
+    pixel_threshold: int = Field(
+        30, ge=1, le=254, description="Grey-level difference at which a pixel counts as changed.")
+    motion_fraction: float = Field(
+        0.02, gt=0, le=1, description="Changed fraction between frames that means a hand is in the zone.")
     settle_frames: int = Field(3, ge=1, le=100, description="Frames without motion before a zone is judged.")
-    lift_fraction: float = Field(0.25, gt=0, le=1, description="Difference from the reference that means the product is out.")
+    lift_fraction: float = Field(
+        0.25, gt=0, le=1, description="Difference from the reference that means the product is out.")
     return_fraction: float = Field(0.10, ge=0, le=1, description="Difference from the reference that means it is back.")
     empty_after_s: float = Field(30.0, gt=0, description="Seconds out before an out-of-stock alert.")
     drift_s: float = Field(60.0, gt=0, description="How fast a stocked, still zone's reference follows the light.")

@@ -45,7 +45,7 @@ from typing import TYPE_CHECKING
 from .app_qr import AppTokenError, AppTokenVerifier, is_app_token
 from .barcodes import BarcodeReader, ScanDebouncer, gtin_of
 from .capture import Frame, FrameSource, OpenCvSource, with_credentials
-from .geometry import FULL_FRAME, Polygon, bounding_box, is_full_frame
+from .geometry import FULL_FRAME, Polygon, bounding_box, check_polygon, is_full_frame
 from .presence import FootfallCounter, MotionMeter, PresenceChange, PresenceTracker
 from .privacy import PrivacyMask
 from .shelf import ShelfWatcher, Zone
@@ -150,12 +150,12 @@ class FrameProcessor:
         self._last = frame
         self._last_mono = time.monotonic()
         if self.meter is not None:
-            self._presence(frame)
+            self._presence(frame, self.meter)
         if self.reader is not None and frame.seq % self.every_n_frames == 0 and self._someone_there():
-            self._codes(frame)
+            self._codes(frame, self.reader)
         if self.shelf is not None:
             for event in self.shelf.update(frame.image, frame.t):
-                data = {"zone": event.zone, "gtin": event.gtin}
+                data: dict[str, object] = {"zone": event.zone, "gtin": event.gtin}
                 if event.kind != "pickup":
                     data["out_s"] = event.duration_s
                 self._emit(event.kind, data)
@@ -167,6 +167,7 @@ class FrameProcessor:
     def _someone_there(self) -> bool:
         if not self.codes_need_presence or self.meter is None:
             return True
+        assert self.tracker is not None, "a meter comes with a tracker (__init__)"
         return self.tracker.present or self._foreground >= self.tracker.on_fraction
 
     def idle(self, lost: bool = False) -> None:
@@ -186,9 +187,11 @@ class FrameProcessor:
     def _wall(self, frame: Frame, t: float) -> float:
         return frame.wall - (frame.t - t)
 
-    def _presence(self, frame: Frame) -> None:
-        fraction = self._foreground = self.meter.measure(frame.image, frame.t, present=self.tracker.present)
-        change = self.tracker.update(frame.t, fraction)
+    def _presence(self, frame: Frame, meter: MotionMeter) -> None:
+        tracker = self.tracker
+        assert tracker is not None, "a meter comes with a tracker (__init__)"
+        fraction = self._foreground = meter.measure(frame.image, frame.t, present=tracker.present)
+        change = tracker.update(frame.t, fraction)
         if change is not None:
             self._presence_change(change, frame)
         if self.footfall is not None:
@@ -204,16 +207,18 @@ class FrameProcessor:
                                             "count": count})
             self._emit("presence-start", {"started": started})
         else:
-            self._emit("presence-end", {"started": started, "ended": rfc3339(self._wall(frame, change.ended)),
-                                        "dwell_s": round(change.dwell_s, 3)})
+            ended, dwell_s = change.ended, change.dwell_s
+            assert ended is not None and dwell_s is not None, "an end has its time"
+            self._emit("presence-end", {"started": started, "ended": rfc3339(self._wall(frame, ended)),
+                                        "dwell_s": round(dwell_s, 3)})
 
-    def _codes(self, frame: Frame) -> None:
+    def _codes(self, frame: Frame, reader: BarcodeReader) -> None:
         image = frame.image
         if not is_full_frame(self.codes_region):
             height, width = image.shape[:2]
             x0, y0, x1, y1 = bounding_box(self.codes_region, width, height)
             image = image[y0:y1, x0:x1]
-        for code in self.reader.decode(image):
+        for code in reader.decode(image):
             if code.format == "qr-code" and is_app_token(code.text):
                 if self.debouncer.seen(("app", code.text), frame.t):
                     self._app_token(code.text)
@@ -353,7 +358,7 @@ def build_pipeline(config: CameraConfig, on_event: OnEvent, credentials: Credent
     source_text = config.source
     if credentials is not None and parse_source(source_text).kind == "stream":
         source_text = with_credentials(source_text, credentials.get(CAMERA_USERNAME), credentials.get(CAMERA_PASSWORD))
-    mask = PrivacyMask(tuple(tuple(tuple(point) for point in polygon) for polygon in config.masks))
+    mask = PrivacyMask(tuple(check_polygon(polygon) for polygon in config.masks))
     source = OpenCvSource(source_text, width=config.width, height=config.height, fps=config.fps,
                           pace=config.pace, loop=config.loop, open_timeout_s=config.open_timeout_s,
                           read_timeout_s=config.read_timeout_s, rtsp_transport=config.rtsp_transport,

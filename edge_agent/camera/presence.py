@@ -86,9 +86,11 @@ class PresenceTracker:
                     self._first_above = t
                 self._above += 1
                 if self._above >= self.on_frames:
-                    self.present, self.since, self._last_seen = True, self._first_above, t
+                    since = self._first_above
+                    assert since is not None, "set by the first frame above"
+                    self.present, self.since, self._last_seen = True, since, t
                     self._above = 0
-                    return PresenceChange("start", self.since)
+                    return PresenceChange("start", since)
             else:
                 self._above = 0
             return None
@@ -99,7 +101,7 @@ class PresenceTracker:
 
     def tick(self, t: float) -> PresenceChange | None:
         """Let time pass without a "someone" frame (also when no frames come): may end presence."""
-        if self.present and t - self._last_seen >= self.off_s:
+        if self.present and t - self._times()[1] >= self.off_s:
             return self.end()
         return None
 
@@ -107,9 +109,14 @@ class PresenceTracker:
         """End the presence now, at the last time someone was seen (a lost source, a stop)."""
         if not self.present:
             return None
-        change = PresenceChange("end", self.since, self._last_seen)
+        change = PresenceChange("end", *self._times())
         self.present, self.since, self._last_seen, self._above = False, None, None, 0
         return change
+
+    def _times(self) -> tuple[float, float]:
+        """The start and the last sighting of the current presence (both set when it starts)."""
+        assert self.since is not None and self._last_seen is not None, "a presence has both times"
+        return self.since, self._last_seen
 
 
 class FootfallCounter:

@@ -113,10 +113,10 @@ class ZoneTracker:
     def update(self, t: float, motion: float, diff: float | None) -> ZoneEvent | None:
         """Feed one frame's fractions at time ``t`` (``diff`` None while there is no reference)."""
         self._still = 0 if motion >= self.motion_fraction else self._still + 1
-        if self.state == LIFTED and t - self._out_since >= self.empty_after_s:
+        if self.state == LIFTED and self._out_for(t) >= self.empty_after_s:
             # Also while the zone moves: an empty zone with people passing is still empty.
             self.state = EMPTY
-            return self._event("out-of-stock", t, t - self._out_since)
+            return self._event("out-of-stock", t, self._out_for(t))
         if not self.settled or diff is None:
             return None
         if self.state == LEARNING:
@@ -126,11 +126,16 @@ class ZoneTracker:
             return self._event("pickup", t)
         if self.state == LIFTED and diff <= self.return_fraction:
             self.state = STOCKED
-            return self._event("putback", t, t - self._out_since)
+            return self._event("putback", t, self._out_for(t))
         if self.state == EMPTY and diff <= self.return_fraction:
             self.state = STOCKED
-            return self._event("restocked", t, t - self._out_since)
+            return self._event("restocked", t, self._out_for(t))
         return None
+
+    def _out_for(self, t: float) -> float:
+        """Seconds the product has been out at ``t``; only LIFTED and EMPTY, which set the time it went."""
+        assert self._out_since is not None, "LIFTED and EMPTY set _out_since"
+        return t - self._out_since
 
     def stocked(self) -> None:
         """The reference was taken: the zone counts as stocked from now on."""

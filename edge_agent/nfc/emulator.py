@@ -53,6 +53,7 @@ does, at DEBUG).
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import logging
 import operator
@@ -65,6 +66,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import reduce
+from typing import Self
 
 import ndef
 import nfc
@@ -81,6 +83,7 @@ NTAG213_VERSION = bytes.fromhex("0004040201000F03")
 NTAG213_DATA_BYTES = 144  # user memory, pages 4..39
 NAK = b"\x00"
 
+_Socket = socket.socket  # the class, by a name the driver's `socket` attribute does not shadow
 ALL_BITRATES = ("106A", "212A", "424A", "106B", "212B", "424B", "212F", "424F")
 LISTEN_TIMEOUT_S = 1.0  # from a poll to the first command; readers take milliseconds
 EXCHANGE_WAIT_S = 1.0  # one wait for the next command while the card stays selected
@@ -152,7 +155,8 @@ def _cascade_levels(uid: bytes) -> list[bytes]:
 def _sel_requests(uid: bytes) -> dict[bytes, bytes]:
     """Every SEL_REQ that addresses ``uid``, mapped to the frame nfcpy's listener matches."""
     frames = {}
-    for command, level in zip(b"\x93\x95\x97", _cascade_levels(uid)):
+    # A 4-byte UID has one cascade level, a 7-byte two, a 10-byte three: the commands run out last.
+    for command, level in zip(b"\x93\x95\x97", _cascade_levels(uid), strict=False):
         frame = bytes([command, 0x70]) + level
         # nfcpy 1.0.4 compares the third level against 0x95 0x70 (udp.py, _listen_tta).
         frames[frame] = (b"\x95\x70" + level) if command == 0x97 else frame
@@ -246,7 +250,7 @@ class Type2Card(Card):
             if len(tlv) > len(data):
                 raise ValueError(f"the NDEF message does not fit in {NTAG213_DATA_BYTES} bytes")
             data[: len(tlv)] = tlv
-        trailer = bytes.fromhex("000000BD" "040000FF" "00050000" "00000000" "00000000")  # NTAG213 pages 40-44
+        trailer = bytes.fromhex("000000BD 040000FF 00050000 00000000 00000000")  # NTAG213 pages 40-44
         return bytes(header + data + trailer)
 
     def _listen_target(self) -> nfc.clf.LocalTarget:
@@ -311,10 +315,7 @@ class Type4Card(Card):
 
     def ndef_file(self) -> bytes:
         """The NDEF file as one read sees it: NLEN, then the message."""
-        if self.url_for_tap is not None:
-            message = uri_message(self.url_for_tap())
-        else:
-            message = self.ndef_message or b""
+        message = uri_message(self.url_for_tap()) if self.url_for_tap is not None else self.ndef_message or b""
         return len(message).to_bytes(2, "big") + message
 
     def _listen_target(self) -> nfc.clf.LocalTarget:
@@ -446,6 +447,8 @@ class _Type4Responder(_Responder):
 class _CardSideDevice(nfc.clf.udp.Device):
     """nfcpy's UDP driver, seen from a card that stays on one port (see the module docstring)."""
 
+    socket: _Socket | None  # opened by nfcpy's Device.__init__; None once closed
+
     def __init__(self, host: str, port: int, gate: threading.Lock):
         super().__init__(host, port)
         self._gate = gate
@@ -472,16 +475,15 @@ class _CardSideDevice(nfc.clf.udp.Device):
         self._wake_w.close()
 
     def _bind_socket(self, time_to_return):
+        assert self.socket is not None, "bind after close"
         if self.socket.getsockname()[1] == self.addr[1]:
             return True
         return super()._bind_socket(time_to_return)
 
     def wake(self) -> None:
         """Make a waiting :meth:`receive` look at its stop condition again."""
-        try:
+        with contextlib.suppress(OSError):
             self._wake_w.send(b"\0")
-        except OSError:
-            pass
 
     def inject(self, frame: tuple) -> None:
         """Hand ``frame`` to the next receive (a poll that arrived before the listener ran)."""
@@ -501,6 +503,7 @@ class _CardSideDevice(nfc.clf.udp.Device):
         if self._injected is not None:
             frame, self._injected = self._injected, None
             return frame
+        assert self.socket is not None, "receive after close"
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             if stop is not None and stop():
@@ -510,10 +513,8 @@ class _CardSideDevice(nfc.clf.udp.Device):
                 raise nfc.clf.TimeoutError("no data received")
             readable = select.select([self.socket, self._wake_r], [], [], wait)[0]
             if self._wake_r in readable:
-                try:
+                with contextlib.suppress(BlockingIOError):
                     self._wake_r.recv(64)
-                except BlockingIOError:
-                    pass
                 continue
             if self.socket not in readable:
                 continue
@@ -650,7 +651,7 @@ class CardEmulator:
             logger.warning("card emulator thread did not stop")
         self._device.close()
 
-    def __enter__(self) -> CardEmulator:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -688,9 +689,12 @@ class CardEmulator:
                     return
                 card, generation = self._card, self._generation
             if frame is None:
+
+                def card_changed(generation: int = generation) -> bool:  # bound to this turn's generation
+                    return self._generation != generation or self._closed
+
                 try:
-                    frame = self._device.receive(
-                        None, ALL_BITRATES, stop=lambda: self._generation != generation or self._closed)
+                    frame = self._device.receive(None, ALL_BITRATES, stop=card_changed)
                 except nfc.clf.CommunicationError:
                     continue  # the state changed, an RFOFF from the reader, or a garbled datagram
             brty, data, addr = frame

@@ -110,10 +110,10 @@ class CardReader(ABC):
     """The port through which the agent learns about card taps."""
 
     @abstractmethod
-    def start(self, on_tap: Callable[[CardRead], None], on_removed: Callable[[], None]) -> None:
+    def start(self, on_tap: Callable[[CardRead], object], on_removed: Callable[[], None]) -> None:
         """Start watching for cards.
 
-        :param on_tap: called once per card presence with what was read.
+        :param on_tap: called once per card presence with what was read (what it returns is ignored).
         :param on_removed: called once when that card has left.
         :raises RuntimeError: when already started.
         """
@@ -199,12 +199,12 @@ class NfcpyReader(CardReader):
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._attempt = 0
-        self._on_tap: Callable[[CardRead], None] = lambda read: None
+        self._on_tap: Callable[[CardRead], object] = lambda read: None
         self._on_removed: Callable[[], None] = lambda: None
 
     # ------------------------------------------------------------------ the port
 
-    def start(self, on_tap: Callable[[CardRead], None], on_removed: Callable[[], None]) -> None:
+    def start(self, on_tap: Callable[[CardRead], object], on_removed: Callable[[], None]) -> None:
         """Start the ``nfc-reader`` thread.
 
         :raises RuntimeError: when already started.
@@ -248,12 +248,12 @@ class NfcpyReader(CardReader):
             if clf is not None:
                 try:
                     self._poll(clf)
-                except Exception as error:  # the device failed: unplugged, I/O error, or nfcpy gave up
+                except Exception as error:  # noqa: BLE001 - the device failed: unplugged, I/O error, nfcpy gave up
                     self._failed("failed", error)
                 finally:
                     try:
                         clf.close()
-                    except Exception as error:
+                    except Exception as error:  # noqa: BLE001 - closing must never raise; the reader reopens
                         logger.debug("closing the reader failed: %s", describe_error(error))
             if self._stop.is_set():
                 break
@@ -268,7 +268,7 @@ class NfcpyReader(CardReader):
 
         try:
             clf = nfc.ContactlessFrontend(self._path)
-        except Exception as error:  # OSError (ENODEV, EACCES, no libusb), ValueError from a bad path
+        except Exception as error:  # noqa: BLE001 - OSError (ENODEV, EACCES, no libusb), ValueError (bad path)
             self._failed("could not be opened", error)
             return None
         with self._lock:
@@ -326,7 +326,7 @@ class NfcpyReader(CardReader):
         tag_type = _tag_type_of(target)
         odd = uid_problem(uid)
         tag = None
-        outcome = UNREADABLE
+        outcome: str | None = UNREADABLE  # None once a read succeeds
         for attempt in range(READ_ATTEMPTS):
             if attempt:
                 # Start again from a fresh activation of the same card, or learn that it left.
@@ -357,7 +357,7 @@ class NfcpyReader(CardReader):
             return nfc.tag.activate(clf, target)  # None when the card did not answer
         except OSError:
             raise
-        except Exception as error:  # nfcpy tripping over a strange card
+        except Exception as error:  # noqa: BLE001 - nfcpy tripping over a strange card
             logger.warning("card activation failed: %s", type(error).__name__)
             return None
 
@@ -369,7 +369,7 @@ class NfcpyReader(CardReader):
             data = tag.ndef
         except OSError:
             raise
-        except Exception as error:
+        except Exception as error:  # noqa: BLE001 - nfcpy tripping over a strange card; asked below
             logger.debug("reading NDEF from a %s failed: %s", tag.type, type(error).__name__)
             data = None
         if data is None:
@@ -398,7 +398,7 @@ class NfcpyReader(CardReader):
             return NO_NDEF if tag.is_present else _GONE
         except OSError:
             raise
-        except Exception:
+        except Exception:  # noqa: BLE001 - any other nfcpy error while asking: the card did not answer
             return _GONE
 
     # ------------------------------------------------------------------ presence
@@ -420,7 +420,7 @@ class NfcpyReader(CardReader):
             return bool(tag.is_present)
         except OSError:
             raise
-        except Exception:
+        except Exception:  # noqa: BLE001 - any other nfcpy error in the presence check: the card did not answer
             return False
 
     def _resense(self, clf, uid: bytes):

@@ -207,7 +207,7 @@ def an10922_diversify(master_key: bytes, diversification_input: bytes) -> bytes:
         last_key = k2
     else:
         last_key = k1
-    data = data[:16] + bytes(a ^ b for a, b in zip(data[16:], last_key))
+    data = data[:16] + bytes(a ^ b for a, b in zip(data[16:], last_key, strict=True))
     return _aes_cbc(master_key, data)[-16:]
 
 
@@ -307,7 +307,7 @@ class SunKeys:
         longer than 24 bytes (AN10922 limits M to 31 bytes).
     """
 
-    __slots__ = ("_meta_read_key", "_file_read_master_key", "_file_read_key", "_system_identifier")
+    __slots__ = ("_file_read_key", "_file_read_master_key", "_meta_read_key", "_system_identifier")
 
     def __init__(
         self,
@@ -525,10 +525,7 @@ def verify_sun_command(
     """
     meta = _key_from_hex(meta_read_key_hex, "the SDMMetaReadKey")
     file_key = _key_from_hex(file_read_key_hex, "the SDMFileReadKey")
-    if file_key_is_master:
-        keys = SunKeys(meta, file_key, system_identifier)
-    else:
-        keys = SunKeys.fixed(meta, file_key)
+    keys = SunKeys(meta, file_key, system_identifier) if file_key_is_master else SunKeys.fixed(meta, file_key)
     try:
         result = verify_sun(url, keys, last_counter, mac_input)
     except SunReplayError as exc:
