@@ -64,6 +64,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator, model_validator
 from pydantic_core import ErrorDetails
 
+from edge_agent.contract import LANGUAGES, Language
 from edge_agent.problems import (
     InvalidInput,
     Problem,
@@ -73,8 +74,6 @@ from edge_agent.problems import (
     yaml_error_line,
     yaml_line,
 )
-
-from edge_agent.contract import LANGUAGES, Language
 
 logger = logging.getLogger(__name__)
 

@@ -68,7 +68,7 @@ def test_missing_required_sections_name_their_path():
 
 
 def test_config_file_cannot_hold_secrets():
-    with pytest.raises(ConfigError, match="mqtt.password.*unknown key"):
+    with pytest.raises(ConfigError, match=r"mqtt\.password.*unknown key"):
         parse_config('[store]\nid="s"\n[device]\nid="d"\n[mqtt]\nhost="h"\npassword="hunter2"\n')
 
 
@@ -89,7 +89,7 @@ def test_credentials_prefer_systemd_credentials_directory_over_environment(tmp_p
 
 
 def test_missing_or_malformed_key_credential_says_where_to_put_it():
-    with pytest.raises(CredentialError, match="CREDENTIALS_DIRECTORY.*CS_STORE_HMAC_KEY"):
+    with pytest.raises(CredentialError, match=r"CREDENTIALS_DIRECTORY.*CS_STORE_HMAC_KEY"):
         Credentials({}).require_key("store-hmac-key")
     with pytest.raises(CredentialError, match="not hex"):
         Credentials({"CS_STORE_HMAC_KEY": "zz"}).require_key("store-hmac-key")

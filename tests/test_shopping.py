@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from edge_agent.central_push import load, messages
 from edge_agent.commands import CommandError, Commands
 from edge_agent.config import LoyaltyConfig, parse_config
 from edge_agent.contract import (
@@ -26,7 +27,6 @@ from edge_agent.contract import (
     StaffAssistRequest,
     Topics,
 )
-from edge_agent.central_push import load, messages
 from edge_agent.identity import Assurance, Category, card_token
 from edge_agent.inbox import Inbox
 from edge_agent.link import Received
