@@ -155,7 +155,10 @@ def test_a_failing_callback_is_logged_and_counted_not_fatal(tmp_path, caplog):
         wait_until(lambda: pipeline.source.ended and "presence-end" in calls, 20, "video played")
     finally:
         pipeline.stop()
-    assert calls[:1] == ["presence-start"] and "presence-end" in calls
+    # A footfall interval may end at any moment of the run (intervals follow the wall clock): only the
+    # presence events have an order to keep.
+    presence = [kind for kind in calls if kind != "footfall"]
+    assert presence[:1] == ["presence-start"] and "presence-end" in presence
     assert pipeline.health()["callback_errors"] == len(calls)
     assert "camera on_event callback failed for presence-start" in caplog.text
 

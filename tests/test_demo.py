@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from edge_agent.contract import DEMO_CONTROL, encode
-from edge_agent.demo_cards import DEMO_CARDS
+from edge_agent.demo.cards import DEMO_CARDS
 from tests.support.mosquitto import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -230,7 +230,7 @@ def test_a_demo_control_names_a_card_exactly_when_it_taps_one():
 
 
 def test_demo_keys_come_from_the_environment_first_and_a_window_needs_a_display():
-    from edge_agent.demo import demo_credentials, display_available
+    from edge_agent.demo.run import demo_credentials, display_available
 
     mine = "ab" * 32
     credentials = demo_credentials({"CS_STORE_HMAC_KEY": mine})

@@ -67,7 +67,7 @@ class DemoCards:
     def __init__(self, device: str, sun_keys: SunKeys, hold_s: float = HOLD_S):
         self.emulator = CardEmulator(device)
         self.hold_s = hold_s
-        self._counters = {name: 0 for name in DEMO_CARDS}
+        self._counters = dict.fromkeys(DEMO_CARDS, 0)
         self._cards = {name: Type4Card(card.uid, url_for_tap=self._url_maker(name, card.uid, sun_keys))
                        for name, card in DEMO_CARDS.items()}
         self._commands: queue.Queue[str | None] = queue.Queue()
