@@ -18,10 +18,10 @@ import pytest
 from edge_agent.nfc.emulator import CardEmulator, Type2Card, Type4Card, free_udp_port, uri_message
 from edge_agent.nfc.emulator import main as emulate_main
 from edge_agent.nfc.reader import CardRead, NfcpyReader
+from tests.support.cards import SANNE_UID as NXP_UID  # NTAG21x: nfcpy adds GET_VERSION and a NAK re-activation
 
 WAIT_S = 15.0
 
-NXP_UID = bytes.fromhex("04A1B2C3D4E5F6")  # NTAG21x: nfcpy adds GET_VERSION and a NAK re-activation
 PLAIN_UID = bytes.fromhex("1BA1B2C3D4E5F6")  # not NXP: nfcpy reads it as a generic Type 2 Tag
 SUN_UID = bytes.fromhex("04C1D2E3F40516")
 

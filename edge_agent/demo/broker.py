@@ -10,8 +10,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+from typing import TYPE_CHECKING
 
 from ..errors import EdgeAgentError
+
+if TYPE_CHECKING:
+    from amqtt.broker import Broker
 
 logger = logging.getLogger(__name__)
 
@@ -25,7 +29,7 @@ class EmbeddedBroker:
         self.host = host
         self.port = port
         self._loop = asyncio.new_event_loop()
-        self._broker = None
+        self._broker: Broker | None = None
         self._ready = threading.Event()
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="embedded-broker", daemon=True)
@@ -40,12 +44,13 @@ class EmbeddedBroker:
         }
 
         async def start() -> None:
-            self._broker = Broker(config)
-            await self._broker.start()
+            broker = Broker(config)
+            self._broker = broker
+            await broker.start()
 
         try:
             self._loop.run_until_complete(start())
-        except BaseException as exc:  # reported to the starting thread
+        except BaseException as exc:  # noqa: BLE001 - whatever stops it is reported to the starting thread
             self._error = exc
             self._ready.set()
             return
@@ -70,7 +75,7 @@ class EmbeddedBroker:
         future = asyncio.run_coroutine_threadsafe(self._broker.shutdown(), self._loop)
         try:
             future.result(10)
-        except Exception as exc:  # shutting down: report, do not mask the caller's exit
+        except Exception as exc:  # noqa: BLE001 - shutting down: report, do not mask the caller's exit
             logger.warning("embedded broker did not shut down cleanly: %s", exc)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(10)

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from ..contract import DEMO_CONTROL, Topics, decode
+from ..contract import DEMO_CONTROL, DemoControlPayload, Topics, decode
 from ..errors import ContractError
 
 if TYPE_CHECKING:
@@ -54,10 +54,11 @@ class DemoControls:
         if message.topic != self.topic:
             return  # amqtt hands a new subscriber the retained state and birth too
         try:
-            control = decode(DEMO_CONTROL, message.payload).payload
+            control = decode(DEMO_CONTROL, bytes(message.payload)).payload
         except ContractError as exc:
             logger.warning("ignored a malformed demo control: %s", exc)
             return
+        assert isinstance(control, DemoControlPayload), "DEMO_CONTROL's payload model"
         self.act(control.action, control.card)
 
     def act(self, action: str, card: str | None = None) -> None:

@@ -32,7 +32,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
@@ -100,21 +100,21 @@ def demo_config(config_path: Path | None, state_dir: Path) -> tuple[AgentConfig,
     return config.model_copy(update=update), videos
 
 
-def demo_credentials(environ: dict[str, str] | None = None) -> Credentials:
+def demo_credentials(environ: Mapping[str, str] | None = None) -> Credentials:
     """The environment's credentials, with made-up keys for the store's card tokens and the demo
     cards' SUN messages where the environment has none."""
     from ..nfc.sun import SUN_FILE_READ_MASTER_KEY, SUN_META_READ_KEY
 
-    environ = dict(os.environ if environ is None else environ)
+    values = dict(os.environ if environ is None else environ)
     for name, size in ((STORE_HMAC_KEY, 32), (SUN_META_READ_KEY, 16), (SUN_FILE_READ_MASTER_KEY, 16)):
-        environ.setdefault(env_name(name), os.urandom(size).hex())
-    return Credentials(environ)
+        values.setdefault(env_name(name), os.urandom(size).hex())
+    return Credentials(values)
 
 
-def display_available(environ: dict[str, str] | None = None) -> bool:
+def display_available(environ: Mapping[str, str] | None = None) -> bool:
     """Whether a window can open: an X11 ``$DISPLAY`` or a ``$WAYLAND_DISPLAY``."""
-    environ = os.environ if environ is None else environ
-    return bool(environ.get("DISPLAY") or environ.get("WAYLAND_DISPLAY"))
+    values = os.environ if environ is None else environ
+    return bool(values.get("DISPLAY") or values.get("WAYLAND_DISPLAY"))
 
 
 def prepare_content(folder: Path = DEMO_CONTENT) -> Path | None:
@@ -126,6 +126,8 @@ def prepare_content(folder: Path = DEMO_CONTENT) -> Path | None:
     if maker.is_file():
         try:
             spec = importlib.util.spec_from_file_location("demo_content_media", maker)
+            if spec is None or spec.loader is None:
+                raise ImportError(f"{maker} cannot be loaded as a module")
             module = importlib.util.module_from_spec(spec)
             spec.loader.exec_module(module)
             module.build_media(folder, force=False)
@@ -151,6 +153,11 @@ class KioskWindow:
     def start(self) -> KioskWindow:
         self.process = subprocess.Popen(self.command, cwd=PROJECT_ROOT)
         return self
+
+    @property
+    def pid(self) -> int | None:
+        """The kiosk's process id; None before :meth:`start`."""
+        return None if self.process is None else self.process.pid
 
     @property
     def exit_code(self) -> int | None:
@@ -201,6 +208,8 @@ def run_demo(config_path: Path | None = None, state_dir: Path | None = None,
             config = config.with_mqtt(broker.host, broker.port)
             print(f"embedded broker on mqtt://{broker.host}:{broker.port} "
                   f"(try: mosquitto_sub -p {broker.port} -t '{EVERYTHING}' -v)", flush=True)
+        assert config.mqtt is not None, "with_mqtt() names the broker"
+        host, port = config.mqtt.host, config.mqtt.port
         camera_options = {}
         if config.nfc is not None and config.nfc.device.startswith("udp:"):
             from ..nfc.sun import SunKeys
@@ -216,24 +225,24 @@ def run_demo(config_path: Path | None = None, state_dir: Path | None = None,
             camera_options["opener"] = camera.opener
         agent = Agent(config, credentials, camera_options=camera_options)
         agent.start()
-        monitor = Monitor(config.mqtt.host, config.mqtt.port, config.store.id)
+        monitor = Monitor(host, port, config.store.id)
         if cards is not None and not cards.wait_for_reader(5):
             logger.warning("the agent's reader has not polled the emulated cards yet")
         time.sleep(0.5)
         # Central's data, pushed the way `edge-agent central push` does it. The demo's
         # card key is made up per run: the fixtures name their demo cards by UID.
         demo_fixtures = fixtures.load(DEMO_FIXTURES, hmac_key=credentials.require_key(STORE_HMAC_KEY))
-        fixtures.publish(fixtures.messages(demo_fixtures, config.store.id), config.mqtt.host, config.mqtt.port)
-        controls = DemoControls(config.mqtt.host, config.mqtt.port, agent.topics, cards, camera)
+        fixtures.publish(fixtures.messages(demo_fixtures, config.store.id), host, port)
+        controls = DemoControls(host, port, agent.topics, cards, camera)
         if not kiosk:
             print("no kiosk window (--no-kiosk)", flush=True)
         elif not display_available():
             print("no display ($DISPLAY and $WAYLAND_DISPLAY are unset): running without the kiosk window",
                   flush=True)
         else:
-            window = KioskWindow(config.mqtt.host, config.mqtt.port, config.store.id, config.device.id,
+            window = KioskWindow(host, port, config.store.id, config.device.id,
                                  prepare_content(), kiosk_args).start()
-            print(f"kiosk window started (pid {window.process.pid}); closing it stops the demo", flush=True)
+            print(f"kiosk window started (pid {window.pid}); closing it stops the demo", flush=True)
         ways = ["the kiosk's keys or demo buttons"] if window is not None else []
         if sys.stdin is not None and sys.stdin.isatty():
             ways.append("the number and Enter here")
