@@ -35,10 +35,8 @@ def no_uid_in(text: str) -> bool:
 
 
 def tracebacks(text: str) -> list[str]:
-    """The tracebacks in ``text``, but for Kivy's own about libmtdev (a touch input it probes for at start;
-    Debian: libmtdev1), which is not ours."""
-    blocks = text.split("Traceback (most recent call last):")[1:]
-    return [block[:400] for block in blocks if "mtdev" not in block[:600]]
+    """The tracebacks in ``text`` (Kivy's probes for libmtdev and xsel log none: the test setup installs them)."""
+    return [block[:400] for block in text.split("Traceback (most recent call last):")[1:]]
 
 
 def headless_env() -> dict[str, str]:
@@ -181,7 +179,8 @@ def test_demo_opens_the_kiosk_whose_buttons_and_keys_tap_the_demo_cards_and_show
                  "--kiosk-arg=--size=1000x600", "--kiosk-arg=--transition=none"],
                 env, kiosk.log_path)
     try:
-        pid = int(demo.wait_for("kiosk window started (pid").split("pid ")[1].split(")")[0])
+        # A fresh clone makes the content pack's pictures and videos first: minutes on a busy machine.
+        pid = int(demo.wait_for("kiosk window started (pid", timeout=300).split("pid ")[1].split(")")[0])
         kiosk.process = _Child(pid)
         status = kiosk.wait(lambda s: s["connected"], timeout=60)
         assert {"demo-gold", "demo-expired", "demo-unknown", "demo-staff", "demo-product"} <= set(status["targets"])
