@@ -79,8 +79,12 @@ def sessions(cap, state="started"):
 
 
 def tap_and_wait(emulator, cap, card, count_before):
-    emulator.tap(card, hold_s=0.25)
-    cap.wait_for(lambda ms: len(sessions(cap)) > count_before, timeout=10)
+    # The card stays until its session is out, however long a busy machine takes to read it.
+    emulator.hold(card)
+    try:
+        cap.wait_for(lambda ms: len(sessions(cap)) > count_before, timeout=10)
+    finally:
+        emulator.remove()
     # A card put back before the reader noticed it leave is the same presence
     # (as on a real reader); shoppers don't tap twice within a second.
     time.sleep(1.0)
