@@ -1,24 +1,35 @@
-"""Shared fixtures: a real Mosquitto per test session, agent configurations, agent processes."""
+"""Shared fixtures: a real Mosquitto per test session, agent configurations, agent processes, the kiosk.
+
+The pieces live in ``tests/support/``; this file only makes fixtures of them.
+At the start of a session it installs the Debian packages the tests need
+(``tests/support/system.py``), before any test file is imported.
+"""
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
-import textwrap
 from pathlib import Path
 
 import pytest
 
-from edge_agent.config import AgentConfig, parse_config
+from edge_agent.config import AgentConfig
 from edge_agent.contract import Topics, new_id
+from tests.support.agent import AgentProcess, write_config
 from tests.support.kiosk import KioskProcess
 from tests.support.mosquitto import Mosquitto
 from tests.support.mqtt import Capture, Publisher
+from tests.support.system import MissingPackages, ensure_test_packages
 from tests.support.xvfb import Xvfb
 
-ROOT = Path(__file__).resolve().parent.parent
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Install the Debian packages the tests need (as root), or say which are missing."""
+    try:
+        ensure_test_packages()
+    except MissingPackages as exc:
+        # Not fatal: most tests need none of them; those that do fail naming the package.
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.write_line(f"warning: {exc}", yellow=True, bold=True)
 
 
 @pytest.fixture(scope="session")
@@ -39,73 +50,14 @@ def own_mosquitto(tmp_path):
     broker.close()
 
 
-_store_counter = iter(range(1, 1_000_000))
-
-
-def config_text(port: int, db_path: Path, store: str, device: str = "kiosk-1", extra: str = "") -> str:
-    return textwrap.dedent(f"""\
-        [store]
-        id = "{store}"
-        [device]
-        id = "{device}"
-        [mqtt]
-        host = "127.0.0.1"
-        port = {port}
-        keepalive_s = 5
-        reconnect_min_s = 0.1
-        reconnect_max_s = 1.0
-        [database]
-        path = "{db_path}"
-        [health]
-        interval_s = 0.5
-        """) + extra
-
-
 @pytest.fixture
 def make_config(tmp_path):
-    """``make_config(broker, **kw)`` writes a config file for ``broker``; returns (path, AgentConfig)."""
+    """``make_config(broker, extra="", store=None)`` writes a config for ``broker``; returns (path, AgentConfig)."""
 
     def make(broker: Mosquitto, extra: str = "", store: str | None = None) -> tuple[Path, AgentConfig]:
-        store = store or f"store-{next(_store_counter)}-{os.getpid()}"
-        path = tmp_path / f"{store}.toml"
-        path.write_text(config_text(broker.port, tmp_path / f"{store}.db", store, extra=extra))
-        return path, parse_config(path.read_text(), str(path))
+        return write_config(tmp_path, broker.port, extra=extra, store=store)
 
     return make
-
-
-class AgentProcess:
-    """``edge-agent run`` in a child process, as systemd would run it."""
-
-    def __init__(self, config_path: Path, log_path: Path):
-        self.config_path = config_path
-        self.log_path = log_path
-        self.process: subprocess.Popen | None = None
-
-    def start(self) -> AgentProcess:
-        log = open(self.log_path, "ab")
-        self.process = subprocess.Popen([sys.executable, "-m", "edge_agent", "run", "-c", str(self.config_path)],
-                                        stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
-        log.close()
-        return self
-
-    def kill(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.send_signal(signal.SIGKILL)
-            self.process.wait(10)
-
-    def terminate(self) -> int:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            return self.process.wait(15)
-        return self.process.returncode if self.process else 0
-
-    @property
-    def alive(self) -> bool:
-        return self.process is not None and self.process.poll() is None
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
 
 @pytest.fixture

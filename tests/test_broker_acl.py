@@ -19,7 +19,8 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from edge_agent.contract import COMMANDS, PUSHES, Topics
 from kiosk.bridge import KIOSK_COMMANDS, Bridge
-from tests.support.mosquitto import Mosquitto, ensure_installed, free_port
+from tests.support.mosquitto import Mosquitto, free_port
+from tests.support.system import ensure_installed
 
 ACL = Path(__file__).resolve().parents[1] / "config" / "mosquitto" / "connected-store.acl"
 STORE, DEVICE = "store-0042", "kiosk-1"

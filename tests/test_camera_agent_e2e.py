@@ -14,9 +14,9 @@ from edge_agent.contract import CustomerProfile
 from edge_agent.credentials import Credentials
 from edge_agent.store import Store
 from tests.support.camera_scenes import code_image, codes_video
+from tests.support.cards import E2E_CUSTOMER as CUSTOMER
 from tests.support.mosquitto import free_port
 
-CUSTOMER = "c-0000000000000000000000000000b001"
 EAN = "8712345678906"
 
 

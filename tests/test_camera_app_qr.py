@@ -23,8 +23,8 @@ from edge_agent.camera.app_qr import (
 from edge_agent.camera.barcodes import BarcodeReader
 from edge_agent.identity import Assurance, CardLink, Outcome, decide
 from tests.support.camera_scenes import code_image, codes_video, collecting, run_file
+from tests.support.cards import CUSTOMER
 
-CUSTOMER = "c-5f2b8c0e6d1a4f3b9c7e2a1d0b3c4e5f"
 NOW = 1_800_000_000.0
 KEY = Ed25519PrivateKey.from_private_bytes(bytes(range(32)))
 OTHER_KEY = Ed25519PrivateKey.from_private_bytes(bytes(range(1, 33)))

@@ -134,8 +134,12 @@ def test_a_source_lost_during_a_presence_ends_it_and_health_says_failed():
         pipeline.stop()
     assert health["state"] == "failed"
     assert "No such device" in health["last_error"] or "Input/output error" in health["last_error"]
-    assert health["frames_processed"] == 60 and health["processing_ms"] > 0
-    assert events[1][1]["dwell_s"] < 2.0
+    # A live source drops the oldest frame when the processor falls behind (a busy machine): every frame is
+    # processed or counted as dropped.
+    assert health["frames_processed"] + health["dropped_frames"] == 60 and health["processing_ms"] > 0
+    # Ended by the loss, not by off_s (30 s) without motion. The 40 frames with someone take 1.3 s on an idle
+    # machine and longer on a busy one: the bound leaves room for that.
+    assert events[1][1]["dwell_s"] < 10.0
 
 
 def test_a_failing_callback_is_logged_and_counted_not_fatal(tmp_path, caplog):
@@ -155,7 +159,10 @@ def test_a_failing_callback_is_logged_and_counted_not_fatal(tmp_path, caplog):
         wait_until(lambda: pipeline.source.ended and "presence-end" in calls, 20, "video played")
     finally:
         pipeline.stop()
-    assert calls[:1] == ["presence-start"] and "presence-end" in calls
+    # A footfall interval may end at any moment of the run (intervals follow the wall clock): only the
+    # presence events have an order to keep.
+    presence = [kind for kind in calls if kind != "footfall"]
+    assert presence[:1] == ["presence-start"] and "presence-end" in presence
     assert pipeline.health()["callback_errors"] == len(calls)
     assert "camera on_event callback failed for presence-start" in caplog.text
 

@@ -31,10 +31,10 @@ from tests.support.camera_scenes import (
     run_file,
     write_video,
 )
+from tests.support.cards import CUSTOMER
 from tests.support.faults import wait_until
 
 KEY = Ed25519PrivateKey.from_private_bytes(bytes(range(32)))
-CUSTOMER = "c-5f2b8c0e6d1a4f3b9c7e2a1d0b3c4e5f"
 RIGHT_HALF = ((0.5, 0.0), (1.0, 0.0), (1.0, 1.0), (0.5, 1.0))
 
 

@@ -30,11 +30,11 @@ from edge_agent.matching import MatchService, UnknownProduct
 from edge_agent.offers import ANONYMOUS
 from edge_agent.outbox import Outbox
 from edge_agent.store import Store
+from tests.support.cards import SANNE
 
 STORE = "store-1"
 TOPICS = Topics(STORE, "kiosk-1")
 NOW = datetime(2026, 4, 1, 10, 0, tzinfo=UTC)
-SANNE = "c-0000000000000000000000000000a001"
 GAZONMEST_10 = "8712345000028"
 MAAIEROLIE = "8712345000042"
 UNLISTED = "8712345000097"

@@ -18,13 +18,13 @@ from edge_agent import central_push as fixtures
 from edge_agent.agent import Agent
 from edge_agent.credentials import Credentials
 from edge_agent.nfc.emulator import CardEmulator, Type2Card, free_udp_port
+from tests.support.cards import SANNE_UID as SANNE
 from tests.support.kiosk import KioskProcess
 from tests.support.xvfb import Xvfb
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "config" / "central-fixtures.example.yaml"
 HMAC_KEY = os.urandom(32)
-SANNE = bytes.fromhex("04A1B2C3D4E5F6")
 UNKNOWN = bytes.fromhex("04999999999999")
 PERSONAL = ("Sanne", "WEB-100234", "Gazonmest 10 kg", "kluis 4")
 

@@ -18,13 +18,11 @@ from edge_agent.contract import PUSHES, encode
 from edge_agent.credentials import Credentials
 from edge_agent.identity import card_token
 from edge_agent.nfc.emulator import CardEmulator, Type2Card, free_udp_port
+from tests.support.cards import E2E_CUSTOMER as GOLD
+from tests.support.cards import SANNE_UID as GOLD_UID
+from tests.support.cards import STORE_HMAC_KEY_HEX as HMAC_KEY
 from tests.support.kiosk import KioskProcess
 from tests.support.xvfb import Xvfb
-
-HMAC_KEY = "5a" * 32
-GOLD_UID = bytes.fromhex("04a1b2c3d4e5f6")
-GOLD = "c-0000000000000000000000000000b001"
-
 
 
 @pytest.fixture

@@ -19,13 +19,13 @@ from edge_agent.agent import Agent
 from edge_agent.contract import COMMANDS, Topics, now_ts
 from edge_agent.outbox import Outbox
 from edge_agent.store import Store
+from tests.support.cards import CUSTOMER
 from tests.support.faults import DurableCapture, outbox_depth, wait_until
 from tests.support.mosquitto import Mosquitto
 from tests.support.mqtt import Capture, envelope
 
 pytestmark = pytest.mark.slow
 
-CUSTOMER = "c-5f2b8c0e6d1a4f3b9c7e2a1d0b3c4e5f"
 
 
 def event_data(n: int) -> tuple[str, dict]:

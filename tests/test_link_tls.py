@@ -21,7 +21,8 @@ from cryptography.x509.oid import NameOID
 from edge_agent.agent import Agent
 from edge_agent.config import parse_config
 from edge_agent.credentials import Credentials
-from tests.support.mosquitto import Mosquitto, ensure_installed, free_port
+from tests.support.mosquitto import Mosquitto, free_port
+from tests.support.system import ensure_installed
 
 
 def _write_key(key, path):

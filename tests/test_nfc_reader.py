@@ -18,10 +18,10 @@ import pytest
 from edge_agent.nfc.emulator import CardEmulator, Type2Card, Type4Card, free_udp_port, uri_message
 from edge_agent.nfc.emulator import main as emulate_main
 from edge_agent.nfc.reader import CardRead, NfcpyReader
+from tests.support.cards import SANNE_UID as NXP_UID  # NTAG21x: nfcpy adds GET_VERSION and a NAK re-activation
 
 WAIT_S = 15.0
 
-NXP_UID = bytes.fromhex("04A1B2C3D4E5F6")  # NTAG21x: nfcpy adds GET_VERSION and a NAK re-activation
 PLAIN_UID = bytes.fromhex("1BA1B2C3D4E5F6")  # not NXP: nfcpy reads it as a generic Type 2 Tag
 SUN_UID = bytes.fromhex("04C1D2E3F40516")
 
@@ -379,13 +379,14 @@ def test_card_read_repr_hides_the_uid_and_the_uri_path():
 def test_emulator_cli_taps_a_uid_card_and_a_url_card(reader, udp_path, recorder, emulator, capsys):
     emulator.close()  # the CLI plays on the port itself
 
-    assert emulate_main(["--device", udp_path, "--uid", PLAIN_UID.hex(), "--hold", "0.3"]) == 0
+    # Held long enough for a whole read on a busy machine (a Type 4 read is several exchanges over UDP).
+    assert emulate_main(["--device", udp_path, "--uid", PLAIN_UID.hex(), "--hold", "1.5"]) == 0
     read = recorder.wait_reads(1)
     recorder.wait_removed(1)
     assert (read.uid, read.tag_type) == (PLAIN_UID, "Type2Tag")
 
     assert emulate_main(["--device", udp_path, "--url", "https://shop.example/c?picc_data=AA&cmac=BB",
-                         "--hold", "0.3"]) == 0
+                         "--hold", "1.5"]) == 0
     read = recorder.wait_reads(2)
     assert (read.tag_type, read.ndef_uri) == ("Type4Tag", "https://shop.example/c?picc_data=AA&cmac=BB")
     out = capsys.readouterr().out

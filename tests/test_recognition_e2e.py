@@ -20,17 +20,16 @@ from edge_agent.credentials import Credentials
 from edge_agent.identity import card_token
 from edge_agent.nfc.emulator import CardEmulator, Type2Card, Type4Card, free_udp_port
 from edge_agent.nfc.sun import SunKeys, sun_url
+from tests.support.cards import PIET_UID as EXPIRED_UID  # here a card whose consent has expired
+from tests.support.cards import SANNE as GOLD
+from tests.support.cards import SANNE_UID as GOLD_UID
+from tests.support.cards import STAFF_UID, UNKNOWN_UID
+from tests.support.cards import STORE_HMAC_KEY_HEX as HMAC_KEY
+from tests.support.cards import SUN_FILE_READ_MASTER_KEY_HEX as MASTER_KEY
+from tests.support.cards import SUN_META_READ_KEY_HEX as META_KEY
 from tests.support.mqtt import envelope
 
-HMAC_KEY = "5a" * 32
-META_KEY = "11" * 16
-MASTER_KEY = "22" * 16
-GOLD_UID = bytes.fromhex("04a1b2c3d4e5f6")
-EXPIRED_UID = bytes.fromhex("04111111111111")
-STAFF_UID = bytes.fromhex("04222222222222")
-UNKNOWN_UID = bytes.fromhex("04333333333333")
 UIDS = (GOLD_UID, EXPIRED_UID, STAFF_UID, UNKNOWN_UID)
-GOLD = "c-0000000000000000000000000000a001"
 EXPIRED = "c-0000000000000000000000000000a002"
 
 
@@ -80,8 +79,12 @@ def sessions(cap, state="started"):
 
 
 def tap_and_wait(emulator, cap, card, count_before):
-    emulator.tap(card, hold_s=0.25)
-    cap.wait_for(lambda ms: len(sessions(cap)) > count_before, timeout=10)
+    # The card stays until its session is out, however long a busy machine takes to read it.
+    emulator.hold(card)
+    try:
+        cap.wait_for(lambda ms: len(sessions(cap)) > count_before, timeout=10)
+    finally:
+        emulator.remove()
     # A card put back before the reader noticed it leave is the same presence
     # (as on a real reader); shoppers don't tap twice within a second.
     time.sleep(1.0)

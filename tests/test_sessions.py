@@ -16,15 +16,14 @@ from edge_agent.outbox import Outbox
 from edge_agent.privacy import CUSTOMER_TABLES
 from edge_agent.sessions import SessionService
 from edge_agent.store import Store
+from tests.support.cards import PIET_UID as EXPIRED_UID  # here a card whose consent has expired
+from tests.support.cards import SANNE_UID as GOLD_UID
+from tests.support.cards import STAFF_UID, UNKNOWN_UID
 
 KEY = bytes(range(32))
 SUN_KEYS = SunKeys(bytes.fromhex("11" * 16), bytes.fromhex("22" * 16))
 NOW = datetime(2026, 4, 1, 9, 30, tzinfo=UTC)
 TOPICS = Topics("store-1", "kiosk-1")
-GOLD_UID = bytes.fromhex("04a1b2c3d4e5f6")
-EXPIRED_UID = bytes.fromhex("04111111111111")
-STAFF_UID = bytes.fromhex("04222222222222")
-UNKNOWN_UID = bytes.fromhex("04333333333333")
 ALL_UIDS = (GOLD_UID, EXPIRED_UID, STAFF_UID, UNKNOWN_UID)
 GOLD = "c-00000000000000000000000000000001"
 EXPIRED = "c-00000000000000000000000000000002"

@@ -36,16 +36,14 @@ from edge_agent.outbox import Outbox
 from edge_agent.sessions import SessionService
 from edge_agent.shopping import ShoppingService
 from edge_agent.store import Store
+from tests.support.cards import PIET_UID, SANNE, SANNE_UID, STORE_HMAC_KEY_HEX, UNKNOWN_UID
 
 ROOT = Path(__file__).resolve().parent.parent
+KEY = bytes.fromhex(STORE_HMAC_KEY_HEX)
 EXAMPLE = ROOT / "config" / "central-fixtures.example.yaml"
-KEY = bytes.fromhex("5a" * 32)
 STORE = "demo-store"
 TOPICS = Topics(STORE, "kiosk-1")
 NOW = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
-SANNE_UID, PIET_UID, UNKNOWN_UID = (bytes.fromhex(uid) for uid in ("04A1B2C3D4E5F6", "04111111111111",
-                                                                   "04333333333333"))
-SANNE = "c-0000000000000000000000000000a001"
 GAZONMEST_20, MAAIEROLIE, SNOEISCHAAR = "08712345000035", "08712345000042", "08712345000059"
 EVERYTHING = {assurance: frozenset(Category) for assurance in (Assurance.UID, Assurance.SUN, Assurance.APP)}
 

@@ -30,7 +30,7 @@ def write_video(path: Path, frames: Iterable[np.ndarray], fps: float) -> int:
         for frame in frames:
             if writer is None:
                 height, width = frame.shape[:2]
-                writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*FOURCC), fps, (width, height))
+                writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*FOURCC), fps, (width, height))
                 if not writer.isOpened():
                     raise RuntimeError(f"cannot write {path}")
             writer.write(frame)
@@ -89,9 +89,7 @@ def presence_video(path: Path, width: int = 320, height: int = 240, fps: float =
     speed = speed_px or max(4, round(width / (1.6 * fps)))
     person_h = int(height * 0.7)
     half = max(8, person_h // 4) // 2 + 1
-    frames: list[np.ndarray] = []
-    for _ in range(empty_before):
-        frames.append(base.copy())
+    frames: list[np.ndarray] = [base.copy() for _ in range(empty_before)]
     enter_frame = len(frames)
     x = -half + speed  # the first step already shows part of the body
     while x < width // 2:
@@ -110,8 +108,7 @@ def presence_video(path: Path, width: int = 320, height: int = 240, fps: float =
         frames.append(frame)
         x += speed
     leave_frame = len(frames)
-    for _ in range(empty_after):
-        frames.append(base.copy())
+    frames.extend(base.copy() for _ in range(empty_after))
     write_video(path, frames, fps)
     return PresenceScene(len(frames), fps, enter_frame, leave_frame, stand_frames)
 
@@ -239,7 +236,7 @@ def codes_video(path: Path, shown: list[tuple[np.ndarray | None, int]], width: i
     """Codes held up one after another: each ``(image or None, frames)``; returns each item's
     ``(first frame, end frame)``."""
     base = background(width, height, seed=11)
-    frames = []
+    frames: list[np.ndarray] = []
     spans = []
     for image, count in shown:
         start = len(frames)

@@ -53,7 +53,8 @@ class DurableCapture(Capture):
         self._order: list[str] = []
         super().__init__(port, topics, client_id=client_id or f"durable-{new_id()[-12:]}", clean_session=False)
         self.client.on_disconnect = self._on_disconnect
-        self.client.reconnect_delay_set(0.05, 0.5)
+        # paho's annotations say int; its reconnect timer takes any number of seconds.
+        self.client.reconnect_delay_set(0.05, 0.5)  # type: ignore[arg-type]
 
     def _on_connect(self, client, userdata, flags, reason_code, properties):
         super()._on_connect(client, userdata, flags, reason_code, properties)

@@ -1,7 +1,8 @@
 """A real Mosquitto for tests and benchmarks, on a free loopback port.
 
-Installs Debian's ``mosquitto`` package when the binary is missing (the test
-setup must work on a fresh machine), writes its own configuration into a
+Installs Debian's ``mosquitto`` package when the binary is missing
+(:func:`tests.support.system.ensure_installed`: the test setup must work on a
+fresh machine), writes its own configuration into a
 temporary folder and can stop, kill and restart the broker to simulate
 outages. Persistence is on, so QoS 1 messages queued for a persistent
 session survive a broker restart, as in production (config/mosquitto/).
@@ -16,24 +17,9 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
+from typing import Self
 
-
-def ensure_installed(*packages: str, binary: str) -> str:
-    """Path of ``binary``, installing Debian ``packages`` with apt-get when it is missing."""
-    found = shutil.which(binary) or next(
-        (str(p) for p in (Path("/usr/sbin") / binary, Path("/usr/bin") / binary) if p.exists()), None)
-    if found:
-        return found
-    if os.geteuid() != 0:
-        raise RuntimeError(f"{binary} is missing; install: sudo apt-get install -y {' '.join(packages)}")
-    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
-    subprocess.run(["apt-get", "install", "-y", "-qq", *packages], check=True, env=env,
-                   stdout=subprocess.DEVNULL)
-    found = shutil.which(binary) or str(Path("/usr/sbin") / binary)
-    if not Path(found).exists():
-        raise RuntimeError(f"{binary} still missing after installing {packages}")
-    return found
+from tests.support.system import ensure_installed
 
 
 def free_port() -> int:
@@ -91,7 +77,7 @@ class Mosquitto:
     def host(self) -> str:
         return "127.0.0.1"
 
-    def start(self) -> Mosquitto:
+    def start(self) -> Self:
         if self.process is not None and self.process.poll() is None:
             return self
         with open(self.workdir / "mosquitto.stderr", "ab") as stderr:
@@ -122,7 +108,7 @@ class Mosquitto:
         self.stop()
         shutil.rmtree(self.workdir, ignore_errors=True)
 
-    def __enter__(self) -> Mosquitto:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc) -> None:

@@ -2,7 +2,7 @@
 
 Installs Debian's ``xvfb`` and ``xdotool`` packages when they are missing
 (the test setup must work on a fresh machine), like
-:func:`tests.support.mosquitto.ensure_installed`. Xvfb picks a free display
+:func:`tests.support.system.ensure_installed`. Xvfb picks a free display
 number itself (``-displayfd``) and says so once it accepts connections, so
 parallel runs and a developer's own X server are never disturbed.
 """
@@ -13,9 +13,10 @@ import os
 import select
 import subprocess
 import time
+from typing import Self
 
-from tests.support.mosquitto import ensure_installed
 from tests.support.process import terminate
+from tests.support.system import ensure_installed
 
 
 class Xvfb:
@@ -31,7 +32,7 @@ class Xvfb:
         self.process: subprocess.Popen | None = None
         self.display: str | None = None
 
-    def start(self, timeout: float = 15.0) -> Xvfb:
+    def start(self, timeout: float = 15.0) -> Self:
         read_end, write_end = os.pipe()
         try:
             self.process = subprocess.Popen(
@@ -67,7 +68,7 @@ class Xvfb:
         terminate(self.process)
         self.process = None
 
-    def __enter__(self) -> Xvfb:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc) -> None:

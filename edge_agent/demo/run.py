@@ -2,19 +2,18 @@
 
 One command starts:
 
-* the **broker**: an embedded amqtt broker on loopback when the demo
-  configuration names none (the demo's only use of amqtt; production and
-  tests use Mosquitto), else the configured one;
+* the **broker**: an embedded amqtt broker on loopback (:mod:`.broker`) when
+  the demo configuration names none, else the configured one;
 * the **agent**, with its real reader, camera pipeline and sessions, where
   the reader is nfcpy's simulated UDP reader with the demo cards played on
-  the other side (:mod:`.demo_cards`) and the camera is fed from generated
-  videos (:mod:`.demo_video`);
+  the other side (:mod:`.cards`) and the camera is fed from generated
+  videos (:mod:`.video`);
 * **central**: the example fixtures (``config/central-fixtures.example.yaml``)
   pushed as ``edge-agent central push`` does;
 * the **kiosk** window (``python -m kiosk … --demo``) when there is a display;
-  its demo buttons and keys publish ``demo-control`` messages, which this
-  process turns into card taps and the product clip. Closing the window
-  stops the demo; stopping the demo closes the window.
+  its demo buttons and keys publish ``demo-control`` messages, which
+  :mod:`.controls` turns into card taps and the product clip. Closing the
+  window stops the demo; stopping the demo closes the window.
 
 It prints a one-line summary of every message on the store's topics: topic
 and schema only, as payloads may hold personal data. No UID is ever printed
@@ -23,7 +22,6 @@ or logged.
 
 from __future__ import annotations
 
-import asyncio
 import importlib.util
 import json
 import logging
@@ -34,92 +32,31 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from . import central_push as fixtures
-from .agent import Agent
-from .config import AgentConfig, load_config
-from .contract import DEMO_CONTROL, EVERYTHING, Topics, decode
-from .credentials import STORE_HMAC_KEY, Credentials, env_name
-from .demo_video import DemoCamera, DemoVideos, make_videos
-from .errors import ContractError, EdgeAgentError
-from .nfc.emulator import free_udp_port
+from .. import central_push
+from ..agent import Agent
+from ..config import AgentConfig, load_config
+from ..contract import DEMO_CONTROL, EVERYTHING
+from ..credentials import STORE_HMAC_KEY, Credentials, env_name
+from ..errors import EdgeAgentError
+from ..nfc.emulator import free_udp_port
+from .broker import EMBEDDED_PORT, EmbeddedBroker
+from .controls import HELP, DemoControls
+from .system_packages import kiosk_window_problem
+from .video import DemoCamera, DemoVideos, make_videos
 
 logger = logging.getLogger(__name__)
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_CONFIG = PROJECT_ROOT / "config" / "demo.toml"
 DEMO_FIXTURES = PROJECT_ROOT / "config" / "central-fixtures.example.yaml"
 DEMO_CONTENT = PROJECT_ROOT / "content" / "tuincentrum"
-EMBEDDED_PORT = 18830
 DEMO_VIDEO = "demo-video"  # the [camera] source that means: the demo's generated videos
-# Keys 1-5 on the kiosk (and typed into this terminal) and what they do.
-DEMO_KEYS: dict[str, tuple[str, str | None]] = {
-    "1": ("tap", "gold"), "2": ("tap", "expired"), "3": ("tap", "unknown"), "4": ("tap", "staff"),
-    "5": ("product", None),
-}
-
-
-class EmbeddedBroker:
-    """An amqtt broker running in its own thread and event loop."""
-
-    def __init__(self, host: str = "127.0.0.1", port: int = EMBEDDED_PORT):
-        self.host = host
-        self.port = port
-        self._loop = asyncio.new_event_loop()
-        self._broker = None
-        self._ready = threading.Event()
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, name="embedded-broker", daemon=True)
-
-    def _run(self) -> None:
-        from amqtt.broker import Broker
-
-        asyncio.set_event_loop(self._loop)
-        config = {
-            "listeners": {"default": {"type": "tcp", "bind": f"{self.host}:{self.port}"}},
-            "plugins": {"amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}},
-        }
-
-        async def start() -> None:
-            self._broker = Broker(config)
-            await self._broker.start()
-
-        try:
-            self._loop.run_until_complete(start())
-        except BaseException as exc:  # reported to the starting thread
-            self._error = exc
-            self._ready.set()
-            return
-        self._ready.set()
-        self._loop.run_forever()
-
-    def start(self, timeout: float = 10.0) -> EmbeddedBroker:
-        """Start the broker.
-
-        :raises EdgeAgentError: when it cannot listen (port taken...).
-        """
-        logging.getLogger("amqtt").setLevel(logging.WARNING)
-        logging.getLogger("transitions").setLevel(logging.WARNING)
-        self._thread.start()
-        if not self._ready.wait(timeout) or self._error is not None:
-            raise EdgeAgentError(f"embedded broker could not start on {self.host}:{self.port}: {self._error}")
-        return self
-
-    def stop(self) -> None:
-        if self._broker is None:
-            return
-        future = asyncio.run_coroutine_threadsafe(self._broker.shutdown(), self._loop)
-        try:
-            future.result(10)
-        except Exception as exc:  # shutting down: report, do not mask the caller's exit
-            logger.warning("embedded broker did not shut down cleanly: %s", exc)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(10)
 
 
 class Monitor:
@@ -163,21 +100,21 @@ def demo_config(config_path: Path | None, state_dir: Path) -> tuple[AgentConfig,
     return config.model_copy(update=update), videos
 
 
-def demo_credentials(environ: dict[str, str] | None = None) -> Credentials:
+def demo_credentials(environ: Mapping[str, str] | None = None) -> Credentials:
     """The environment's credentials, with made-up keys for the store's card tokens and the demo
     cards' SUN messages where the environment has none."""
-    from .nfc.sun import SUN_FILE_READ_MASTER_KEY, SUN_META_READ_KEY
+    from ..nfc.sun import SUN_FILE_READ_MASTER_KEY, SUN_META_READ_KEY
 
-    environ = dict(os.environ if environ is None else environ)
+    values = dict(os.environ if environ is None else environ)
     for name, size in ((STORE_HMAC_KEY, 32), (SUN_META_READ_KEY, 16), (SUN_FILE_READ_MASTER_KEY, 16)):
-        environ.setdefault(env_name(name), os.urandom(size).hex())
-    return Credentials(environ)
+        values.setdefault(env_name(name), os.urandom(size).hex())
+    return Credentials(values)
 
 
-def display_available(environ: dict[str, str] | None = None) -> bool:
+def display_available(environ: Mapping[str, str] | None = None) -> bool:
     """Whether a window can open: an X11 ``$DISPLAY`` or a ``$WAYLAND_DISPLAY``."""
-    environ = os.environ if environ is None else environ
-    return bool(environ.get("DISPLAY") or environ.get("WAYLAND_DISPLAY"))
+    values = os.environ if environ is None else environ
+    return bool(values.get("DISPLAY") or values.get("WAYLAND_DISPLAY"))
 
 
 def prepare_content(folder: Path = DEMO_CONTENT) -> Path | None:
@@ -189,6 +126,8 @@ def prepare_content(folder: Path = DEMO_CONTENT) -> Path | None:
     if maker.is_file():
         try:
             spec = importlib.util.spec_from_file_location("demo_content_media", maker)
+            if spec is None or spec.loader is None:
+                raise ImportError(f"{maker} cannot be loaded as a module")
             module = importlib.util.module_from_spec(spec)
             spec.loader.exec_module(module)
             module.build_media(folder, force=False)
@@ -216,6 +155,11 @@ class KioskWindow:
         return self
 
     @property
+    def pid(self) -> int | None:
+        """The kiosk's process id; None before :meth:`start`."""
+        return None if self.process is None else self.process.pid
+
+    @property
     def exit_code(self) -> int | None:
         """None while the window is open; the kiosk's exit code once it has ended."""
         return None if self.process is None else self.process.poll()
@@ -232,70 +176,6 @@ class KioskWindow:
             self.process.wait(10)
 
 
-class DemoControls:
-    """Turns the kiosk's ``demo-control`` messages (and keys typed here) into card taps and the product clip.
-
-    :param cards: the emulated demo cards, or None when the reader is a real one.
-    :param camera: the demo camera, or None when the camera is a real one.
-    """
-
-    def __init__(self, host: str, port: int, topics: Topics, cards, camera):
-        self.cards = cards
-        self.camera = camera
-        self.topic = topics.demo
-        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"demo-controls-{topics.store}",
-                                  protocol=mqtt.MQTTv311)
-        self.client.on_connect = lambda c, *_: c.subscribe(self.topic, qos=DEMO_CONTROL.qos)
-        self.client.on_message = self._on_message
-        self.client.connect(host, port)
-        self.client.loop_start()
-
-    def _on_message(self, client, userdata, message) -> None:
-        if message.topic != self.topic:
-            return  # amqtt hands a new subscriber the retained state and birth too
-        try:
-            control = decode(DEMO_CONTROL, message.payload).payload
-        except ContractError as exc:
-            logger.warning("ignored a malformed demo control: %s", exc)
-            return
-        self.act(control.action, control.card)
-
-    def act(self, action: str, card: str | None = None) -> None:
-        """``tap`` a demo card, ``remove`` it, or hold up the ``product``."""
-        if action in ("tap", "remove") and self.cards is None:
-            print("the reader is not the emulated one: tap a real card", flush=True)
-        elif action == "tap":
-            self.cards.tap(card)
-        elif action == "remove":
-            self.cards.remove()
-        elif self.camera is None:
-            print("the camera is not the demo video: hold a product up to it", flush=True)
-        else:
-            self.camera.hold_up_product()
-
-    def read_keys(self, stream) -> None:
-        """Keys typed into the terminal, one per line (a thread; ends with the stream)."""
-        for line in stream:
-            key = line.strip()
-            if key in DEMO_KEYS:
-                self.act(*DEMO_KEYS[key])
-            elif key:
-                print("keys: 1 gold, 2 expired, 3 unknown, 4 staff, 5 product (then Enter)", flush=True)
-
-    def stop(self) -> None:
-        self.client.disconnect()
-        self.client.loop_stop()
-
-
-HELP = """\
-demo cards and product ({how}):
-  1  gold     Sanne: goud, opted in, order WEB-100234 ready in locker 4
-  2  expired  Joke: her consent to be recognised has expired
-  3  unknown  a card that is linked to no one
-  4  staff    the staff badge of Anna
-  5  product  hold up Gazonmest 5 kg (8712345000011) to the camera"""
-
-
 def run_demo(config_path: Path | None = None, state_dir: Path | None = None,
              duration_s: float | None = None, broker_port: int = EMBEDDED_PORT, kiosk: bool = True,
              kiosk_args: Sequence[str] = ()) -> int:
@@ -303,8 +183,13 @@ def run_demo(config_path: Path | None = None, state_dir: Path | None = None,
 
     :param kiosk: open the kiosk window (when there is a display).
     :param kiosk_args: more options for the kiosk.
-    :raises EdgeAgentError: when the broker or the emulated reader cannot start.
+    :raises EdgeAgentError: when the broker or the emulated reader cannot start, or the kiosk window would
+        open but lacks Debian packages (named in the message).
     """
+    if kiosk and display_available():
+        problem = kiosk_window_problem()
+        if problem is not None:
+            raise EdgeAgentError(problem)
     state_dir = Path(state_dir or tempfile.mkdtemp(prefix="connected-store-demo-"))
     state_dir.mkdir(parents=True, exist_ok=True)
     config, videos = demo_config(config_path, state_dir)
@@ -323,10 +208,12 @@ def run_demo(config_path: Path | None = None, state_dir: Path | None = None,
             config = config.with_mqtt(broker.host, broker.port)
             print(f"embedded broker on mqtt://{broker.host}:{broker.port} "
                   f"(try: mosquitto_sub -p {broker.port} -t '{EVERYTHING}' -v)", flush=True)
+        assert config.mqtt is not None, "with_mqtt() names the broker"
+        host, port = config.mqtt.host, config.mqtt.port
         camera_options = {}
         if config.nfc is not None and config.nfc.device.startswith("udp:"):
-            from .demo_cards import DemoCards
-            from .nfc.sun import SunKeys
+            from ..nfc.sun import SunKeys
+            from .cards import DemoCards
 
             sun_keys = SunKeys.from_credentials(credentials, config.nfc.sun_system_identifier.encode())
             try:
@@ -338,24 +225,24 @@ def run_demo(config_path: Path | None = None, state_dir: Path | None = None,
             camera_options["opener"] = camera.opener
         agent = Agent(config, credentials, camera_options=camera_options)
         agent.start()
-        monitor = Monitor(config.mqtt.host, config.mqtt.port, config.store.id)
+        monitor = Monitor(host, port, config.store.id)
         if cards is not None and not cards.wait_for_reader(5):
             logger.warning("the agent's reader has not polled the emulated cards yet")
         time.sleep(0.5)
         # Central's data, pushed the way `edge-agent central push` does it. The demo's
         # card key is made up per run: the fixtures name their demo cards by UID.
-        demo_fixtures = fixtures.load(DEMO_FIXTURES, hmac_key=credentials.require_key(STORE_HMAC_KEY))
-        fixtures.publish(fixtures.messages(demo_fixtures, config.store.id), config.mqtt.host, config.mqtt.port)
-        controls = DemoControls(config.mqtt.host, config.mqtt.port, agent.topics, cards, camera)
+        demo_fixtures = central_push.load(DEMO_FIXTURES, hmac_key=credentials.require_key(STORE_HMAC_KEY))
+        central_push.publish(central_push.messages(demo_fixtures, config.store.id), host, port)
+        controls = DemoControls(host, port, agent.topics, cards, camera)
         if not kiosk:
             print("no kiosk window (--no-kiosk)", flush=True)
         elif not display_available():
             print("no display ($DISPLAY and $WAYLAND_DISPLAY are unset): running without the kiosk window",
                   flush=True)
         else:
-            window = KioskWindow(config.mqtt.host, config.mqtt.port, config.store.id, config.device.id,
+            window = KioskWindow(host, port, config.store.id, config.device.id,
                                  prepare_content(), kiosk_args).start()
-            print(f"kiosk window started (pid {window.process.pid}); closing it stops the demo", flush=True)
+            print(f"kiosk window started (pid {window.pid}); closing it stops the demo", flush=True)
         ways = ["the kiosk's keys or demo buttons"] if window is not None else []
         if sys.stdin is not None and sys.stdin.isatty():
             ways.append("the number and Enter here")

@@ -1,7 +1,7 @@
 """The demo's cards: NTAG 424 DNA-like cards played on nfcpy's simulated reader.
 
 The demo's agent opens its reader on ``udp:127.0.0.1:<port>``; the demo
-process plays the card side there with :class:`~.nfc.emulator.CardEmulator`,
+process plays the card side there with :class:`~edge_agent.nfc.emulator.CardEmulator`,
 the same emulator the tests use. Each demo card is a Type 4 card whose NDEF
 URL carries a fresh Secure Unique NFC message on every read (the demo's SUN
 keys are made up per run), so the agent verifies it and the session has
@@ -30,8 +30,8 @@ import threading
 import time
 from dataclasses import dataclass
 
-from .nfc.emulator import CardEmulator, Type4Card
-from .nfc.sun import SunKeys, sun_url
+from ..nfc.emulator import CardEmulator, Type4Card
+from ..nfc.sun import SunKeys, sun_url
 
 logger = logging.getLogger(__name__)
 
@@ -67,7 +67,7 @@ class DemoCards:
     def __init__(self, device: str, sun_keys: SunKeys, hold_s: float = HOLD_S):
         self.emulator = CardEmulator(device)
         self.hold_s = hold_s
-        self._counters = {name: 0 for name in DEMO_CARDS}
+        self._counters = dict.fromkeys(DEMO_CARDS, 0)
         self._cards = {name: Type4Card(card.uid, url_for_tap=self._url_maker(name, card.uid, sun_keys))
                        for name, card in DEMO_CARDS.items()}
         self._commands: queue.Queue[str | None] = queue.Queue()

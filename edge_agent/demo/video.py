@@ -9,7 +9,7 @@ Motion-JPEG videos of a garden-centre aisle into the demo's state folder
 * ``product``: someone holds up a bag of Gazonmest 5 kg with its EAN-13
   barcode (8712345000011) drawn by zxing-cpp's writer, then lowers it.
 
-:class:`DemoCamera` is an ``opener`` for :class:`~.camera.capture.OpenCvSource`
+:class:`DemoCamera` is an ``opener`` for :class:`~edge_agent.camera.capture.OpenCvSource`
 (the hook that makes its ``cv2.VideoCapture``): it plays the idle video in a
 loop and, when :meth:`DemoCamera.hold_up_product` is called, the product
 clip once, then the idle video again where it left off. Everything after the
@@ -178,7 +178,7 @@ def _product_frames():
 def _write(path: Path, frames) -> int:
     import cv2
 
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*FOURCC), FPS, (WIDTH, HEIGHT))
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*FOURCC), FPS, (WIDTH, HEIGHT))
     if not writer.isOpened():
         raise RuntimeError(f"OpenCV cannot write {path}")
     count = 0
@@ -195,7 +195,7 @@ def _write(path: Path, frames) -> int:
 
 
 class DemoCamera:
-    """Plays the demo videos as one camera; ``opener`` goes to :class:`~.camera.capture.OpenCvSource`.
+    """Plays the demo videos as one camera; ``opener`` goes to :class:`~edge_agent.camera.capture.OpenCvSource`.
 
     :param videos: the files from :func:`make_videos`.
     """
