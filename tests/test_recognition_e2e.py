@@ -20,6 +20,7 @@ from edge_agent.credentials import Credentials
 from edge_agent.identity import card_token
 from edge_agent.nfc.emulator import CardEmulator, Type2Card, Type4Card, free_udp_port
 from edge_agent.nfc.sun import SunKeys, sun_url
+from edge_agent.privacy import CUSTOMER_TABLES
 from tests.support.cards import PIET_UID as EXPIRED_UID  # here a card whose consent has expired
 from tests.support.cards import SANNE as GOLD
 from tests.support.cards import SANNE_UID as GOLD_UID
@@ -171,7 +172,7 @@ def test_erasure_sent_while_the_agent_is_offline_is_applied_on_reconnect(setup, 
         ack = cap.wait_topic("/event/erasure-ack", timeout=15)[0].json()["data"]
         assert ack == {"request_id": "er-offline-1", "customer": EXPIRED, "erased_records": 3}
         with restarted.store.reading() as conn:
-            for table, column in (("customers", "customer"), ("consents", "customer"), ("card_links", "subject")):
+            for table, column in CUSTOMER_TABLES:
                 assert conn.execute(f"SELECT count(*) FROM {table} WHERE {column} = ?",
                                     (EXPIRED,)).fetchone()[0] == 0
     finally:

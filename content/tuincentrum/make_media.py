@@ -174,9 +174,10 @@ def grass(image, span: tuple[int, int], ground: int, height: int, greenness: flo
     leans = rng.uniform(-0.35, 0.35, count)
     straw, deep = np.array(YELLOW_GREEN, float), np.array((50, 160, 40), float)
     colour = tuple(int(v) for v in straw + (deep - straw) * greenness)
-    for x, blade, lean in zip(xs, heights, leans):
+    for x, full, lean in zip(xs, heights, leans, strict=True):
+        blade = full
         if cut_until is not None and x < cut_until:
-            blade = cut_height if cut_height is not None else blade / 2
+            blade = cut_height if cut_height is not None else full / 2
         tip = (int(x + lean * blade), int(ground - blade))
         cv2.line(image, (int(x), ground), tip, colour, 2, cv2.LINE_AA)
 
@@ -359,7 +360,7 @@ def lawn_step(step: int, local: float) -> np.ndarray:
         spreader_x = int(40 + 540 * local)
         rng = np.random.default_rng(22)
         drops = rng.uniform(0, 560, 400)
-        for x, y in zip(drops, rng.uniform(ground - 4, ground + 40, 400)):
+        for x, y in zip(drops, rng.uniform(ground - 4, ground + 40, 400), strict=True):
             if x < spreader_x - 20:
                 cv2.circle(frame, (int(x + 30), int(y)), 2, (230, 235, 240), -1)
         for index in range(6):  # granules in the air
@@ -378,7 +379,7 @@ def lawn_step(step: int, local: float) -> np.ndarray:
         cv2.ellipse(frame, (400, 95), (90, 30), 0, 0, 360, WHITE, -1, cv2.LINE_AA)
         rng = np.random.default_rng(33)
         columns, phases = rng.uniform(180, 460, 40), rng.uniform(0, 1, 40)
-        for x, phase in zip(columns, phases):
+        for x, phase in zip(columns, phases, strict=True):
             y = 115 + ((local * 6 + phase) % 1.0) * (ground - 115)
             cv2.line(frame, (int(x), int(y)), (int(x - 3), int(y + 12)), (200, 120, 40), 2, cv2.LINE_AA)
     else:
