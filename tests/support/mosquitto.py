@@ -6,6 +6,11 @@ fresh machine), writes its own configuration into a
 temporary folder and can stop, kill and restart the broker to simulate
 outages. Persistence is on, so QoS 1 messages queued for a persistent
 session survive a broker restart, as in production (config/mosquitto/).
+
+:meth:`Mosquitto.store` starts the store broker the project ships instead:
+``config/mosquitto/store.conf`` line for line, with only its port, paths and
+the password file (made from the logins given) replaced, the shipped ACL and,
+when asked, the shipped bridge in its ``include_dir``.
 """
 
 from __future__ import annotations
@@ -20,6 +25,10 @@ from pathlib import Path
 from typing import Self
 
 from tests.support.system import ensure_installed
+
+CONFIG = Path(__file__).resolve().parents[2] / "config" / "mosquitto"
+STORE_CONF = CONFIG / "store.conf"
+STORE_ACL = CONFIG / "connected-store.acl"
 
 
 def free_port() -> int:
@@ -72,6 +81,53 @@ class Mosquitto:
             + extra
         )
         self.process: subprocess.Popen | None = None
+        self.passwd_path: Path | None = None
+
+    @classmethod
+    def store(cls, workdir: Path, logins: dict[str, str], *, acl: Path = STORE_ACL, bridge: str = "",
+              port: int | None = None) -> Mosquitto:
+        """The shipped store broker (``config/mosquitto/store.conf``), not started.
+
+        :param workdir: its folder (persistence, log, password file, ``include_dir``).
+        :param logins: user name -> password, written with ``mosquitto_passwd``.
+        :param acl: the ACL file; the shipped one by default.
+        :param bridge: a bridge configuration put into the ``include_dir``.
+        :raises ValueError: when store.conf names a path this helper does not know how to replace.
+        """
+        broker = cls(port=port, workdir=workdir)
+        passwd_tool = ensure_installed("mosquitto", binary="mosquitto_passwd")
+        broker.passwd_path = broker.workdir / "passwd"
+        broker.passwd_path.unlink(missing_ok=True)
+        for index, (user, password) in enumerate(logins.items()):
+            subprocess.run([passwd_tool, "-b", *(["-c"] if index == 0 else []), str(broker.passwd_path), user,
+                            password], check=True, stdout=subprocess.DEVNULL)
+        include = broker.workdir / "conf.d"
+        include.mkdir(exist_ok=True)
+        if bridge:
+            (include / "bridge.conf").write_text(bridge)
+        replacement = {"password_file": f"password_file {broker.passwd_path}", "acl_file": f"acl_file {acl}",
+                       "persistence_location": f"persistence_location {broker.workdir}/",
+                       "include_dir": f"include_dir {include}"}
+        lines = ["user root"] if os.geteuid() == 0 else []
+        for number, line in enumerate(STORE_CONF.read_text().splitlines(), 1):
+            directive = line.split(maxsplit=1)[0] if line.strip() and not line.lstrip().startswith("#") else ""
+            if directive == "listener":
+                address = line.split()[2:]
+                lines.append(" ".join(["listener", str(broker.port), *address]))
+            elif directive in replacement:
+                lines.append(replacement[directive])
+            elif directive and ("/etc/" in line or "/var/" in line):
+                raise ValueError(f"{STORE_CONF}:{number}: {directive} names a path the test broker cannot use")
+            else:
+                lines.append(line)
+        lines += [f"log_dest file {broker.log_path}", "log_type error", "log_type warning", "log_type notice",
+                  "log_type information"]
+        broker.config_path.write_text("\n".join(lines) + "\n")
+        return broker
+
+    def log(self) -> str:
+        """What the broker logged so far."""
+        return self.log_path.read_text() if self.log_path.exists() else ""
 
     @property
     def host(self) -> str:
