@@ -26,7 +26,6 @@ answers on one socket, so its SUBACK comes after everything it delivered before.
 
 from __future__ import annotations
 
-import threading
 import time
 from pathlib import Path
 
@@ -50,7 +49,7 @@ from edge_agent.contract import (
 from edge_agent.contract.catalogue import BIRTH, HEALTH, STATE
 from kiosk.bridge import KIOSK_COMMANDS, Bridge
 from tests.support.agent import AgentProcess, config_text
-from tests.support.mosquitto import STORE_ACL, Mosquitto
+from tests.support.mosquitto import STORE_ACL, LoginClient, Mosquitto, settle
 from tests.support.mqtt import envelope
 
 STORE, DEVICE = "store-1", "kiosk-1"  # the shipped ACL's example store and kiosk
@@ -102,84 +101,10 @@ def broker(tmp_path_factory):
     broker.close()
 
 
-class Client:
-    """A paho client logged in as ``user`` (client id ``client_id``, the login by default)."""
-
-    def __init__(self, port: int, user: str, subscriptions: list[tuple[str, int]] = (), *,
-                 client_id: str | None = None, clean_session: bool = True, password: str | None = None):
-        self.received: list[tuple[str, bytes]] = []
-        self.session_present: bool | None = None
-        self.connect_result: int | None = None
-        self._lock = threading.Lock()
-        self._acks: dict[int, threading.Event] = {}
-        self._connected = threading.Event()
-        self.disconnected = threading.Event()
-        self._subscriptions = list(subscriptions)
-        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id or user,
-                                  clean_session=clean_session, protocol=mqtt.MQTTv311)
-        self.client.username_pw_set(user, LOGINS.get(user) if password is None else password)
-        self.client.on_connect = self._on_connect
-        self.client.on_subscribe = self._on_subscribe
-        self.client.on_disconnect = lambda *_: self.disconnected.set()
-        self.client.on_message = self._on_message
-        self.client.connect("127.0.0.1", port)
-        self.client.loop_start()
-
-    def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
-        self.connect_result = reason_code.value
-        self.session_present = flags.session_present
-        if reason_code.is_failure:
-            return
-        if self._subscriptions:
-            self._wait_subscribe(self._subscriptions, in_callback=True)
-        self._connected.set()
-
-    def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:
-        with self._lock:
-            event = self._acks.setdefault(mid, threading.Event())
-        event.set()
-
-    def _on_message(self, _client, _userdata, message) -> None:
-        with self._lock:
-            self.received.append((message.topic, bytes(message.payload)))
-
-    def _wait_subscribe(self, topics, in_callback: bool = False) -> threading.Event:
-        _, mid = self.client.subscribe(topics)
-        with self._lock:
-            return self._acks.setdefault(mid, threading.Event())
-
-    def wait_connected(self, timeout: float = 10) -> None:
-        assert self._connected.wait(timeout), f"no connection (CONNACK {self.connect_result})"
-        for event in list(self._acks.values()):
-            assert event.wait(timeout), "no SUBACK"
-
-    def flush(self, timeout: float = 10) -> None:
-        """Return once everything the broker delivered to this client before now has arrived."""
-        self.wait_connected(timeout)
-        assert self._wait_subscribe([("cs/v1/flush", 0)]).wait(timeout), "no SUBACK to the flush"
-
-    def topics(self, mark: bytes = b"") -> set[str]:
-        with self._lock:
-            return {topic for topic, payload in self.received if payload.startswith(mark)}
-
-    def publish(self, topic: str, payload: bytes, qos: int = 0) -> None:
-        info = self.client.publish(topic, payload, qos=qos)
-        if qos:
-            # Refused at QoS 1: a PUBACK (0x87), after which the connection may end; either way it was handled.
-            deadline = time.monotonic() + 10
-            while not info.is_published() and not self.disconnected.is_set():
-                assert time.monotonic() < deadline, f"no PUBACK for {topic}"
-                time.sleep(0.01)
-
-    def close(self) -> None:
-        self.client.disconnect()
-        self.client.loop_stop()
-
-
-def settle(*clients: Client) -> None:
-    """Flush each in turn: whatever the first published has reached the later ones."""
-    for client in clients:
-        client.flush()
+def Client(port: int, user: str, subscriptions: list[tuple[str, int]] = (), *, password: str | None = None,
+           **options) -> LoginClient:
+    """A client logged in as ``user`` with its password from :data:`LOGINS` (or ``password``)."""
+    return LoginClient(port, user, LOGINS.get(user, "") if password is None else password, subscriptions, **options)
 
 
 @pytest.fixture
