@@ -11,7 +11,9 @@ was already served (a redelivery, a replay) gets an error response saying so
 and is not carried out again: no second event. The same response is not sent
 again, because a response may hold a customer's data, which the agent does not
 keep for replays. The ids of the last :data:`SEEN_REQUESTS` requests served
-are remembered in memory; a request that failed unexpectedly (a handler raised
+are remembered in memory (the agent acknowledges a request right after
+answering it, so only one carried out just before the agent died can run again
+after a restart); a request that failed unexpectedly (a handler raised
 anything but a refusal) is not counted as served, so its redelivery runs.
 """
 
