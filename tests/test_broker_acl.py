@@ -374,3 +374,27 @@ def test_the_shipped_bridge_brings_central_pushes_to_the_agent_login_and_its_eve
         at_central.loop_stop()
         store.close()
         central.close()
+
+
+def test_the_agent_and_the_kiosk_send_their_login_as_client_id_whatever_is_configured(mosquitto, tmp_path,
+                                                                                      monkeypatch):
+    # On the test broker, which keeps the client id a client sends (no use_username_as_clientid).
+    store = f"store-cid-{time.monotonic_ns()}"
+    config = tmp_path / "agent.toml"
+    config.write_text(config_text(mosquitto.port, tmp_path / "agent.db", store, DEVICE)
+                      .replace("[mqtt]\n", '[mqtt]\nclient_id = "configured-id"\n'))
+    monkeypatch.setenv("CS_MQTT_USERNAME", f"{DEVICE}-{store}")
+    monkeypatch.setenv("CS_MQTT_PASSWORD", "unused")
+    agent = AgentProcess(config, tmp_path / "agent.log").start()
+    kiosk = Bridge("127.0.0.1", mosquitto.port, store, DEVICE, sink=None, username=f"{SCREEN}-{store}",
+                   client_id="configured-kiosk-id")
+    try:
+        deadline = time.monotonic() + 30
+        while f"as {DEVICE}-{store} " not in mosquitto.log():
+            assert time.monotonic() < deadline, f"the agent did not connect as its login: {agent.log()}"
+            time.sleep(0.05)
+        assert "as configured-id " not in mosquitto.log()
+        assert "mqtt.client_id 'configured-id' is not used" in agent.log()
+        assert kiosk.client._client_id == f"{SCREEN}-{store}".encode()
+    finally:
+        assert agent.terminate() == 0
