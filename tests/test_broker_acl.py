@@ -1,7 +1,7 @@
 """The store broker as shipped (``config/mosquitto/store.conf`` with ``connected-store.acl``) against every login.
 
 A real Mosquitto runs the shipped store.conf line for line (only port and paths replaced:
-:meth:`tests.support.mosquitto.Mosquitto.store`) with the shipped ACL, an example for store ``store-1`` with
+:meth:`tests.support.mosquitto.Mosquitto.store`) with the shipped ACL, an example for store ``store-0042`` with
 one kiosk, ``kiosk-1``. The roles:
 
 * ``kiosk-1``, the edge agent: publishes what the contract says the agent publishes, reads the commands to
@@ -52,7 +52,7 @@ from tests.support.agent import AgentProcess, config_text
 from tests.support.mosquitto import STORE_ACL, LoginClient, Mosquitto, settle
 from tests.support.mqtt import envelope
 
-STORE, DEVICE = "store-1", "kiosk-1"  # the shipped ACL's example store and kiosk
+STORE, DEVICE = "store-0042", "kiosk-1"  # the shipped ACL's example store and kiosk (as agent.example.toml)
 SCREEN = f"{DEVICE}-screen"
 HARNESS = "test-harness"
 LOGINS = {DEVICE: "agent-secret", SCREEN: "screen-secret", "central-bridge": "bridge-secret",

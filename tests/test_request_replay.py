@@ -22,7 +22,7 @@ from tests.support.agent import AgentProcess, config_text
 from tests.support.mosquitto import LoginClient, Mosquitto
 from tests.support.mqtt import envelope
 
-STORE, DEVICE = "store-1", "kiosk-1"  # the shipped ACL's example store and kiosk
+STORE, DEVICE = "store-0042", "kiosk-1"  # the shipped ACL's example store and kiosk (as agent.example.toml)
 SCREEN = f"{DEVICE}-screen"
 LOGINS = {DEVICE: "agent-secret", SCREEN: "screen-secret", "central-bridge": "bridge-secret"}
 TOPICS = Topics(STORE, DEVICE)
