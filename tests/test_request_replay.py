@@ -64,8 +64,13 @@ class Store:
         wait_until(lambda: self.states().count("online") > times, f"the agent online again: {self.agent.log()}")
 
     def responses(self, transaction: str) -> list[dict]:
-        return [json.loads(p) for t, p in self.kiosk.received
-                if t == TOPICS.response("staff-assist") and json.loads(p).get("transaction") == transaction]
+        """The answers to ``transaction`` in their order, each once (QoS 1 may deliver one twice)."""
+        answers: dict[str, dict] = {}
+        for topic, payload in self.kiosk.received:
+            answer = json.loads(payload)
+            if topic == TOPICS.response("staff-assist") and answer.get("transaction") == transaction:
+                answers.setdefault(answer["id"], answer)
+        return list(answers.values())
 
     def staff_events(self) -> set[str]:
         """Distinct ids of the staff calls central received."""
