@@ -65,15 +65,16 @@ def contract_rights(role: str) -> tuple[set[str], set[str]]:
     def own(message: Message) -> str:
         return message.topic_for(STORE, DEVICE)
 
-    local_commands = [COMMANDS[name] for name in KIOSK_COMMANDS]
+    local_commands = [m for m in COMMANDS.values() if m.topic.startswith(LOCAL)]
     if role == DEVICE:  # the agent: what it publishes; its commands, the kiosk's requests, its probe, its pushes
         return ({own(m) for m in ALL_MESSAGES if m.direction == "publish"},
                 {own(m) for m in (*COMMANDS.values(), *PUSHES.values(), PROBE)})
     if role == SCREEN:  # the kiosk app: the device's status and the local topics the agent publishes for it
         shown = [STATE, BIRTH, HEALTH, *(m for m in ALL_MESSAGES if m.direction == "publish"
                                          and m.topic.startswith(LOCAL))]
-        # local/demo is for the demo's own broker (edge-agent demo), never a store's.
-        return {own(m) for m in local_commands if m is not DEMO_CONTROL}, {own(m) for m in shown}
+        # Its requests are the local commands; local/demo (DEMO_CONTROL, no command) is for the demo's own
+        # broker (edge-agent demo), never a store's.
+        return {own(m) for m in local_commands}, {own(m) for m in shown}
     if role == "central-bridge":  # what the bridge carries: pushes and bridged commands in, the rest out
         return ({own(m) for m in ALL_MESSAGES if m.direction == "receive" and m.bridged},
                 {own(m) for m in ALL_MESSAGES if m.direction == "publish" and m.bridged})
@@ -101,15 +102,15 @@ def broker(tmp_path_factory):
     broker.close()
 
 
-def Client(port: int, user: str, subscriptions: list[tuple[str, int]] = (), *, password: str | None = None,
-           **options) -> LoginClient:
+def connect_as(port: int, user: str, subscriptions: list[tuple[str, int]] = (), *, password: str | None = None,
+               **options) -> LoginClient:
     """A client logged in as ``user`` with its password from :data:`LOGINS` (or ``password``)."""
     return LoginClient(port, user, LOGINS.get(user, "") if password is None else password, subscriptions, **options)
 
 
 @pytest.fixture
 def harness(broker):
-    client = Client(broker.port, HARNESS, [("#", 0)])
+    client = connect_as(broker.port, HARNESS, [("#", 0)])
     client.wait_connected()
     yield client
     client.close()
@@ -120,7 +121,7 @@ def test_every_login_writes_and_reads_exactly_what_the_contract_gives_its_role(b
     may_write, may_read = contract_rights(role)
     everything = sorted(universe())
     assert may_write | may_read <= set(everything)
-    client = Client(broker.port, role, [("#", 0)])  # asks for everything, as an attacker would
+    client = connect_as(broker.port, role, [("#", 0)])  # asks for everything, as an attacker would
     try:
         client.wait_connected()
         mark = f"{role}|".encode()
@@ -140,15 +141,17 @@ def test_every_login_writes_and_reads_exactly_what_the_contract_gives_its_role(b
         client.close()
 
 
-def test_the_kiosk_app_receives_every_topic_it_subscribes_to(broker):
-    _, may_read = contract_rights(SCREEN)
+def test_the_kiosk_app_receives_every_topic_it_subscribes_to_and_may_send_every_request_it_sends(broker):
+    may_write, may_read = contract_rights(SCREEN)
+    assert {COMMANDS[name].topic_for(STORE, DEVICE) for name in KIOSK_COMMANDS} == may_write
+    assert DEMO_CONTROL.topic_for(STORE, DEVICE) not in may_write
     assert {topic for topic, _ in Bridge("127.0.0.1", broker.port, STORE, DEVICE, sink=None).subscriptions()} \
         <= may_read
 
 
 def test_a_kiosk_screen_login_cannot_publish_an_erasure_ack_as_a_device(broker, harness):
-    central = Client(broker.port, "central-bridge", [("#", 0)])
-    screen = Client(broker.port, SCREEN)
+    central = connect_as(broker.port, "central-bridge", [("#", 0)])
+    screen = connect_as(broker.port, SCREEN)
     try:
         central.wait_connected()
         screen.wait_connected()
@@ -169,7 +172,7 @@ def test_no_login_but_central_can_write_a_push_under_the_central_level(broker, h
     payload = envelope(customer.schema_id, customer.example)
     forged = set()
     for login in (DEVICE, SCREEN, "kiosk-2", STORE):
-        forger = Client(broker.port, login)
+        forger = connect_as(broker.port, login)
         forger.wait_connected()
         for store in (login, STORE):  # "cs/v1/central/<its name>/" was its own under the old pattern
             for kind in ("customer", "erasure"):
@@ -179,8 +182,8 @@ def test_no_login_but_central_can_write_a_push_under_the_central_level(broker, h
         forger.close()
     settle(harness)
     assert not {t for t, _ in harness.received} & forged, "the broker dropped every forged push"
-    agent = Client(broker.port, DEVICE, [(Topics(STORE, DEVICE).central_root + "#", 1)])
-    central = Client(broker.port, "central-bridge")
+    agent = connect_as(broker.port, DEVICE, [(Topics(STORE, DEVICE).central_root + "#", 1)])
+    central = connect_as(broker.port, "central-bridge")
     try:
         agent.wait_connected()
         central.wait_connected()
@@ -194,7 +197,7 @@ def test_no_login_but_central_can_write_a_push_under_the_central_level(broker, h
 
 def test_no_login_can_write_into_another_stores_topics(broker, harness):
     other = Topics("store-2", DEVICE)
-    agent, screen = Client(broker.port, DEVICE), Client(broker.port, SCREEN)
+    agent, screen = connect_as(broker.port, DEVICE), connect_as(broker.port, SCREEN)
     try:
         agent.wait_connected()
         screen.wait_connected()
@@ -212,7 +215,7 @@ def test_no_login_can_write_into_another_stores_topics(broker, harness):
 
 
 def test_the_agent_login_reads_its_own_stores_pushes_and_no_other_stores(broker, harness):
-    agent = Client(broker.port, DEVICE, [("cs/v1/central/#", 1)])
+    agent = connect_as(broker.port, DEVICE, [("cs/v1/central/#", 1)])
     try:
         agent.wait_connected()
         for store in (STORE, "store-2"):
@@ -242,21 +245,21 @@ def test_anonymous_clients_and_wrong_passwords_are_refused(broker):
 
 def test_an_impostor_with_the_agents_client_id_cannot_consume_a_push_queued_for_the_agent(broker, harness):
     central_root = Topics(STORE, DEVICE).central_root
-    agent = Client(broker.port, DEVICE, [(central_root + "#", 1)], clean_session=False)
+    agent = connect_as(broker.port, DEVICE, [(central_root + "#", 1)], clean_session=False)
     agent.wait_connected()
     agent.close()  # offline: central's push waits in its persistent session
     push = PUSHES["erasure"].topic_for(STORE)
-    central = Client(broker.port, "central-bridge")
+    central = connect_as(broker.port, "central-bridge")
     central.wait_connected()
     central.publish(push, envelope(PUSHES["erasure"].schema_id, PUSHES["erasure"].example), qos=1)
     central.close()
     for login in (SCREEN, "kiosk-2"):
-        impostor = Client(broker.port, login, [(central_root + "#", 1)], client_id=DEVICE, clean_session=False)
+        impostor = connect_as(broker.port, login, [(central_root + "#", 1)], client_id=DEVICE, clean_session=False)
         impostor.flush()
         assert impostor.session_present is False, f"{login} got the agent's session"
         assert not impostor.topics(), f"{login} consumed the agent's queued push"
         impostor.close()
-    agent = Client(broker.port, DEVICE, clean_session=False)
+    agent = connect_as(broker.port, DEVICE, clean_session=False)
     try:
         agent.flush()
         assert agent.session_present is True
@@ -271,7 +274,7 @@ def test_a_login_using_the_agents_client_id_does_not_knock_the_agent_off_the_bro
     config.write_text(config_text(broker.port, tmp_path / "agent.db", STORE, DEVICE))
     monkeypatch.setenv("CS_MQTT_USERNAME", DEVICE)
     monkeypatch.setenv("CS_MQTT_PASSWORD", LOGINS[DEVICE])
-    central = Client(broker.port, "central-bridge", [(topics.response("ping"), 1), (topics.state, 1)])
+    central = connect_as(broker.port, "central-bridge", [(topics.response("ping"), 1), (topics.state, 1)])
     agent = AgentProcess(config, tmp_path / "agent.log").start()
     try:
         central.wait_connected()
@@ -281,7 +284,7 @@ def test_a_login_using_the_agents_client_id_does_not_knock_the_agent_off_the_bro
             time.sleep(0.05)
         for _ in range(6):
             for login in (SCREEN, "kiosk-2"):
-                impostor = Client(broker.port, login, client_id=DEVICE)
+                impostor = connect_as(broker.port, login, client_id=DEVICE)
                 impostor.wait_connected()
                 impostor.close()
         ping = envelope(COMMANDS["ping"].schema_id, {}, transaction="after-impostors")
@@ -351,7 +354,7 @@ def test_the_shipped_bridge_brings_central_pushes_to_the_agent_login_and_its_eve
                      line.replace("STORE_ID", STORE))
     store = Mosquitto.store(tmp_path / "store", LOGINS, bridge="\n".join(lines) + "\n").start()
     topics = Topics(STORE, DEVICE)
-    agent = Client(store.port, DEVICE, [(topics.central_root + "#", 1)])
+    agent = connect_as(store.port, DEVICE, [(topics.central_root + "#", 1)])
     at_central = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="central-watch", protocol=mqtt.MQTTv311)
     upstream: list[str] = []
     at_central.on_message = lambda c, u, message: upstream.append(message.topic)
