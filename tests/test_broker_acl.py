@@ -27,6 +27,7 @@ answers on one socket, so its SUBACK comes after everything it delivered before.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
@@ -102,8 +103,8 @@ def broker(tmp_path_factory):
     broker.close()
 
 
-def connect_as(port: int, user: str, subscriptions: list[tuple[str, int]] = (), *, password: str | None = None,
-               **options) -> LoginClient:
+def connect_as(port: int, user: str, subscriptions: Sequence[tuple[str, int]] = (), *,
+               password: str | None = None, **options) -> LoginClient:
     """A client logged in as ``user`` with its password from :data:`LOGINS` (or ``password``)."""
     return LoginClient(port, user, LOGINS.get(user, "") if password is None else password, subscriptions, **options)
 

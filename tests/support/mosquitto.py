@@ -22,6 +22,7 @@ import subprocess
 import tempfile
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Self
 
@@ -185,7 +186,7 @@ class LoginClient:
     arrived: Mosquitto handles a client's packets in order and answers on one socket.
     """
 
-    def __init__(self, port: int, user: str, password: str, subscriptions: list[tuple[str, int]] = (), *,
+    def __init__(self, port: int, user: str, password: str, subscriptions: Sequence[tuple[str, int]] = (), *,
                  client_id: str | None = None, clean_session: bool = True):
         self.received: list[tuple[str, bytes]] = []
         self.session_present: bool | None = None
