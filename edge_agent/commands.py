@@ -100,7 +100,6 @@ class Commands:
         """
         message = COMMANDS[name]
         transaction = None
-        request_id = None
         try:
             if retained:
                 raise ContractError(RETAINED)
