@@ -255,7 +255,7 @@ class LoginClient:
         """Publish; at QoS 1, return once the broker answered (or the connection ended)."""
         info = self.client.publish(topic, payload, qos=qos, retain=retain)
         if qos:
-            # Refused at QoS 1: a PUBACK (0x87), after which the connection may end; either way it was handled.
+            # Refused at QoS 1: still a PUBACK (0x87), or, with some settings, the end of the connection.
             deadline = time.monotonic() + 10
             while not info.is_published() and not self.disconnected.is_set():
                 assert time.monotonic() < deadline, f"no PUBACK for {topic}"
