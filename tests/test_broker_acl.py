@@ -164,6 +164,7 @@ def test_a_kiosk_screen_login_cannot_publish_an_erasure_ack_as_a_device(broker, 
         settle(screen, harness, central)
         assert not {t for t, _ in harness.received} & set(forged), "the broker dropped the forged acks"
         assert not central.topics() & set(forged), "central never sees them"
+        assert not screen.disconnected.is_set(), "with the shipped configuration a refusal keeps the connection"
     finally:
         screen.close()
         central.close()
