@@ -3,12 +3,26 @@
 Every request gets a response carrying its ``transaction``; a request that
 cannot be parsed gets an error response (with the transaction when it can
 be found in the broken message), never a crash.
+
+A request runs once. One that arrives retained is refused with an error
+response and not carried out: the broker would hand it to the agent again on
+every reconnect (one staff call became three). A request whose envelope ``id``
+was already served (a redelivery, a replay) gets an error response saying so
+and is not carried out again: no second event. The same response is not sent
+again, because a response may hold a customer's data, which the agent does not
+keep for replays. The ids of the last :data:`SEEN_REQUESTS` requests served
+are remembered in memory (the agent acknowledges a request right after
+answering it, so only one carried out just before the agent died can run again
+after a restart); a request that failed unexpectedly (a handler raised
+anything but a refusal) is not counted as served, so its redelivery runs.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
@@ -35,6 +49,9 @@ logger = logging.getLogger(__name__)
 # ``Callable[[BaseModel], ...]`` would refuse them all).
 Handler = Callable[[Any], BaseModel]
 
+SEEN_REQUESTS = 10_000  # ids of served requests remembered against replays
+RETAINED = "a request must not be retained (it would run again on every reconnect): not carried out"
+
 
 class CommandError(Exception):
     """A well-formed request that cannot be carried out."""
@@ -51,6 +68,9 @@ class Commands:
         self._config = config
         self._respond = respond
         self._started = time.monotonic()
+        self._served: OrderedDict[str, None] = OrderedDict()  # ids of requests served or being served
+        self._served_lock = threading.Lock()
+        self.duplicates = 0
         self._handlers: dict[str, Handler] = {
             "ping": self._ping,
             "get-config": self._get_config,
@@ -73,11 +93,16 @@ class Commands:
         """The commands this device carries out, in contract order."""
         return [name for name in COMMANDS if name in self._handlers]
 
-    def handle(self, name: str, raw: bytes) -> str | None:
-        """Carry out command ``name``; return the error text when it failed, else None."""
+    def handle(self, name: str, raw: bytes, retained: bool = False) -> str | None:
+        """Carry out command ``name``; return the error text when it was refused or failed, else None.
+
+        :param retained: the message came with the retain flag: refused, not carried out.
+        """
         message = COMMANDS[name]
         transaction = None
         try:
+            if retained:
+                raise ContractError(RETAINED)
             decoded = decode(message, raw)
             transaction = decoded.envelope.transaction
             if transaction is None:
@@ -85,13 +110,40 @@ class Commands:
             handler = self._handlers.get(name)
             if handler is None:
                 raise CommandError(f"{name} is not available on this device")
-            result = handler(decoded.payload)
+            request_id = decoded.envelope.id
+            if not self._first_time(request_id):
+                self.duplicates += 1
+                logger.info("request %s %s was already served: not carried out again", name, request_id)
+                self._respond(name, encode_response(name, transaction, error=f"request {request_id} was already "
+                                                    "served: not carried out again"))
+                return None
+            try:
+                result = handler(decoded.payload)
+            except (ContractError, CommandError):
+                raise  # a refusal is an answer: the request was served
+            except BaseException:
+                self._forget(request_id)  # not served: its redelivery must run
+                raise
         except (ContractError, CommandError) as exc:
             error = str(exc)
             self._respond(name, encode_response(name, transaction or transaction_of(raw), error=error))
             return error
         self._respond(name, encode_response(name, transaction, result=result))
         return None
+
+    def _first_time(self, request_id: str) -> bool:
+        """Record ``request_id`` as served; False when it already was."""
+        with self._served_lock:
+            if request_id in self._served:
+                return False
+            self._served[request_id] = None
+            if len(self._served) > SEEN_REQUESTS:
+                self._served.popitem(last=False)
+            return True
+
+    def _forget(self, request_id: str) -> None:
+        with self._served_lock:
+            self._served.pop(request_id, None)
 
     def _ping(self, request: BaseModel) -> PingResult:
         return PingResult(uptime_s=round(time.monotonic() - self._started, 3))

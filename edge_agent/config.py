@@ -69,7 +69,8 @@ class MqttConfig(_Section):
     port: int = Field(1883, ge=1, le=65535, description="Broker port (8883 is usual with TLS).")
     keepalive_s: int = Field(30, ge=5, le=3600,
                              description="MQTT keepalive in seconds; the last will fires after 1.5x this.")
-    client_id: str | None = Field(None, description="MQTT client id; defaults to cs-<store>-<device>.")
+    client_id: str | None = Field(None, description="MQTT client id without a broker login (with one, the "
+                                                    "login is the client id); defaults to cs-<store>-<device>.")
     tls: TlsConfig | None = Field(None, description="Connect with TLS when present.")
     reconnect_min_s: float = Field(0.5, gt=0, description="First reconnect delay; doubles per failure, with jitter.")
     reconnect_max_s: float = Field(30.0, gt=0, description="Longest reconnect delay.")

@@ -52,7 +52,8 @@ class Inbox:
             if message is None:
                 self.reject(item.topic, None, "unknown command")
             else:
-                error = self._commands.handle(message.name.removeprefix("request-"), item.payload)
+                error = self._commands.handle(message.name.removeprefix("request-"), item.payload,
+                                              retained=item.retain)
                 if error is not None:
                     self.reject(item.topic, None, error)
         elif kind == "push":

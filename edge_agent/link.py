@@ -99,6 +99,12 @@ class Link:
         self._on_connected = on_connected
         self._username = credentials.get(MQTT_USERNAME)
         self._password = credentials.get(MQTT_PASSWORD)
+        # The store broker binds a client id to its login (use_username_as_clientid), so no other login can
+        # take over this connection or its persistent session: with a login, the login is the client id.
+        self._client_id = self._username or config.client_id
+        if self._username and self.mqtt_config.client_id and self.mqtt_config.client_id != self._username:
+            logger.warning("mqtt.client_id %r is not used: with a broker login the client id is the login %r",
+                           self.mqtt_config.client_id, self._username)
         self._stopping = threading.Event()
         self._client: mqtt.Client | None = None
         self._connected = threading.Event()
@@ -170,7 +176,7 @@ class Link:
     # ------------------------------------------------------------------ connection
 
     def _new_client(self) -> mqtt.Client:
-        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=self.config.client_id,
+        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=self._client_id,
                              clean_session=False, protocol=mqtt.MQTTv311,
                              reconnect_on_failure=False, manual_ack=True)
         client.max_inflight_messages_set(self.config.outbox.window)

@@ -125,7 +125,7 @@ class Bridge:
     :param post: ``post(function, *args)`` runs ``function`` on the UI thread; Kivy's clock by default.
     :param username: broker login, or None.
     :param password: broker password, or None.
-    :param client_id: MQTT client id.
+    :param client_id: MQTT client id when there is no login (with one, the login is the client id).
     :param keepalive_s: MQTT keepalive.
     :param request_timeout_s: a request unanswered this long fails.
     :param clock: monotonic seconds.
@@ -156,8 +156,10 @@ class Bridge:
             self.topics.shelf: self._on_shelf,
         }
         self.connected = False
+        # The store broker binds a client id to its login (use_username_as_clientid): with a login, the
+        # login is the client id.
         self.client = mqtt.Client(CallbackAPIVersion.VERSION2,
-                                  client_id=client_id or f"cs-kiosk-{store}-{device}-{new_id()[-6:]}",
+                                  client_id=username or client_id or f"cs-kiosk-{store}-{device}-{new_id()[-6:]}",
                                   clean_session=True, protocol=mqtt.MQTTv311)
         if username:
             self.client.username_pw_set(username, password)

@@ -48,7 +48,8 @@ class MqttSection(_Section):
     host: str = Field("127.0.0.1", description="Store broker host.")
     port: int = Field(1883, ge=1, le=65535)
     keepalive_s: int = Field(15, ge=5, le=3600)
-    client_id: str | None = Field(None, description="MQTT client id; cs-kiosk-<store>-<device> by default.")
+    client_id: str | None = Field(None, description="MQTT client id without a broker login (with one, the "
+                                                    "login is the client id); cs-kiosk-<store>-<device> by default.")
     request_timeout_s: float = Field(5.0, gt=0, le=60, description="A request unanswered this long has failed.")
 
 

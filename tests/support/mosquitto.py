@@ -6,6 +6,11 @@ fresh machine), writes its own configuration into a
 temporary folder and can stop, kill and restart the broker to simulate
 outages. Persistence is on, so QoS 1 messages queued for a persistent
 session survive a broker restart, as in production (config/mosquitto/).
+
+:meth:`Mosquitto.store` starts the store broker the project ships instead:
+``config/mosquitto/store.conf`` line for line, with only its port, paths and
+the password file (made from the logins given) replaced, the shipped ACL and,
+when asked, the shipped bridge in its ``include_dir``.
 """
 
 from __future__ import annotations
@@ -15,11 +20,20 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Self
 
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+
 from tests.support.system import ensure_installed
+
+CONFIG = Path(__file__).resolve().parents[2] / "config" / "mosquitto"
+STORE_CONF = CONFIG / "store.conf"
+STORE_ACL = CONFIG / "connected-store.acl"
 
 
 def free_port() -> int:
@@ -72,6 +86,53 @@ class Mosquitto:
             + extra
         )
         self.process: subprocess.Popen | None = None
+        self.passwd_path: Path | None = None
+
+    @classmethod
+    def store(cls, workdir: Path, logins: dict[str, str], *, acl: Path = STORE_ACL, bridge: str = "",
+              port: int | None = None) -> Mosquitto:
+        """The shipped store broker (``config/mosquitto/store.conf``), not started.
+
+        :param workdir: its folder (persistence, log, password file, ``include_dir``).
+        :param logins: user name -> password, written with ``mosquitto_passwd``.
+        :param acl: the ACL file; the shipped one by default.
+        :param bridge: a bridge configuration put into the ``include_dir``.
+        :raises ValueError: when store.conf names a path this helper does not know how to replace.
+        """
+        broker = cls(port=port, workdir=workdir)
+        passwd_tool = ensure_installed("mosquitto", binary="mosquitto_passwd")
+        broker.passwd_path = broker.workdir / "passwd"
+        broker.passwd_path.unlink(missing_ok=True)
+        for index, (user, password) in enumerate(logins.items()):
+            subprocess.run([passwd_tool, "-b", *(["-c"] if index == 0 else []), str(broker.passwd_path), user,
+                            password], check=True, stdout=subprocess.DEVNULL)
+        include = broker.workdir / "conf.d"
+        include.mkdir(exist_ok=True)
+        if bridge:
+            (include / "bridge.conf").write_text(bridge)
+        replacement = {"password_file": f"password_file {broker.passwd_path}", "acl_file": f"acl_file {acl}",
+                       "persistence_location": f"persistence_location {broker.workdir}/",
+                       "include_dir": f"include_dir {include}"}
+        lines = ["user root"] if os.geteuid() == 0 else []
+        for number, line in enumerate(STORE_CONF.read_text().splitlines(), 1):
+            directive = line.split(maxsplit=1)[0] if line.strip() and not line.lstrip().startswith("#") else ""
+            if directive == "listener":
+                address = line.split()[2:]
+                lines.append(" ".join(["listener", str(broker.port), *address]))
+            elif directive in replacement:
+                lines.append(replacement[directive])
+            elif directive and ("/etc/" in line or "/var/" in line):
+                raise ValueError(f"{STORE_CONF}:{number}: {directive} names a path the test broker cannot use")
+            else:
+                lines.append(line)
+        lines += [f"log_dest file {broker.log_path}", "log_type error", "log_type warning", "log_type notice",
+                  "log_type information"]
+        broker.config_path.write_text("\n".join(lines) + "\n")
+        return broker
+
+    def log(self) -> str:
+        """What the broker logged so far."""
+        return self.log_path.read_text() if self.log_path.exists() else ""
 
     @property
     def host(self) -> str:
@@ -113,3 +174,99 @@ class Mosquitto:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+class LoginClient:
+    """A paho client (MQTT 3.1.1) logged in as ``user``, recording what it receives.
+
+    :param subscriptions: subscribed on every connect.
+    :param client_id: the login by default, as the store broker binds them.
+
+    :meth:`flush` waits with a SUBSCRIBE round trip until everything the broker delivered before has
+    arrived: Mosquitto handles a client's packets in order and answers on one socket.
+    """
+
+    def __init__(self, port: int, user: str, password: str, subscriptions: Sequence[tuple[str, int]] = (), *,
+                 client_id: str | None = None, clean_session: bool = True):
+        self.received: list[tuple[str, bytes]] = []
+        self.session_present: bool | None = None
+        self.connect_result: int | None = None
+        self._lock = threading.Lock()
+        self._acks: dict[int, threading.Event] = {}
+        self._connected = threading.Event()
+        self.disconnected = threading.Event()
+        self._subscriptions = list(subscriptions)
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id or user,
+                                  clean_session=clean_session, protocol=mqtt.MQTTv311)
+        self.client.username_pw_set(user, password)
+        self.client.on_connect = self._on_connect
+        self.client.on_subscribe = self._on_subscribe
+        self.client.on_disconnect = self._on_disconnect
+        self.client.on_message = self._on_message
+        self.client.connect("127.0.0.1", port)
+        self.client.loop_start()
+
+    def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
+        self.connect_result = reason_code.value
+        self.session_present = flags.session_present
+        if reason_code.is_failure:
+            return
+        with self._lock:
+            self._acks = {}  # what the last connection never acknowledged, it never will
+        if self._subscriptions:
+            self._wait_subscribe(self._subscriptions)
+        self._connected.set()
+
+    def _on_disconnect(self, *_) -> None:
+        self._connected.clear()
+        self.disconnected.set()
+
+    def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:
+        with self._lock:
+            event = self._acks.setdefault(mid, threading.Event())
+        event.set()
+
+    def _on_message(self, _client, _userdata, message) -> None:
+        with self._lock:
+            self.received.append((message.topic, bytes(message.payload)))
+
+    def _wait_subscribe(self, topics) -> threading.Event:
+        _, mid = self.client.subscribe(topics)
+        with self._lock:
+            return self._acks.setdefault(mid, threading.Event())
+
+    def wait_connected(self, timeout: float = 10) -> None:
+        assert self._connected.wait(timeout), f"no connection (CONNACK {self.connect_result})"
+        with self._lock:
+            pending = list(self._acks.values())
+        for event in pending:
+            assert event.wait(timeout), "no SUBACK"
+
+    def flush(self, timeout: float = 10) -> None:
+        """Return once everything the broker delivered to this client before now has arrived."""
+        self.wait_connected(timeout)
+        assert self._wait_subscribe([("cs/v1/flush", 0)]).wait(timeout), "no SUBACK to the flush"
+
+    def topics(self, mark: bytes = b"") -> set[str]:
+        with self._lock:
+            return {topic for topic, payload in self.received if payload.startswith(mark)}
+
+    def publish(self, topic: str, payload: bytes, qos: int = 0, retain: bool = False) -> None:
+        """Publish; at QoS 1, return once the broker answered (or the connection ended)."""
+        info = self.client.publish(topic, payload, qos=qos, retain=retain)
+        if qos:
+            # Refused at QoS 1: still a PUBACK (0x87), or, with some settings, the end of the connection.
+            deadline = time.monotonic() + 10
+            while not info.is_published() and not self.disconnected.is_set():
+                assert time.monotonic() < deadline, f"no PUBACK for {topic}"
+                time.sleep(0.01)
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+def settle(*clients: LoginClient) -> None:
+    """Flush each in turn: whatever the first published has reached the later ones."""
+    for client in clients:
+        client.flush()
