@@ -55,7 +55,7 @@ def test_a_message_delivered_twice_is_applied_once(running):
     message_id = new_id()
     push(pub, agent, "erasure", {"request_id": "er-dup", "customer": ORDER["customer"]}, message_id=message_id)
     push(pub, agent, "erasure", {"request_id": "er-dup", "customer": ORDER["customer"]}, message_id=message_id)
-    wait_until(lambda: agent.inbox.applied + agent.inbox.duplicates == 2, 10, "both handled")
+    wait_until(lambda: agent.inbox.applied + agent.inbox.duplicates == 2, 60, "both handled")
     assert agent.inbox.applied == 1 and agent.inbox.duplicates == 1 and agent.inbox.rejected == 0
     with agent.store.reading() as conn:
         acks = conn.execute("SELECT count(*) FROM outbox WHERE topic LIKE '%/erasure-ack'").fetchone()[0]

@@ -15,7 +15,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from edge_agent.contract import new_id
-from tests.support.mqtt import Capture, Captured
+from tests.support.mqtt import BUSY_MACHINE_WAIT_S, Capture, Captured
 
 T = TypeVar("T")
 
@@ -23,8 +23,11 @@ T = TypeVar("T")
 def wait_until(condition: Callable[[], T], timeout: float, what: str, interval: float = 0.05) -> T:
     """Poll ``condition`` until it returns something truthy; return that.
 
+    ``timeout`` is raised to :data:`~tests.support.mqtt.BUSY_MACHINE_WAIT_S` at least.
+
     :raises TimeoutError: naming ``what`` when ``timeout`` seconds pass first.
     """
+    timeout = max(timeout, BUSY_MACHINE_WAIT_S)
     deadline = time.monotonic() + timeout
     while True:
         result = condition()

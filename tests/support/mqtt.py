@@ -12,6 +12,10 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from edge_agent.contract import new_id, now_ts
 
+#: The least a test waits for something that must happen. Waits end as soon as it happens, so a
+#: generous bound costs a passing test nothing; a short one fails on a busy 2-core machine (CI's).
+BUSY_MACHINE_WAIT_S = 60.0
+
 
 @dataclass
 class Captured:
@@ -61,6 +65,7 @@ class Capture:
         Checked on every message and at least every 0.1 s, so a predicate may
         also look at other state (an agent's counters).
         """
+        timeout = max(timeout, BUSY_MACHINE_WAIT_S)
         deadline = time.monotonic() + timeout
         with self._cond:
             while not predicate(self.messages):
