@@ -180,6 +180,12 @@ def test_card_enrolled_under_the_old_key_is_recognised_before_during_and_after_r
         assert piet["outcome"] == "unknown-card", "a card not re-linked in the window: the old key is not used"
         cap.wait_topic("/event/tap", count=8, timeout=15)
         assert len(cap.on("/event/card-relink")) == 1
+        # Nothing of a session stays on the broker: a new subscriber gets no retained session before a marker
+        # published after it subscribed (retained messages come first, at subscription).
+        late = capture(mosquitto, [topics.session, "test/marker"])
+        pub.publish("test/marker", b"after")
+        late.wait_topic("test/marker", timeout=10)
+        assert late.on("/local/session") == [], "a session was retained on the broker"
         dump = "\n".join(phase.agent.store.conn.iterdump())
     finally:
         phase.stop()

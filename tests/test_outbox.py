@@ -1,5 +1,6 @@
 """The outbox on a real SQLite file: ordered, durable, bounded with classes."""
 
+import json
 import sqlite3
 
 import pytest
@@ -171,3 +172,14 @@ def test_enqueue_commits_at_synchronous_full_so_a_queued_event_survives_power_lo
     assert len(event_commits) == 3
     assert all(level == FULL for level, _ in event_commits), f"an event committed below FULL: {event_commits}"
     assert store.conn.execute("PRAGMA synchronous").fetchone()[0] == 1, "NORMAL again for everything else"
+
+
+def test_full_outbox_drops_the_oldest_telemetry_first_and_keeps_the_newest(db_path):
+    outbox = Outbox(Store(db_path), TOPICS, max_rows=100)
+    outbox.enqueue("consent", CONSENT)
+    for count in range(130):
+        outbox.enqueue("footfall", {**FOOTFALL, "count": count})
+    kept = [json.loads(p.payload)["data"] for p in outbox.after(0, 200)]
+    assert kept[0]["purpose"] == "recognition", "the critical event stays, however old"
+    assert [event["count"] for event in kept[1:]] == list(range(31, 130)), "the 31 oldest telemetry events went"
+    assert outbox.dropped_telemetry == 31
