@@ -14,6 +14,7 @@ import signal
 import sqlite3
 import threading
 import time
+from datetime import UTC, datetime
 from importlib.metadata import version as package_version
 from typing import TYPE_CHECKING
 
@@ -39,8 +40,8 @@ from .contract import (
     encode,
     new_id,
 )
-from .credentials import STORE_HMAC_KEY, Credentials
-from .errors import ContractError, CredentialError
+from .credentials import Credentials, store_keys
+from .errors import ContractError
 from .inbox import Inbox
 from .link import Link
 from .matching import MatchService
@@ -105,9 +106,7 @@ class Agent:
         from .nfc.reader import NfcpyReader
         from .nfc.sun import SUN_FILE_READ_MASTER_KEY, SUN_META_READ_KEY, SunKeys
 
-        key = credentials.require_key(STORE_HMAC_KEY)
-        if len(key) < 16:
-            raise CredentialError(f"credential {STORE_HMAC_KEY!r} must be at least 16 bytes")
+        key = store_keys(credentials, self.config.privacy.key_rotation_until, datetime.now(UTC))
         sun_keys = None
         if credentials.get(SUN_META_READ_KEY) or credentials.get(SUN_FILE_READ_MASTER_KEY):
             sun_keys = SunKeys.from_credentials(credentials, nfc.sun_system_identifier.encode())

@@ -19,6 +19,12 @@ are then packed into messages of at most ``batch`` records and 256 KiB. A card
 link may give the card's ``uid`` (hex) instead of its ``card`` token: the token
 is computed with the store's HMAC key and the UID is never published.
 
+Dates and times may be written relative to the moment the file is loaded
+(:mod:`edge_agent.relative_dates`, in UTC), so a demo's offers, consents and
+orders never run out: ``today-30d`` and ``today+180d`` are dates,
+``today+3dT18:00Z``, ``now`` and ``now+330d`` date-times. A string that starts
+like one but is not one is a problem naming the field.
+
 Every mistake in the file is a :class:`~edge_agent.problems.Problem` with its
 line and key path (``offers.yaml:7: offers.0: the validity window ends before
 it starts``), and then nothing is published.
@@ -32,7 +38,7 @@ import re
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +71,7 @@ from .problems import (
     yaml_line,
     yaml_node,
 )
+from .relative_dates import RelativeDateError, relative_date
 
 logger = logging.getLogger(__name__)
 
@@ -132,6 +139,22 @@ def _jsonable(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} cannot be sent as JSON")
 
 
+def _resolve_relative(value: Any, now: datetime, loc: Loc, problems: list[tuple[Loc, str]]) -> Any:
+    """``value`` with every relative date string replaced by its ISO text; problems collected with their key."""
+    if isinstance(value, str):
+        try:
+            resolved = relative_date(value, now)
+        except RelativeDateError as exc:
+            problems.append((loc, str(exc)))
+            return value
+        return value if resolved is None else resolved
+    if isinstance(value, dict):
+        return {key: _resolve_relative(item, now, (*loc, str(key)), problems) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_resolve_relative(item, now, (*loc, index), problems) for index, item in enumerate(value)]
+    return value
+
+
 def _card_from_uid(record: dict, hmac_key: bytes | None) -> tuple[str | None, str] | None:
     """Replace the record's ``uid`` by the card's token; the problem's (key, message) when that cannot be done."""
     uid = record.pop("uid")
@@ -150,10 +173,11 @@ def _card_from_uid(record: dict, hmac_key: bytes | None) -> tuple[str | None, st
     return None
 
 
-def load(path: str | Path, hmac_key: bytes | None = None) -> Fixtures:
+def load(path: str | Path, hmac_key: bytes | None = None, now: datetime | None = None) -> Fixtures:
     """Read and check a fixtures file.
 
     :param hmac_key: the store key, for card links given by ``uid``.
+    :param now: the moment relative dates (``today+180d``) count from; the current time by default.
     :raises FixtureError: listing every problem as ``file:line: section.index.field: what``.
     """
     source = str(path)
@@ -177,6 +201,7 @@ def load(path: str | Path, hmac_key: bytes | None = None) -> Fixtures:
     if not isinstance(document, dict):
         raise FixtureError(source, [problem((), "the file must be a mapping of sections to lists of records")])
     problems: list[Problem] = []
+    now = now or datetime.now(UTC)
     store = document.pop("store", None)
     if store is not None and not (isinstance(store, str) and re.fullmatch(ID_PATTERN, store)):
         problems.append(problem(("store",), "lowercase letters, digits and dashes"))
@@ -195,7 +220,11 @@ def load(path: str | Path, hmac_key: bytes | None = None) -> Fixtures:
             if not isinstance(item, dict):
                 problems.append(problem(where, "must be a mapping"))
                 continue
-            given = dict(item)  # a copy: a card link's uid is replaced by its token
+            relative: list[tuple[Loc, str]] = []
+            given = _resolve_relative(item, now, where, relative)  # a copy: a card link's uid becomes its token
+            if relative:
+                problems.extend(problem(loc, message) for loc, message in relative)
+                continue
             if name == "card_links" and "uid" in given:
                 refused = _card_from_uid(given, hmac_key)
                 if refused:

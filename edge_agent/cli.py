@@ -277,7 +277,8 @@ def build_parser() -> argparse.ArgumentParser:
                     f"first; nothing is published when one is wrong (exit {EXIT_INVALID}). A broker login, when "
                     "needed, comes from the credentials central-username and central-password "
                     "(CS_CENTRAL_USERNAME, CS_CENTRAL_PASSWORD); card links given by uid need store-hmac-key "
-                    "(CS_STORE_HMAC_KEY).")
+                    "(CS_STORE_HMAC_KEY). Dates may be relative to now, in UTC: today, today+180d, today-2w "
+                    "(dates), today+3dT18:00Z, now, now-90min, now+330d (date-times; units s, min, h, d, w).")
     push.add_argument("file", type=Path, help="YAML fixtures file.")
     push.add_argument("--host", default="localhost", help="Broker host (default localhost).")
     push.add_argument("--port", type=int, default=1883, help="Broker port (default 1883).")

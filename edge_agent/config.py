@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .camera.config import CameraConfig
 from .errors import ConfigError
@@ -123,6 +123,10 @@ class PrivacyConfig(_Section):
                                         description="Data categories a screen may show after a verified SUN card.")
     show_at_app: list[Category] = Field(sorted(DEFAULT_POLICY[Assurance.APP]),
                                         description="Data categories a screen may show after an app QR code.")
+    key_rotation_until: AwareDatetime | None = Field(
+        None, description="End of a store key rotation: until then a card is also looked up by its token under "
+                          "the previous key (credential store-hmac-key-previous) and re-linked to its new token; "
+                          "from then on the previous key is not used. Absent: no rotation.")
 
     def policy(self) -> dict[Assurance, frozenset[Category]]:
         return {Assurance.UID: frozenset(self.show_at_uid), Assurance.SUN: frozenset(self.show_at_sun),

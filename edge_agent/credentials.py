@@ -3,19 +3,30 @@
 A secret named ``store-hmac-key`` is read from ``$CREDENTIALS_DIRECTORY/store-hmac-key``
 (systemd ``LoadCredential=``) or, failing that, from the environment variable
 ``CS_STORE_HMAC_KEY``. Values are never logged.
+
+Rotating the store key: put the new key in ``store-hmac-key``, the old one in
+``store-hmac-key-previous`` and the end of the rotation window in the config
+(``[privacy] key_rotation_until``); :func:`store_keys` puts them together.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Mapping
+from datetime import datetime
 from pathlib import Path
 
 from .errors import CredentialError
+from .identity import StoreKeys
+
+logger = logging.getLogger(__name__)
 
 MQTT_USERNAME = "mqtt-username"
 MQTT_PASSWORD = "mqtt-password"
 STORE_HMAC_KEY = "store-hmac-key"
+STORE_HMAC_KEY_PREVIOUS = "store-hmac-key-previous"  # during a key rotation only
+STORE_KEY_MIN_LENGTH = 16
 
 
 def env_name(name: str) -> str:
@@ -65,3 +76,37 @@ class Credentials:
         if length is not None and len(key) != length:
             raise CredentialError(f"credential {name!r} must be {length} bytes, got {len(key)}")
         return key
+
+
+def store_keys(credentials: Credentials, rotation_until: datetime | None, now: datetime) -> StoreKeys:
+    """The store key and, while a rotation window is open, the previous one.
+
+    :param rotation_until: ``[privacy] key_rotation_until``, the end of the rotation window, or None.
+    :param now: the time at start; a window already over is reported and the previous key left unused.
+    :raises CredentialError: when a key is missing, not hex or shorter than 16 bytes, when the previous key
+        is there without a window end, or when it equals the current key.
+    """
+    current = credentials.require_key(STORE_HMAC_KEY)
+    if len(current) < STORE_KEY_MIN_LENGTH:
+        raise CredentialError(f"credential {STORE_HMAC_KEY!r} must be at least {STORE_KEY_MIN_LENGTH} bytes")
+    if not credentials.get(STORE_HMAC_KEY_PREVIOUS):
+        if rotation_until is not None:
+            logger.warning("[privacy] key_rotation_until is set but credential %r is absent: no key rotation",
+                           STORE_HMAC_KEY_PREVIOUS)
+        return StoreKeys(current)
+    previous = credentials.require_key(STORE_HMAC_KEY_PREVIOUS)
+    if len(previous) < STORE_KEY_MIN_LENGTH:
+        raise CredentialError(f"credential {STORE_HMAC_KEY_PREVIOUS!r} must be at least "
+                              f"{STORE_KEY_MIN_LENGTH} bytes")
+    if rotation_until is None:
+        raise CredentialError(f"credential {STORE_HMAC_KEY_PREVIOUS!r} is set but [privacy] key_rotation_until "
+                              f"is not: give the end of the rotation window, or remove the credential")
+    if previous == current:
+        raise CredentialError(f"credentials {STORE_HMAC_KEY_PREVIOUS!r} and {STORE_HMAC_KEY!r} are the same key")
+    if now >= rotation_until:
+        logger.warning("the store key rotation ended at %s: credential %r is no longer used; remove it",
+                       rotation_until.isoformat(), STORE_HMAC_KEY_PREVIOUS)
+        return StoreKeys(current)
+    logger.info("store key rotation until %s: cards are also looked up under the previous key",
+                rotation_until.isoformat())
+    return StoreKeys(current, previous, rotation_until)

@@ -1,7 +1,10 @@
 """Who tapped, and what the kiosk may show them: plain domain logic, no I/O.
 
 A card is known only by its token, ``HMAC-SHA256(store key, UID)``; the raw
-UID never leaves :func:`card_token`'s caller. The session outcome follows from
+UID never leaves :func:`card_token`'s caller. While the store key is rotated,
+:class:`StoreKeys` also gives the token under the previous key, until the end
+of the rotation window, so a card enrolled under the old key can be found and
+re-linked to its new token (:mod:`edge_agent.sessions`). The session outcome follows from
 the card's link (customer or staff), the customer's consents at this moment
 (whether a consent holds is :func:`edge_agent.privacy.consent_valid`), and the
 assurance of the read (``uid``, ``sun``, ``app``), which limits the data
@@ -69,6 +72,41 @@ def card_token(key: bytes, uid: bytes) -> str:
     if not key or not uid:
         raise ValueError("card_token needs a key and a UID")
     return "k-" + hmac.new(key, uid, hashlib.sha256).hexdigest()
+
+
+@dataclass(frozen=True)
+class StoreKeys:
+    """The store key, and during a rotation the previous one until ``previous_until``.
+
+    :param current: the key new tokens are made with.
+    :param previous: the key being rotated out, or None.
+    :param previous_until: the end of the rotation window (aware); the previous
+        key is used only before it.
+    :raises ValueError: for an empty current key, a previous key without a window
+        end (or the other way round), or a previous key equal to the current one.
+    """
+
+    current: bytes
+    previous: bytes | None = None
+    previous_until: datetime | None = None
+
+    def __post_init__(self) -> None:
+        if not self.current:
+            raise ValueError("the store key is empty")
+        if (self.previous is None) != (self.previous_until is None):
+            raise ValueError("a previous store key needs the end of its rotation window, and only it")
+        if self.previous is not None and self.previous == self.current:
+            raise ValueError("the previous store key is the current one")
+
+    def token(self, uid: bytes) -> str:
+        """The card's token under the current key."""
+        return card_token(self.current, uid)
+
+    def previous_token(self, uid: bytes, now: datetime) -> str | None:
+        """The card's token under the previous key while the rotation window is open at ``now``, else None."""
+        if self.previous is None or self.previous_until is None or now >= self.previous_until:
+            return None
+        return card_token(self.previous, uid)
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,10 @@ how long and how it goes:
 * **The data-use log** says when a customer's data was used, at which device,
   for what and which categories (:func:`log_use`); the customer sees it at the
   kiosk (:func:`data_use`).
+* **Re-linking a card** (:func:`relink_card`) during a store key rotation:
+  a card found only by its token under the previous key is moved to its token
+  under the new key, with its SUN replay counter, and central is told by a
+  never-dropped ``card-relink`` event naming both tokens (never the UID).
 * **Erasure** (:func:`erase_customer`) deletes every row of
   :data:`CUSTOMER_TABLES`. ``tests/test_privacy.py`` migrates a database and
   fails when a table with a customer or card column is neither there nor in
@@ -141,6 +145,34 @@ def data_use(conn: sqlite3.Connection, customer: str, limit: int = SHOWN_DATA_US
             for at, device, use, categories in conn.execute(
                 "SELECT at, device, use, categories FROM data_use WHERE customer = ? ORDER BY id DESC LIMIT ?",
                 (customer, limit))]
+
+
+# --------------------------------------------------------------------------- store key rotation
+
+
+def relink_card(conn: sqlite3.Connection, old: str, new: str, outbox: Outbox) -> bool:
+    """Move the card known by token ``old`` (previous store key) to token ``new`` (current key); queue a
+    ``card-relink`` event. Call inside a durable transaction, so the move and its event commit together.
+
+    The card's link keeps its version and subject; its SUN read counter moves with it (the higher one when the
+    new token has one too), so the replay guard survives the rotation. Nothing happens when the new token
+    already has a link of its own (central re-linked the card first) or the old one has none.
+
+    :returns: True when the card was re-linked.
+    """
+    from .contract import CardRelinkEvent
+
+    if conn.execute("SELECT 1 FROM card_links WHERE card = ?", (new,)).fetchone() is not None:
+        return False
+    if conn.execute("UPDATE card_links SET card = ? WHERE card = ?", (new, old)).rowcount == 0:
+        return False
+    row = conn.execute("SELECT counter FROM sun_counters WHERE card = ?", (old,)).fetchone()
+    if row is not None:
+        conn.execute("INSERT INTO sun_counters (card, counter) VALUES (?, ?) ON CONFLICT (card) DO UPDATE "
+                     "SET counter = max(counter, excluded.counter)", (new, row[0]))
+        conn.execute("DELETE FROM sun_counters WHERE card = ?", (old,))
+    outbox.enqueue("card-relink", CardRelinkEvent(old_card=old, new_card=new))
+    return True
 
 
 # --------------------------------------------------------------------------- erasure

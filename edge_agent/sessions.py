@@ -12,6 +12,12 @@ looks up what the card stands for and the customer's consents, lets
 * appends the use of the customer's data to their data-use log
   (:mod:`edge_agent.privacy`, like consent and erasure).
 
+During a store key rotation (:class:`edge_agent.identity.StoreKeys`) a card is
+looked up by its token under the new key first, then under the previous key;
+found under the previous key, it is re-linked to its new token at once and
+central is told (:func:`edge_agent.privacy.relink_card`), so the next tap, and
+every tap after the window, finds it under the new key.
+
 The kiosk's requests (withdraw consent, my data, end session) name the
 session they belong to; a request for any other session is refused.
 """
@@ -42,7 +48,7 @@ from .contract import (
     encode,
     new_id,
 )
-from .identity import DEFAULT_POLICY, Assurance, CardLink, Category, Decision, Outcome, card_token, decide
+from .identity import DEFAULT_POLICY, Assurance, CardLink, Category, Decision, Outcome, StoreKeys, decide
 from .outbox import Outbox
 from .store import Store
 
@@ -58,11 +64,13 @@ UNUSABLE_READS = {"pulled-away", "random-uid", "unreadable"}
 
 @dataclass(frozen=True)
 class Identified:
-    """The result of reading a card: its token (None when rejected), assurance and why."""
+    """The result of reading a card: its token (None when rejected), assurance and why; during a key
+    rotation also its token under the previous key."""
 
     token: str | None
     assurance: Assurance
     reason: str = ""
+    previous_token: str | None = None
 
 
 @dataclass
@@ -88,14 +96,14 @@ class SessionService:
     :param publish: ``publish(topic, payload) -> bool`` straight to the broker (QoS 1, not retained).
     :param device: this device's id (for the data-use log).
     :param session_topic: the local session topic.
-    :param hmac_key: the store key that turns UIDs into card tokens.
+    :param hmac_key: the store key that turns UIDs into card tokens, or the store keys during a rotation.
     :param sun_keys: keys to verify SUN messages, or None when the store has none.
     :param policy: data categories per assurance.
     :param now: the clock (aware datetimes); replaceable in tests.
     """
 
     def __init__(self, store: Store, outbox: Outbox, publish: Callable[[str, bytes], bool], device: str,
-                 session_topic: str, hmac_key: bytes, sun_keys=None,
+                 session_topic: str, hmac_key: bytes | StoreKeys, sun_keys=None,
                  policy: dict[Assurance, frozenset[Category]] | None = None, end_on_removal: bool = False,
                  now: Callable[[], datetime] = lambda: datetime.now(UTC)):
         self._store = store
@@ -103,7 +111,8 @@ class SessionService:
         self._publish = publish
         self._device = device
         self._topic = session_topic
-        self._key = hmac_key
+        self._keys = hmac_key if isinstance(hmac_key, StoreKeys) else StoreKeys(hmac_key)
+        self.relinked = 0
         self._sun_keys = sun_keys
         self._policy = policy if policy is not None else DEFAULT_POLICY
         self._end_on_removal = end_on_removal
@@ -126,18 +135,19 @@ class SessionService:
             # another tap rather than settle for a lower assurance than the card
             # can give. A random UID changes every tap, so it identifies nothing.
             return Identified(None, Assurance.NONE, read.problem)
-        token = card_token(self._key, read.uid)
+        token = self._keys.token(read.uid)
+        previous = self._keys.previous_token(read.uid, self._now())
         url = read.ndef_uri
         if not is_sun_url(url):
-            return Identified(token, Assurance.UID)
+            return Identified(token, Assurance.UID, previous_token=previous)
         if self._sun_keys is None:
             if not self._warned_no_sun_keys:
                 logger.warning("a SUN card was read but no SUN keys are configured: treating it as UID-only")
                 self._warned_no_sun_keys = True
-            return Identified(token, Assurance.UID)
-        return self._verify_sun(read, token, url)
+            return Identified(token, Assurance.UID, previous_token=previous)
+        return self._verify_sun(read, token, url, previous)
 
-    def _verify_sun(self, read: CardRead, token: str, url: str) -> Identified:
+    def _verify_sun(self, read: CardRead, token: str, url: str, previous: str | None) -> Identified:
         from .nfc.sun import SunError, verify_sun
 
         try:
@@ -146,13 +156,16 @@ class SessionService:
             return Identified(None, Assurance.NONE, exc.reason)
         if result.uid != read.uid:
             return Identified(None, Assurance.NONE, "uid-mismatch")
+        cards = (token,) if previous is None else (token, previous)
         with self._store.transaction(durable=True) as conn:
-            row = conn.execute("SELECT counter FROM sun_counters WHERE card = ?", (token,)).fetchone()
-            if row is not None and result.counter <= row[0]:
+            # During a rotation the card's counter may still be under its old token.
+            row = conn.execute(f"SELECT max(counter) FROM sun_counters WHERE card IN ({','.join('?' * len(cards))})",
+                               cards).fetchone()
+            if row[0] is not None and result.counter <= row[0]:
                 return Identified(None, Assurance.NONE, "replayed-counter")
             conn.execute("INSERT INTO sun_counters (card, counter) VALUES (?, ?) "
                          "ON CONFLICT (card) DO UPDATE SET counter = excluded.counter", (token, result.counter))
-        return Identified(token, Assurance.SUN)
+        return Identified(token, Assurance.SUN, previous_token=previous)
 
     def _lookup(self, conn: sqlite3.Connection, token: str) -> tuple[CardLink | None, dict[str, datetime]]:
         row = conn.execute("SELECT kind, subject FROM card_links WHERE card = ? AND active = 1", (token,)).fetchone()
@@ -162,6 +175,17 @@ class SessionService:
         if link.kind != "customer":
             return link, {}
         return link, privacy.stored_consents(conn, link.subject)
+
+    def _relink(self, token: str, previous: str) -> tuple[CardLink | None, dict[str, datetime]]:
+        """Look the card up by its token under the previous key; when found, move it to ``token`` and queue
+        the ``card-relink`` event, in one durable commit."""
+        with self._store.transaction(durable=True) as conn:
+            link, consents = self._lookup(conn, previous)
+            if link is None or not privacy.relink_card(conn, previous, token, self._outbox):
+                return link, consents
+        self.relinked += 1
+        logger.info("card re-linked from the previous store key to the current one")
+        return link, consents
 
     # ------------------------------------------------------------------ reader callbacks
 
@@ -177,6 +201,8 @@ class SessionService:
             else:
                 with self._store.reading() as conn:
                     link, consents = self._lookup(conn, identified.token)
+                if link is None and identified.previous_token is not None:
+                    link, consents = self._relink(identified.token, identified.previous_token)
                 decision = decide(link, consents, identified.assurance, now, self._policy)
                 logger.info("card tap: %s at assurance %s", decision.outcome.value, identified.assurance.value)
             self._start(decision, identified.token)

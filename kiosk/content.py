@@ -34,7 +34,9 @@ A pack is a folder with a manifest, ``content.yaml``, and the media it names
 Texts are given per language (``nl``, ``en``, ``fr``; at least one) and shown
 in the shopper's language, else in Dutch, English, French. Schedules are read
 on the store's wall clock (:class:`ContentLibrary` and :func:`load_pack` take
-the store's time zone): ``from`` and ``until`` are dates, ``days`` and
+the store's time zone): ``from`` and ``until`` are dates (or relative to the
+day the pack is loaded on the kiosk's clock: ``today-30d``, ``today+180d``;
+:mod:`edge_agent.relative_dates`), ``days`` and
 ``hours`` must all match; an hours range ends before its end time and may not
 cross midnight (write ``22:00-24:00`` and ``00:00-02:00`` instead).
 
@@ -74,6 +76,7 @@ from edge_agent.problems import (
     yaml_error_line,
     yaml_line,
 )
+from edge_agent.relative_dates import relative_date
 
 logger = logging.getLogger(__name__)
 
@@ -304,6 +307,14 @@ class WhenEntry(_Strict):
     until: date | None = Field(None, description="First day it no longer shows (exclusive).")
     days: list[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]] | None = Field(None, min_length=1)
     hours: list[str] | None = Field(None, description="'HH:MM-HH:MM', or a list of them.")
+
+    @field_validator("start", "until", mode="before")
+    @classmethod
+    def _relative(cls, value):
+        # today-30d, today+180d: a demo pack's season that never runs out (edge_agent.relative_dates).
+        if isinstance(value, str):
+            return relative_date(value, datetime.now().astimezone()) or value
+        return value
 
     @field_validator("hours", mode="before")
     @classmethod

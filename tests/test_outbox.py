@@ -1,5 +1,6 @@
 """The outbox on a real SQLite file: ordered, durable, bounded with classes."""
 
+import json
 import sqlite3
 
 import pytest
@@ -125,3 +126,60 @@ def _read_in_thread(outbox):
     thread.start()
     thread.join()
     return result
+
+
+class CommitSpy:
+    """The store's real connection, noting the ``synchronous`` level in force at every ``COMMIT`` and what the
+    transaction wrote (SQLite itself is asked, right before the commit: not the statements that set it)."""
+
+    def __init__(self, conn: sqlite3.Connection):
+        self._conn = conn
+        self.commits: list[tuple[int, list[str]]] = []
+        self._writes: list[str] = []
+
+    def execute(self, sql: str, *args):
+        if sql.strip().upper() == "COMMIT":
+            level = self._conn.execute("PRAGMA synchronous").fetchone()[0]
+            self.commits.append((level, self._writes))
+            self._writes = []
+        elif sql.lstrip().upper().startswith(("INSERT", "UPDATE", "DELETE")):
+            self._writes.append(sql.split("(")[0].strip())
+        return self._conn.execute(sql, *args)
+
+    def __getattr__(self, name):
+        return getattr(self._conn, name)
+
+
+FULL = 2  # PRAGMA synchronous: 0 OFF, 1 NORMAL, 2 FULL, 3 EXTRA
+
+
+def test_enqueue_commits_at_synchronous_full_so_a_queued_event_survives_power_loss(db_path):
+    # A process kill cannot tell: SQLite's WAL survives a killed process at any level, and only an fsync lost
+    # with the power loses a commit. What the promise rests on is the level in force when the event's
+    # transaction commits, so that is what is checked, asked of SQLite at each COMMIT.
+    store = Store(db_path)
+    outbox = Outbox(store, TOPICS, max_rows=1000)
+    spy = CommitSpy(store.conn)
+    store.conn = spy  # type: ignore[assignment]
+    outbox.enqueue("footfall", FOOTFALL)  # telemetry
+    outbox.enqueue("consent", CONSENT)  # critical
+    with store.transaction(durable=True) as conn:  # inside a state change, as the tap path does
+        conn.execute("INSERT INTO inbox_seen (id, received) VALUES ('x', 1)")
+        outbox.enqueue("consent", CONSENT)
+    outbox.delete([p.seq for p in outbox.after(0, 10)])  # deletion after PUBACK may be lazy: re-sent at worst
+    store.conn = spy._conn
+    event_commits = [(level, writes) for level, writes in spy.commits if "INSERT INTO outbox" in writes]
+    assert len(event_commits) == 3
+    assert all(level == FULL for level, _ in event_commits), f"an event committed below FULL: {event_commits}"
+    assert store.conn.execute("PRAGMA synchronous").fetchone()[0] == 1, "NORMAL again for everything else"
+
+
+def test_full_outbox_drops_the_oldest_telemetry_first_and_keeps_the_newest(db_path):
+    outbox = Outbox(Store(db_path), TOPICS, max_rows=100)
+    outbox.enqueue("consent", CONSENT)
+    for count in range(130):
+        outbox.enqueue("footfall", {**FOOTFALL, "count": count})
+    kept = [json.loads(p.payload)["data"] for p in outbox.after(0, 200)]
+    assert kept[0]["purpose"] == "recognition", "the critical event stays, however old"
+    assert [event["count"] for event in kept[1:]] == list(range(31, 130)), "the 31 oldest telemetry events went"
+    assert outbox.dropped_telemetry == 31

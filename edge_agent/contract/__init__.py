@@ -120,6 +120,7 @@ from .payloads_device import (
     StatePayload,
 )
 from .payloads_events import (
+    CardRelinkEvent,
     ConsentEvent,
     EnrolmentEvent,
     ErasureAckEvent,
@@ -226,6 +227,7 @@ __all__ = [
     "ActivateOfferResult",
     "BirthPayload",
     "CardLinkPush",
+    "CardRelinkEvent",
     "CardToken",
     "CataloguePush",
     "Cents",

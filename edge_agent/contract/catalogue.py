@@ -55,6 +55,7 @@ from .payloads_device import (
     StatePayload,
 )
 from .payloads_events import (
+    CardRelinkEvent,
     ConsentEvent,
     EnrolmentEvent,
     ErasureAckEvent,
@@ -224,6 +225,10 @@ EVENTS: dict[str, Message] = {
         Message("event-staff-assist", 1, StaffAssistEvent, DEVICE + "/event/staff-assist", "publish",
                 "A shopper asks for a member of staff at this device.", delivery=DeliveryClass.CRITICAL,
                 example={"session": _EX_SESSION_ID, "phase": "inform", "topic": "product-advice"}),
+        Message("event-card-relink", 1, CardRelinkEvent, DEVICE + "/event/card-relink", "publish",
+                "During a store key rotation, a card enrolled under the previous key was tapped and re-linked "
+                "to its token under the new key.", delivery=DeliveryClass.CRITICAL,
+                example={"old_card": "k-" + "3f" * 32, "new_card": "k-" + "a1" * 32}),
         Message("event-enrolment", 1, EnrolmentEvent, DEVICE + "/event/enrolment", "publish",
                 "A shopper asks to join with a card the store does not know (or without recognition consent).",
                 delivery=DeliveryClass.CRITICAL,

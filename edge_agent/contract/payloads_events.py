@@ -1,6 +1,6 @@
 """Payloads of the events a device sends upstream about shoppers and itself, at least once through the outbox.
 
-Rejections, consent and erasure acknowledgements, card taps, offer
+Rejections, consent and erasure acknowledgements, card taps and re-links, offer
 activations, promo codes, feedback, calls for staff and enrolments. Customers
 appear only as pseudonymous ids (``c-...``) and cards only as tokens
 (``k-...``); the camera's anonymous events are in :mod:`.payloads_camera`.
@@ -98,6 +98,15 @@ class StaffAssistEvent(Payload):
     session: SessionId | None = None
     phase: Phase | None = None
     topic: Identifier | None = None
+
+
+class CardRelinkEvent(Payload):
+    """A card enrolled under the previous store key was tapped during a key rotation and is now known by its
+    token under the new key: central replaces ``old_card`` by ``new_card`` wherever it names the card.
+    Both are tokens; the card's UID is never sent."""
+
+    old_card: CardToken = Field(description="The card's token under the previous store key.")
+    new_card: CardToken = Field(description="The card's token under the current store key.")
 
 
 class EnrolmentEvent(Payload):
