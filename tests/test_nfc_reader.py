@@ -15,10 +15,10 @@ import time
 
 import pytest
 
+from edge_agent.cli import _setup_logging
 from edge_agent.nfc.emulator import CardEmulator, Type2Card, Type4Card, free_udp_port, uri_message
 from edge_agent.nfc.emulator import main as emulate_main
 from edge_agent.nfc.reader import CardRead, NfcpyReader
-from edge_agent.cli import _setup_logging
 from tests.support.cards import PIET_UID
 from tests.support.cards import SANNE_UID as NXP_UID  # NTAG21x: nfcpy adds GET_VERSION and a NAK re-activation
 from tests.support.uid_spellings import assert_no_uid
