@@ -2,6 +2,7 @@
 
 import json
 import logging
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -214,3 +215,97 @@ def test_no_raw_uid_in_database_outbox_published_sessions_or_logs(world, caplog)
     texts = {"database": dump, "published": json.dumps(published), "log": caplog.text}
     for where, text in texts.items():
         assert_no_uid(text, ALL_UIDS, where)
+
+
+# ---------------------------------------------------------------------- the agent's own limits
+
+def limited(world, idle_s: float, max_s: float = 600.0, clock=None) -> SessionService:
+    """A session service on ``world``'s database and wall clock with the limits given."""
+    store, outbox, published, _, wall = world
+
+    def publish(topic, payload):
+        published.append(json.loads(payload))
+        return True
+
+    options = {"clock": clock} if clock is not None else {}
+    return SessionService(store, outbox, publish, device="kiosk-1", session_topic=TOPICS.session, hmac_key=KEY,
+                          sun_keys=SUN_KEYS, idle_s=idle_s, max_s=max_s, now=lambda: wall["now"], **options)
+
+
+def ended_messages(published, session: str) -> list[dict]:
+    return [m["data"] for m in published if m["data"]["session"] == session and m["data"]["state"] == "ended"]
+
+
+def wait_for(condition, timeout: float = 15.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.01)
+    return condition()
+
+
+def test_session_idle_for_idle_s_is_ended_by_the_agent_with_its_message_and_later_requests_are_refused(world):
+    _, _, published, _, _ = world
+    service = limited(world, idle_s=0.5)
+    session = service.on_tap(read(GOLD_UID))
+    started = published[-1]["data"]["session"]
+    assert session.outcome is Outcome.RECOGNISED
+    assert service.my_data(SessionRequest(session=started)).customer is not None
+    # No request: the agent's timer ends it, as the kiosk's own end would be published.
+    assert wait_for(lambda: ended_messages(published, started)), "the idle session was never ended"
+    assert ended_messages(published, started) == [
+        {**ended_messages(published, started)[0], "reason": "idle", "customer": None, "may_show": []}]
+    for ask in (service.my_data, service.withdraw_consent):
+        with pytest.raises(CommandError, match="session ended"):
+            ask(SessionRequest(session=started))
+    with pytest.raises(CommandError, match="session ended"):
+        service.current(started)
+    assert len(ended_messages(published, started)) == 1
+
+
+def test_requests_within_idle_s_keep_a_session_and_max_s_ends_it_all_the_same(world):
+    _, _, published, _, _ = world
+    boot = {"s": 1000.0}
+    service = limited(world, idle_s=60, max_s=600, clock=lambda: boot["s"])
+    service.on_tap(read(GOLD_UID))
+    started = published[-1]["data"]["session"]
+    for _ in range(11):  # a request every 50 s: never idle for 60 s, 550 s in all
+        boot["s"] += 50
+        assert service.expire() is False
+        service.my_data(SessionRequest(session=started))
+    boot["s"] += 50  # 600 s since the tap
+    with pytest.raises(CommandError, match=r"session ended \(open for 600 s\)"):
+        service.my_data(SessionRequest(session=started))
+    assert [m["reason"] for m in ended_messages(published, started)] == ["max-duration"]
+    service.close()
+
+
+@pytest.mark.parametrize("jump", [timedelta(minutes=30), timedelta(minutes=-30)], ids=["forward", "backward"])
+def test_wall_clock_jump_during_a_session_ends_nothing_early_and_keeps_nothing_late(world, jump):
+    _, _, published, _, wall = world
+    service = limited(world, idle_s=1.0)
+    service.on_tap(read(GOLD_UID))
+    started = published[-1]["data"]["session"]
+    wall["now"] += jump  # NTP steps the clock, or someone sets it
+    # Not early: the session answers right after the jump, however far the clock moved within reason.
+    assert service.my_data(SessionRequest(session=started)).customer is not None
+    assert ended_messages(published, started) == []
+    # Not late: a second of real time without a request ends it, whichever way the wall clock went.
+    assert wait_for(lambda: ended_messages(published, started)), "the session outlived its idle limit"
+    assert [m["reason"] for m in ended_messages(published, started)] == ["idle"]
+    with pytest.raises(CommandError, match="session ended"):
+        service.my_data(SessionRequest(session=started))
+
+
+@pytest.mark.parametrize("jump", [timedelta(days=400), timedelta(days=-400)], ids=["forward", "backward"])
+def test_session_whose_wall_clock_start_is_400_days_from_now_is_ended_at_its_next_request(world, jump):
+    _, _, published, _, wall = world
+    service = limited(world, idle_s=60)
+    service.on_tap(read(GOLD_UID))
+    started = published[-1]["data"]["session"]
+    wall["now"] += jump
+    with pytest.raises(CommandError, match=r"session ended .*wall clock"):
+        service.my_data(SessionRequest(session=started))
+    assert [m["reason"] for m in ended_messages(published, started)] == ["clock-jump"]
+    service.close()
