@@ -47,7 +47,7 @@ PERSONAL_KEYS = ("first_name", "last_name", "full_name", "name", "email", "phone
                  "birth_date", "date_of_birth", "address", "postcode", "input_value")
 
 _UUID = r"[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}(?![0-9A-Fa-f])"
-_BYTES_LITERAL = r"""(?:bytearray\()?b(?:'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")\)?"""
+_BYTES_LITERAL = r"""(?:[bB][yY][tT][eE][aA][rR][rR][aA][yY]\()?[bB](?:'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")\)?"""
 _HEX_LIST = r"0[xX][0-9A-Fa-f]{1,2}(?:\s*,?\s*0[xX][0-9A-Fa-f]{1,2}){3,}"
 _INT_LIST = r"[\[(]\s*\d{1,3}(?:\s*,\s*\d{1,3}){3,}\s*,?\s*[\])]"
 _SEPARATED = r"[0-9A-Fa-f]{2}(?P<sep>[:. -])[0-9A-Fa-f]{2}(?:(?P=sep)[0-9A-Fa-f]{2}){2,}"
