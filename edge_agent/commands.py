@@ -104,9 +104,11 @@ class Commands:
         # Any logger may go to any level, nfcpy's ``nfc`` at DEBUG (which prints UIDs and frames)
         # included: no UID or personal field leaves a handler at any level (edge_agent.redaction).
         # A handler added since start-up without the filter gets it before the level changes.
-        added = redaction.install_everywhere()
-        if added:
-            logger.warning("log redaction installed on %d handler(s) that lacked it", added)
+        missing = redaction.unredacted_handlers()
+        if missing:
+            redaction.install_everywhere()
+            logger.warning("log redaction installed on %d handler(s) that lacked it: %s", len(missing),
+                           ", ".join(type(handler).__name__ for handler in missing))
         target = logging.getLogger(request.logger) if request.logger else logging.getLogger()
         try:
             target.setLevel(request.level)

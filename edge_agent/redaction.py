@@ -115,7 +115,8 @@ def install(handler: logging.Handler) -> logging.Handler:
     return handler
 
 
-def _all_handlers() -> list[logging.Handler]:
+def all_handlers() -> list[logging.Handler]:
+    """Every handler of every logger, the root logger's first."""
     handlers = list(logging.getLogger().handlers)
     for candidate in list(logging.Logger.manager.loggerDict.values()):
         if isinstance(candidate, logging.Logger):
@@ -132,9 +133,9 @@ def install_everywhere() -> int:
 
 
 def unredacted_handlers() -> list[logging.Handler]:
-    """The handlers of any logger that have no :class:`RedactingFilter`."""
-    return [handler for handler in _all_handlers()
-            if not any(isinstance(existing, RedactingFilter) for existing in handler.filters)]
+    """The handlers of any logger that have no :class:`RedactingFilter` (a NullHandler writes nothing)."""
+    return [handler for handler in all_handlers() if not isinstance(handler, logging.NullHandler)
+            and not any(isinstance(existing, RedactingFilter) for existing in handler.filters)]
 
 
 def setup_logging(level: str | int, fmt: str, stream: TextIO | None = None) -> logging.Handler | None:

@@ -23,7 +23,7 @@ from edge_agent.config import parse_config
 from edge_agent.contract import COMMANDS, PUSHES, Topics, encode
 from edge_agent.identity import card_token
 from edge_agent.nfc.emulator import CardEmulator, Type2Card, Type4Card, free_udp_port
-from edge_agent.redaction import RedactingFilter, install, redact, setup_logging, unredacted_handlers
+from edge_agent.redaction import RedactingFilter, all_handlers, install, redact, setup_logging, unredacted_handlers
 from tests.support.agent import config_text
 from tests.support.cards import PIET_UID, SANNE, SANNE_UID, STAFF_UID
 from tests.support.cards import STORE_HMAC_KEY_HEX as HMAC_KEY
@@ -32,6 +32,15 @@ from tests.support.uid_spellings import assert_no_uid, found_uids, uid_spellings
 
 UIDS = [bytes.fromhex("3A2B3C4D"), SANNE_UID, PIET_UID, bytes.fromhex("1A2B3C4D5E6F708192A3"),
         bytes.fromhex("04C1D2E3F40516")]
+
+
+@pytest.fixture
+def clean_handlers():
+    """Leave no redaction on pytest's handlers for the next test (they are kept from test to test)."""
+    yield
+    for handler in all_handlers():
+        for installed in [f for f in handler.filters if isinstance(f, RedactingFilter)]:
+            handler.removeFilter(installed)
 
 
 @pytest.fixture
@@ -106,7 +115,7 @@ def test_a_call_whose_arguments_do_not_fit_its_format_is_still_logged_redacted(l
     assert_no_uid(stream.getvalue(), [SANNE_UID], "the log")
 
 
-def test_setup_logging_installs_the_filter_on_every_handler_of_every_logger():
+def test_setup_logging_installs_the_filter_on_every_handler_of_every_logger(clean_handlers):
     stray = logging.StreamHandler(io.StringIO())
     library = logging.getLogger("tests.redaction.library")
     library.addHandler(stray)
@@ -118,7 +127,7 @@ def test_setup_logging_installs_the_filter_on_every_handler_of_every_logger():
         library.removeHandler(stray)
 
 
-def test_set_log_level_to_debug_for_nfc_is_allowed_and_redacts_a_handler_added_since_start():
+def test_set_log_level_to_debug_for_nfc_is_allowed_and_redacts_a_handler_added_since_start(clean_handlers):
     stream = io.StringIO()
     late = logging.StreamHandler(stream)  # e.g. a library that added its own handler after start-up
     nfc_logger = logging.getLogger("nfc.clf")
@@ -188,5 +197,7 @@ def test_remote_set_log_level_debug_for_nfc_while_cards_are_tapped_logs_no_uid_o
     text = agent.log()
     assert "nfc.clf" in text and "sdd_res=[redacted]" in text, "nfcpy logged its frames at DEBUG"
     assert "card tap: recognised" in text
+    # set-log-level found every handler redacting already: the agent's own set-up installed it.
+    assert "log redaction installed on" not in text
     assert_no_uid(text, [*UIDS, STAFF_UID], "the agent's log")
     assert "Sanne" not in text, "a customer's name in the agent's log"

@@ -19,6 +19,7 @@ from edge_agent.cli import _setup_logging
 from edge_agent.nfc.emulator import CardEmulator, Type2Card, Type4Card, free_udp_port, uri_message
 from edge_agent.nfc.emulator import main as emulate_main
 from edge_agent.nfc.reader import CardRead, NfcpyReader
+from edge_agent.redaction import RedactingFilter
 from tests.support.cards import PIET_UID
 from tests.support.cards import SANNE_UID as NXP_UID  # NTAG21x: nfcpy adds GET_VERSION and a NAK re-activation
 from tests.support.uid_spellings import assert_no_uid
@@ -339,10 +340,27 @@ def every_logger_at_debug() -> None:
         logging.getLogger(name).setLevel(logging.DEBUG)
 
 
-def test_nfc_logger_at_debug_while_cards_are_tapped_logs_no_uid_in_any_spelling(caplog, udp_path, emulator,
-                                                                                 recorder):
-    # The agent's logging set-up (edge-agent run calls it) on the handlers there are: pytest's here.
+def _without_redaction() -> None:
+    """Take the redaction off every root handler (pytest keeps its handlers from test to test)."""
+    for handler in logging.getLogger().handlers:
+        for installed in [f for f in handler.filters if isinstance(f, RedactingFilter)]:
+            handler.removeFilter(installed)
+
+
+@pytest.fixture
+def agent_logging():
+    """The agent's logging set-up (edge-agent run calls it) on the handlers there are: pytest's here."""
+    _without_redaction()
     _setup_logging("DEBUG")
+    yield
+    _without_redaction()
+    logging.getLogger().setLevel(logging.WARNING)
+    for name in list(logging.Logger.manager.loggerDict):
+        logging.getLogger(name).setLevel(logging.NOTSET)
+
+
+def test_nfc_logger_at_debug_while_cards_are_tapped_logs_no_uid_in_any_spelling(agent_logging, caplog, udp_path,
+                                                                                 emulator, recorder):
     nfc_reader = NfcpyReader(udp_path)
     nfc_reader.start(recorder.on_tap, recorder.on_removed)
     # After start: the reader's own guard raised the nfc logger to INFO; lower it as set-log-level
