@@ -1,4 +1,5 @@
-"""Sessions from card reads, on a real database with real SUN messages (no broker needed here)."""
+"""Sessions from card reads, on a real database with real SUN messages, and the agent's own session limits
+(in process with the clocks injected, and an agent process with a real Mosquitto and nfcpy's UDP reader)."""
 
 import json
 import logging
@@ -9,17 +10,22 @@ import pytest
 
 from edge_agent.central import apply_card_link, apply_customer
 from edge_agent.commands import CommandError
-from edge_agent.contract import CardLinkPush, CustomerProfile, SessionRequest, Topics
+from edge_agent.config import SessionConfig
+from edge_agent.contract import COMMANDS, PUSHES, CardLinkPush, CustomerProfile, SessionRequest, Topics, encode
 from edge_agent.identity import Assurance, Outcome, card_token
+from edge_agent.nfc.emulator import CardEmulator, Type2Card, free_udp_port
 from edge_agent.nfc.reader import CardRead
 from edge_agent.nfc.sun import SunKeys, sun_url
 from edge_agent.outbox import Outbox
 from edge_agent.privacy import CUSTOMER_TABLES
 from edge_agent.sessions import SessionService
 from edge_agent.store import Store
+from kiosk.config import SessionSection
+from tests.support.agent import config_text, new_store_id
 from tests.support.cards import PIET_UID as EXPIRED_UID  # here a card whose consent has expired
+from tests.support.cards import SANNE, STAFF_UID, UNKNOWN_UID
 from tests.support.cards import SANNE_UID as GOLD_UID
-from tests.support.cards import STAFF_UID, UNKNOWN_UID
+from tests.support.cards import STORE_HMAC_KEY_HEX as HMAC_KEY_HEX
 from tests.support.uid_spellings import assert_no_uid
 
 KEY = bytes(range(32))
@@ -309,3 +315,63 @@ def test_session_whose_wall_clock_start_is_400_days_from_now_is_ended_at_its_nex
         service.my_data(SessionRequest(session=started))
     assert [m["reason"] for m in ended_messages(published, started)] == ["clock-jump"]
     service.close()
+
+
+def test_agent_limit_defaults_let_a_working_kiosk_end_its_session_first():
+    # The kiosk ends a session idle_timeout_s after the last touch; the agent's idle limit is a
+    # backstop behind it, never ahead of it.
+    agent, kiosk = SessionConfig(), SessionSection()
+    assert kiosk.idle_timeout_s < agent.idle_s < 90 <= agent.max_s
+    with pytest.raises(ValueError, match="idle_s must not exceed max_s"):
+        SessionConfig(idle_s=120, max_s=60)
+
+
+def test_agent_process_ends_a_session_idle_for_idle_s_publishes_it_and_refuses_my_data_and_account(
+        mosquitto, tmp_path, agent_process, capture, publisher, monkeypatch):
+    monkeypatch.setenv("CS_STORE_HMAC_KEY", HMAC_KEY_HEX)
+    device = f"udp:127.0.0.1:{free_udp_port()}"
+    store = new_store_id()
+    config_path = tmp_path / "agent.toml"
+    config_path.write_text(config_text(mosquitto.port, tmp_path / "agent.db", store, extra=(
+        f'[nfc]\ndevice = "{device}"\npoll_interval_s = 0.02\n[sessions]\nidle_s = 1\nmax_s = 600\n')))
+    topics = Topics(store, "kiosk-1")
+    cap = capture(mosquitto, ["cs/#"])
+    pub = publisher(mosquitto)
+    with CardEmulator(device) as emulator:
+        agent_process(config_path)
+        cap.wait_for(lambda ms: any(m.topic == topics.birth for m in ms), timeout=30)
+        assert emulator.wait_for_reader(30), "the agent's reader never polled"
+        until = (datetime.now(UTC) + timedelta(days=365)).isoformat()
+        for kind, data in (("customer", {"customer": SANNE, "version": 1, "first_name": "Sanne",
+                                         "consents": [{"purpose": "recognition", "until": until}]}),
+                           ("card-link", {"card": card_token(bytes.fromhex(HMAC_KEY_HEX), GOLD_UID), "version": 1,
+                                          "kind": "customer", "customer": SANNE})):
+            _, payload = encode(PUSHES[kind], data)
+            pub.publish(PUSHES[kind].topic_for(store), payload)
+        # The pushes may not be applied at the first tap (an unknown card then): tap until recognised.
+        def session_messages(state: str) -> list[dict]:
+            return [m.json()["data"] for m in cap.messages
+                    if m.topic == topics.session and m.json()["data"]["state"] == state]
+
+        for attempt in range(1, 11):
+            emulator.hold(Type2Card(GOLD_UID))
+            try:
+                cap.wait_for(lambda ms, n=attempt: len(session_messages("started")) >= n, timeout=30)
+            finally:
+                emulator.remove()
+            session = session_messages("started")[-1]
+            if session["outcome"] == "recognised":
+                break
+            time.sleep(1.0)  # a card put back at once is the same presence; shoppers don't tap twice a second
+        assert session["outcome"] == "recognised"
+        # No request for idle_s: the agent ends it and says so on the local topic.
+        cap.wait_for(lambda ms: any(m["session"] == session["session"] for m in session_messages("ended")), 30)
+        assert [m["reason"] for m in session_messages("ended") if m["session"] == session["session"]] == ["idle"]
+        for command in ("my-data", "account"):
+            _, raw = encode(COMMANDS[command], {"session": session["session"]}, transaction=f"t-{command}")
+            pub.publish(COMMANDS[command].topic_for(store, "kiosk-1"), raw)
+            response = cap.wait_for(lambda ms, c=command: [m for m in ms if m.topic.endswith(f"/response/{c}")],
+                                    timeout=30)
+            answer = next(m.json() for m in response if m.topic.endswith(f"/response/{command}"))
+            assert (answer["status"], answer["transaction"]) == ("error", f"t-{command}")
+            assert answer["error"].startswith("session ended"), answer["error"]
