@@ -17,19 +17,24 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from edge_agent import central_push
+from edge_agent.agent import Agent
 from edge_agent.cli import LOG_FORMAT
 from edge_agent.commands import Commands
 from edge_agent.config import parse_config
 from edge_agent.contract import COMMANDS, PUSHES, Topics, encode
+from edge_agent.credentials import Credentials
 from edge_agent.identity import card_token
 from edge_agent.nfc.emulator import CardEmulator, Type2Card, Type4Card, free_udp_port
 from edge_agent.redaction import RedactingFilter, all_handlers, install, redact, setup_logging, unredacted_handlers
-from tests.support.agent import config_text
+from tests.support.agent import ROOT, config_text
 from tests.support.cards import PIET_UID, SANNE, SANNE_UID, STAFF_UID
 from tests.support.cards import STORE_HMAC_KEY_HEX as HMAC_KEY
+from tests.support.kiosk import KioskProcess
 from tests.support.mqtt import envelope
 from tests.support.uid_spellings import assert_no_uid, found_uids, uid_spellings
 
+FIXTURES = ROOT / "config" / "central-fixtures.example.yaml"
 UIDS = [bytes.fromhex("3A2B3C4D"), SANNE_UID, PIET_UID, bytes.fromhex("1A2B3C4D5E6F708192A3"),
         bytes.fromhex("04C1D2E3F40516")]
 
@@ -201,3 +206,36 @@ def test_remote_set_log_level_debug_for_nfc_while_cards_are_tapped_logs_no_uid_o
     assert "log redaction installed on" not in text
     assert_no_uid(text, [*UIDS, STAFF_UID], "the agent's log")
     assert "Sanne" not in text, "a customer's name in the agent's log"
+
+
+def test_kiosk_at_debug_showing_a_recognised_customer_logs_no_name_or_uid(mosquitto, make_config, capture, xvfb,
+                                                                          tmp_path):
+    device = f"udp:127.0.0.1:{free_udp_port()}"
+    _, config = make_config(mosquitto, extra=f'[nfc]\ndevice = "{device}"\npoll_interval_s = 0.02\n'
+                                            '[sessions]\nend_on_card_removal = true\n')
+    key = bytes.fromhex(HMAC_KEY)
+    cap = capture(mosquitto, ["cs/#"])
+    agent = Agent(config, Credentials({"CS_STORE_HMAC_KEY": HMAC_KEY}))
+    agent.start()
+    kiosk = None
+    try:
+        assert agent.link.wait_connected(10)
+        outgoing = central_push.messages(central_push.load(FIXTURES, hmac_key=key), config.store.id)
+        central_push.publish(outgoing, "127.0.0.1", mosquitto.port)
+        cap.wait_for(lambda _: agent.inbox.applied >= len(outgoing), timeout=20)
+        kiosk = KioskProcess(xvfb, mosquitto.port, config.store.id, config.device.id, tmp_path / "kiosk",
+                             args=("--transition", "none", "--log-level", "DEBUG")).start()
+        with CardEmulator(device) as emulator:
+            assert emulator.wait_for_reader(10), "the agent's reader never polled"
+            emulator.hold(Type2Card(SANNE_UID))
+            kiosk.wait_screen("begrijp", "Sanne", timeout=20)
+            emulator.remove()
+            kiosk.wait_screen("bereik", timeout=20)
+    finally:
+        if kiosk is not None:
+            assert kiosk.stop() == 0
+        agent.stop()
+    text = kiosk.log()
+    assert " DEBUG " in text and "session" in text, "the kiosk logged at DEBUG"
+    assert_no_uid(text, [SANNE_UID], "the kiosk's log")
+    assert "Sanne" not in text, "a customer's name in the kiosk's log"
