@@ -25,7 +25,8 @@ before any handler formats it:
 
 The message is formatted with its arguments first, and tracebacks and stack
 information are rendered and redacted too, so nothing reaches a handler in
-its raw form. Redaction errs on the side of hiding: a long decimal number or
+its raw form; uncaught exceptions, which Python would print to standard error
+itself, are logged instead. Redaction errs on the side of hiding: a long decimal number or
 a content hash is hidden as well.
 
 ``set-log-level`` may set any logger to any level, ``nfc`` at DEBUG included,
@@ -38,6 +39,7 @@ from __future__ import annotations
 import logging
 import re
 import sys
+import threading
 from typing import TextIO
 
 HIDDEN = "[redacted]"
@@ -153,4 +155,30 @@ def setup_logging(level: str | int, fmt: str, stream: TextIO | None = None) -> l
         root.addHandler(handler)
     root.setLevel(level)
     install_everywhere()
+    _route_uncaught_exceptions()
     return handler
+
+
+def _route_uncaught_exceptions() -> None:
+    """Tracebacks of uncaught exceptions go through logging (and so the redaction), not straight to stderr.
+
+    Python prints them itself otherwise (``sys.excepthook``, ``threading.excepthook``), and an
+    exception's message may hold what it was given: a UID from a library, a name in a payload.
+    """
+    uncaught = logging.getLogger("uncaught")
+
+    def on_main(kind, value, traceback) -> None:
+        if issubclass(kind, KeyboardInterrupt):
+            sys.__excepthook__(kind, value, traceback)
+            return
+        uncaught.critical("uncaught exception", exc_info=(kind, value, traceback))
+
+    def on_thread(args: threading.ExceptHookArgs) -> None:
+        if args.exc_type is SystemExit or args.exc_value is None:
+            return
+        name = args.thread.name if args.thread is not None else "?"
+        uncaught.error("uncaught exception in thread %s", name,
+                       exc_info=(args.exc_type, args.exc_value, args.exc_traceback))
+
+    sys.excepthook = on_main
+    threading.excepthook = on_thread

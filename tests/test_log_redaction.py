@@ -12,6 +12,9 @@ from __future__ import annotations
 
 import io
 import logging
+import subprocess
+import sys
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -41,8 +44,11 @@ UIDS = [bytes.fromhex("3A2B3C4D"), SANNE_UID, PIET_UID, bytes.fromhex("1A2B3C4D5
 
 @pytest.fixture
 def clean_handlers():
-    """Leave no redaction on pytest's handlers for the next test (they are kept from test to test)."""
+    """Leave no redaction on pytest's handlers for the next test (they are kept from test to test), and
+    Python's own exception hooks as they were."""
+    hooks = sys.excepthook, threading.excepthook
     yield
+    sys.excepthook, threading.excepthook = hooks
     for handler in all_handlers():
         for installed in [f for f in handler.filters if isinstance(f, RedactingFilter)]:
             handler.removeFilter(installed)
@@ -239,3 +245,15 @@ def test_kiosk_at_debug_showing_a_recognised_customer_logs_no_name_or_uid(mosqui
     assert " DEBUG " in text and "session" in text, "the kiosk logged at DEBUG"
     assert_no_uid(text, [SANNE_UID], "the kiosk's log")
     assert "Sanne" not in text, "a customer's name in the kiosk's log"
+
+
+def test_uncaught_exception_holding_a_uid_is_logged_redacted_not_printed_raw(tmp_path):
+    script = ("import threading\nfrom edge_agent.cli import _setup_logging\n_setup_logging('INFO')\n"
+              "def fail():\n    raise RuntimeError('card 04:A1:B2:C3:D4:E5:F6 and first_name=Sanne')\n"
+              "thread = threading.Thread(target=fail, name='worker')\nthread.start()\nthread.join()\nfail()\n")
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert result.returncode == 1
+    assert "uncaught exception in thread worker" in result.stderr and "Traceback" in result.stderr
+    assert result.stderr.count("RuntimeError: card [redacted]") == 2, result.stderr
+    assert_no_uid(result.stderr, [SANNE_UID], "standard error")
+    assert "Sanne" not in result.stderr

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import sys
 import threading
 import time
 
@@ -351,8 +352,10 @@ def _without_redaction() -> None:
 def agent_logging():
     """The agent's logging set-up (edge-agent run calls it) on the handlers there are: pytest's here."""
     _without_redaction()
+    hooks = sys.excepthook, threading.excepthook
     _setup_logging("DEBUG")
     yield
+    sys.excepthook, threading.excepthook = hooks
     _without_redaction()
     logging.getLogger().setLevel(logging.WARNING)
     for name in list(logging.Logger.manager.loggerDict):
