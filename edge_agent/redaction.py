@@ -49,7 +49,7 @@ PERSONAL_KEYS = ("first_name", "last_name", "full_name", "name", "email", "phone
                  "birth_date", "date_of_birth", "address", "postcode", "input_value")
 
 _UUID = r"[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}(?![0-9A-Fa-f])"
-_BYTES_LITERAL = r"""(?:[bB][yY][tT][eE][aA][rR][rR][aA][yY]\()?[bB](?:'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")\)?"""
+_BYTES_LITERAL = r"""(?i:bytearray\(b|b)(?:'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")\)?"""
 _HEX_LIST = r"0[xX][0-9A-Fa-f]{1,2}(?:\s*,?\s*0[xX][0-9A-Fa-f]{1,2}){3,}"
 _INT_LIST = r"[\[(]\s*\d{1,3}(?:\s*,\s*\d{1,3}){3,}\s*,?\s*[\])]"
 _SEPARATED = r"[0-9A-Fa-f]{2}(?P<sep>[:. -])[0-9A-Fa-f]{2}(?:(?P=sep)[0-9A-Fa-f]{2}){2,}"
@@ -76,10 +76,19 @@ def _hide(match: re.Match[str]) -> str:
     return HIDDEN
 
 
+# Cheap tests first: most lines hold neither two adjacent hex pairs, a bytes literal, a list of
+# numbers nor a personal key, and the full patterns cost several times more per line.
+_MAYBE_SENSITIVE = re.compile(r"[0-9A-Fa-f]{2}[:. -]?[0-9A-Fa-f]{2}|0[xX][0-9A-Fa-f]|[bB]['\"(]|\d\s*,")
+
+
 def redact(text: str) -> str:
     """``text`` with every UID spelling and personal field value replaced by ``[redacted]``."""
-    text = _INPUT_VALUE.sub("input_value=" + HIDDEN, text)
-    text = _PERSONAL.sub(lambda match: match.group("key") + HIDDEN, text)
+    lowered = text.lower()
+    if any(key in lowered for key in PERSONAL_KEYS):
+        text = _INPUT_VALUE.sub("input_value=" + HIDDEN, text)
+        text = _PERSONAL.sub(lambda match: match.group("key") + HIDDEN, text)
+    if _MAYBE_SENSITIVE.search(text) is None:
+        return text
     return _SENSITIVE.sub(_hide, text)
 
 
