@@ -19,6 +19,8 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from edge_agent import central_push
 from edge_agent.agent import Agent
@@ -87,6 +89,15 @@ def test_every_spelling_of_a_uid_in_a_message_its_arguments_or_a_traceback_is_re
     assert "found [redacted] on the reader" in stream.getvalue()
     assert "Traceback" in stream.getvalue()
     assert_no_uid(stream.getvalue(), [uid], "the log")
+
+
+@settings(max_examples=300, deadline=None)
+@given(uid=st.sampled_from([4, 7, 10]).flatmap(lambda size: st.binary(min_size=size, max_size=size)),
+       before=st.text(max_size=20), after=st.text(max_size=20), upper=st.booleans(), data=st.data())
+def test_any_uid_in_any_spelling_inside_any_text_is_redacted(uid, before, after, upper, data):
+    spelling = data.draw(st.sampled_from(list(uid_spellings(uid))))
+    redacted = redact(before + (spelling.upper() if upper else spelling) + after)
+    assert spelling not in redacted.lower()
 
 
 def test_nfcpy_frame_dumps_lose_the_uid_pieces_and_keep_their_shape():
