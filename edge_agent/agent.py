@@ -113,7 +113,8 @@ class Agent:
         self.sessions = SessionService(
             self.store, self.outbox, lambda topic, payload: self.link.publish(topic, payload, qos=1),
             device=self.config.device.id, session_topic=self.topics.session, hmac_key=key, sun_keys=sun_keys,
-            policy=self.config.privacy.policy(), end_on_removal=self.config.sessions.end_on_card_removal)
+            policy=self.config.privacy.policy(), end_on_removal=self.config.sessions.end_on_card_removal,
+            idle_s=self.config.sessions.idle_s, max_s=self.config.sessions.max_s)
         self.commands.register("withdraw-consent", self.sessions.withdraw_consent)
         self.commands.register("my-data", self.sessions.my_data)
         self.commands.register("end-session", self.sessions.end_session)
@@ -166,6 +167,8 @@ class Agent:
         logger.info("agent stopping")
         if self.reader is not None:
             self.reader.stop()
+        if self.sessions is not None:
+            self.sessions.close()
         if self.camera is not None:
             self.camera.stop()
         self.link.stop()

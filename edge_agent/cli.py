@@ -26,6 +26,7 @@ from .camera import cli as camera_cli
 from .config import load_config
 from .errors import ConfigError, EdgeAgentError
 from .problems import EXIT_FAILURE, EXIT_INVALID, EXIT_OK, InvalidInput, Problem, report
+from .redaction import setup_logging
 
 logger = logging.getLogger(__name__)
 
@@ -41,7 +42,8 @@ class UsageError(EdgeAgentError):
 
 
 def _setup_logging(level: str) -> None:
-    logging.basicConfig(level=level, format=LOG_FORMAT, stream=sys.stderr)
+    # Every handler redacts UIDs and personal fields (edge_agent.redaction), whatever the level.
+    setup_logging(level, LOG_FORMAT, sys.stderr)
 
 
 # --------------------------------------------------------------------------- the commands

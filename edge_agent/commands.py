@@ -28,6 +28,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from . import redaction
 from .config import AgentConfig
 from .contract import (
     COMMANDS,
@@ -152,6 +153,14 @@ class Commands:
         return GetConfigResult(config=self._config.public_dict(), config_hash=self._config.config_hash())
 
     def _set_log_level(self, request: SetLogLevelRequest) -> SetLogLevelResult:
+        # Any logger may go to any level, nfcpy's ``nfc`` at DEBUG (which prints UIDs and frames)
+        # included: no UID or personal field leaves a handler at any level (edge_agent.redaction).
+        # A handler added since start-up without the filter gets it before the level changes.
+        missing = redaction.unredacted_handlers()
+        if missing:
+            redaction.install_everywhere()
+            logger.warning("log redaction installed on %d handler(s) that lacked it: %s", len(missing),
+                           ", ".join(type(handler).__name__ for handler in missing))
         target = logging.getLogger(request.logger) if request.logger else logging.getLogger()
         try:
             target.setLevel(request.level)

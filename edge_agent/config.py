@@ -135,6 +135,17 @@ class PrivacyConfig(_Section):
 
 class SessionConfig(_Section):
     end_on_card_removal: bool = Field(False, description="End the session when the card leaves the reader.")
+    # The kiosk ends its own session 45 s after the last touch (its [session] idle_timeout_s); the
+    # agent's limits hold whatever the kiosk does, a little later so that a working kiosk ends first.
+    idle_s: float = Field(60.0, ge=1, le=3600,
+                          description="The agent ends a session no request has named for this long.")
+    max_s: float = Field(600.0, ge=1, le=86400, description="The agent ends a session this long after it began.")
+
+    @model_validator(mode="after")
+    def _idle_within_max(self) -> SessionConfig:
+        if self.idle_s > self.max_s:
+            raise ValueError("idle_s must not exceed max_s")
+        return self
 
 
 class TierName(_Section):

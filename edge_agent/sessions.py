@@ -20,6 +20,15 @@ every tap after the window, finds it under the new key.
 
 The kiosk's requests (withdraw consent, my data, end session) name the
 session they belong to; a request for any other session is refused.
+
+Sessions end on the agent too, whatever the kiosk does: after ``[sessions]
+idle_s`` with no request naming the session, after ``max_s`` in all, and when
+the wall clock has moved implausibly far from the session's start (more than
+``max_s`` plus an hour either way: the clock was set, not a session that long).
+The limits run on the boot clock (monotonic, counting suspend), so setting the
+wall clock neither ends a session early nor keeps one late. An ended session
+is published as ``ended`` on the local topic, as any end is, and a request
+naming it is answered with the error "session ended".
 """
 
 from __future__ import annotations
@@ -28,6 +37,7 @@ import json
 import logging
 import sqlite3
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -60,6 +70,15 @@ logger = logging.getLogger(__name__)
 VALID_UID_LENGTHS = (4, 7, 10)  # ISO/IEC 14443-3 single, double and triple size UIDs
 SUN_PARAMETERS = {"picc_data", "e"}
 UNUSABLE_READS = {"pulled-away", "random-uid", "unreadable"}
+WALL_CLOCK_SLACK_S = 3600.0  # beyond max_s: a wall-clock start this far from now means the clock was set
+ENDED_REMEMBERED = 32  # sessions ended by a limit whose late requests get "session ended"
+
+
+def boot_clock() -> float:
+    """Seconds on a monotonic clock that counts time suspended too (CLOCK_BOOTTIME where there is one)."""
+    if hasattr(time, "CLOCK_BOOTTIME"):
+        return time.clock_gettime(time.CLOCK_BOOTTIME)
+    return time.monotonic()
 
 
 @dataclass(frozen=True)
@@ -78,6 +97,9 @@ class ActiveSession:
     id: str
     decision: Decision
     token: str | None = None  # the card's token, for an enrolment request
+    started: float = 0.0  # boot clock
+    active: float = 0.0  # boot clock of the last request that named it
+    started_wall: datetime | None = None
 
 
 def is_sun_url(url: str | None) -> TypeGuard[str]:
@@ -99,13 +121,17 @@ class SessionService:
     :param hmac_key: the store key that turns UIDs into card tokens, or the store keys during a rotation.
     :param sun_keys: keys to verify SUN messages, or None when the store has none.
     :param policy: data categories per assurance.
-    :param now: the clock (aware datetimes); replaceable in tests.
+    :param idle_s: end a session no request has named for this long.
+    :param max_s: end a session this long after it began.
+    :param now: the wall clock (aware datetimes); replaceable in tests.
+    :param clock: the monotonic clock of the limits (seconds); replaceable in tests.
     """
 
     def __init__(self, store: Store, outbox: Outbox, publish: Callable[[str, bytes], bool], device: str,
                  session_topic: str, hmac_key: bytes | StoreKeys, sun_keys=None,
                  policy: dict[Assurance, frozenset[Category]] | None = None, end_on_removal: bool = False,
-                 now: Callable[[], datetime] = lambda: datetime.now(UTC)):
+                 idle_s: float = 60.0, max_s: float = 600.0,
+                 now: Callable[[], datetime] = lambda: datetime.now(UTC), clock: Callable[[], float] = boot_clock):
         self._store = store
         self._outbox = outbox
         self._publish = publish
@@ -117,8 +143,13 @@ class SessionService:
         self._policy = policy if policy is not None else DEFAULT_POLICY
         self._end_on_removal = end_on_removal
         self._now = now
+        self._clock = clock
+        self._idle_s = idle_s
+        self._max_s = max_s
         self._lock = threading.RLock()
         self._session: ActiveSession | None = None
+        self._timer: threading.Timer | None = None
+        self._ended_by_limit: dict[str, str] = {}  # session id -> why, the latest ENDED_REMEMBERED
         self._warned_no_sun_keys = False
         self.taps = 0
 
@@ -228,8 +259,11 @@ class SessionService:
     def _start(self, decision: Decision, token: str | None) -> None:
         if self._session is not None:
             self._publish_end(self._session, "new-tap")
-        session = ActiveSession(new_id(), decision, token)
+        started = self._clock()
+        session = ActiveSession(new_id(), decision, token, started=started, active=started,
+                                started_wall=self._now())
         self._session = session
+        self._arm()
         profile = self._profile(decision.customer) if decision.customer else None
         self._publish_session(session, "started", profile)
         # After the kiosk has its session: the event and the data-use entry in one commit.
@@ -243,6 +277,89 @@ class SessionService:
         if self._end_on_removal:
             self.end("card-removed")
 
+    # ------------------------------------------------------------------ limits
+
+    def _over_limit(self, session: ActiveSession) -> str | None:
+        """Why ``session`` is over a limit now ("idle", "max-duration", "clock-jump"), or None."""
+        now = self._clock()
+        if now - session.active >= self._idle_s:
+            return "idle"
+        if now - session.started >= self._max_s:
+            return "max-duration"
+        if session.started_wall is not None:
+            wall_age = (self._now() - session.started_wall).total_seconds()
+            if abs(wall_age) > self._max_s + WALL_CLOCK_SLACK_S:
+                return "clock-jump"
+        return None
+
+    def _describe(self, reason: str) -> str:
+        return {"idle": f"no request for {self._idle_s:g} s", "max-duration": f"open for {self._max_s:g} s",
+                "clock-jump": "the wall clock moved implausibly far since it began"}.get(reason, reason)
+
+    def _arm(self) -> None:
+        """Wake :meth:`expire` when the current session reaches its next limit (under the lock)."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        session = self._session
+        if session is None:
+            return
+        deadline = min(session.active + self._idle_s, session.started + self._max_s)
+        timer = threading.Timer(max(0.0, deadline - self._clock()) + 0.01, self.expire)
+        timer.name, timer.daemon = "session-limits", True
+        self._timer = timer
+        timer.start()
+
+    def expire(self) -> bool:
+        """End the current session when it is over a limit (published like any end); True when it ended.
+
+        Runs on the ``session-limits`` timer; a request naming the session checks the limits too.
+        """
+        with self._lock:
+            session = self._session
+            if session is None:
+                return False
+            reason = self._over_limit(session)
+            if reason is None:
+                self._arm()
+                return False
+            self._end_by_limit(session, reason)
+            return True
+
+    def _end_by_limit(self, session: ActiveSession, reason: str) -> None:
+        self._session = None
+        self._ended_by_limit[session.id] = reason
+        while len(self._ended_by_limit) > ENDED_REMEMBERED:
+            del self._ended_by_limit[next(iter(self._ended_by_limit))]
+        logger.info("session ended by the agent: %s", self._describe(reason))
+        self._publish_end(session, reason)
+        self._arm()
+
+    def _live(self, session_id: str) -> ActiveSession | None:
+        """The current session when it is ``session_id`` and within its limits, marked active; else None.
+
+        :raises CommandError: "session ended" when it is over a limit (it is ended now) or ended by one.
+        """
+        with self._lock:
+            session = self._session
+            if session is not None and session.id == session_id:
+                reason = self._over_limit(session)
+                if reason is None:
+                    session.active = self._clock()
+                    return session
+                self._end_by_limit(session, reason)
+            reason = self._ended_by_limit.get(session_id)
+            if reason is not None:
+                raise CommandError(f"session ended ({self._describe(reason)})")
+            return None
+
+    def close(self) -> None:
+        """Stop the limits' timer (the agent is stopping)."""
+        with self._lock:
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+
     def end(self, reason: str, session_id: str | None = None) -> bool:
         """End the current session (only if it is ``session_id`` when given); True when one ended."""
         with self._lock:
@@ -250,6 +367,7 @@ class SessionService:
             if session is None or (session_id is not None and session.id != session_id):
                 return False
             self._session = None
+            self._arm()
             self._publish_end(session, reason)
             return True
 
@@ -258,10 +376,11 @@ class SessionService:
     def _recognised(self, request: SessionRequest) -> tuple[ActiveSession, str]:
         """The request's session and its customer.
 
-        :raises CommandError: when the session is not the current one or has no recognised customer.
+        :raises CommandError: when the session is not the current one, ended by a limit or has no
+            recognised customer.
         """
-        session = self._session
-        if session is None or session.id != request.session:
+        session = self._live(request.session)
+        if session is None:
             raise CommandError("no such session (it ended or was replaced)")
         customer = session.decision.customer
         if session.decision.outcome is not Outcome.RECOGNISED or customer is None:
@@ -278,6 +397,7 @@ class SessionService:
                 purposes, erased = privacy.withdraw_consents(conn, customer, self._outbox, source="kiosk")
             logger.info("consent withdrawn at the kiosk: %d records erased", erased)
             self._session = None
+            self._arm()
             self._publish_end(session, "consent-withdrawn")
             return WithdrawResult(withdrawn=sorted(purposes), erased_records=erased)
 
@@ -296,9 +416,12 @@ class SessionService:
         return EndSessionResult(ended=self.end("ended-by-kiosk", request.session))
 
     def current(self, session_id: str) -> ActiveSession | None:
-        """The current session when it is ``session_id``, else None (it ended or was replaced)."""
-        session = self._session
-        return session if session is not None and session.id == session_id else None
+        """The current session when it is ``session_id``, else None (it ended or was replaced); a request
+        naming it counts as activity.
+
+        :raises CommandError: "session ended" when it ended by a limit (now or before).
+        """
+        return self._live(session_id)
 
     # ------------------------------------------------------------------ helpers
 

@@ -26,6 +26,7 @@ from zoneinfo import ZoneInfo
 
 from edge_agent.contract import LANGUAGES
 from edge_agent.problems import EXIT_INVALID, EXIT_OK, InvalidInput, report
+from edge_agent.redaction import install_everywhere, setup_logging
 
 from .config import OPTIONS, KioskConfig, merge, parse_config, read_toml
 from .content import load_pack
@@ -147,6 +148,7 @@ def run(settings: KioskConfig, status_file: Path | None = None, screenshot_dir: 
     Config.set("graphics", "multisamples", str(display.multisamples))
     Config.set("kivy", "exit_on_escape", "0")
     Config.set("input", "mouse", "mouse,disable_multitouch")
+    install_everywhere()  # any handler Kivy added at import redacts too
     ExceptionManager.add_handler(_keep_running())
     app = KioskApp(settings, status_file=status_file, screenshot_dir=screenshot_dir, frame_log=frame_log)
 
@@ -162,7 +164,8 @@ def run(settings: KioskConfig, status_file: Path | None = None, screenshot_dir: 
 def main(argv: list[str] | None = None) -> int:
     """The ``kiosk`` command; the exit code."""
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=args.log_level, format=LOG_FORMAT)
+    # Every handler redacts UIDs and personal fields (edge_agent.redaction), whatever the level.
+    setup_logging(args.log_level, LOG_FORMAT)
     if args.log_level != "DEBUG":
         logging.getLogger("kivy").setLevel(logging.WARNING)
     try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
 import threading
@@ -103,7 +104,7 @@ def _scene(path: Path, token: str) -> None:
     write_video(path, frames, 15)
 
 
-def test_no_image_bytes_reach_the_callback_the_database_or_the_disk(tmp_path, monkeypatch):
+def test_no_image_bytes_reach_the_callback_the_database_or_the_disk(tmp_path, monkeypatch, caplog):
     video_dir = tmp_path / "video"
     video_dir.mkdir()
     video = video_dir / "scene.avi"
@@ -118,12 +119,18 @@ def test_no_image_bytes_reach_the_callback_the_database_or_the_disk(tmp_path, mo
     store = Store(tmp_path / "db" / "agent.db")
     outbox = Outbox(store, Topics("store-1", "kiosk-1"), max_rows=1000)
 
-    # Every way a frame could reach the disk through OpenCV fails loudly.
-    def forbidden(*args, **kwargs):
-        raise AssertionError("the camera tried to write an image")
+    # Every way a frame could reach the disk through OpenCV is recorded and fails. The pipeline
+    # thread logs and swallows a stage's exception, so the test looks at the record, not for a raise.
+    tripped: list[str] = []
+
+    def tripwire(name: str):
+        def forbidden(*args, **kwargs):
+            tripped.append(name)
+            raise AssertionError(f"the camera tried to write an image (cv2.{name})")
+        return forbidden
 
     for name in ("imwrite", "imencode", "imwritemulti", "VideoWriter"):
-        monkeypatch.setattr(cv2, name, forbidden)
+        monkeypatch.setattr(cv2, name, tripwire(name))
     # And any file opened for writing from Python during the run is recorded.
     watching = threading.Event()
     written: list[str] = []
@@ -164,6 +171,10 @@ def test_no_image_bytes_reach_the_callback_the_database_or_the_disk(tmp_path, mo
     finally:
         pipeline.stop()
         watching.clear()
+    assert tripped == [], "the camera called OpenCV's image writers"
+    failures = [record.getMessage() for record in caplog.records
+                if record.name.startswith("edge_agent.camera") and record.levelno >= logging.ERROR]
+    assert failures == [], "the pipeline logged failures"
     kinds = [kind for kind, _ in events]
     assert {"presence-start", "presence-end", "footfall", "scan", "app-identification"} <= set(kinds), kinds
     for _kind, data in events:

@@ -24,6 +24,7 @@ from edge_agent.nfc.emulator import CardEmulator, Type2Card, free_udp_port
 from tests.support.faults import wait_until
 from tests.support.mosquitto import ensure_installed
 from tests.support.mqtt import envelope
+from tests.support.uid_spellings import assert_no_uid
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "config" / "central-fixtures.example.yaml"
@@ -72,7 +73,7 @@ def test_central_push_then_a_shopper_gets_her_prices_and_her_actions_go_upstream
     assert "13 message(s)" in pushed.stdout and "all acknowledged" in pushed.stdout
     wait_until(lambda: agent.inbox.applied >= 13, 15, "the agent applied every pushed message")
     assert agent.inbox.rejected == 0
-    assert not any(SANNE_UID.hex() in m.payload.decode().lower() for m in cap.messages), "a UID was published"
+    assert_no_uid("\n".join(m.payload.decode() for m in cap.messages), [SANNE_UID], "the published messages")
 
     emulator.tap(Type2Card(SANNE_UID), hold_s=0.25)
     started = cap.wait_for(lambda ms: any(m.topic.endswith("/local/session") for m in ms))

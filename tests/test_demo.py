@@ -23,15 +23,14 @@ import pytest
 from edge_agent.contract import DEMO_CONTROL, encode
 from edge_agent.demo.cards import DEMO_CARDS
 from tests.support.mosquitto import free_port
+from tests.support.uid_spellings import found_uids
 
 ROOT = Path(__file__).resolve().parent.parent
-UIDS = [card.uid.hex() for card in DEMO_CARDS.values()]
+UIDS = [card.uid for card in DEMO_CARDS.values()]
 
 
 def no_uid_in(text: str) -> bool:
-    lowered = text.lower()
-    return not any(uid in lowered or ":".join(uid[i:i + 2] for i in range(0, len(uid), 2)) in lowered
-                   for uid in UIDS)
+    return not found_uids(text, UIDS)
 
 
 def tracebacks(text: str) -> list[str]:

@@ -1,24 +1,32 @@
-"""Sessions from card reads, on a real database with real SUN messages (no broker needed here)."""
+"""Sessions from card reads, on a real database with real SUN messages, and the agent's own session limits
+(in process with the clocks injected, and an agent process with a real Mosquitto and nfcpy's UDP reader)."""
 
 import json
 import logging
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from edge_agent.central import apply_card_link, apply_customer
 from edge_agent.commands import CommandError
-from edge_agent.contract import CardLinkPush, CustomerProfile, SessionRequest, Topics
+from edge_agent.config import SessionConfig
+from edge_agent.contract import COMMANDS, PUSHES, CardLinkPush, CustomerProfile, SessionRequest, Topics, encode
 from edge_agent.identity import Assurance, Outcome, card_token
+from edge_agent.nfc.emulator import CardEmulator, Type2Card, free_udp_port
 from edge_agent.nfc.reader import CardRead
 from edge_agent.nfc.sun import SunKeys, sun_url
 from edge_agent.outbox import Outbox
 from edge_agent.privacy import CUSTOMER_TABLES
 from edge_agent.sessions import SessionService
 from edge_agent.store import Store
+from kiosk.config import SessionSection
+from tests.support.agent import config_text, new_store_id
 from tests.support.cards import PIET_UID as EXPIRED_UID  # here a card whose consent has expired
+from tests.support.cards import SANNE, STAFF_UID, UNKNOWN_UID
 from tests.support.cards import SANNE_UID as GOLD_UID
-from tests.support.cards import STAFF_UID, UNKNOWN_UID
+from tests.support.cards import STORE_HMAC_KEY_HEX as HMAC_KEY_HEX
+from tests.support.uid_spellings import assert_no_uid
 
 KEY = bytes(range(32))
 SUN_KEYS = SunKeys(bytes.fromhex("11" * 16), bytes.fromhex("22" * 16))
@@ -209,9 +217,161 @@ def test_no_raw_uid_in_database_outbox_published_sessions_or_logs(world, caplog)
     for uid in ALL_UIDS:
         service.on_tap(read(uid))
         service.on_tap(sun_read(uid, 3))
-    forms = {form for uid in ALL_UIDS for form in (uid.hex(), uid.hex().upper(), uid.hex(":"))}
     dump = "\n".join(store.conn.iterdump())
     texts = {"database": dump, "published": json.dumps(published), "log": caplog.text}
     for where, text in texts.items():
-        for form in forms:
-            assert form not in text, f"raw UID found in {where}"
+        assert_no_uid(text, ALL_UIDS, where)
+
+
+# ---------------------------------------------------------------------- the agent's own limits
+
+def limited(world, idle_s: float, max_s: float = 600.0, clock=None) -> SessionService:
+    """A session service on ``world``'s database and wall clock with the limits given."""
+    store, outbox, published, _, wall = world
+
+    def publish(topic, payload):
+        published.append(json.loads(payload))
+        return True
+
+    options = {"clock": clock} if clock is not None else {}
+    return SessionService(store, outbox, publish, device="kiosk-1", session_topic=TOPICS.session, hmac_key=KEY,
+                          sun_keys=SUN_KEYS, idle_s=idle_s, max_s=max_s, now=lambda: wall["now"], **options)
+
+
+def ended_messages(published, session: str) -> list[dict]:
+    return [m["data"] for m in published if m["data"]["session"] == session and m["data"]["state"] == "ended"]
+
+
+def wait_for(condition, timeout: float = 15.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.01)
+    return condition()
+
+
+def test_session_idle_for_idle_s_is_ended_by_the_agent_with_its_message_and_later_requests_are_refused(world):
+    _, _, published, _, _ = world
+    service = limited(world, idle_s=0.5)
+    session = service.on_tap(read(GOLD_UID))
+    started = published[-1]["data"]["session"]
+    assert session.outcome is Outcome.RECOGNISED
+    assert service.my_data(SessionRequest(session=started)).customer is not None
+    # No request: the agent's timer ends it, as the kiosk's own end would be published.
+    assert wait_for(lambda: ended_messages(published, started)), "the idle session was never ended"
+    (ended,) = ended_messages(published, started)
+    assert (ended["reason"], ended["customer"], ended["may_show"]) == ("idle", None, [])
+    for ask in (service.my_data, service.withdraw_consent):
+        with pytest.raises(CommandError, match="session ended"):
+            ask(SessionRequest(session=started))
+    with pytest.raises(CommandError, match="session ended"):
+        service.current(started)
+    assert len(ended_messages(published, started)) == 1
+
+
+def test_requests_within_idle_s_keep_a_session_and_max_s_ends_it_all_the_same(world):
+    _, _, published, _, _ = world
+    boot = {"s": 1000.0}
+    service = limited(world, idle_s=60, max_s=600, clock=lambda: boot["s"])
+    service.on_tap(read(GOLD_UID))
+    started = published[-1]["data"]["session"]
+    for _ in range(11):  # a request every 50 s: never idle for 60 s, 550 s in all
+        boot["s"] += 50
+        assert service.expire() is False
+        service.my_data(SessionRequest(session=started))
+    boot["s"] += 50  # 600 s since the tap
+    with pytest.raises(CommandError, match=r"session ended \(open for 600 s\)"):
+        service.my_data(SessionRequest(session=started))
+    assert [m["reason"] for m in ended_messages(published, started)] == ["max-duration"]
+    service.close()
+
+
+@pytest.mark.parametrize("jump", [timedelta(minutes=30), timedelta(minutes=-30)], ids=["forward", "backward"])
+def test_wall_clock_jump_during_a_session_ends_nothing_early_and_keeps_nothing_late(world, jump):
+    _, _, published, _, wall = world
+    service = limited(world, idle_s=1.0)
+    service.on_tap(read(GOLD_UID))
+    started = published[-1]["data"]["session"]
+    wall["now"] += jump  # NTP steps the clock, or someone sets it
+    # Not early: the session answers right after the jump, however far the clock moved within reason.
+    assert service.my_data(SessionRequest(session=started)).customer is not None
+    assert ended_messages(published, started) == []
+    # Not late: a second of real time without a request ends it, whichever way the wall clock went.
+    assert wait_for(lambda: ended_messages(published, started)), "the session outlived its idle limit"
+    assert [m["reason"] for m in ended_messages(published, started)] == ["idle"]
+    with pytest.raises(CommandError, match="session ended"):
+        service.my_data(SessionRequest(session=started))
+
+
+@pytest.mark.parametrize("jump", [timedelta(days=400), timedelta(days=-400)], ids=["forward", "backward"])
+def test_session_whose_wall_clock_start_is_400_days_from_now_is_ended_at_its_next_request(world, jump):
+    _, _, published, _, wall = world
+    service = limited(world, idle_s=60)
+    service.on_tap(read(GOLD_UID))
+    started = published[-1]["data"]["session"]
+    wall["now"] += jump
+    with pytest.raises(CommandError, match=r"session ended .*wall clock"):
+        service.my_data(SessionRequest(session=started))
+    assert [m["reason"] for m in ended_messages(published, started)] == ["clock-jump"]
+    service.close()
+
+
+def test_agent_limit_defaults_let_a_working_kiosk_end_its_session_first():
+    # The kiosk ends a session idle_timeout_s after the last touch; the agent's idle limit is a
+    # backstop behind it, never ahead of it.
+    agent, kiosk = SessionConfig(), SessionSection()
+    assert kiosk.idle_timeout_s < agent.idle_s < 90 <= agent.max_s
+    with pytest.raises(ValueError, match="idle_s must not exceed max_s"):
+        SessionConfig(idle_s=120, max_s=60)
+
+
+def test_agent_process_ends_a_session_idle_for_idle_s_publishes_it_and_refuses_my_data_and_account(
+        mosquitto, tmp_path, agent_process, capture, publisher, monkeypatch):
+    monkeypatch.setenv("CS_STORE_HMAC_KEY", HMAC_KEY_HEX)
+    device = f"udp:127.0.0.1:{free_udp_port()}"
+    store = new_store_id()
+    config_path = tmp_path / "agent.toml"
+    config_path.write_text(config_text(mosquitto.port, tmp_path / "agent.db", store, extra=(
+        f'[nfc]\ndevice = "{device}"\npoll_interval_s = 0.02\n[sessions]\nidle_s = 1\nmax_s = 600\n')))
+    topics = Topics(store, "kiosk-1")
+    cap = capture(mosquitto, ["cs/#"])
+    pub = publisher(mosquitto)
+    with CardEmulator(device) as emulator:
+        agent_process(config_path)
+        cap.wait_for(lambda ms: any(m.topic == topics.birth for m in ms), timeout=30)
+        assert emulator.wait_for_reader(30), "the agent's reader never polled"
+        until = (datetime.now(UTC) + timedelta(days=365)).isoformat()
+        for kind, data in (("customer", {"customer": SANNE, "version": 1, "first_name": "Sanne",
+                                         "consents": [{"purpose": "recognition", "until": until}]}),
+                           ("card-link", {"card": card_token(bytes.fromhex(HMAC_KEY_HEX), GOLD_UID), "version": 1,
+                                          "kind": "customer", "customer": SANNE})):
+            _, payload = encode(PUSHES[kind], data)
+            pub.publish(PUSHES[kind].topic_for(store), payload)
+        # The pushes may not be applied at the first tap (an unknown card then): tap until recognised.
+        def session_messages(state: str) -> list[dict]:
+            return [m.json()["data"] for m in cap.messages
+                    if m.topic == topics.session and m.json()["data"]["state"] == state]
+
+        for attempt in range(1, 11):
+            emulator.hold(Type2Card(GOLD_UID))
+            try:
+                cap.wait_for(lambda ms, n=attempt: len(session_messages("started")) >= n, timeout=30)
+            finally:
+                emulator.remove()
+            session = session_messages("started")[-1]
+            if session["outcome"] == "recognised":
+                break
+            time.sleep(1.0)  # a card put back at once is the same presence; shoppers don't tap twice a second
+        assert session["outcome"] == "recognised"
+        # No request for idle_s: the agent ends it and says so on the local topic.
+        cap.wait_for(lambda ms: any(m["session"] == session["session"] for m in session_messages("ended")), 30)
+        assert [m["reason"] for m in session_messages("ended") if m["session"] == session["session"]] == ["idle"]
+        for command in ("my-data", "account"):
+            _, raw = encode(COMMANDS[command], {"session": session["session"]}, transaction=f"t-{command}")
+            pub.publish(COMMANDS[command].topic_for(store, "kiosk-1"), raw)
+            response = cap.wait_for(lambda ms, c=command: [m for m in ms if m.topic.endswith(f"/response/{c}")],
+                                    timeout=30)
+            answer = next(m.json() for m in response if m.topic.endswith(f"/response/{command}"))
+            assert (answer["status"], answer["transaction"]) == ("error", f"t-{command}")
+            assert answer["error"].startswith("session ended"), answer["error"]
