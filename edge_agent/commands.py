@@ -2,7 +2,11 @@
 
 Every request gets a response carrying its ``transaction``; a request that
 cannot be parsed gets an error response (with the transaction when it can
-be found in the broken message), never a crash.
+be found in the broken message), never a crash. A request that could not be
+carried out because of the database's storage (full, locked, failing; see
+:mod:`edge_agent.transient`) gets an error answer saying so
+(``storage full: database or disk is full``); any other failure in a handler
+one naming the error's type and place, never its text.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from .contract import (
     transaction_of,
 )
 from .errors import ContractError
+from .transient import describe_bug, describe_fault, fault_of, locations
 
 logger = logging.getLogger(__name__)
 
@@ -88,6 +93,16 @@ class Commands:
             result = handler(decoded.payload)
         except (ContractError, CommandError) as exc:
             error = str(exc)
+            self._respond(name, encode_response(name, transaction or transaction_of(raw), error=error))
+            return error
+        except Exception as exc:  # noqa: BLE001 - every request is answered: storage faults say why, bugs where
+            fault = fault_of(exc)
+            if fault is not None:
+                error = describe_fault(fault, exc)
+                logger.warning("request %s not carried out: %s", name, error)
+            else:
+                error = describe_bug(exc)
+                logger.error("request %s failed: %s\n%s", name, error, locations(exc))
             self._respond(name, encode_response(name, transaction or transaction_of(raw), error=error))
             return error
         self._respond(name, encode_response(name, transaction, result=result))
