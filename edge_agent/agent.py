@@ -194,10 +194,14 @@ class Agent:
         )
 
     def _storage_health(self) -> dict:
-        # While a write met a fault, try one now (it does not wait for a lock): the fault is shown
-        # until the database takes writes again, not until the next push or tap happens to write.
-        self.store.probe()
-        fault = self.store.fault
+        # While pushes are held, their retries say whether the fault has passed (a small write may fit
+        # where theirs does not). Otherwise, while a write met a fault, try one now (it does not wait
+        # for a lock): the fault is shown until the database takes writes again, not until the next
+        # tap happens to write.
+        fault = self.inbox.held_fault
+        if fault is None and self.inbox.held == 0:
+            self.store.probe()
+            fault = self.store.fault
         return {"storage_free_bytes": self.store.free_bytes(),
                 "storage_state": fault[0].value if fault else "ok",
                 "storage_error": fault[1] if fault else None,

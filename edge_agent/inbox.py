@@ -38,7 +38,7 @@ from .errors import ContractError
 from .link import Received
 from .outbox import Outbox
 from .store import Store
-from .transient import describe_bug, describe_fault, fault_of, locations
+from .transient import Fault, describe_bug, describe_fault, fault_of, locations
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +63,8 @@ class Inbox:
         self.applied = 0
         self.duplicates = 0
         self._held: deque[Received] = deque()  # pushes not applied for now, in arrival order
+        # What the first held push met last: kept while any is held (health shows it as the storage fault).
+        self.held_fault: tuple[Fault, str] | None = None
         self._attempt = 0
         self._retry_at = 0.0
         self._retry_min_s = retry_min_s
@@ -117,10 +119,11 @@ class Inbox:
             if fault is None:
                 self._bug(item.topic, message_id, exc)
                 return True
-            self._hold(item, message_id, describe_fault(fault, exc))
+            self._hold(item, message_id, fault, describe_fault(fault, exc))
             return False
 
-    def _hold(self, item: Received, message_id: str | None, reason: str) -> None:
+    def _hold(self, item: Received, message_id: str | None, fault: Fault, reason: str) -> None:
+        self.held_fault = (fault, reason)
         if not self._held:
             self._attempt = 0
             logger.warning("push on %s (id %s) not applied for now, held and retried: %s", item.topic,
@@ -156,7 +159,8 @@ class Inbox:
             except Exception as exc:  # noqa: BLE001 - as in _push
                 fault = fault_of(exc)
                 if fault is not None:
-                    logger.debug("held push on %s still not applied: %s", item.topic, describe_fault(fault, exc))
+                    self.held_fault = (fault, describe_fault(fault, exc))
+                    logger.debug("held push on %s still not applied: %s", item.topic, self.held_fault[1])
                     return self._schedule()
                 message_id = None
                 with contextlib.suppress(Exception):
@@ -166,6 +170,7 @@ class Inbox:
             if done:
                 self._held.popleft()
                 item.acknowledge()
+        self.held_fault = None
         logger.info("held pushes applied after %d retries", tries)
         return None
 

@@ -114,9 +114,12 @@ class Store:
 
     def probe(self) -> bool:
         """While :attr:`fault` is set: try a write that changes nothing, without waiting for a lock
-        (the caller may be the watchdog's thread); True when the database takes writes again."""
+        (the caller may be the watchdog's thread); True when the database takes writes again (for a
+        full disk: and the file system has room again)."""
         if self.fault is None:
             return True
+        if self.fault[0] is Fault.FULL and self.free_bytes() == 0:
+            return False  # a write may still fit where a failed one left room, but the disk is full
         with self._lock:
             self.conn.execute("PRAGMA busy_timeout=0")
             try:

@@ -139,7 +139,10 @@ class Observer:
         return found[-1]["data"] if found else None
 
     def wait_health(self, condition, what: str) -> dict:
-        return wait_until(lambda: (h := self.health()) is not None and condition(h) and h, WAIT_S, what)
+        try:
+            return wait_until(lambda: (h := self.health()) is not None and condition(h) and h, WAIT_S, what)
+        except TimeoutError as exc:
+            raise TimeoutError(f"{exc}; last health: {self.health()}") from None
 
     def wait_online(self) -> None:
         wait_until(lambda: any(d["data"]["state"] == "online" for d in self.on("/state")), WAIT_S, "agent online")
@@ -299,7 +302,9 @@ def test_disk_full_tap_shows_no_personal_session_and_the_next_tap_after_space_re
                 wait_until(lambda: len(started()) > before, WAIT_S, "a session for the tap")
             finally:
                 emulator.remove()
-            wait_until(lambda: len(observer.on("/local/session")) > 2 * before + 1, WAIT_S, "the session ended")
+            # A card put back before the reader noticed it leave is the same presence (as on a real
+            # reader): shoppers don't tap twice within a second.
+            time.sleep(1.0)
             return started()[-1]
 
         def started() -> list[dict]:
@@ -314,7 +319,6 @@ def test_disk_full_tap_shows_no_personal_session_and_the_next_tap_after_space_re
         assert "Sanne" not in agent.log() and SANNE not in agent.log()
 
         small_disk.free()
-        time.sleep(1.0)  # a card put back within the reader's removal check is the same presence
         recognised = tap()
         assert recognised["outcome"] == "recognised" and recognised["customer"]["first_name"] == "Sanne"
         assert observer.query("SELECT use FROM data_use WHERE customer = ?", SANNE) == [("recognised",)]
@@ -367,10 +371,9 @@ def test_database_full_write_is_classified_transient_and_the_connection_takes_wr
             pages = conn.execute("PRAGMA page_count").fetchone()[0]
         store.conn.execute(f"PRAGMA max_page_count={pages}")  # SQLite's own SQLITE_FULL, at this size
         rows = [(f"c-{index:032x}", 1, "x" * 2000, 0.0) for index in range(200)]
-        with pytest.raises(sqlite3.OperationalError) as raised:
-            with store.transaction(durable=True) as conn:
-                conn.executemany("INSERT INTO customers (customer, version, profile, updated) VALUES (?, ?, ?, ?)",
-                                 rows)
+        with pytest.raises(sqlite3.OperationalError) as raised, store.transaction(durable=True) as conn:
+            conn.executemany("INSERT INTO customers (customer, version, profile, updated) VALUES (?, ?, ?, ?)",
+                             rows)
         assert fault_of(raised.value) is Fault.FULL
         assert store.fault is not None and store.fault[0] is Fault.FULL
         assert not store.conn.in_transaction, "a failed write must not leave the connection in a transaction"
