@@ -124,8 +124,11 @@ class Observer:
         self.topics = topics
         self.db_path = db_path
         self.messages: list[tuple[str, dict]] = []
+        # A persistent session that is back soon after a broker restart: what the agent publishes
+        # meanwhile waits for it.
         self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"observer-{new_id()[-12:]}",
-                                  protocol=mqtt.MQTTv311)
+                                  protocol=mqtt.MQTTv311, clean_session=False)
+        self.client.reconnect_delay_set(0.05, 0.5)  # type: ignore[arg-type]  # paho takes any seconds
         self.client.on_connect = lambda c, *_: c.subscribe(topics.device_root + "/#", qos=1)
         self.client.on_message = lambda _c, _u, m: self.messages.append((m.topic, json.loads(m.payload)))
         self.client.connect("127.0.0.1", broker.port)
