@@ -97,7 +97,7 @@ class Inbox:
             else:
                 error = self._commands.handle(message.name.removeprefix("request-"), item.payload)
                 if error is not None:
-                    self.reject(item.topic, None, error)
+                    self.reject(item.topic, _id_of(item.payload), error)
         elif kind == "push":
             if self._held:  # behind the held ones, in order
                 self._held.append(item)
@@ -109,12 +109,10 @@ class Inbox:
 
     def _push(self, item: Received) -> bool:
         """Apply a push, or reject it; False when it was held for a transient storage condition."""
-        message_id = None
         try:
             return self._apply(item)
         except Exception as exc:  # noqa: BLE001 - storage faults are held, anything else rejected
-            with contextlib.suppress(Exception):
-                message_id = parse_envelope(item.payload).id
+            message_id = _id_of(item.payload)
             fault = fault_of(exc)
             if fault is None:
                 self._bug(item.topic, message_id, exc)
@@ -162,10 +160,7 @@ class Inbox:
                     self.held_fault = (fault, describe_fault(fault, exc))
                     logger.debug("held push on %s still not applied: %s", item.topic, self.held_fault[1])
                     return self._schedule()
-                message_id = None
-                with contextlib.suppress(Exception):
-                    message_id = parse_envelope(item.payload).id
-                self._bug(item.topic, message_id, exc)
+                self._bug(item.topic, _id_of(item.payload), exc)
                 done = True
             if done:
                 self._held.popleft()
@@ -192,10 +187,7 @@ class Inbox:
         try:
             decoded = decode(message, item.payload)
         except ContractError as exc:
-            message_id = None
-            with contextlib.suppress(ContractError):
-                message_id = parse_envelope(item.payload).id
-            self.reject(item.topic, message_id, str(exc))
+            self.reject(item.topic, _id_of(item.payload), str(exc))
             return True
         message_id = decoded.envelope.id
         try:
@@ -234,3 +226,10 @@ class Inbox:
         cutoff = time.time() - self._dedupe_s
         with self._store.transaction() as conn:
             return conn.execute("DELETE FROM inbox_seen WHERE received < ?", (cutoff,)).rowcount
+
+
+def _id_of(payload: bytes) -> str | None:
+    """The envelope id of a message, when it has a readable one."""
+    with contextlib.suppress(ContractError):
+        return parse_envelope(payload).id
+    return None

@@ -323,7 +323,7 @@ class Link:
             return RETRY_AFTER_BUG_S
 
 
-# Put on the inbox queue never; stands for "the retry hook's delay has passed".
+# Never put on the queue: what _work takes when the retry hook's delay has passed without a message.
 _RETRY_DUE = Received(cast(mqtt.Client, None), "", b"", 0, 0, False)
 RETRY_AFTER_BUG_S = 5.0
 

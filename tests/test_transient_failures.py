@@ -33,7 +33,7 @@ from edge_agent.config import parse_config
 from edge_agent.contract import COMMANDS, PUSHES, Topics, encode, new_id
 from edge_agent.identity import card_token
 from edge_agent.inbox import Inbox
-from edge_agent.link import Received
+from edge_agent.link import Received, _Drainer
 from edge_agent.nfc.emulator import CardEmulator, Type2Card, free_udp_port
 from edge_agent.outbox import Outbox
 from edge_agent.store import Store
@@ -449,3 +449,26 @@ def test_handler_bug_while_serving_a_request_gets_an_error_answer_and_is_counted
     assert answer["error"].startswith("internal error: ValueError at commands.py:"), answer
     assert inbox_.rejected == 1 and len(errors_upstream(store)) == 1
     assert "Sanne" not in caplog.text
+
+
+def test_database_locked_while_deleting_acknowledged_events_keeps_them_and_the_drain_goes_on(tmp_path):
+    store = Store(tmp_path / "agent.db")
+    try:
+        outbox = Outbox(store, Topics("store-lock", "kiosk-1"), 1000)
+        for score in (1, 2, 3):
+            outbox.enqueue("feedback", {"score": score, "phase": "inform"})
+        drainer = _Drainer(outbox, window=10)
+        drainer._settled = [pending.seq for pending in outbox.after(0, 10)]  # as if the broker acknowledged them
+        store.conn.execute("PRAGMA busy_timeout=0")  # fail at once instead of after five seconds
+        lock = sqlite3.connect(tmp_path / "agent.db", isolation_level=None)
+        lock.execute("BEGIN EXCLUSIVE")
+        drainer._delete_settled()  # must not raise: it would end the drain thread
+        assert len(drainer._settled) == 3 and outbox.depth().total == 3
+        assert drainer._delete_due_in() > 0, "retried after a delay, not at once"
+        lock.execute("ROLLBACK")
+        lock.close()
+        drainer._last_delete = 0.0
+        drainer._delete_settled()
+        assert drainer._settled == [] and outbox.depth().total == 0
+    finally:
+        store.close()
