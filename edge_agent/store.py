@@ -120,7 +120,9 @@ class Store:
             return True
         if self.fault[0] is Fault.FULL and self.free_bytes() == 0:
             return False  # a write may still fit where a failed one left room, but the disk is full
-        with self._lock:
+        if not self._lock.acquire(blocking=False):
+            return False  # another thread is writing (and may be waiting for the lock): it will tell
+        try:
             self.conn.execute("PRAGMA busy_timeout=0")
             try:
                 with self.transaction() as conn:
@@ -129,6 +131,8 @@ class Store:
                 return False
             finally:
                 self.conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        finally:
+            self._lock.release()
         return True
 
     def free_bytes(self) -> int | None:
