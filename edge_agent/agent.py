@@ -80,8 +80,8 @@ class Agent:
         self.commands = Commands(config, respond=self._respond)
         self.inbox = Inbox(self.store, self.outbox, self.topics, self.commands, on_probe=self._on_probe,
                            dedupe_days=config.inbox.dedupe_days)
-        self.link = Link(config, credentials or Credentials(), self.outbox, on_message=self.inbox.handle,
-                         on_connected=self._on_connected)
+        self.link = Link(config, credentials or Credentials(), self.outbox, on_message=self.inbox.receive,
+                         on_connected=self._on_connected, retry=self.inbox.retry)
         self.notifier = notifier or Notifier()
         self.sessions: SessionService | None = None
         self.reader: NfcpyReader | None = None
@@ -190,9 +190,24 @@ class Agent:
             dropped_telemetry=self.outbox.dropped_telemetry,
             rejected_messages=self.inbox.rejected,
             broker_rtt_ms=self.broker_rtt_ms,
+            **self._storage_health(),
             **self._reader_health(),
             **self._camera_health(),
         )
+
+    def _storage_health(self) -> dict:
+        # While pushes are held, their retries say whether the fault has passed (a small write may fit
+        # where theirs does not). Otherwise, while a write met a fault, try one now (it does not wait
+        # for a lock): the fault is shown until the database takes writes again, not until the next
+        # tap happens to write.
+        fault = self.inbox.held_fault
+        if fault is None and self.inbox.held == 0:
+            self.store.probe()
+            fault = self.store.fault
+        return {"storage_free_bytes": self.store.free_bytes(),
+                "storage_state": fault[0].value if fault else "ok",
+                "storage_error": fault[1] if fault else None,
+                "held_messages": self.inbox.held}
 
     def _camera_health(self) -> dict:
         if self.camera is None:

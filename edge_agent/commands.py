@@ -15,6 +15,11 @@ are remembered in memory (the agent acknowledges a request right after
 answering it, so only one carried out just before the agent died can run again
 after a restart); a request that failed unexpectedly (a handler raised
 anything but a refusal) is not counted as served, so its redelivery runs.
+
+A request that could not be carried out because of the database's storage
+(full, locked, failing; see :mod:`edge_agent.transient`) gets an error answer
+saying so (``storage full: database or disk is full``); any other failure in a
+handler one naming the error's type and place, never its text.
 """
 
 from __future__ import annotations
@@ -41,6 +46,7 @@ from .contract import (
     transaction_of,
 )
 from .errors import ContractError
+from .transient import describe_bug, describe_fault, fault_of, locations
 
 logger = logging.getLogger(__name__)
 
@@ -127,6 +133,16 @@ class Commands:
                 raise
         except (ContractError, CommandError) as exc:
             error = str(exc)
+            self._respond(name, encode_response(name, transaction or transaction_of(raw), error=error))
+            return error
+        except Exception as exc:  # noqa: BLE001 - every request is answered: storage faults say why, bugs where
+            fault = fault_of(exc)
+            if fault is not None:
+                error = describe_fault(fault, exc)
+                logger.warning("request %s not carried out: %s", name, error)
+            else:
+                error = describe_bug(exc)
+                logger.error("request %s failed: %s\n%s", name, error, locations(exc))
             self._respond(name, encode_response(name, transaction or transaction_of(raw), error=error))
             return error
         self._respond(name, encode_response(name, transaction, result=result))

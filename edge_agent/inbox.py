@@ -5,16 +5,32 @@ state, applied in one transaction together with the record of its id (so a
 duplicate is ignored), and acknowledged to the broker only afterwards. A
 message that cannot be applied is rejected: a log line naming topic and
 reason (never the payload, which may hold personal data), a counter, and an
-``event/error`` upstream.
+``event/error`` upstream. A failure inside a handler is never silent: a bug
+is rejected the same way, its reason the exception's type and place
+(:func:`edge_agent.transient.describe_bug`).
+
+A push that could not be applied because of a transient storage condition
+(:mod:`edge_agent.transient`: disk full, database locked, I/O error) is
+neither rejected nor acknowledged: it is held, with every push that arrives
+after it (pushes are applied in arrival order), and applied again with
+jittered exponential backoff until the condition has passed; each is
+acknowledged once it is applied. If the agent stops or the connection drops
+meanwhile, the broker delivers the unacknowledged pushes again (the session
+is persistent), and what was applied already is a duplicate by id.
+Requests are not held: they are answered at once, with an error saying why
+(``storage full: …``) when they could not be carried out.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import sqlite3
 import time
+from collections import deque
 from collections.abc import Callable
 
+from .backoff import backoff_delay
 from .central import APPLIERS
 from .commands import Commands
 from .contract import PUSHES, ErrorEvent, Topics, decode, parse_envelope
@@ -22,6 +38,7 @@ from .errors import ContractError
 from .link import Received
 from .outbox import Outbox
 from .store import Store
+from .transient import Fault, describe_bug, describe_fault, fault_of, locations
 
 logger = logging.getLogger(__name__)
 
@@ -30,10 +47,12 @@ class Inbox:
     """Routes received messages: pushes from central, commands, the link's own probe.
 
     :param on_probe: called with the raw payload of a probe message.
+    :param retry_min_s: first delay before a held push is tried again (doubling up to ``retry_max_s``).
     """
 
     def __init__(self, store: Store, outbox: Outbox, topics: Topics, commands: Commands,
-                 on_probe: Callable[[bytes], None], dedupe_days: float = 7.0):
+                 on_probe: Callable[[bytes], None], dedupe_days: float = 7.0,
+                 retry_min_s: float = 0.2, retry_max_s: float = 5.0):
         self._store = store
         self._outbox = outbox
         self._topics = topics
@@ -43,8 +62,32 @@ class Inbox:
         self.rejected = 0
         self.applied = 0
         self.duplicates = 0
+        self._held: deque[Received] = deque()  # pushes not applied for now, in arrival order
+        # What the first held push met last: kept while any is held (health shows it as the storage fault).
+        self.held_fault: tuple[Fault, str] | None = None
+        self._attempt = 0
+        self._retry_at = 0.0
+        self._retry_min_s = retry_min_s
+        self._retry_max_s = retry_max_s
 
-    def handle(self, item: Received) -> None:
+    @property
+    def held(self) -> int:
+        """Pushes waiting for a transient storage condition to pass."""
+        return len(self._held)
+
+    def receive(self, item: Received) -> bool:
+        """The link's handler: :meth:`handle`, and any exception reported instead of raised.
+
+        :returns: False when the push is held (the inbox acknowledges it once it is applied), else True.
+        """
+        try:
+            return self.handle(item) is not False
+        except Exception as exc:  # noqa: BLE001 - never silent: reported as a rejection
+            self._bug(item.topic, None, exc)
+            return True
+
+    def handle(self, item: Received) -> bool | None:
+        """Route one message; False when it is a push held for a transient storage condition."""
         kind, message = self._topics.classify(item.topic)
         if kind == "probe":
             self._on_probe(item.payload)
@@ -55,28 +98,98 @@ class Inbox:
                 error = self._commands.handle(message.name.removeprefix("request-"), item.payload,
                                               retained=item.retain)
                 if error is not None:
-                    self.reject(item.topic, None, error)
+                    self.reject(item.topic, _id_of(item.payload), error)
         elif kind == "push":
-            self._push(item)
+            if self._held:  # behind the held ones, in order
+                self._held.append(item)
+                return False
+            return self._push(item)
         else:
             self.reject(item.topic, None, "topic is not part of the contract")
+        return None
 
-    def _push(self, item: Received) -> None:
+    def _push(self, item: Received) -> bool:
+        """Apply a push, or reject it; False when it was held for a transient storage condition."""
+        try:
+            return self._apply(item)
+        except Exception as exc:  # noqa: BLE001 - storage faults are held, anything else rejected
+            message_id = _id_of(item.payload)
+            fault = fault_of(exc)
+            if fault is None:
+                self._bug(item.topic, message_id, exc)
+                return True
+            self._hold(item, message_id, fault, describe_fault(fault, exc))
+            return False
+
+    def _hold(self, item: Received, message_id: str | None, fault: Fault, reason: str) -> None:
+        self.held_fault = (fault, reason)
+        if not self._held:
+            self._attempt = 0
+            logger.warning("push on %s (id %s) not applied for now, held and retried: %s", item.topic,
+                           message_id or "unknown", reason)
+        self._held.append(item)
+        self._schedule()
+
+    def _schedule(self) -> float:
+        delay = backoff_delay(self._attempt, self._retry_min_s, self._retry_max_s)
+        self._attempt += 1
+        self._retry_at = time.monotonic() + delay
+        return delay
+
+    def retry(self) -> float | None:
+        """The link's retry hook: apply the held pushes in order, acknowledging each once applied.
+
+        :returns: seconds until it should be called again; None when nothing is held.
+        """
+        if not self._held:
+            return None
+        due_in = self._retry_at - time.monotonic()
+        if due_in > 0:
+            return due_in
+        tries = self._attempt
+        while self._held:
+            item = self._held[0]
+            if not item.client.is_connected():
+                # The broker delivers it again on the next connection (persistent session).
+                self._held.popleft()
+                continue
+            try:
+                done = self._apply(item)
+            except Exception as exc:  # noqa: BLE001 - as in _push
+                fault = fault_of(exc)
+                if fault is not None:
+                    self.held_fault = (fault, describe_fault(fault, exc))
+                    logger.debug("held push on %s still not applied: %s", item.topic, self.held_fault[1])
+                    return self._schedule()
+                self._bug(item.topic, _id_of(item.payload), exc)
+                done = True
+            if done:
+                self._held.popleft()
+                item.acknowledge()
+        self.held_fault = None
+        logger.info("held pushes applied after %d retries", tries)
+        return None
+
+    def _bug(self, topic: str, message_id: str | None, exc: BaseException) -> None:
+        reason = describe_bug(exc)
+        logger.error("failure while handling a message on %s (id %s): %s\n%s", topic, message_id or "unknown",
+                     reason, locations(exc))
+        self.reject(topic, message_id, reason)
+
+    def _apply(self, item: Received) -> bool:
+        """Validate and apply a push, or reject it; raises what is not the message's fault."""
         message = PUSHES.get(item.topic.removeprefix(self._topics.central_root))
         if message is None:
             self.reject(item.topic, None, "unknown kind of push")
-            return
+            return True
         if item.retain and message.personal:
             self.reject(item.topic, None, "personal data must not be retained on the broker")
-            return
+            return True
         try:
             decoded = decode(message, item.payload)
         except ContractError as exc:
-            message_id = None
-            with contextlib.suppress(ContractError):
-                message_id = parse_envelope(item.payload).id
-            self.reject(item.topic, message_id, str(exc))
-            return
+            self.reject(item.topic, _id_of(item.payload), str(exc))
+            return True
         message_id = decoded.envelope.id
         try:
             # Durable: once acknowledged the broker forgets the message, so it must survive
@@ -85,14 +198,15 @@ class Inbox:
                 if conn.execute("SELECT 1 FROM inbox_seen WHERE id = ?", (message_id,)).fetchone():
                     self.duplicates += 1
                     logger.debug("duplicate %s %s ignored", message.name, message_id)
-                    return
+                    return True
                 APPLIERS[message.name](conn, decoded.payload, self._outbox)
                 conn.execute("INSERT INTO inbox_seen (id, received) VALUES (?, ?)", (message_id, time.time()))
         except ContractError as exc:
             self.reject(item.topic, message_id, str(exc))
-            return
+            return True
         self.applied += 1
         logger.debug("applied %s %s", message.name, message_id)
+        return True
 
     def reject(self, topic: str, message_id: str | None, reason: str) -> None:
         """Log, count and report upstream a message that was not applied."""
@@ -103,9 +217,20 @@ class Inbox:
                                                      reason=reason[:1000]))
         except ContractError as exc:  # the topic itself may be unprintable garbage
             logger.error("could not report the rejection upstream: %s", exc)
+        except sqlite3.Error as exc:  # a full or locked disk: the log line and the counter remain
+            fault = fault_of(exc)
+            logger.error("could not report the rejection upstream: %s",
+                         describe_fault(fault, exc) if fault else describe_bug(exc))
 
     def prune(self) -> int:
         """Forget ids of pushes older than the de-duplication window; returns how many."""
         cutoff = time.time() - self._dedupe_s
         with self._store.transaction() as conn:
             return conn.execute("DELETE FROM inbox_seen WHERE received < ?", (cutoff,)).rowcount
+
+
+def _id_of(payload: bytes) -> str | None:
+    """The envelope id of a message, when it has a readable one."""
+    with contextlib.suppress(ContractError):
+        return parse_envelope(payload).id
+    return None

@@ -14,7 +14,10 @@ Threads, each named:
   ``window`` unacknowledged) and deletes them after their PUBACK.
 * ``mqtt-inbox`` processes received messages one at a time, in arrival
   order, and acknowledges each (manual PUBACK) only after it was handled, so
-  a message accepted by the broker is not lost if the agent dies.
+  a message accepted by the broker is not lost if the agent dies. A handler
+  may hold a message it could not apply for now (a full disk): it is then not
+  acknowledged here, the handler acknowledges it once it is applied, and its
+  ``retry`` hook is called in this thread when it asks to be.
 
 The session is persistent (``clean_session=False``): what central pushes
 while the agent is offline waits on the broker (with its persistence on).
@@ -24,6 +27,7 @@ from __future__ import annotations
 
 import logging
 import queue
+import sqlite3
 import ssl
 import threading
 import time
@@ -41,6 +45,7 @@ from .contract import STATE, StatePayload, Topics, encode
 from .credentials import MQTT_PASSWORD, MQTT_USERNAME, Credentials
 from .mqtt_socket import set_nodelay
 from .outbox import Outbox
+from .transient import describe_bug, fault_of, locations
 
 logger = logging.getLogger(__name__)
 
@@ -70,8 +75,19 @@ class Received:
     qos: int
     retain: bool
 
+    def acknowledge(self) -> None:
+        """Send the PUBACK (QoS 1) now. Moot for a connection that has gone: the broker delivers the
+        message again on the next one (the session is persistent) and it is de-duplicated by id."""
+        if self.qos > 0:
+            self.client.ack(self.mid, self.qos)
 
-Handler = Callable[[Received], None]
+
+# Returns False when it holds the message (not applied yet, acknowledged later by the handler);
+# anything else acknowledges it.
+Handler = Callable[[Received], "bool | None"]
+# Retries what the handler holds; returns the seconds until it wants to be called again, None when
+# it holds nothing.
+Retry = Callable[[], "float | None"]
 
 
 class Link:
@@ -82,12 +98,16 @@ class Link:
     :param outbox: the durable queue of upstream events.
     :param on_message: called in the ``mqtt-inbox`` thread for every received
         message; it must not raise (exceptions are logged and the message acknowledged).
+        It returns False for a message it holds, which is then not acknowledged here.
     :param on_connected: called in paho's thread after each successful connect,
         e.g. to publish the retained birth message again.
+    :param retry: called in the ``mqtt-inbox`` thread after each message and when the delay it
+        returned last has passed; it retries the messages the handler holds.
     """
 
     def __init__(self, config: AgentConfig, credentials: Credentials, outbox: Outbox,
-                 on_message: Handler, on_connected: Callable[[], None] | None = None):
+                 on_message: Handler, on_connected: Callable[[], None] | None = None,
+                 retry: Retry | None = None):
         if config.mqtt is None:
             raise ValueError("the link needs an [mqtt] section")
         self.config = config
@@ -97,6 +117,7 @@ class Link:
         self.stats = LinkStats()
         self._on_message_handler = on_message
         self._on_connected = on_connected
+        self._retry = retry
         self._username = credentials.get(MQTT_USERNAME)
         self._password = credentials.get(MQTT_PASSWORD)
         # The store broker binds a client id to its login (use_username_as_clientid), so no other login can
@@ -275,21 +296,42 @@ class Link:
         self._inbox.put(Received(client, message.topic, payload, message.mid, message.qos, message.retain))
 
     def _work(self) -> None:
+        wait: float | None = None
         while True:
-            item = self._inbox.get()
+            try:
+                item = self._inbox.get(timeout=wait)
+            except queue.Empty:
+                item = _RETRY_DUE
             if item is None:
                 return
-            self.stats.received += 1
-            try:
-                self._on_message_handler(item)
-            except Exception:
-                # A handler bug must not take the link down nor block the topic
-                # with a message that fails forever: log it and acknowledge.
-                logger.exception("handler failed on a message on %s", item.topic)
-            if item.qos > 0:
-                # A PUBACK for a client whose connection has gone is moot: the
-                # broker delivers the message again and it is de-duplicated.
-                item.client.ack(item.mid, item.qos)
+            if item is not _RETRY_DUE:
+                self.stats.received += 1
+                held = False
+                try:
+                    held = self._on_message_handler(item) is False
+                except Exception as exc:  # noqa: BLE001 - logged below; the link must not die of it
+                    # A handler bug must not take the link down nor block the topic with a message
+                    # that fails forever: log it (where, not what: the text may quote personal data)
+                    # and acknowledge.
+                    logger.error("handler failed on a message on %s: %s\n%s", item.topic, describe_bug(exc),
+                                 locations(exc))
+                if not held:
+                    item.acknowledge()
+            wait = self._run_retry()
+
+    def _run_retry(self) -> float | None:
+        if self._retry is None:
+            return None
+        try:
+            return self._retry()
+        except Exception as exc:  # noqa: BLE001 - logged; retried later
+            logger.error("retrying held messages failed: %s\n%s", describe_bug(exc), locations(exc))
+            return RETRY_AFTER_BUG_S
+
+
+# Never put on the queue: what _work takes when the retry hook's delay has passed without a message.
+_RETRY_DUE = Received(cast(mqtt.Client, None), "", b"", 0, 0, False)
+RETRY_AFTER_BUG_S = 5.0
 
 
 DELETE_BATCH = 256  # acknowledged events deleted together...
@@ -313,6 +355,7 @@ class _Drainer:
         self._dirty = True
         self._settled: list[int] = []  # acknowledged, not yet deleted
         self._last_delete = time.monotonic()
+        self._delete_failures = 0
         self.sent = 0
 
     def wake(self) -> None:
@@ -369,7 +412,7 @@ class _Drainer:
             self._settle_acks()
             if client is not None:
                 self._feed(client)
-            if len(self._settled) >= DELETE_BATCH or self._delete_due_in() == 0:
+            if (len(self._settled) >= DELETE_BATCH and not self._delete_failures) or self._delete_due_in() == 0:
                 self._delete_settled()
 
     def _work_waiting(self, generation: int) -> bool:
@@ -407,7 +450,22 @@ class _Drainer:
         self._last_delete = time.monotonic()
         if self._settled:
             settled, self._settled = self._settled, []
-            self._outbox.delete(settled)
+            try:
+                self._outbox.delete(settled)
+            except sqlite3.Error as exc:
+                # A full or locked disk: keep them and try again later (sent again meanwhile only after
+                # a reconnect, and de-duplicated downstream); the drain thread must not die of it.
+                self._settled = settled + self._settled
+                fault = fault_of(exc)
+                self._delete_failures += 1
+                if self._delete_failures == 1:
+                    logger.warning("cannot delete %d acknowledged events: %s", len(settled),
+                                   exc if fault else type(exc).__name__)
+                self._last_delete += backoff_delay(self._delete_failures, 0.2, 10.0) - DELETE_EVERY_S
+                return
+            if self._delete_failures:
+                logger.info("acknowledged events deleted again after %d failed attempts", self._delete_failures)
+            self._delete_failures = 0
 
     def _feed(self, client: mqtt.Client) -> None:
         room = self._window - len(self._inflight)

@@ -6,11 +6,15 @@ The service turns the read into a pseudonymous token and an assurance level
 looks up what the card stands for and the customer's consents, lets
 :func:`edge_agent.identity.decide` choose the outcome, and then
 
-* publishes the session on the device's local topic for the kiosk (never
-  retained, never bridged), with only the data categories the assurance allows;
-* queues a pseudonymous ``tap`` event upstream through the outbox;
-* appends the use of the customer's data to their data-use log
-  (:mod:`edge_agent.privacy`, like consent and erasure).
+* queues a pseudonymous ``tap`` event upstream through the outbox and
+  appends the use of the customer's data to their data-use log
+  (:mod:`edge_agent.privacy`, like consent and erasure), in one durable commit;
+* only then publishes the session on the device's local topic for the kiosk
+  (never retained, never bridged), with only the data categories the
+  assurance allows. When that commit fails (the disk is full, the database
+  locked: :mod:`edge_agent.transient`) no use of anyone's data can be
+  logged, so none is shown: the kiosk gets a ``rejected`` session with the
+  reason ``try-again``, and the log says why, naming no one.
 
 During a store key rotation (:class:`edge_agent.identity.StoreKeys`) a card is
 looked up by its token under the new key first, then under the previous key;
@@ -61,6 +65,7 @@ from .contract import (
 from .identity import DEFAULT_POLICY, Assurance, CardLink, Category, Decision, Outcome, StoreKeys, decide
 from .outbox import Outbox
 from .store import Store
+from .transient import describe_bug, describe_fault, fault_of, locations
 
 if TYPE_CHECKING:
     from .nfc.reader import CardRead
@@ -79,6 +84,7 @@ def boot_clock() -> float:
     if hasattr(time, "CLOCK_BOOTTIME"):
         return time.clock_gettime(time.CLOCK_BOOTTIME)
     return time.monotonic()
+TRY_AGAIN = "try-again"  # the reason of a session shown as rejected because the tap could not be recorded
 
 
 @dataclass(frozen=True)
@@ -188,14 +194,23 @@ class SessionService:
         if result.uid != read.uid:
             return Identified(None, Assurance.NONE, "uid-mismatch")
         cards = (token,) if previous is None else (token, previous)
-        with self._store.transaction(durable=True) as conn:
-            # During a rotation the card's counter may still be under its old token.
-            row = conn.execute(f"SELECT max(counter) FROM sun_counters WHERE card IN ({','.join('?' * len(cards))})",
-                               cards).fetchone()
-            if row[0] is not None and result.counter <= row[0]:
-                return Identified(None, Assurance.NONE, "replayed-counter")
-            conn.execute("INSERT INTO sun_counters (card, counter) VALUES (?, ?) "
-                         "ON CONFLICT (card) DO UPDATE SET counter = excluded.counter", (token, result.counter))
+        try:
+            with self._store.transaction(durable=True) as conn:
+                # During a rotation the card's counter may still be under its old token.
+                row = conn.execute(
+                    f"SELECT max(counter) FROM sun_counters WHERE card IN ({','.join('?' * len(cards))})",
+                    cards).fetchone()
+                if row[0] is not None and result.counter <= row[0]:
+                    return Identified(None, Assurance.NONE, "replayed-counter")
+                conn.execute("INSERT INTO sun_counters (card, counter) VALUES (?, ?) "
+                             "ON CONFLICT (card) DO UPDATE SET counter = excluded.counter", (token, result.counter))
+        except sqlite3.Error as exc:
+            fault = fault_of(exc)
+            if fault is None:
+                raise
+            # Without the counter on disk a replay of this tap would pass later: not this time.
+            logger.error("SUN counter not recorded (%s): shown as try-again", describe_fault(fault, exc))
+            return Identified(None, Assurance.NONE, TRY_AGAIN)
         return Identified(token, Assurance.SUN, previous_token=previous)
 
     def _lookup(self, conn: sqlite3.Connection, token: str) -> tuple[CardLink | None, dict[str, datetime]]:
@@ -259,19 +274,31 @@ class SessionService:
     def _start(self, decision: Decision, token: str | None) -> None:
         if self._session is not None:
             self._publish_end(self._session, "new-tap")
+            self._session = None
         started = self._clock()
         session = ActiveSession(new_id(), decision, token, started=started, active=started,
                                 started_wall=self._now())
+        try:
+            # Before the kiosk has its session: the event and the data-use entry in one commit, so
+            # nothing of a customer is shown that their data-use log would not hold.
+            with self._store.transaction(durable=True):
+                self._outbox.enqueue("tap", TapEvent(session=session.id, outcome=decision.outcome,
+                                                     assurance=decision.assurance, customer=decision.customer))
+                if decision.outcome is Outcome.RECOGNISED and decision.customer is not None:
+                    self.log_use(decision.customer, "recognised", sorted(decision.may_show))
+            profile = self._profile(decision.customer) if decision.customer else None
+        except Exception as exc:  # noqa: BLE001 - whatever failed, nothing personal is shown unrecorded
+            fault = fault_of(exc)
+            logger.error("tap not recorded (%s, outcome %s): shown as try-again", describe_fault(fault, exc)
+                         if fault else describe_bug(exc), decision.outcome.value)
+            if fault is None:
+                logger.error("where:\n%s", locations(exc))
+            session = ActiveSession(session.id, Decision(Outcome.REJECTED, Assurance.NONE, reason=TRY_AGAIN),
+                                    started=started, active=started, started_wall=session.started_wall)
+            profile = None
         self._session = session
         self._arm()
-        profile = self._profile(decision.customer) if decision.customer else None
         self._publish_session(session, "started", profile)
-        # After the kiosk has its session: the event and the data-use entry in one commit.
-        with self._store.transaction(durable=True):
-            self._outbox.enqueue("tap", TapEvent(session=session.id, outcome=decision.outcome,
-                                                 assurance=decision.assurance, customer=decision.customer))
-            if decision.outcome is Outcome.RECOGNISED and decision.customer is not None:
-                self.log_use(decision.customer, "recognised", sorted(decision.may_show))
 
     def on_removed(self) -> None:
         if self._end_on_removal:

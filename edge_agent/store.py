@@ -11,6 +11,8 @@ survives a crashed process but may lose the last commits on power loss.
 
 from __future__ import annotations
 
+import logging
+import os
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
@@ -20,6 +22,11 @@ from pathlib import Path
 from sqlite_utils import Database
 
 from .migrations import migrations
+from .transient import Fault, describe_fault, fault_of
+
+logger = logging.getLogger(__name__)
+
+BUSY_TIMEOUT_MS = 5000
 
 
 class Store:
@@ -36,18 +43,23 @@ class Store:
         self.conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         self.conn.execute("PRAGMA journal_mode=WAL")
         self.conn.execute("PRAGMA synchronous=NORMAL")
-        self.conn.execute("PRAGMA busy_timeout=5000")
+        self.conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         self.conn.execute("PRAGMA foreign_keys=ON")
         self.db = Database(self.conn)
         self._lock = threading.RLock()
         self._local = threading.local()
         self._readers: list[sqlite3.Connection] = []
+        # The last storage fault a write met, and what it said; None once a write commits again.
+        self.fault: tuple[Fault, str] | None = None
         with self._lock:
             migrations.apply(self.db)
 
     @contextmanager
     def transaction(self, durable: bool = False) -> Iterator[sqlite3.Connection]:
         """A write transaction (``BEGIN IMMEDIATE``), committed on success, rolled back on error.
+
+        A storage fault (:mod:`edge_agent.transient`: disk full, locked, I/O error) on the way is
+        remembered as :attr:`fault` until a transaction commits again; the exception is raised as it came.
 
         :param durable: commit with ``synchronous=FULL``. A nested call joins
             the outer transaction; it cannot ask for more durability than it.
@@ -68,17 +80,70 @@ class Store:
                 self.conn.execute("BEGIN IMMEDIATE")
                 try:
                     yield self.conn
+                    self.conn.execute("COMMIT")
                 except BaseException:
-                    self.conn.execute("ROLLBACK")
+                    self._rollback()
                     raise
-                self.conn.execute("COMMIT")
+            except Exception as exc:
+                self._note(exc)
+                raise
             finally:
                 callbacks, self._local.after_commit = self._local.after_commit, []
                 self._local.durable = None
                 if durable:
                     self.conn.execute("PRAGMA synchronous=NORMAL")
+            self.fault = None
         for callback in callbacks:  # only reached after a successful commit
             callback()
+
+    def _rollback(self) -> None:
+        # SQLite rolls a transaction back by itself on some errors (SQLITE_FULL, SQLITE_IOERR and
+        # SQLITE_BUSY can, https://sqlite.org/lang_transaction.html), and a failed COMMIT may leave it
+        # open: roll back only what is still open, and never let the rollback hide the error that
+        # caused it, or leave the connection inside a transaction that makes every later BEGIN fail.
+        if self.conn.in_transaction:
+            try:
+                self.conn.execute("ROLLBACK")
+            except sqlite3.Error as exc:
+                logger.error("rollback failed: %s", exc)
+
+    def _note(self, exc: BaseException) -> None:
+        fault = fault_of(exc)
+        if fault is not None:
+            self.fault = (fault, describe_fault(fault, exc))
+
+    def probe(self) -> bool:
+        """While :attr:`fault` is set: try a write that changes nothing, without waiting for a lock
+        (the caller may be the watchdog's thread); True when the database takes writes again (for a
+        full disk: and the file system has room again)."""
+        if self.fault is None:
+            return True
+        if self.fault[0] is Fault.FULL and self.free_bytes() == 0:
+            return False  # a write may still fit where a failed one left room, but the disk is full
+        if not self._lock.acquire(blocking=False):
+            return False  # another thread is writing (and may be waiting for the lock): it will tell
+        try:
+            self.conn.execute("PRAGMA busy_timeout=0")
+            try:
+                with self.transaction() as conn:
+                    conn.execute("UPDATE sync_state SET seq = seq WHERE name = 'offers'")
+            except sqlite3.Error:
+                return False
+            finally:
+                self.conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        finally:
+            self._lock.release()
+        return True
+
+    def free_bytes(self) -> int | None:
+        """Bytes free for this process on the database's file system; None for an in-memory database."""
+        if self.path == ":memory:":
+            return None
+        try:
+            stat = os.statvfs(Path(self.path).parent)
+        except OSError:
+            return None
+        return stat.f_bavail * stat.f_frsize
 
     def after_commit(self, callback: Callable[[], None]) -> None:
         """Call ``callback`` once this thread's transaction has committed (at once outside one).
@@ -103,7 +168,7 @@ class Store:
         if reader is None:
             reader = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, isolation_level=None,
                                      check_same_thread=False)
-            reader.execute("PRAGMA busy_timeout=5000")
+            reader.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
             self._local.reader = reader
             with self._lock:
                 self._readers.append(reader)

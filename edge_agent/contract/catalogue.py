@@ -171,7 +171,8 @@ HEALTH = Message("health", 1, HealthPayload, DEVICE + "/health", "publish",
                  "Periodic health of the agent.", qos=0,
                  example={"uptime_s": 120.5, "connected": True, "outbox_depth": 0, "outbox_critical": 0,
                           "outbox_oldest_age_s": None, "reconnects": 0, "dropped_telemetry": 0,
-                          "rejected_messages": 0, "broker_rtt_ms": 0.8})
+                          "rejected_messages": 0, "broker_rtt_ms": 0.8, "storage_free_bytes": 1073741824,
+                          "storage_state": "ok", "storage_error": None, "held_messages": 0})
 PROBE = Message("probe", 1, ProbePayload, DEVICE + "/probe", "publish",
                 "The agent's own message to time a trip through the broker; it subscribes to it too.",
                 qos=0, bridged=False, example={"nonce": "0193f1c2"})

@@ -35,7 +35,7 @@ class BirthPayload(Payload):
 
 
 class HealthPayload(Payload):
-    """The agent's periodic health: connection, outbox, rejected messages, NFC reader and camera."""
+    """The agent's periodic health: connection, outbox, rejected messages, storage, NFC reader and camera."""
 
     uptime_s: float = Field(ge=0)
     connected: bool
@@ -46,6 +46,15 @@ class HealthPayload(Payload):
     dropped_telemetry: int = Field(ge=0, description="Telemetry events dropped because the outbox was full.")
     rejected_messages: int = Field(ge=0, description="Pushed messages and requests rejected since start.")
     broker_rtt_ms: float | None = Field(None, ge=0, description="Last measured publish-to-receive time via the broker.")
+    storage_free_bytes: int | None = Field(
+        None, ge=0, description="Bytes free on the database's file system; null for an in-memory database.")
+    storage_state: Literal["ok", "full", "busy", "io-error"] = Field(
+        "ok", description="The database's storage: ok, or the fault the last write met (full: no space left; busy: "
+                          "locked by another process; io-error: the disk failed), until a write succeeds again.")
+    storage_error: str | None = Field(None, description="What the failing write said, e.g. 'storage full: database "
+                                                        "or disk is full'; null when storage is ok.")
+    held_messages: int = Field(0, ge=0, description="Pushes received but not applied (nor acknowledged) yet, "
+                                                    "retried until the storage fault has passed.")
     reader_state: Literal["ok", "opening", "failed"] | None = Field(
         None, description="The NFC reader: ok, opening, or failed (retrying); null without a reader.")
     reader_error: str | None = Field(None, description="Why the reader failed last (never a card UID).")
