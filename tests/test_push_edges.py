@@ -304,8 +304,8 @@ class SchemaDraw:
             return None
         varying: dict[str, Any] = {}
         enums: dict[str, list] = {}
-        for key, prop in items["properties"].items():
-            prop, _ = self.resolve(prop)
+        for key, declared in items["properties"].items():
+            prop, _ = self.resolve(declared)
             if prop.get("pattern") in PATTERNED:
                 varying[key] = PATTERNED[prop["pattern"]][0]
             elif "enum" in prop:
@@ -335,7 +335,7 @@ class SchemaDraw:
             document[name] = self.value(draw, properties[name])
         for rule in rules:
             self._apply(draw, rule, document, present, absent, extra, top=rule is schema)
-        for name, prop in properties.items():
+        for name, declared in properties.items():
             if name in document:
                 continue
             if name in absent:
@@ -344,7 +344,7 @@ class SchemaDraw:
                 continue
             if name not in required and name not in present and not draw(st.booleans()):
                 continue
-            prop, _ = self.resolve(prop)
+            prop, _ = self.resolve(declared)
             if "anyOf" in prop and name in present | required:  # present and not null
                 prop = next(branch for branch in prop["anyOf"] if branch != {"type": "null"}) | {
                     key: value for key, value in prop.items() if key != "anyOf"}
@@ -412,19 +412,15 @@ def _size(document: dict) -> int:
 
 def fit(document: dict) -> dict:
     """``document`` with its longest lists halved until its message fits the contract's size limit."""
+    def lists_in(value: Any) -> list[list]:
+        if isinstance(value, list):
+            return [value, *(found for item in value for found in lists_in(item))]
+        if isinstance(value, dict):
+            return [found for item in value.values() for found in lists_in(item)]
+        return []
+
     while _size(document) > MESSAGE_LIMIT:
-        lists: list[list] = []
-
-        def walk(value: Any) -> None:
-            if isinstance(value, list):
-                lists.append(value)
-                for item in value:
-                    walk(item)
-            elif isinstance(value, dict):
-                for item in value.values():
-                    walk(item)
-
-        walk(document)
+        lists = lists_in(document)
         longest = max(lists, key=len, default=None)
         if longest is None or len(longest) <= 1:
             reject()
@@ -435,10 +431,12 @@ def fit(document: dict) -> dict:
 STRATEGIES = {message.name: SchemaDraw(message.model).payloads() for message in PUSH_MESSAGES}
 any_push = st.sampled_from(PUSH_MESSAGES).flatmap(lambda message: st.tuples(st.just(message),
                                                                             STRATEGIES[message.name]))
-PROFILE = dict(deadline=None, database=None, phases=[Phase.generate],
-               suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
-                                      HealthCheck.data_too_large, HealthCheck.large_base_example,
-                                      HealthCheck.filter_too_much])
+# The settings profile of every run here: no deadline (the machine is shared), no example database,
+# generation only (a shrunk failure is no clearer than the drawn one, and shrinking costs minutes).
+PROFILE: dict[str, Any] = {
+    "deadline": None, "database": None, "phases": [Phase.generate],
+    "suppress_health_check": [HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large,
+                              HealthCheck.large_base_example, HealthCheck.filter_too_much]}
 
 
 def wire(message: Message, payload: dict, message_id: str) -> bytes:
@@ -451,11 +449,17 @@ def wire(message: Message, payload: dict, message_id: str) -> bytes:
 
 def test_the_date_window_pattern_in_the_schema_says_what_the_contract_accepts():
     pattern = re.compile(contract.types._WINDOW_YEARS)
-    for year, inside in ((1999, False), (FIRST.year, True), (2050, True), (LAST.year, True), (2101, False)):
-        assert bool(pattern.match(f"{year:04d}-06-01")) is inside, year
-        record = OfferRecord.model_json_schema()
-        assert record["properties"]["valid_from"]["anyOf"][0]["pattern"] == pattern.pattern
-    assert FIRST == date(2000, 1, 1) and LAST == date(2100, 12, 31)
+    assert OfferRecord.model_json_schema()["properties"]["valid_from"]["anyOf"][0]["pattern"] == pattern.pattern
+    for day in (FIRST - timedelta(days=1), FIRST, LAST, LAST + timedelta(days=1)):
+        inside = FIRST <= day <= LAST
+        assert bool(pattern.match(day.isoformat())) is inside, day
+        for until in (f"{day.isoformat()}T00:00:00+23:59", f"{day.isoformat()}T23:59:59.999999-23:59"):
+            try:
+                contract.Consent.model_validate({"purpose": "recognition", "until": until})
+                accepted = True
+            except ValidationError:
+                accepted = False
+            assert accepted is inside, until
 
 
 @pytest.mark.parametrize("message", PUSH_MESSAGES, ids=lambda message: message.name)
@@ -569,12 +573,12 @@ class Notifications:
         self.socket.close()
 
 
-def _request(pub, responses: Capture, agent_topics, command: str, data: dict) -> dict:
+def _request(pub, responses: Capture, agent_topics, command: str, data: dict, timeout: float = 60) -> dict:
     transaction = f"edge-{new_id()[-12:]}"
     pub.publish(COMMANDS[command].topic_for(agent_topics.store, agent_topics.device),
                 envelope(COMMANDS[command].schema_id, data, transaction=transaction))
     pub.flush()
-    found = responses.wait_for(lambda ms: any(m.json()["transaction"] == transaction for m in ms), timeout=60)
+    found = responses.wait_for(lambda ms: any(m.json()["transaction"] == transaction for m in ms), timeout=timeout)
     return next(m.json() for m in found if m.json()["transaction"] == transaction)
 
 
@@ -593,7 +597,7 @@ def test_edge_values_of_every_push_are_applied_or_rejected_with_a_reason_and_the
     agent = agent_process(config_path)
     db = None
     try:
-        assert notifications.wait_ready(), agent.log()[-2000:]
+        _serving(notifications, agent, pub, responses, topics)
         db = sqlite3.connect(f"file:{config.database.path}?mode=ro", uri=True)
         applied: list[str] = []
         rejected: dict[str, str] = {}
@@ -644,7 +648,7 @@ def test_edge_values_of_every_push_are_applied_or_rejected_with_a_reason_and_the
         # And it stops and starts again cleanly on this database.
         assert agent.terminate() == 0, agent.log()[-3000:]
         again = agent_process(config_path)
-        assert notifications.wait_ready(), again.log()[-2000:]
+        _serving(notifications, again, pub, responses, topics)
         assert _request(pub, responses, topics, "ping", {})["status"] == "ok"
         assert _request(pub, responses, topics, "offers", {"limit": 200})["status"] == "ok"
         assert again.terminate() == 0, again.log()[-3000:]
@@ -655,3 +659,173 @@ def test_edge_values_of_every_push_are_applied_or_rejected_with_a_reason_and_the
         for capture in (errors, health, responses):
             capture.close()
         notifications.close()
+
+
+# --------------------------------------------------------------------------- the faults found, one by one
+
+OFFER = PUSHES["offers"].example["offers"][0]
+FOREVER = OFFER | {"offer": "altijd", "version": 1, "valid_from": "2026-01-01", "valid_until": "9999-12-31"}
+
+
+@pytest.fixture
+def wired_agent(mosquitto, make_config, agent_process, tmp_path, monkeypatch):
+    """An agent process with its notification socket, a publisher and captures of errors and responses."""
+    from edge_agent.contract import Topics
+
+    config_path, config = make_config(mosquitto)
+    notifications = Notifications(str(tmp_path / "notify.sock"))
+    monkeypatch.setenv("NOTIFY_SOCKET", notifications.path)
+    topics = Topics(config.store.id, config.device.id)
+    errors = Capture(mosquitto.port, topics.event("error"))
+    health = Capture(mosquitto.port, HEALTH.topic_for(topics.store, topics.device))
+    responses = Capture(mosquitto.port, [topics.response(name) for name in COMMANDS])
+    pub = FastPublisher(mosquitto.port)
+    yield config_path, config, topics, notifications, errors, health, responses, pub, agent_process
+    pub.close()
+    for capture in (errors, health, responses):
+        capture.close()
+    notifications.close()
+
+
+def _serving(notifications, process, pub, responses, topics) -> None:
+    """READY=1, and subscribed: a ping is answered (READY follows the first connection, not its SUBACK)."""
+    assert notifications.wait_ready(), process.log()[-2000:]
+
+    def pong() -> bool:
+        try:
+            return _request(pub, responses, topics, "ping", {}, timeout=2)["status"] == "ok"
+        except TimeoutError:
+            return False
+
+    wait_until(pong, 60, f"a ping answered ({process.log()[-2000:]})")
+
+
+def _answers_offer_requests(pub, responses, topics) -> None:
+    """Product, offers and promo-code requests are answered (ok, or an error that says why)."""
+    assert _request(pub, responses, topics, "offers", {"limit": 200})["status"] == "ok"
+    assert _request(pub, responses, topics, "check-promo-code", {"code": "LENTE26"})["status"] == "ok"
+    product = _request(pub, responses, topics, "product", {"gtin": _gtin("8712345000" + "02")})
+    assert product["status"] == "ok" or "not in the catalogue" in product["error"], product
+
+
+def test_an_offer_valid_until_9999_is_refused_by_the_contract_and_the_agent_keeps_answering(wired_agent):
+    config_path, _, topics, notifications, errors, health, responses, pub, start = wired_agent
+    agent = start(config_path)
+    _serving(notifications, agent, pub, responses, topics)
+    message_id = new_id()
+    pub.publish(PUSHES["offers"].topic_for(topics.store),
+                wire(PUSHES["offers"], {"offers": [FOREVER]}, message_id))
+    pub.flush()
+    report = errors.wait_for(lambda ms: any(m.json()["data"]["message_id"] == message_id for m in ms), timeout=60)
+    reason = next(m.json()["data"]["reason"] for m in report if m.json()["data"]["message_id"] == message_id)
+    assert "valid_until" in reason, reason
+    assert "2000-01-01 to 2100-12-31" in reason, reason
+    wait_until(lambda: any(m.json()["data"]["rejected_messages"] == 1 for m in health.messages[-3:]), 30,
+               "the rejection counted in health")
+    _answers_offer_requests(pub, responses, topics)
+    assert agent.terminate() == 0
+    again = start(config_path)
+    _serving(notifications, again, pub, responses, topics)
+    _answers_offer_requests(pub, responses, topics)
+
+
+def _store_as_an_older_agent_did(db_path: str, record: dict) -> None:
+    """Write ``record`` into the offers table as the agent before the date window stored it."""
+    store = Store(db_path)
+    try:
+        with store.transaction(durable=True) as conn:
+            from edge_agent.central import next_offer_seq
+
+            seq = next_offer_seq(conn)
+            conn.execute("INSERT INTO offers (offer, version, active, seq, data, updated) VALUES (?, ?, 1, ?, ?, 0)",
+                         (record["offer"], record["version"], seq, json.dumps(record)))
+    finally:
+        store.close()
+
+
+def test_an_agent_whose_database_holds_an_unindexable_offer_starts_and_reports_it(wired_agent):
+    config_path, config, topics, notifications, errors, _, responses, pub, start = wired_agent
+    _store_as_an_older_agent_did(config.database.path, FOREVER)
+    _store_as_an_older_agent_did(config.database.path, OFFER | {"offer": "goed", "version": 1,
+                                                                "valid_from": "2026-01-01",
+                                                                "valid_until": "2099-12-31"})
+    agent = start(config_path)
+    _serving(notifications, agent, pub, responses, topics)
+    report = errors.wait_for(lambda ms: len(ms) >= 1, timeout=60)[0].json()["data"]
+    assert report["topic"] == PUSHES["offers"].topic_for(topics.store)
+    assert "offer altijd" in report["reason"] and "9999-12-31" in report["reason"], report
+    log = agent.log()
+    assert "offer altijd stored in" in log and str(config.database.path) in log, log[-2000:]
+    assert "Traceback" not in log, log[-3000:]
+    offers = _request(pub, responses, topics, "offers", {"limit": 200})
+    assert [offer["offer"] for offer in offers["data"]["offers"]] == ["goed"], offers
+    _answers_offer_requests(pub, responses, topics)
+
+    # The corrected offer arrives over the link and is served.
+    corrected = FOREVER | {"version": 2, "valid_until": "2100-12-31"}
+    message_id = new_id()
+    pub.publish(PUSHES["offers"].topic_for(topics.store), wire(PUSHES["offers"], {"offers": [corrected]}, message_id))
+    pub.flush()
+    offers = wait_until(lambda: (answer := _request(pub, responses, topics, "offers", {"limit": 200}))
+                        and len(answer["data"]["offers"]) == 2 and answer, 30, "the corrected offer served")
+    assert {offer["offer"] for offer in offers["data"]["offers"]} == {"altijd", "goed"}
+
+    # And the next start is a clean one.
+    assert agent.terminate() == 0
+    reports = len(errors.messages)
+    again = start(config_path)
+    _serving(notifications, again, pub, responses, topics)
+    assert len(_request(pub, responses, topics, "offers", {"limit": 200})["data"]["offers"]) == 2
+    assert len(errors.messages) == reports and "cannot be indexed" not in again.log()
+    assert again.terminate() == 0
+
+
+def test_an_agent_whose_offer_index_cannot_be_built_at_all_still_connects_and_reports_it(wired_agent):
+    config_path, config, topics, notifications, errors, _, responses, pub, start = wired_agent
+    _store_as_an_older_agent_did(config.database.path, OFFER | {"offer": "goed", "version": 1})
+    with sqlite3.connect(config.database.path) as conn:
+        conn.execute("DROP TABLE offer_customers")  # damaged: the index reads the named customers from it
+    agent = start(config_path)
+    _serving(notifications, agent, pub, responses, topics)
+    report = errors.wait_for(lambda ms: len(ms) >= 1, timeout=60)[0].json()["data"]
+    assert "offer index could not be built at start" in report["reason"], report
+    assert f"offer index could not be built from {config.database.path}" in agent.log()
+    assert _request(pub, responses, topics, "ping", {})["status"] == "ok"
+    assert agent.alive
+
+
+# Values the contract accepted before and the agent could not hold: each now refused with its message id,
+# a reason naming the field, and counted.
+BEYOND = [
+    pytest.param("customer", PUSHES["customer"].example | {"version": 2**63}, "version", id="version-past-int64"),
+    pytest.param("customer", PUSHES["customer"].example | {"points": 10**12}, "points", id="points"),
+    pytest.param("customer", PUSHES["customer"].example | {"consents": [
+        {"purpose": "recognition", "until": "2027-01-01T00:00:00Z"},
+        {"purpose": "recognition", "until": "2028-01-01T00:00:00Z"}]}, "consents[1] repeats", id="two-consents"),
+    pytest.param("customer", PUSHES["customer"].example | {"first_name": "An\ud800"}, "surrogate", id="surrogate"),
+    pytest.param("order", PUSHES["order"].example | {"deadline": "9999-12-31T23:00:00-05:00"}, "deadline",
+                 id="deadline-9999"),
+    pytest.param("order", PUSHES["order"].example | {"ready_since": 253402300799}, "ready_since",
+                 id="instant-as-number"),
+    pytest.param("purchase-history", {"purchases": [PUSHES["purchase-history"].example["purchases"][0] | {
+        "at": "0001-01-01T00:00:00+01:00"}]}, "at", id="purchase-in-year-1"),
+]
+
+
+@pytest.mark.parametrize(("push", "data", "named"), BEYOND)
+def test_a_value_the_agent_cannot_hold_is_refused_with_its_message_id_and_counted(wired_agent, push, data, named):
+    config_path, _, topics, notifications, errors, health, responses, pub, start = wired_agent
+    agent = start(config_path)
+    _serving(notifications, agent, pub, responses, topics)
+    message_id = new_id()
+    # ASCII JSON: a lone surrogate goes out as its escape, as a central system's JSON library writes it.
+    pub.publish(PUSHES[push].topic_for(topics.store), envelope(PUSHES[push].schema_id, data, message_id=message_id))
+    pub.flush()
+    report = wait_until(lambda: [m for m in errors.messages if m.json()["data"]["message_id"] == message_id], 60,
+                        f"the rejection of {message_id} reported ({agent.log()[-2000:]})")
+    reason = report[0].json()["data"]["reason"]
+    assert named in reason, reason
+    wait_until(lambda: any(m.json()["data"]["rejected_messages"] == 1 for m in health.messages[-3:]), 30,
+               "the rejection counted in health")
+    assert _request(pub, responses, topics, "ping", {})["status"] == "ok"
+    assert "Traceback" not in agent.log(), agent.log()[-3000:]
