@@ -1,7 +1,8 @@
 """The edge agent: wires the store, the outbox, the inbox and the MQTT link together.
 
-Start-up order: database (migrations), link, first connection attempt, then
-``READY=1`` to systemd. The agent is ready once its database is up and it has
+Start-up order: database (migrations), link, the offer index (a failure to build
+it is logged and reported, never fatal: the push that corrects it arrives over the
+link), first connection attempt, then ``READY=1`` to systemd. The agent is ready once its database is up and it has
 tried the broker once: it keeps working offline (events wait in the outbox),
 so an unreachable broker must not hold the whole service in "activating".
 """
@@ -33,6 +34,7 @@ from .contract import (
     SCAN,
     SHELF,
     BirthPayload,
+    ErrorEvent,
     HealthPayload,
     ProbePayload,
     Topics,
@@ -93,7 +95,7 @@ class Agent:
 
             self.camera = build_pipeline(config.camera, self._on_camera_event, credentials or Credentials(),
                                          **(camera_options or {}))
-        self.matcher = MatchService(self.store, config.store.timezone)
+        self.matcher = MatchService(self.store, config.store.timezone, on_unindexable=self._report_unindexable)
         self.shopping = ShoppingService(self.store, self.outbox, self.matcher, config.loyalty.rules(), self.sessions)
         self.shopping.register(self.commands)
         self.broker_rtt_ms: float | None = None
@@ -132,8 +134,10 @@ class Agent:
     # ------------------------------------------------------------------ lifecycle
 
     def start(self) -> None:
-        self.matcher.refresh()  # load the offers now rather than on the first shopper's request
+        # The link first: whatever the database holds, the agent must reach the broker,
+        # or the push that corrects it could never arrive (and systemd would restart it forever).
         self.link.start()
+        self._build_offer_index()
         self.link.wait_first_attempt(timeout=self.link.mqtt_config.connect_timeout_s + 1)
         if self.reader is not None:
             assert self.sessions is not None, "_setup_sessions makes both"
@@ -146,6 +150,31 @@ class Agent:
         self._housekeeping.start()
         logger.info("agent %s started for %s/%s (%s)", __version__, self.config.store.id,
                     self.config.device.id, state)
+
+    def _build_offer_index(self) -> None:
+        """Load the offers now rather than on the first shopper's request; a failure is reported, never fatal.
+
+        Offers the index cannot hold are reported one by one (:meth:`_report_unindexable`); a
+        failure of the whole load (e.g. an unreadable table) leaves the index to be loaded by
+        the first request that needs it.
+        """
+        try:
+            self.matcher.refresh()
+        except Exception as exc:
+            logger.exception("the offer index could not be built from %s at start; product, offer and "
+                             "promo-code requests retry it", self.store.path)
+            self._report_offers_problem(f"the offer index could not be built at start: {type(exc).__name__}: {exc}")
+
+    def _report_unindexable(self, offer_id: str, reason: str) -> None:
+        self._report_offers_problem(f"offer {offer_id} stored in the database cannot be indexed ({reason}); "
+                                    "it is left out until a version that can be is pushed")
+
+    def _report_offers_problem(self, reason: str) -> None:
+        try:
+            self.outbox.enqueue("error", ErrorEvent(topic=PUSHES["offers"].topic_for(self.config.store.id),
+                                                    message_id=None, reason=reason[:1000]))
+        except (ContractError, sqlite3.Error) as exc:
+            logger.error("could not report the offers' problem upstream: %s", exc)
 
     def run_forever(self) -> None:
         """Start, then run until SIGTERM or SIGINT."""

@@ -69,13 +69,20 @@ class MatchService:
     :param store: the agent's database.
     :param timezone: the store's IANA time zone (offer validity given as dates).
     :param now: the clock (aware datetimes); replaceable in tests.
+    :param on_unindexable: ``on_unindexable(offer_id, reason)`` is called (outside any
+        lock or transaction) for each stored offer the index cannot hold; that offer is
+        left out until central pushes a version that can be held.
     """
 
     def __init__(self, store: Store, timezone: str = "Europe/Amsterdam",
-                 now: Callable[[], datetime] = lambda: datetime.now(UTC)):
+                 now: Callable[[], datetime] = lambda: datetime.now(UTC),
+                 on_unindexable: Callable[[str, str], None] | None = None):
         self._store = store
         self._zone = ZoneInfo(timezone)
         self._now = now
+        self._on_unindexable = on_unindexable
+        # Stored offers left out of the index, with why (their ids are not personal).
+        self.unindexable: dict[str, str] = {}
         self._index = OfferIndex()
         self._seq = -1
         self._lock = threading.Lock()
@@ -87,7 +94,24 @@ class MatchService:
     # ------------------------------------------------------------------ the offers in memory
 
     def refresh(self) -> int:
-        """Load the offers changed since the last call; returns how many rows were read."""
+        """Load the offers changed since the last call; returns how many rows were read.
+
+        A stored offer that cannot be built (a record an older agent accepted, a
+        damaged row) is left out of the index, logged with its id and the database,
+        and passed to ``on_unindexable``; every other offer is loaded, and the next
+        push of that offer is loaded as usual.
+        """
+        failed: list[tuple[str, str]] = []
+        try:
+            return self._refresh(failed)
+        finally:
+            for offer_id, reason in failed:
+                logger.error("offer %s stored in %s (table offers) cannot be indexed and is left out until "
+                             "central pushes a version that can be: %s", offer_id, self._store.path, reason)
+                if self._on_unindexable is not None:
+                    self._on_unindexable(offer_id, reason)
+
+    def _refresh(self, failed: list[tuple[str, str]]) -> int:
         with self._store.reading() as conn:
             seq = conn.execute("SELECT seq FROM sync_state WHERE name = 'offers'").fetchone()[0]
             if seq == self._seq:
@@ -106,10 +130,21 @@ class MatchService:
                             f"({', '.join('?' * len(chunk))})", chunk):
                         named.setdefault(offer, []).append(customer)
                 for offer_id, active, data, _ in rows:
-                    if active:
-                        self._index.put(offer_from_record(json.loads(data), self._zone, named.get(offer_id, ())))
-                    else:
+                    self.unindexable.pop(offer_id, None)
+                    if not active:
                         self._index.remove(offer_id)
+                        continue
+                    try:
+                        offer = offer_from_record(json.loads(data), self._zone, named.get(offer_id, ()))
+                    except (ArithmeticError, LookupError, TypeError, ValueError) as exc:
+                        # What the stored row holds is the truth: an older version of it
+                        # must not stay in memory in its place.
+                        self._index.remove(offer_id)
+                        reason = f"{type(exc).__name__}: {exc}"
+                        self.unindexable[offer_id] = reason
+                        failed.append((offer_id, reason))
+                        continue
+                    self._index.put(offer)
                 self._seq = max([seq] + [row[3] for row in rows])
                 logger.debug("offers index: %d row(s) reloaded, %d offers", len(rows), len(self._index))
                 return len(rows)

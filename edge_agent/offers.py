@@ -35,7 +35,7 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import NamedTuple
 
-from .contract import LANGUAGES, OfferKind
+from .contract import DATE_WINDOW, LANGUAGES, OfferKind
 
 PRICE_KINDS = frozenset({OfferKind.PERCENTAGE_OFF, OfferKind.AMOUNT_OFF, OfferKind.PERSONAL_PRICE,
                          OfferKind.PROMO_CODE})
@@ -216,10 +216,22 @@ def listing_order(offer: Offer) -> tuple:
 
 
 def _bound(value: str, zone: tzinfo, end: bool) -> datetime:
-    if len(value) == 10:  # a whole day in the store's time zone
-        day = date.fromisoformat(value) + (timedelta(days=1) if end else timedelta())
-        return datetime.combine(day, time(0), tzinfo=zone)
-    return datetime.fromisoformat(value)
+    """One end of a validity window as an aware instant.
+
+    :raises ValueError: for a bound that is no date or instant with its offset, or one
+        outside the contract's :data:`~edge_agent.contract.DATE_WINDOW` (which the contract
+        refuses; an older agent stored such values): inside it, the day after, the store's
+        time zone and UTC never leave what ``datetime`` holds.
+    """
+    whole_day = len(value) == 10  # a whole day in the store's time zone
+    bound = datetime.combine(date.fromisoformat(value), time(0), tzinfo=zone) if whole_day \
+        else datetime.fromisoformat(value)
+    if bound.tzinfo is None:
+        raise ValueError(f"{'valid_until' if end else 'valid_from'} {value!r} has no UTC offset")
+    if not DATE_WINDOW[0] <= bound.date() <= DATE_WINDOW[1]:
+        raise ValueError(f"{'valid_until' if end else 'valid_from'} {value} is outside "
+                         f"{DATE_WINDOW[0].isoformat()}..{DATE_WINDOW[1].isoformat()}")
+    return bound + timedelta(days=1) if whole_day and end else bound
 
 
 def window(valid_from: str, valid_until: str, zone: tzinfo) -> tuple[datetime, datetime]:
@@ -229,6 +241,7 @@ def window(valid_from: str, valid_until: str, zone: tzinfo) -> tuple[datetime, d
         an instant with its UTC offset.
     :param valid_until: an ISO date (through the end of that day in ``zone``)
         or an instant.
+    :raises ValueError: for a bound :func:`_bound` cannot use.
     """
     return _bound(valid_from, zone, end=False), _bound(valid_until, zone, end=True)
 
@@ -244,6 +257,7 @@ def offer_from_record(record: Mapping, zone: tzinfo, customers: Iterable[str] = 
 
     :param zone: the store's time zone, for validity given as dates.
     :param customers: the named customers, kept apart from the record (they are erased with the customer).
+    :raises ValueError: for a validity bound outside the contract's window (a record stored by an older agent).
     """
     targeting = record["targeting"]
     starts, ends = window(str(record["valid_from"]), str(record["valid_until"]), zone)

@@ -3,6 +3,7 @@ cases a retailer would check by hand (time zones, rounding, ties, explanations).
 
 from __future__ import annotations
 
+import json
 import random
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -317,3 +318,81 @@ def test_gifts_apply_without_changing_the_price(seed):
                  gift=GTINS[0], min_spend_cents=rnd.randint(1, 10_000))
     match = best_price(GAZONMEST, ANONYMOUS, [gift], [], NOW)
     assert match.price_cents == GAZONMEST.price_cents and [o.id for o in match.offers] == ["handschoenen"]
+
+
+# --------------------------------------------------------------------------- the edges of the date window (issue 13)
+
+EARLIEST_ZONE, LATEST_ZONE = ZoneInfo("Pacific/Kiritimati"), ZoneInfo("Pacific/Pago_Pago")  # UTC+14, UTC-11
+
+
+@pytest.mark.parametrize("zone", [EARLIEST_ZONE, LATEST_ZONE, UTC], ids=str)
+@pytest.mark.parametrize(("valid_from", "valid_until"), [
+    ("2000-01-01", "2100-12-31"),
+    ("2000-01-01T00:00:00+23:59", "2100-12-31T23:59:59.999999-23:59"),
+    ("2100-12-31", "2100-12-31"),
+    ("2000-01-01T00:00:00Z", "2000-01-01T00:00:00.000001Z"),
+])
+def test_a_window_at_the_edges_of_the_contract_dates_never_overflows(zone, valid_from, valid_until):
+    starts, ends = window(valid_from, valid_until, zone)
+    assert starts < ends
+    for bound in (starts, ends):
+        bound.astimezone(UTC)
+        bound.astimezone(EARLIEST_ZONE)
+        bound.astimezone(LATEST_ZONE)
+    built = offer(starts=starts, ends=ends)
+    for now in (datetime.min.replace(tzinfo=UTC) + timedelta(days=1), datetime.max.replace(tzinfo=UTC)
+                - timedelta(days=1), starts, ends):
+        status(built, ANONYMOUS, now)
+        best_price(GAZONMEST, ANONYMOUS, [built], [], now)
+
+
+@pytest.mark.parametrize(("valid_from", "valid_until", "named"), [
+    ("2026-01-01", "9999-12-31", "valid_until 9999-12-31"),
+    ("0001-01-01", "2026-01-01", "valid_from 0001-01-01"),
+    ("2026-01-01T00:00:00Z", "9999-12-31T23:59:59-05:00", "valid_until 9999-12-31T23:59:59-05:00"),
+    ("2026-01-01T00:00:00", "2027-01-01T00:00:00Z", "no UTC offset"),
+])
+def test_a_bound_outside_the_contract_window_is_refused_by_name_not_overflowed(valid_from, valid_until, named):
+    with pytest.raises(ValueError, match=named):
+        window(valid_from, valid_until, LATEST_ZONE)
+
+
+def test_a_stored_offer_the_index_cannot_hold_is_left_out_reported_and_replaced_by_its_next_version(tmp_path):
+    from edge_agent.central import next_offer_seq
+    from edge_agent.matching import MatchService
+    from edge_agent.store import Store
+
+    store = Store(tmp_path / "agent.db")
+    reported: list[tuple[str, str]] = []
+    matcher = MatchService(store, "Europe/Amsterdam", now=lambda: NOW,
+                           on_unindexable=lambda *problem: reported.append(problem))
+    record = {"offer": "altijd", "version": 1, "kind": "percentage-off", "title": {"nl": "Altijd"},
+              "targeting": {"everyone": True}, "categories": ["gazonmest"], "valid_from": "2026-01-01",
+              "valid_until": "9999-12-31", "percent": 10}
+
+    def stored(*records: dict) -> None:
+        with store.transaction() as conn:
+            seq = next_offer_seq(conn)
+            conn.executemany("INSERT OR REPLACE INTO offers (offer, version, active, seq, data, updated) "
+                             "VALUES (?, ?, 1, ?, ?, 0)",
+                             [(r["offer"], r["version"], seq, json.dumps(r)) for r in records])
+
+    try:
+        stored(record, record | {"offer": "goed", "valid_until": "2099-12-31"})
+        assert matcher.refresh() == 2
+        assert matcher.offer("goed") is not None and matcher.offer("altijd") is None
+        assert [offer_id for offer_id, _ in reported] == ["altijd"]
+        assert "9999-12-31" in reported[0][1] and matcher.unindexable == {"altijd": reported[0][1]}
+        matcher.refresh()
+        assert len(reported) == 1, "a row that cannot be held is reported once, not on every request"
+        stored(record | {"version": 2, "valid_until": "2100-12-31"})
+        matcher.refresh()
+        assert matcher.offer("altijd") is not None and not matcher.unindexable
+        # A damaged row is left out the same way, and takes the older version out of memory with it.
+        with store.transaction() as conn:
+            conn.execute("UPDATE offers SET data = '{', seq = ? WHERE offer = 'goed'", (next_offer_seq(conn),))
+        matcher.refresh()
+        assert matcher.offer("goed") is None and "goed" in matcher.unindexable
+        assert matcher.offer("altijd") is not None
+    finally:
+        store.close()

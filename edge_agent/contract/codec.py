@@ -33,6 +33,10 @@ from .types import TRANSACTION_MAX_LENGTH
 # unread, and `central push` packs its batches to stay below it.
 MESSAGE_LIMIT = 256 * 1024
 SCHEMA_ID = re.compile(r"[a-z0-9-]{1,40}/[0-9]{1,4}")
+# JSON may escape half of a UTF-16 pair alone (backslash, "ud800"): such a string is no
+# Unicode text, cannot be written back as UTF-8 (stored records, views) and is refused
+# (RFC 7493, I-JSON). Looked for only when the raw bytes hold such an escape.
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 
 _id_lock = threading.Lock()
 _id_state = [0, 0]  # last millisecond, counter within it
@@ -157,6 +161,11 @@ def decode(message: Message, raw: bytes) -> Decoded:
     if envelope.schema_ != message.schema_id:
         shown = repr(envelope.schema_) if SCHEMA_ID.fullmatch(envelope.schema_) else "(malformed)"
         raise ContractError(f"schema {shown} is not {message.schema_id!r}")
+    if _SURROGATE_ESCAPE.search(raw):
+        try:
+            json.dumps(envelope.data, ensure_ascii=False).encode()
+        except UnicodeEncodeError:
+            raise ContractError("data: a string holds a lone UTF-16 surrogate (not Unicode text)") from None
     try:
         payload = message.model.model_validate(envelope.data)
     except ValidationError as exc:

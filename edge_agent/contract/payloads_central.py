@@ -15,15 +15,20 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import ConfigDict, Field, StringConstraints, model_validator
 
 from .types import (
     LANGUAGES,
+    POINTS_MAX,
+    QUANTITY_MAX,
+    STOCK_MAX,
+    USES_MAX,
     CardToken,
     Cents,
     CustomerId,
     Gtin,
     Identifier,
+    Instant,
     Language,
     LineId,
     MediaRef,
@@ -35,6 +40,7 @@ from .types import (
     StaffId,
     Transaction,
     ValidityBound,
+    Version,
     unique,
 )
 
@@ -43,14 +49,15 @@ class Consent(Payload):
     """One consent central holds for a customer: its purpose and its end."""
 
     purpose: Purpose
-    until: AwareDatetime
+    until: Instant
 
 
 class CustomerOfferState(Payload):
     """How far a customer is with one offer, as central counts it (till, webshop, kiosk activations)."""
 
     offer: OfferId
-    uses: int = Field(0, ge=0, description="Times the customer used the offer; compared with uses_per_customer.")
+    uses: int = Field(0, ge=0, le=USES_MAX,
+                      description="Times the customer used the offer; compared with uses_per_customer.")
     activated: bool = Field(False, description="Activated on the customer's account (app, webshop or kiosk).")
 
 
@@ -58,21 +65,23 @@ class CustomerProfile(Payload):
     """A customer's profile as central knows it: name, language, tier, points, groups, consents, offer uses."""
 
     customer: CustomerId
-    version: int = Field(ge=1, description="Newer versions replace older ones; an older one is rejected.")
+    version: Version
     first_name: Annotated[str, StringConstraints(min_length=1, max_length=80)]
     language: Language = "nl"
     tier: Identifier | None = None
-    points: int = Field(0, ge=0)
-    price_groups: list[Identifier] = Field(default_factory=list)
-    segments: list[Identifier] = Field(default_factory=list)
+    points: int = Field(0, ge=0, le=POINTS_MAX)
+    price_groups: list[Identifier] = Field(default_factory=list, max_length=100)
+    segments: list[Identifier] = Field(default_factory=list, max_length=100)
     favourite_store: Identifier | None = None
-    consents: list[Consent] = Field(default_factory=list)
+    consents: list[Consent] = Field(default_factory=list, max_length=len(Purpose),
+                                    description="At most one per purpose.")
     offers: list[CustomerOfferState] = Field(default_factory=list, max_length=1000,
                                              description="Uses and activations of offers, one entry per offer.")
 
     @model_validator(mode="after")
     def _one_state_per_offer(self) -> CustomerProfile:
         unique(self.offers, lambda state: state.offer, "offers")
+        unique(self.consents, lambda consent: consent.purpose, "consents")
         return self
 
 
@@ -109,19 +118,19 @@ class OrderItem(Payload):
     """One line of an order: what and how many."""
 
     name: ShortText
-    quantity: int = Field(ge=1)
+    quantity: int = Field(ge=1, le=QUANTITY_MAX)
 
 
 class OrderPush(Payload):
     """A pick-up order's status, where to collect it and until when."""
 
     order_id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9-]{1,40}$")]
-    version: int = Field(ge=1)
+    version: Version
     customer: CustomerId
     status: OrderStatus
     pickup: PickupPoint
-    ready_since: AwareDatetime | None = None
-    deadline: AwareDatetime | None = Field(None, description="Last moment to collect; not before ready_since.")
+    ready_since: Instant | None = None
+    deadline: Instant | None = Field(None, description="Last moment to collect; not before ready_since.")
     items: list[OrderItem] = Field(default_factory=list, max_length=200)
 
     @model_validator(mode="after")
@@ -148,7 +157,7 @@ class CardLinkPush(Payload):
     })
 
     card: CardToken = Field(description="HMAC-SHA256(store key, UID) as k-<hex>; computed by the agent at enrolment.")
-    version: int = Field(ge=1)
+    version: Version
     kind: Literal["customer", "staff"]
     customer: CustomerId | None = Field(None, description="For kind customer.")
     staff: StaffId | None = Field(None, description="For kind staff (a badge).")
@@ -189,14 +198,14 @@ class ProductRecord(Payload):
     """A product of the catalogue."""
 
     gtin: Gtin
-    version: int = Field(ge=1)
+    version: Version
     active: bool = Field(True, description="False delists the product (its version is kept).")
     name: LocalText
     description: LocalText | None = None
     price_cents: Cents = Field(description="Shelf price in euro cents, above zero.")
     category: Identifier
     images: list[MediaRef] = Field(default_factory=list, max_length=10)
-    stock: int | None = Field(None, ge=0, description="Units in this store; null when unknown.")
+    stock: int | None = Field(None, ge=0, le=STOCK_MAX, description="Units in this store; null when unknown.")
     shelf: Annotated[str, StringConstraints(min_length=1, max_length=40)] | None = Field(
         None, description="Where it stands, e.g. 'Gang 4, schap B'.")
     video: MediaRef | None = Field(None, description="Related instruction video.")
@@ -217,7 +226,7 @@ class PriceGroupRecord(Payload):
     """A price group (VIP, staff, app users, club members...): its name is the reason shown with its prices."""
 
     price_group: Identifier
-    version: int = Field(ge=1)
+    version: Version
     name: LocalText = Field(description="Shown as the reason of the price, e.g. 'Clubprijs'.")
 
 
@@ -226,7 +235,7 @@ class PriceRecord(Payload):
 
     price_group: Identifier
     gtin: Gtin
-    version: int = Field(ge=1)
+    version: Version
     active: bool = Field(True, description="False removes the price (its version is kept).")
     price_cents: Cents
 
@@ -330,7 +339,7 @@ class OfferRecord(Payload):
     })
 
     offer: OfferId
-    version: int = Field(ge=1)
+    version: Version
     active: bool = Field(True, description="False withdraws the offer (its version is kept).")
     kind: OfferKind
     title: LocalText = Field(description="Shown as the reason of the price, e.g. 'Voorjaarsactie -10%'.")
@@ -345,7 +354,8 @@ class OfferRecord(Payload):
                                                    "in the store's time zone. Same form as valid_from.")
     priority: int = Field(0, ge=-1000, le=1000, description="Among equal prices the higher priority is the reason "
                                                              "shown; offers are listed by it.")
-    uses_per_customer: int | None = Field(None, ge=1, description="How often one customer may use it; null: no limit.")
+    uses_per_customer: int | None = Field(None, ge=1, le=USES_MAX,
+                                          description="How often one customer may use it; null: no limit.")
     requires_activation: bool = Field(False, description="Applies only once the customer activated it.")
     percent: float | None = Field(None, gt=0, le=100, description="percentage-off, promo-code: percent off.")
     amount_cents: Cents | None = Field(None, description="amount-off, promo-code: euro cents off per unit.")
@@ -396,13 +406,13 @@ class PurchaseRecord(Payload):
     """One line of a customer's purchase, in a shop or the webshop."""
 
     line: LineId = Field(description="Unique id of the purchase line, e.g. receipt-number/line.")
-    version: int = Field(ge=1)
+    version: Version
     active: bool = Field(True, description="False withdraws the line (returned, corrected).")
     customer: CustomerId
     gtin: Gtin = Field(description="May be a product this store does not sell.")
     name: ShortText | None = Field(None, description="What to show when the product is not in the catalogue.")
-    quantity: int = Field(ge=1, le=100_000)
-    at: AwareDatetime
+    quantity: int = Field(ge=1, le=QUANTITY_MAX)
+    at: Instant
     channel: Literal["shop", "webshop"]
 
 

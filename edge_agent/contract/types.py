@@ -14,7 +14,16 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal, TypeVar, get_args
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    WithJsonSchema,
+)
 
 Identifier = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]
 CustomerId = Annotated[str, StringConstraints(pattern=r"^c-[0-9a-f]{16,64}$")]
@@ -55,6 +64,17 @@ Gtin = Annotated[str, StringConstraints(pattern=r"^(?:[0-9]{8}|[0-9]{12,14})$"),
                                    "answers with the 14-digit form (leading zeros).")]
 Cents = Annotated[int, Field(gt=0, le=100_000_000, description="Euro cents, above zero.")]
 
+# What the agent's SQLite can hold: a signed 64-bit integer. A larger one raises
+# OverflowError where it is bound to a query, so the contract refuses it first.
+SQLITE_INTEGER_MAX = 2**63 - 1
+Version = Annotated[int, Field(ge=1, le=SQLITE_INTEGER_MAX,
+                               description="Newer versions replace older ones; an older one is rejected.")]
+# Domain bounds, far above any real store and far below what arithmetic on them could overflow.
+POINTS_MAX = 1_000_000_000  # loyalty points (at 10 points per euro: 100 million euros)
+USES_MAX = 1_000_000  # uses of one offer by one customer
+QUANTITY_MAX = 100_000  # units of one line of an order or a purchase
+STOCK_MAX = 1_000_000_000  # units of one product in one store
+
 
 def _no_parent_segments(value: str) -> str:
     if ".." in value.split("/"):
@@ -77,7 +97,38 @@ def _date_only(value: Any) -> Any:
     return value
 
 
-ValidityBound = AwareDatetime | Annotated[date, BeforeValidator(_date_only)]
+# The window of every date and instant the contract accepts, as written: a date's
+# day, an instant's own date before its UTC offset is applied. Far enough from
+# what Python's datetime can hold (years 1 to 9999) that nothing done with such a
+# value (the day after, a time zone, UTC) leaves it, and wide enough for any offer,
+# consent, order or purchase a store deals with. _WINDOW_YEARS spells the same
+# years for the JSON Schema (tests/test_push_edges.py checks they agree).
+DATE_WINDOW = (date(2000, 1, 1), date(2100, 12, 31))
+_WINDOW_YEARS = r"^(?:20[0-9]{2}|2100)-"
+_WINDOW_TEXT = f"dated {DATE_WINDOW[0].isoformat()} to {DATE_WINDOW[1].isoformat()}"
+
+
+def _written(value: Any) -> Any:
+    # pydantic reads a number as a Unix time; the contract's dates and instants are strings.
+    if isinstance(value, str | date):
+        return value
+    raise ValueError("a date or an instant is a string (YYYY-MM-DD, or RFC 3339 with its UTC offset)")
+
+
+def _in_window(value: date) -> date:
+    day = value.date() if isinstance(value, datetime) else value
+    if not DATE_WINDOW[0] <= day <= DATE_WINDOW[1]:
+        raise ValueError(f"a date or an instant must be {_WINDOW_TEXT}")
+    return value
+
+
+Instant = Annotated[AwareDatetime, BeforeValidator(_written), AfterValidator(_in_window), WithJsonSchema({
+    "type": "string", "format": "date-time", "pattern": _WINDOW_YEARS,
+    "description": f"An RFC 3339 instant with its UTC offset, {_WINDOW_TEXT} (as written)."})]
+Day = Annotated[date, BeforeValidator(_date_only), BeforeValidator(_written), AfterValidator(_in_window),
+                WithJsonSchema({"type": "string", "format": "date", "pattern": _WINDOW_YEARS,
+                                "description": f"A day as YYYY-MM-DD, {_WINDOW_TEXT}."})]
+ValidityBound = Instant | Day
 
 PromoCodeOutcome = Literal["valid", "unknown-code", "not-yet-valid", "expired", "not-for-this-customer", "used-up",
                            "needs-activation"]
