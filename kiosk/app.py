@@ -503,6 +503,9 @@ class KioskApp(_VisitProperties):
             self.content_rev = self.content.revision
             self._synced = None  # what sync() derives from the pack is derived again
             self.sync()
+            bereik = self.screens.get(Screen.BEREIK)
+            if bereik is not None and self.manager.current_screen is bereik:
+                bereik.on_pre_enter()  # the attract loop starts again at the new pack's first item
 
     def _on_touch(self, _window, _touch) -> bool:
         self.state.touched()
