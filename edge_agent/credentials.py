@@ -3,11 +3,18 @@
 A secret named ``store-hmac-key`` is read from ``$CREDENTIALS_DIRECTORY/store-hmac-key``
 (systemd ``LoadCredential=``) or, failing that, from the environment variable
 ``CS_STORE_HMAC_KEY``. Values are never logged.
+
+Like ssh with a private key, a secret that others could read or replace is
+refused (:class:`~edge_agent.errors.CredentialError`, naming the path, its
+mode and the ``chmod`` that fixes it) rather than used: a file readable by
+others in a folder they can enter, or a file or folder writable by others.
+systemd makes its credentials folder 0500 and the files 0400, which pass.
 """
 
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -35,6 +42,7 @@ class Credentials:
         if directory:
             path = Path(directory) / name
             if path.is_file():
+                check_private(path)
                 try:
                     return path.read_text(encoding="utf-8").strip()
                 except (OSError, UnicodeDecodeError) as exc:
@@ -65,3 +73,29 @@ class Credentials:
         if length is not None and len(key) != length:
             raise CredentialError(f"credential {name!r} must be {length} bytes, got {len(key)}")
         return key
+
+
+def check_private(path: Path) -> None:
+    """Refuse the secret file ``path`` when others may read it or replace it (see the module docstring).
+
+    :raises CredentialError: naming the path, what is wrong and the mode it has.
+    """
+    folder = path.parent
+    try:
+        file_mode, folder_mode = path.stat().st_mode, folder.stat().st_mode
+    except OSError as exc:
+        raise CredentialError(f"credential {path.name!r} cannot be read: {exc.strerror}") from None
+    problem = None
+    if folder_mode & stat.S_IWOTH and not folder_mode & stat.S_ISVTX:
+        problem = f"its folder {folder} is writable by others (mode {_mode(folder_mode)}): chmod o-w {folder}"
+    elif file_mode & (stat.S_IWOTH | stat.S_IWGRP):
+        problem = f"{path} is writable by others (mode {_mode(file_mode)}): chmod go-w {path}"
+    elif file_mode & stat.S_IROTH and folder_mode & stat.S_IXOTH:
+        problem = (f"{path} is readable by everyone (mode {_mode(file_mode)}, folder {_mode(folder_mode)}): "
+                   f"chmod 600 {path}, or chmod 700 {folder}")
+    if problem is not None:
+        raise CredentialError(f"credential {path.name!r} is not private and was not used: {problem}")
+
+
+def _mode(mode: int) -> str:
+    return f"{stat.S_IMODE(mode):04o}"
