@@ -49,7 +49,9 @@ logger = logging.getLogger(__name__)
 # What SQLite says of a file that is not a sound database (its primary result codes); anything else (busy, locked,
 # I/O error, read-only, cannot open) is about the file's surroundings, and the file is left where it is.
 _DAMAGED = ("SQLITE_NOTADB", "SQLITE_CORRUPT")
-#: The rows of ``PRAGMA quick_check`` kept in the message about a damaged file.
+# The first bytes of every SQLite 3 database file (an empty file is an empty database).
+_HEADER = b"SQLite format 3\x00"
+#: The lines of ``PRAGMA quick_check`` kept in the message about a damaged file.
 _CHECK_LINES = 3
 
 
@@ -180,6 +182,8 @@ class Store:
 def _check_place(path: Path) -> None:
     """Raise :class:`StoreError` unless ``path`` can hold the database: a regular file the agent may read and
     write, or nothing yet in a folder it may create files in (made when missing)."""
+    if path.parent.exists() and not path.parent.is_dir():
+        raise StoreError(f"database {path}: {path.parent} is not a folder")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -209,8 +213,15 @@ def _damage(path: Path) -> str | None:
 
     :raises StoreError: when SQLite cannot tell because of something else (busy, an I/O error).
     """
-    if not path.exists():
+    try:
+        with open(path, "rb") as file:
+            header = file.read(len(_HEADER))
+    except FileNotFoundError:
         return None
+    except OSError as exc:
+        raise StoreError(f"database {path}: cannot be read: {exc.strerror}") from None
+    if header and header != _HEADER:  # looked at before SQLite opens it: SQLite may reset a WAL beside it
+        return "file is not a database (it does not start with 'SQLite format 3')"
     try:
         conn = sqlite3.connect(path, isolation_level=None)
     except sqlite3.Error as exc:
@@ -226,8 +237,10 @@ def _damage(path: Path) -> str | None:
         conn.close()
     if rows == ["ok"]:
         return None
-    more = f"; and {len(rows) - _CHECK_LINES} more" if len(rows) > _CHECK_LINES else ""
-    return "quick_check: " + "; ".join(str(row) for row in rows[:_CHECK_LINES]) + more
+    # One row may hold many lines, under a "*** in database main ***" heading.
+    lines = [line for row in rows for line in str(row).splitlines() if line.strip() and not line.startswith("***")]
+    more = f"; and {len(lines) - _CHECK_LINES} more" if len(lines) > _CHECK_LINES else ""
+    return "quick_check: " + "; ".join(lines[:_CHECK_LINES]) + more
 
 
 def _move_aside(path: Path, reason: str) -> Damaged:
