@@ -17,9 +17,11 @@ from __future__ import annotations
 import copy
 import json
 import logging
+import typing
 from typing import Any
 
 import yaml
+from pydantic import BaseModel
 
 from ..config import MqttConfig
 from ..errors import ContractError
@@ -40,8 +42,9 @@ from .catalogue import (
     TOPIC_PLACEHOLDER,
     Message,
 )
-from .codec import encode, encode_response, json_schema
+from .codec import MESSAGE_LIMIT, encode, encode_response, json_schema
 from .envelope import ResponseEnvelope
+from .limits import Unbounded, worst_case_bytes
 from .payloads_device import StatePayload
 from .types import DeliveryClass
 
@@ -108,6 +111,7 @@ def build_document() -> dict[str, Any]:
             "description": _description(),
             "license": {"name": "Apache-2.0", "url": "https://www.apache.org/licenses/LICENSE-2.0"},
             "tags": _info_tags(),
+            "x-message-size-limit": MESSAGE_LIMIT,
         },
         "defaultContentType": "application/json",
         "servers": _servers(),
@@ -163,6 +167,14 @@ the same `transaction`. A bad request gets an error response, never silence.
 **QoS and retain.** QoS 1 unless an operation says otherwise; QoS 0: {qos0}.
 Retained: {retained} only; the retained `offline` state is the agent's last
 will.
+
+**Limits.** A message is at most {MESSAGE_LIMIT} bytes ({MESSAGE_LIMIT // 1024} KiB) as
+sent (`x-message-size-limit`); a bigger one is refused unread. Every list
+and text of what central pushes has a `maxItems` or `maxLength` chosen so
+that the largest message its schema allows (every list full, every field at
+its longest, every character at its largest in JSON) is smaller; each push
+states that size as `x-largest-valid-message`. Send more records than a
+batch holds as several messages (`edge-agent central push` does).
 
 **Personal data** (messages tagged `personal-data`) is never retained on the
 broker and never bridged out of the store: outside the store customers only
@@ -331,12 +343,49 @@ def _message(message: Message, schemas: dict[str, Any]) -> dict[str, Any]:
         "summary": message.summary,
         "contentType": "application/json",
         "tags": _tags(message),
+        "description": _limit_text(message),
         "payload": _embed(json_schema(message), schemas, message.name),
         "examples": _examples(message),
+        "x-message-size-limit": MESSAGE_LIMIT,
     }
+    if message in PUSHES.values():
+        document["x-largest-valid-message"] = _largest(message)
     if message.response is not None or message.model is ResponseEnvelope:
         document["correlationId"] = {"$ref": "#/components/correlationIds/transaction"}
     return document
+
+
+def _largest(message: Message) -> int:
+    """The size of the largest message ``message``'s schema allows (see limits.py).
+
+    :raises ContractError: when it is unbounded or over :data:`MESSAGE_LIMIT`: such a message would be valid and
+        refused.
+    """
+    try:
+        largest = worst_case_bytes(json_schema(message))
+    except Unbounded as exc:
+        raise ContractError(f"{message.name}: the schema allows messages of any size ({exc})") from None
+    if largest > MESSAGE_LIMIT:
+        raise ContractError(f"{message.name}: the schema allows {largest} bytes, more than the limit of "
+                            f"{MESSAGE_LIMIT}")
+    return largest
+
+
+def _limit_text(message: Message) -> str:
+    text = f"At most {MESSAGE_LIMIT} bytes encoded; a bigger message is refused unread."
+    if message in PUSHES.values() and _is_batch(message):
+        for name, field in message.model.model_fields.items():
+            most = next((rule.max_length for rule in field.metadata if getattr(rule, "max_length", None)), None)
+            text += f" `{name}` holds at most {most} records: send more as several messages."
+    return text
+
+
+def _is_batch(message: Message) -> bool:
+    """Whether ``message`` is a batch: every field a list of records (catalogue, prices, offers, history)."""
+    fields = message.model.model_fields.values()
+    return bool(fields) and all(typing.get_origin(field.annotation) is list
+                                and isinstance(item := typing.get_args(field.annotation)[0], type)
+                                and issubclass(item, BaseModel) for field in fields)
 
 
 # --------------------------------------------------------------------------- examples

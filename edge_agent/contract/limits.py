@@ -34,6 +34,7 @@ raises :class:`Unbounded` naming where it is.
 from __future__ import annotations
 
 import json
+from re import _parser as _sre_parse  # type: ignore[attr-defined]  # private (not in typeshed); the only parser
 from typing import Any
 
 from ..errors import ContractError
@@ -47,11 +48,6 @@ INTEGER_CHARS = 20
 NUMBER_CHARS = 24
 #: Bytes one character of free text can take in JSON: a control character is written ``\u0001``.
 FREE_TEXT_CHAR_BYTES = 6
-
-try:  # the regular-expression parser of the standard library, for a pattern's longest match
-    from re import _parser as _sre_parse  # type: ignore[attr-defined]  # private: Python 3.11 moved sre_parse here
-except ImportError:  # pragma: no cover - older or newer layouts
-    import sre_parse as _sre_parse  # type: ignore[no-redef]
 
 _MAXREPEAT = _sre_parse.MAXREPEAT
 
