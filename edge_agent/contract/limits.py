@@ -60,12 +60,14 @@ class Unbounded(ContractError):
         self.path = path
 
 
-def worst_case_bytes(schema: dict[str, Any]) -> int:
+def worst_case_bytes(schema: dict[str, Any], definitions: dict[str, Any] | None = None) -> int:
     """The size in bytes of the largest JSON document ``schema`` accepts (see the module docstring).
 
+    :param definitions: where its ``$ref`` point, by the last part of the reference (default: its ``$defs``;
+        for a schema of the AsyncAPI document, ``components.schemas``).
     :raises Unbounded: naming the first place without a bound.
     """
-    return _Sizer(schema.get("$defs", {})).size(schema, "")
+    return _Sizer(schema.get("$defs", {}) if definitions is None else definitions).size(schema, "")
 
 
 class _Sizer:
