@@ -521,7 +521,7 @@ class _Reading:
 class _TooBig(yaml.YAMLError):
     """A manifest beyond one of the limits (:data:`MAX_MANIFEST_BYTES` and the others): refused unread."""
 
-    def __init__(self, mark: yaml.Mark | None, message: str):
+    def __init__(self, mark: Any, message: str):  # a yaml Mark (PyYAML or libyaml), or None
         super().__init__(message)
         self.problem_mark = mark
         self.message = message
@@ -544,9 +544,9 @@ class _CountingLoader(yaml.SafeLoader):
         self.expanded = 0  # nodes, aliases expanded, composed so far
         self._depth = 0
         self._deepest = 0  # the deepest level reached (aliases expanded) in the node being composed
-        self._measured: dict[int, tuple[int, int]] = {}  # id(node) -> (expanded size, height), once complete
+        self._measured: dict[int, tuple[int, int]] = {}  # id(anchored node) -> (expanded size, height), once complete
 
-    def _grow(self, nodes: int, depth: int, mark: yaml.Mark) -> None:
+    def _grow(self, nodes: int, depth: int, mark: Any) -> None:
         self.expanded += nodes
         if self.expanded > MAX_EXPANDED_NODES:
             raise _TooBig(mark, f"more than {MAX_EXPANDED_NODES} values with its aliases expanded")
@@ -555,28 +555,28 @@ class _CountingLoader(yaml.SafeLoader):
         self._deepest = max(self._deepest, depth)
 
     def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
-        mark = self.peek_event().start_mark
-        if self.check_event(yaml.AliasEvent):
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent):
             self.aliases += 1
             if self.aliases > MAX_ALIASES:
-                raise _TooBig(mark, f"more than {MAX_ALIASES} aliases")
+                raise _TooBig(event.start_mark, f"more than {MAX_ALIASES} aliases")
             node = super().compose_node(parent, index)
             measured = self._measured.get(id(node))
             if measured is None:  # the anchored node is still being composed: it would contain itself
-                raise _TooBig(mark, "an alias inside the node it refers to (a structure without end)")
+                raise _TooBig(event.start_mark, "an alias inside the node it refers to (a structure without end)")
             size, height = measured
-            self._grow(size, self._depth + height, mark)
+            self._grow(size, self._depth + height, event.start_mark)
             return node
-        self._depth += 1
-        outer_deepest, self._deepest = self._deepest, self._depth
+        # No try/finally: a limit passed ends the whole reading.
+        self._depth = depth = self._depth + 1
+        outer_deepest, self._deepest = self._deepest, depth
         before = self.expanded
-        try:
-            self._grow(1, self._depth, mark)
-            node = super().compose_node(parent, index)
-            self._measured[id(node)] = (self.expanded - before, self._deepest - self._depth + 1)
-        finally:
-            self._depth -= 1
-            self._deepest = max(outer_deepest, self._deepest)
+        self._grow(1, depth, event.start_mark)
+        node = super().compose_node(parent, index)
+        if event.anchor is not None:  # only an anchored node can be named by an alias
+            self._measured[id(node)] = (self.expanded - before, self._deepest - depth + 1)
+        self._depth = depth - 1
+        self._deepest = max(outer_deepest, self._deepest)
         return node
 
 
