@@ -15,8 +15,6 @@ say where each thing lives:
 - :mod:`.catalogue`: every :class:`Message` (topic, model, delivery, examples),
   the topic templates and :class:`Topics`;
 - :mod:`.codec`: ids (UUIDv7), timestamps, encoding and decoding;
-- :mod:`.limits`: the largest message a schema allows, so every push its schema accepts fits
-  :data:`MESSAGE_LIMIT` (the tests and the AsyncAPI document use it);
 - :mod:`.asyncapi`: the AsyncAPI document. Not imported here: it is a tool
   (it needs PyYAML and the agent's configuration model), so import it as
   ``edge_agent.contract.asyncapi``.

@@ -44,7 +44,6 @@ from .catalogue import (
 )
 from .codec import MESSAGE_LIMIT, encode, encode_response, json_schema
 from .envelope import ResponseEnvelope
-from .limits import Unbounded, worst_case_bytes
 from .payloads_device import StatePayload
 from .types import DeliveryClass
 
@@ -169,12 +168,19 @@ Retained: {retained} only; the retained `offline` state is the agent's last
 will.
 
 **Limits.** A message is at most {MESSAGE_LIMIT} bytes ({MESSAGE_LIMIT // 1024} KiB) as
-sent (`x-message-size-limit`); a bigger one is refused unread. Every list
-and text of what central pushes has a `maxItems` or `maxLength` chosen so
-that the largest message its schema allows (every list full, every field at
-its longest, every character at its largest in JSON) is smaller; each push
-states that size as `x-largest-valid-message`. Send more records than a
-batch holds as several messages (`edge-agent central push` does).
+sent (`x-message-size-limit`, here and on every message); a bigger one is
+refused unread and not applied, and the agent reports one it receives in an
+`event/error` whose reason names the limit. The `maxItems` of a batch push (`catalogue`, `price-list`,
+`offers`, `purchase-history`) bound what one message may hold, not what fits
+in {MESSAGE_LIMIT // 1024} KiB: a batch larger than the size limit must be split into
+several messages, each applied on its own. Splitting changes nothing, as the
+records of a batch are versioned and upserted one by one, never replaced as
+a set (`edge-agent central push` splits by size and by `maxItems`). A record
+is never split: an offer's `targeting.customers` replace that offer's named
+customers as a whole, so an offer with all its named customers must fit one
+message (5,000 ids of 32 hex digits take about 185 kB; name more customers
+through a segment). `customer`, `card-link` and `order` carry one record a
+message.
 
 **Personal data** (messages tagged `personal-data`) is never retained on the
 broker and never bridged out of the store: outside the store customers only
@@ -348,35 +354,23 @@ def _message(message: Message, schemas: dict[str, Any]) -> dict[str, Any]:
         "examples": _examples(message),
         "x-message-size-limit": MESSAGE_LIMIT,
     }
-    if message in PUSHES.values():
-        document["x-largest-valid-message"] = _largest(message)
     if message.response is not None or message.model is ResponseEnvelope:
         document["correlationId"] = {"$ref": "#/components/correlationIds/transaction"}
     return document
 
 
-def _largest(message: Message) -> int:
-    """The size of the largest message ``message``'s schema allows (see limits.py).
-
-    :raises ContractError: when it is unbounded or over :data:`MESSAGE_LIMIT`: such a message would be valid and
-        refused.
-    """
-    try:
-        largest = worst_case_bytes(json_schema(message))
-    except Unbounded as exc:
-        raise ContractError(f"{message.name}: the schema allows messages of any size ({exc})") from None
-    if largest > MESSAGE_LIMIT:
-        raise ContractError(f"{message.name}: the schema allows {largest} bytes, more than the limit of "
-                            f"{MESSAGE_LIMIT}")
-    return largest
-
-
 def _limit_text(message: Message) -> str:
-    text = f"At most {MESSAGE_LIMIT} bytes encoded; a bigger message is refused unread."
+    """The size limit as every message's description states it; for a batch push, how to send more."""
+    text = f"At most {MESSAGE_LIMIT} bytes encoded; a bigger message is refused unread and not applied."
     if message in PUSHES.values() and _is_batch(message):
         for name, field in message.model.model_fields.items():
             most = next((rule.max_length for rule in field.metadata if getattr(rule, "max_length", None)), None)
-            text += f" `{name}` holds at most {most} records: send more as several messages."
+            text += f" `{name}` holds at most {most} records."
+        text += (f" A batch larger than {MESSAGE_LIMIT} bytes must be split into several messages, each applied "
+                 "on its own: every record is upserted by its own version, never replaced as a set.")
+    if message is PUSHES["offers"]:
+        text += (" One offer is never split: its `targeting.customers` replace the offer's named customers as a "
+                 "whole, so an offer with all of them must fit one message.")
     return text
 
 

@@ -63,10 +63,10 @@ class CustomerProfile(Payload):
     language: Language = "nl"
     tier: Identifier | None = None
     points: int = Field(0, ge=0)
-    price_groups: list[Identifier] = Field(default_factory=list, max_length=50)
-    segments: list[Identifier] = Field(default_factory=list, max_length=50)
+    price_groups: list[Identifier] = Field(default_factory=list)
+    segments: list[Identifier] = Field(default_factory=list)
     favourite_store: Identifier | None = None
-    consents: list[Consent] = Field(default_factory=list, max_length=10)
+    consents: list[Consent] = Field(default_factory=list)
     offers: list[CustomerOfferState] = Field(default_factory=list, max_length=1000,
                                              description="Uses and activations of offers, one entry per offer.")
 
@@ -165,12 +165,6 @@ class CardLinkPush(Payload):
 # --------------------------------------------------------------------------- catalogue, prices, offers, history
 
 
-# The longest text of a record in one language. With three languages and every character at its largest in JSON
-# (a control character is six bytes), a product's name and description stay below 20 kB: batches of products fit
-# the message size limit (see limits.py).
-TEXT_MAX_LENGTH = 500
-
-
 class LocalText(Payload):
     """One text in the store's languages; at least one of them. Shown in the shopper's language,
     else in nl, en, fr order."""
@@ -180,9 +174,9 @@ class LocalText(Payload):
                   for language in LANGUAGES],
     })
 
-    nl: Annotated[str, StringConstraints(min_length=1, max_length=TEXT_MAX_LENGTH)] | None = None
-    en: Annotated[str, StringConstraints(min_length=1, max_length=TEXT_MAX_LENGTH)] | None = None
-    fr: Annotated[str, StringConstraints(min_length=1, max_length=TEXT_MAX_LENGTH)] | None = None
+    nl: Annotated[str, StringConstraints(min_length=1, max_length=2000)] | None = None
+    en: Annotated[str, StringConstraints(min_length=1, max_length=2000)] | None = None
+    fr: Annotated[str, StringConstraints(min_length=1, max_length=2000)] | None = None
 
     @model_validator(mode="after")
     def _some_text(self) -> LocalText:
@@ -201,7 +195,7 @@ class ProductRecord(Payload):
     description: LocalText | None = None
     price_cents: Cents = Field(description="Shelf price in euro cents, above zero.")
     category: Identifier
-    images: list[MediaRef] = Field(default_factory=list, max_length=5)
+    images: list[MediaRef] = Field(default_factory=list, max_length=10)
     stock: int | None = Field(None, ge=0, description="Units in this store; null when unknown.")
     shelf: Annotated[str, StringConstraints(min_length=1, max_length=40)] | None = Field(
         None, description="Where it stands, e.g. 'Gang 4, schap B'.")
@@ -211,7 +205,7 @@ class ProductRecord(Payload):
 class CataloguePush(Payload):
     """Products of the catalogue, many records in one message."""
 
-    products: list[ProductRecord] = Field(min_length=1, max_length=10)
+    products: list[ProductRecord] = Field(min_length=1, max_length=1000)
 
     @model_validator(mode="after")
     def _unique_products(self) -> CataloguePush:
@@ -245,8 +239,8 @@ class PriceListPush(Payload):
                   {"required": ["prices"], "properties": {"prices": {"minItems": 1}}}],
     })
 
-    groups: list[PriceGroupRecord] = Field(default_factory=list, max_length=10)
-    prices: list[PriceRecord] = Field(default_factory=list, max_length=900)
+    groups: list[PriceGroupRecord] = Field(default_factory=list, max_length=200)
+    prices: list[PriceRecord] = Field(default_factory=list, max_length=2000)
 
     @model_validator(mode="after")
     def _records(self) -> PriceListPush:
@@ -310,10 +304,13 @@ class Targeting(Payload):
 
     everyone: bool = False
     tiers: list[Identifier] = Field(default_factory=list, max_length=20)
-    price_groups: list[Identifier] = Field(default_factory=list, max_length=50)
-    segments: list[Identifier] = Field(default_factory=list, max_length=50)
-    customers: list[CustomerId] = Field(default_factory=list, max_length=500,
-                                        description="Named customers (pseudonymous ids).")
+    price_groups: list[Identifier] = Field(default_factory=list, max_length=100)
+    segments: list[Identifier] = Field(default_factory=list, max_length=100)
+    customers: list[CustomerId] = Field(default_factory=list, max_length=5000,
+                                        description="Named customers (pseudonymous ids). Each version of "
+                                                    "the offer replaces them as a whole, so the offer with all "
+                                                    "of them must fit one message (5,000 ids of 32 hex digits "
+                                                    "take about 185 kB).")
 
     @model_validator(mode="after")
     def _audience(self) -> Targeting:
@@ -342,9 +339,9 @@ class OfferRecord(Payload):
     title: LocalText = Field(description="Shown as the reason of the price, e.g. 'Voorjaarsactie -10%'.")
     description: LocalText | None = None
     targeting: Targeting
-    products: list[Gtin] = Field(default_factory=list, max_length=1000,
+    products: list[Gtin] = Field(default_factory=list, max_length=2000,
                                  description="Products it is for; with categories empty too: the whole assortment.")
-    categories: list[Identifier] = Field(default_factory=list, max_length=100)
+    categories: list[Identifier] = Field(default_factory=list, max_length=200)
     valid_from: ValidityBound = Field(description="An instant, or a date: from the start of that day in the "
                                                   "store's time zone.")
     valid_until: ValidityBound = Field(description="An instant (exclusive), or a date: through the end of that day "
@@ -390,7 +387,7 @@ class OfferRecord(Payload):
 class OffersPush(Payload):
     """Offers, many records in one message."""
 
-    offers: list[OfferRecord] = Field(min_length=1, max_length=3)
+    offers: list[OfferRecord] = Field(min_length=1, max_length=500)
 
     @model_validator(mode="after")
     def _unique_offers(self) -> OffersPush:
@@ -415,7 +412,7 @@ class PurchaseRecord(Payload):
 class PurchaseHistoryPush(Payload):
     """Purchase lines of customers, many records in one message."""
 
-    purchases: list[PurchaseRecord] = Field(min_length=1, max_length=160)
+    purchases: list[PurchaseRecord] = Field(min_length=1, max_length=1000)
 
     @model_validator(mode="after")
     def _unique_lines(self) -> PurchaseHistoryPush:
