@@ -170,17 +170,17 @@ will.
 **Limits.** A message is at most {MESSAGE_LIMIT} bytes ({MESSAGE_LIMIT // 1024} KiB) as
 sent (`x-message-size-limit`, here and on every message); a bigger one is
 refused unread and not applied, and the agent reports one it receives in an
-`event/error` whose reason names the limit. The `maxItems` of a batch push (`catalogue`, `price-list`,
-`offers`, `purchase-history`) bound what one message may hold, not what fits
-in {MESSAGE_LIMIT // 1024} KiB: a batch larger than the size limit must be split into
-several messages, each applied on its own. Splitting changes nothing, as the
-records of a batch are versioned and upserted one by one, never replaced as
-a set (`edge-agent central push` splits by size and by `maxItems`). A record
-is never split: an offer's `targeting.customers` replace that offer's named
-customers as a whole, so an offer with all its named customers must fit one
-message (5,000 ids of 32 hex digits take about 185 kB; name more customers
-through a segment). `customer`, `card-link` and `order` carry one record a
-message.
+`event/error` whose reason names the limit. The `maxItems` of a batch push
+(`catalogue`, `price-list`, `offers`, `purchase-history`) bound what one
+message may hold, not what fits in {MESSAGE_LIMIT // 1024} KiB: a batch larger than the
+size limit must be split into several messages, each applied on its own.
+Splitting changes nothing, as the records of a batch are versioned and
+upserted one by one, never replaced as a set (`edge-agent central push`
+splits by size and by `maxItems`). A record is never split: an offer's
+`targeting.customers` replace that offer's named customers as a whole, so an
+offer with all its named customers must fit one message (5,000 ids of 32 hex
+digits take about 185 kB; name more customers through a segment).
+`customer`, `card-link` and `order` carry one record a message.
 
 **Personal data** (messages tagged `personal-data`) is never retained on the
 broker and never bridged out of the store: outside the store customers only
