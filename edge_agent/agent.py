@@ -79,6 +79,9 @@ class Agent:
         self.topics = Topics(config.store.id, config.device.id)
         self.store = Store(config.database.path)
         self.outbox = Outbox(self.store, self.topics, config.outbox.max_rows)
+        if self.store.damaged is not None:  # started empty (see store.py): every push on the central topics is lost
+            self.outbox.enqueue("error", ErrorEvent(topic=self.topics.central_root, message_id=None,
+                                                    reason=str(self.store.damaged)[:1000]))
         self.commands = Commands(config, respond=self._respond)
         self.inbox = Inbox(self.store, self.outbox, self.topics, self.commands, on_probe=self._on_probe,
                            dedupe_days=config.inbox.dedupe_days)

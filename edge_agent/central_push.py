@@ -15,7 +15,10 @@ A fixtures file is a mapping of sections to lists of records::
 
 Each record is checked as the agent will check it: turned into JSON (dates as
 ISO text) and validated by the contract's model. Records of a batched section
-are then packed into messages of at most ``batch`` records and 256 KiB. A card
+are then packed into messages of at most ``batch`` records (capped by the
+push's ``maxItems``) and 256 KiB; a record too big for one message on its own
+is a mistake of the file. Splitting a batch changes nothing for the agent:
+every record is upserted by its own version, never replaced as a set. A card
 link may give the card's ``uid`` (hex) instead of its ``card`` token: the token
 is computed with the store's HMAC key and the UID is never published.
 
@@ -244,6 +247,11 @@ def load(path: str | Path, hmac_key: bytes | None = None, now: datetime | None =
             if key in seen:
                 problems.append(problem(where, f"repeats {name}.{seen[key]}"))
                 continue
+            length = encoded_length(record)
+            if ENVELOPE_ROOM + length > MESSAGE_LIMIT:
+                problems.append(problem(where, f"{length} bytes encoded: a record is never split, and one message "
+                                               f"holds at most {MESSAGE_LIMIT} bytes with its envelope"))
+                continue
             seen[key] = index
             checked.append(record)
         records[name] = checked
@@ -267,8 +275,20 @@ def messages(fixtures: Fixtures, store: str, batch: int = 500) -> list[Outgoing]
         for records in _chunks(fixtures.records.get(name, []), section, batch):
             data = records[0] if section.batch_field is None else {section.batch_field: records}
             _, payload = encode(message, data)
+            if len(payload) > MESSAGE_LIMIT:  # load() refuses a record this big: never publish what is refused
+                raise EdgeAgentError(f"{section.push}: a message of {len(payload)} bytes, over the limit of "
+                                     f"{MESSAGE_LIMIT}")
             outgoing.append(Outgoing(section.push, topic, payload, len(records)))
     return outgoing
+
+
+def encoded_length(record: BaseModel) -> int:
+    """The bytes ``record`` takes in a message (compact JSON, UTF-8), as :func:`messages` counts them."""
+    return _json_length(record.model_dump(mode="json"))
+
+
+def _json_length(data: Any) -> int:
+    return len(json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode())
 
 
 def _chunks(records: list[BaseModel], section: Section, batch: int) -> Iterator[list]:
@@ -281,7 +301,7 @@ def _chunks(records: list[BaseModel], section: Section, batch: int) -> Iterator[
     size = ENVELOPE_ROOM
     for record in records:
         data = record.model_dump(mode="json")
-        length = len(json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()) + 1
+        length = _json_length(data) + 1  # and a comma
         if chunk and (len(chunk) >= most or size + length > MESSAGE_LIMIT):
             yield chunk
             chunk, size = [], ENVELOPE_ROOM

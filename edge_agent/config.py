@@ -2,7 +2,12 @@
 
 Every section is a pydantic model that refuses keys it does not know, so a
 typo is an error with its key path instead of a silently ignored setting.
-Secrets never live here: see :mod:`edge_agent.credentials`.
+Secrets never live here: see :mod:`edge_agent.credentials`. A configuration
+file that others may change (writable by group or others, or in a folder they
+may write to) is still used, as ssh does with its own configuration files
+outside strict mode, but with a warning naming the file, its mode and the
+``chmod`` that fixes it: whoever can edit it can point the agent at another
+broker.
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import stat
 import tomllib
 from pathlib import Path
 from typing import Literal
@@ -22,6 +28,8 @@ from .errors import ConfigError
 from .identity import DEFAULT_POLICY, Assurance, Category
 from .loyalty import Rules, Tier
 from .problems import Problem, toml_error_line, toml_locator, validation_problems
+
+logger = logging.getLogger(__name__)
 
 ID_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"
 
@@ -251,7 +259,28 @@ def load_config(path: str | Path) -> AgentConfig:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(str(path), [Problem(path, None, None, f"cannot read: {exc.strerror}")]) from None
+    for warning in permission_warnings(path):
+        logger.warning("%s", warning)
     return parse_config(text, str(path))
+
+
+def permission_warnings(path: Path) -> list[str]:
+    """What makes the file ``path`` changeable by others than its owner: writable by group or others, or in a
+    folder others may write to (without the sticky bit); one sentence each, with the fix."""
+    warnings: list[str] = []
+    try:
+        mode, folder_mode = path.stat().st_mode, path.resolve().parent.stat().st_mode
+    except OSError:
+        return warnings
+    if mode & (stat.S_IWGRP | stat.S_IWOTH):
+        warnings.append(f"{path}: writable by {'others' if mode & stat.S_IWOTH else 'its group'} "
+                        f"(mode {stat.S_IMODE(mode):04o}): whoever can change it controls the agent; "
+                        f"chmod go-w {path}")
+    if folder_mode & stat.S_IWOTH and not folder_mode & stat.S_ISVTX:
+        folder = path.resolve().parent
+        warnings.append(f"{path}: its folder {folder} is writable by others (mode {stat.S_IMODE(folder_mode):04o}): "
+                        f"anyone may replace the file; chmod o-w {folder}")
+    return warnings
 
 
 def apply_logging(config: AgentConfig) -> None:

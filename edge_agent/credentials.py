@@ -7,12 +7,19 @@ A secret named ``store-hmac-key`` is read from ``$CREDENTIALS_DIRECTORY/store-hm
 Rotating the store key: put the new key in ``store-hmac-key``, the old one in
 ``store-hmac-key-previous`` and the end of the rotation window in the config
 (``[privacy] key_rotation_until``); :func:`store_keys` puts them together.
+
+Like ssh with a private key, a secret that others could read or replace is
+refused (:class:`~edge_agent.errors.CredentialError`, naming the path, its
+mode and the ``chmod`` that fixes it) rather than used: a file readable by
+others in a folder they can enter, or a file or folder writable by others.
+systemd makes its credentials folder 0500 and the files 0400, which pass.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import stat
 from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
@@ -46,6 +53,7 @@ class Credentials:
         if directory:
             path = Path(directory) / name
             if path.is_file():
+                check_private(path)
                 try:
                     return path.read_text(encoding="utf-8").strip()
                 except (OSError, UnicodeDecodeError) as exc:
@@ -110,3 +118,28 @@ def store_keys(credentials: Credentials, rotation_until: datetime | None, now: d
     logger.info("store key rotation until %s: cards are also looked up under the previous key",
                 rotation_until.isoformat())
     return StoreKeys(current, previous, rotation_until)
+
+def check_private(path: Path) -> None:
+    """Refuse the secret file ``path`` when others may read it or replace it (see the module docstring).
+
+    :raises CredentialError: naming the path, what is wrong and the mode it has.
+    """
+    folder = path.parent
+    try:
+        file_mode, folder_mode = path.stat().st_mode, folder.stat().st_mode
+    except OSError as exc:
+        raise CredentialError(f"credential {path.name!r} cannot be read: {exc.strerror}") from None
+    problem = None
+    if folder_mode & stat.S_IWOTH and not folder_mode & stat.S_ISVTX:
+        problem = f"its folder {folder} is writable by others (mode {_mode(folder_mode)}): chmod o-w {folder}"
+    elif file_mode & (stat.S_IWOTH | stat.S_IWGRP):
+        problem = f"{path} is writable by others (mode {_mode(file_mode)}): chmod go-w {path}"
+    elif file_mode & stat.S_IROTH and folder_mode & stat.S_IXOTH:
+        problem = (f"{path} is readable by everyone (mode {_mode(file_mode)}, folder {_mode(folder_mode)}): "
+                   f"chmod 600 {path}, or chmod 700 {folder}")
+    if problem is not None:
+        raise CredentialError(f"credential {path.name!r} is not private and was not used: {problem}")
+
+
+def _mode(mode: int) -> str:
+    return f"{stat.S_IMODE(mode):04o}"

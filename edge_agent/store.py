@@ -7,6 +7,23 @@ commit without waiting for a writer that is syncing to disk (the outbox drain
 must not queue behind the next event's fsync). Durable transactions (outbox, consent, erasure) commit with
 ``synchronous=FULL`` so they survive power loss; the rest use NORMAL, which
 survives a crashed process but may lose the last commits on power loss.
+
+Opening checks the file before anything is written to it. A path that
+cannot hold a database (a folder, a file the agent may not read or write, a
+folder it may not create) raises :class:`StoreError` naming the path and what
+is wrong; the command line exits with
+:data:`~edge_agent.problems.EXIT_FAILURE` (1). A file that is there but
+damaged (not an SQLite database, a garbage header, truncated, or failing
+``PRAGMA quick_check``) does not stop the agent: a shop wants its kiosk to go
+on working, and everything in the database is either pushed again by central
+or kept only for a while (the outbox's events, de-duplication ids). So the
+damaged file is moved aside, with its ``-wal`` and ``-shm`` files, to
+``<name>.damaged-<UTC time>`` (kept for whoever wants to look at it), an
+empty database is started in its place, and :attr:`Store.damaged` says what
+happened: the agent logs it as an error and sends it as an ``event/error``
+so central knows to push the store's data again. A database that is only
+busy or on a failing disk (``SQLITE_BUSY``, ``SQLITE_IOERR``...) is not
+damaged and is never moved: that is a :class:`StoreError` too.
 """
 
 from __future__ import annotations
@@ -14,19 +31,50 @@ from __future__ import annotations
 import logging
 import os
 import sqlite3
+import stat
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlite_utils import Database
 
+from .errors import EdgeAgentError
 from .migrations import migrations
 from .transient import Fault, describe_fault, fault_of
 
 logger = logging.getLogger(__name__)
 
 BUSY_TIMEOUT_MS = 5000
+
+logger = logging.getLogger(__name__)
+
+# What SQLite says of a file that is not a sound database (its primary result codes); anything else (busy, locked,
+# I/O error, read-only, cannot open) is about the file's surroundings, and the file is left where it is.
+_DAMAGED = ("SQLITE_NOTADB", "SQLITE_CORRUPT")
+# The first bytes of every SQLite 3 database file (an empty file is an empty database).
+_HEADER = b"SQLite format 3\x00"
+#: The lines of ``PRAGMA quick_check`` kept in the message about a damaged file.
+_CHECK_LINES = 3
+
+
+class StoreError(EdgeAgentError):
+    """The database file cannot be used where it is: the message names the path and what is wrong."""
+
+
+@dataclass(frozen=True)
+class Damaged:
+    """A damaged database found at start: what was wrong and where the file was moved."""
+
+    path: Path
+    moved_to: Path
+    reason: str
+
+    def __str__(self) -> str:
+        return (f"database {self.path} was damaged ({self.reason}); moved to {self.moved_to} and started empty: "
+                f"central must push this store's data again")
 
 
 class Store:
@@ -37,10 +85,19 @@ class Store:
     """
 
     def __init__(self, path: str | Path):
-        if str(path) != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
         self.path = str(path)
-        self.conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        #: Set when the file at ``path`` was damaged and has been moved aside (see the module docstring).
+        self.damaged: Damaged | None = None
+        if self.path != ":memory:":
+            _check_place(Path(path))
+            reason = _damage(Path(path))
+            if reason is not None:
+                self.damaged = _move_aside(Path(path), reason)
+                logger.error("%s", self.damaged)
+        try:
+            self.conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        except sqlite3.Error as exc:
+            raise StoreError(f"database {self.path}: cannot be opened: {exc}") from None
         self.conn.execute("PRAGMA journal_mode=WAL")
         self.conn.execute("PRAGMA synchronous=NORMAL")
         self.conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
@@ -180,3 +237,89 @@ class Store:
                 reader.close()
             self._readers.clear()
             self.conn.close()
+
+
+# --------------------------------------------------------------------------- opening: the file and its health
+
+
+def _check_place(path: Path) -> None:
+    """Raise :class:`StoreError` unless ``path`` can hold the database: a regular file the agent may read and
+    write, or nothing yet in a folder it may create files in (made when missing)."""
+    if path.parent.exists() and not path.parent.is_dir():
+        raise StoreError(f"database {path}: {path.parent} is not a folder")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StoreError(f"database {path}: its folder {path.parent} cannot be created: {exc.strerror}") from None
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        if not os.access(path.parent, os.W_OK | os.X_OK):
+            raise StoreError(f"database {path}: cannot be created: the folder {path.parent} is not writable") \
+                from None
+        return
+    except OSError as exc:
+        raise StoreError(f"database {path}: {exc.strerror}") from None
+    if stat.S_ISDIR(mode):
+        raise StoreError(f"database {path}: is a folder, not a database file")
+    if not stat.S_ISREG(mode):
+        raise StoreError(f"database {path}: is not a regular file")
+    try:
+        with open(path, "r+b"):
+            pass
+    except OSError as exc:
+        raise StoreError(f"database {path}: cannot be opened for reading and writing: {exc.strerror}") from None
+
+
+def _damage(path: Path) -> str | None:
+    """What is wrong with the database file at ``path`` (SQLite's words), or None when it is sound or absent.
+
+    :raises StoreError: when SQLite cannot tell because of something else (busy, an I/O error).
+    """
+    try:
+        with open(path, "rb") as file:
+            header = file.read(len(_HEADER))
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise StoreError(f"database {path}: cannot be read: {exc.strerror}") from None
+    if header and header != _HEADER:  # looked at before SQLite opens it: SQLite may reset a WAL beside it
+        return "file is not a database (it does not start with 'SQLite format 3')"
+    try:
+        conn = sqlite3.connect(path, isolation_level=None)
+    except sqlite3.Error as exc:
+        raise StoreError(f"database {path}: cannot be opened: {exc}") from None
+    try:
+        conn.execute("PRAGMA busy_timeout=5000")
+        rows = [row[0] for row in conn.execute("PRAGMA quick_check")]
+    except sqlite3.DatabaseError as exc:
+        if getattr(exc, "sqlite_errorname", None) in _DAMAGED:
+            return str(exc)
+        raise StoreError(f"database {path}: cannot be checked: {exc}") from None
+    finally:
+        conn.close()
+    if rows == ["ok"]:
+        return None
+    # One row may hold many lines, under a "*** in database main ***" heading.
+    lines = [line for row in rows for line in str(row).splitlines() if line.strip() and not line.startswith("***")]
+    more = f"; and {len(lines) - _CHECK_LINES} more" if len(lines) > _CHECK_LINES else ""
+    return "quick_check: " + "; ".join(lines[:_CHECK_LINES]) + more
+
+
+def _move_aside(path: Path, reason: str) -> Damaged:
+    """Rename the damaged database at ``path`` (and its -wal, -shm) to ``<name>.damaged-<UTC time>``."""
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    target = path.with_name(f"{path.name}.damaged-{stamp}")
+    counter = 1
+    while target.exists():  # two starts within a second
+        target = path.with_name(f"{path.name}.damaged-{stamp}-{counter}")
+        counter += 1
+    try:
+        for suffix in ("-wal", "-shm", ""):  # the main file last: a crash in between leaves it to be found again
+            companion = path.with_name(path.name + suffix)
+            if companion.exists():
+                os.replace(companion, target.with_name(target.name + suffix))
+    except OSError as exc:
+        raise StoreError(f"database {path}: damaged ({reason}) and cannot be moved aside: {exc.strerror}") \
+            from None
+    return Damaged(path, target, reason)

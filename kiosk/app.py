@@ -19,6 +19,7 @@ import gc
 import logging
 import math
 import os
+import threading
 import time
 from collections.abc import Callable
 from datetime import datetime
@@ -54,7 +55,7 @@ from edge_agent.credentials import Credentials
 
 from .bridge import Bridge
 from .config import KioskConfig
-from .content import ContentLibrary
+from .content import ContentLibrary, PackUpdate
 from .diagnostics import FrameLog, StatusWriter, held_texts, targets, visible_texts
 from .i18n import Translator
 from .state import SCREENS, KioskState, Mode, Preferences, Request, Screen
@@ -243,7 +244,10 @@ class KioskApp(_VisitProperties):
             defaults=Preferences(display.language, display.high_contrast, display.text_scale))
         self.words = Words(Translator())
         self.tz = ZoneInfo(settings.store.timezone)
-        self.content = ContentLibrary(settings.content.folder, settings.content.last_good, tz=self.tz)
+        # Read in a worker thread (see _refresh_content), never here nor on the UI thread: until the first
+        # reading is taken into use the built-in texts show, then the folder's pack or its last good copy.
+        self.content = ContentLibrary(settings.content.folder, settings.content.last_good, tz=self.tz, load=False)
+        self._content_reading = False  # a worker is reading the folder (see _refresh_content)
         self.store_name = settings.store.name
         self.store_id = settings.store.id
         self.device_id = settings.device.id
@@ -310,6 +314,7 @@ class KioskApp(_VisitProperties):
         self.sync()
         Clock.schedule_interval(self._tick, TICK_S)
         Clock.schedule_interval(self._refresh_content, self.settings.content.check_s)
+        self._refresh_content(0)
         self.bridge.start()
         return self.shell
 
@@ -474,11 +479,33 @@ class KioskApp(_VisitProperties):
         self.sync()
 
     def _refresh_content(self, _dt) -> None:
-        # A new pack in the folder is taken into use; a broken one is logged and the current one kept.
-        if self.content.refresh():
+        # A new pack in the folder is taken into use; a broken one is logged and the current one kept. The
+        # folder is read in a worker thread: a large manifest, or a folder on a file system that hangs, never
+        # stops the frames. One reading at a time, from the start of the reader to the UI thread taking in its
+        # result: a check that finds one under way waits for the next interval.
+        if self._content_reading:
+            return
+        self._content_reading = True
+        threading.Thread(target=self._read_content, name="content-pack", daemon=True).start()
+
+    def _read_content(self) -> None:
+        update = None
+        try:
+            update = self.content.read_changes()
+        except Exception:  # a reader that dies would leave the pack unchecked until a restart: say so, go on
+            logger.exception("reading the content pack in %s failed", self.content.folder)
+        finally:
+            Clock.schedule_once(functools.partial(self._adopt_content, update), 0)
+
+    def _adopt_content(self, update: PackUpdate | None, _dt) -> None:
+        self._content_reading = False
+        if self.content.adopt(update):
             self.content_rev = self.content.revision
             self._synced = None  # what sync() derives from the pack is derived again
             self.sync()
+            bereik = self.screens.get(Screen.BEREIK)
+            if bereik is not None and self.manager.current_screen is bereik:
+                bereik.on_pre_enter()  # the attract loop starts again at the new pack's first item
 
     def _on_touch(self, _window, _touch) -> bool:
         self.state.touched()

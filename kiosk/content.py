@@ -44,10 +44,19 @@ cross midnight (write ``22:00-24:00`` and ``00:00-02:00`` instead).
 listing every problem as ``<file>:<line>: <key path>: <what is wrong>``:
 YAML syntax, unknown or missing keys, wrong values, unknown languages, media
 that are missing, of the wrong kind or outside the folder, duplicate ids.
+A manifest past a limit is refused before it is parsed further: more than
+:data:`MAX_MANIFEST_BYTES` bytes (refused before it is read), more than
+:data:`MAX_ALIASES` aliases, more than :data:`MAX_EXPANDED_NODES` values once
+its aliases are expanded (a "billion laughs" of nested aliases), or nesting
+deeper than :data:`MAX_DEPTH`: ``content.yaml:6: too large: more than 300000
+values with its aliases expanded``.
 :class:`ContentLibrary` is what the kiosk holds: the pack in use, checked for
 changes now and then; a broken new pack is logged and the previous one kept,
 and every good pack can be copied to a ``last_good`` folder that is used at
-start when the folder's pack is broken or missing.
+start when the folder's pack is broken or missing. Reading a pack
+(:meth:`ContentLibrary.read_changes`) and taking it into use
+(:meth:`ContentLibrary.adopt`) are separate, so the kiosk reads in a worker
+thread and never on its UI thread.
 """
 
 from __future__ import annotations
@@ -86,6 +95,19 @@ VIDEO_SUFFIXES = (".mp4", ".m4v", ".webm", ".mkv", ".mov", ".avi")
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 IMAGE_SECONDS = 8.0
 VIDEO_SECONDS = 20.0
+
+# Limits checked before a manifest is read whole or walked (see _CountingLoader); a file past any of them is
+# refused at once, the limit named. As many entries as the schema allows (200 attract items, 100 carousels of
+# 100 items, 200 instructions, every text in three languages) stay within the value, alias and depth limits;
+# the bytes limit is 500 times the demo pack's manifest (4 kB), and parsing that much takes seconds, not minutes.
+#: Bytes in ``content.yaml``, looked at before it is read.
+MAX_MANIFEST_BYTES = 2 * 1024 * 1024
+#: Values (mappings, lists, scalars) in the document with every alias expanded.
+MAX_EXPANDED_NODES = 300_000
+#: Aliases (``*name``) in the document.
+MAX_ALIASES = 1000
+#: Levels of nesting (a manifest needs 6: ``inspire.0.items.0.caption.nl``), aliases expanded.
+MAX_DEPTH = 32
 
 
 class ContentError(InvalidInput):
@@ -507,18 +529,101 @@ class _Reading:
     seen: tuple[tuple[Path, tuple[int, int] | None], ...] = field(default=())
 
 
+class _TooBig(yaml.YAMLError):
+    """A manifest beyond one of the limits (:data:`MAX_MANIFEST_BYTES` and the others): refused unread."""
+
+    def __init__(self, mark: Any, message: str):  # a yaml Mark (PyYAML or libyaml), or None
+        super().__init__(message)
+        self.problem_mark = mark
+        self.message = message
+
+
+class _CountingLoader(yaml.SafeLoader):
+    """PyYAML's safe loader that counts while it composes the node graph, and stops at the first limit passed.
+
+    An alias is a reference: composing ``*a`` costs nothing, but everything that walks the document afterwards
+    (the duplicate-key check, the constructor's result, pydantic) visits the anchored node again each time. So
+    each node's size *with its aliases expanded* and its height are kept as it is composed, and the running
+    total is what is limited: nine nested lists of nine aliases (476 bytes) are 9⁹ nodes, refused at the
+    :data:`MAX_EXPANDED_NODES`-th instead of being walked for minutes. Depth is checked before PyYAML's
+    recursive composer goes one level deeper, so ``[[[[…`` is refused long before Python's recursion limit.
+    """
+
+    def __init__(self, stream: str):
+        super().__init__(stream)
+        self.aliases = 0
+        self.expanded = 0  # nodes, aliases expanded, composed so far
+        self._depth = 0
+        self._deepest = 0  # the deepest level reached (aliases expanded) in the node being composed
+        self._measured: dict[int, tuple[int, int]] = {}  # id(anchored node) -> (expanded size, height), once complete
+
+    def _grow(self, nodes: int, depth: int, mark: Any) -> None:
+        self.expanded += nodes
+        if self.expanded > MAX_EXPANDED_NODES:
+            raise _TooBig(mark, f"more than {MAX_EXPANDED_NODES} values with its aliases expanded")
+        if depth > MAX_DEPTH:
+            raise _TooBig(mark, f"nested deeper than {MAX_DEPTH} levels")
+        self._deepest = max(self._deepest, depth)
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent):
+            self.aliases += 1
+            if self.aliases > MAX_ALIASES:
+                raise _TooBig(event.start_mark, f"more than {MAX_ALIASES} aliases")
+            node = super().compose_node(parent, index)
+            measured = self._measured.get(id(node))
+            if measured is None:  # the anchored node is still being composed: it would contain itself
+                raise _TooBig(event.start_mark, "an alias inside the node it refers to (a structure without end)")
+            size, height = measured
+            self._grow(size, self._depth + height, event.start_mark)
+            return node
+        # No try/finally: a limit passed ends the whole reading.
+        self._depth = depth = self._depth + 1
+        outer_deepest, self._deepest = self._deepest, depth
+        before = self.expanded
+        self._grow(1, depth, event.start_mark)
+        node = super().compose_node(parent, index)
+        if event.anchor is not None:  # only an anchored node can be named by an alias
+            self._measured[id(node)] = (self.expanded - before, self._deepest - depth + 1)
+        self._depth = depth - 1
+        self._deepest = max(outer_deepest, self._deepest)
+        return node
+
+
+def _manifest_text(path: Path) -> str:
+    """The manifest's text, read only when it is at most :data:`MAX_MANIFEST_BYTES` long.
+
+    :raises _TooBig: when it is longer (its size is looked at before it is read).
+    :raises OSError, UnicodeDecodeError: when it cannot be read, or is not UTF-8.
+    """
+    with open(path, "rb") as file:
+        size = os.fstat(file.fileno()).st_size
+        if size > MAX_MANIFEST_BYTES:
+            raise _TooBig(None, f"{size} bytes, more than the limit of {MAX_MANIFEST_BYTES}")
+        data = file.read(MAX_MANIFEST_BYTES + 1)  # a file that grows, or a pipe: never more than the limit
+    if len(data) > MAX_MANIFEST_BYTES:
+        raise _TooBig(None, f"more than the limit of {MAX_MANIFEST_BYTES} bytes")
+    return data.decode("utf-8")
+
+
 def _read(folder: Path, tz: tzinfo | None) -> _Reading:
     manifest_path = folder / MANIFEST
     seen = [(manifest_path, _stat(manifest_path))]
     try:
-        text = manifest_path.read_text(encoding="utf-8")
+        text = _manifest_text(manifest_path)
+    except _TooBig as exc:
+        return _Reading(None, [Problem(manifest_path, None, None, f"too large: {exc.message}")], tuple(seen))
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         return _Reading(None, [Problem(manifest_path, None, None, f"cannot read: {reason}")], tuple(seen))
-    loader = yaml.SafeLoader(text)
+    loader = _CountingLoader(text)
     try:
         node = loader.get_single_node()
         document = loader.construct_document(node) if node is not None else None
+    except _TooBig as exc:
+        return _Reading(None, [Problem(manifest_path, yaml_error_line(exc), None, f"too large: {exc.message}")],
+                        tuple(seen))
     except yaml.YAMLError as exc:
         broken = Problem(manifest_path, yaml_error_line(exc), None,
                          f"not valid YAML: {getattr(exc, 'problem', None) or exc}")
@@ -616,6 +721,18 @@ def load_pack(folder: Path, tz: tzinfo | None = None) -> ContentPack:
 # --------------------------------------------------------------------------- the pack in use
 
 
+@dataclass(frozen=True)
+class PackUpdate:
+    """What :meth:`ContentLibrary.read_changes` found, for :meth:`ContentLibrary.adopt` to take into use.
+
+    ``reading`` is the folder's; ``fallback`` the last good copy, read because nothing is in use yet and the
+    folder's pack cannot be used.
+    """
+
+    reading: _Reading
+    fallback: ContentPack | None = None
+
+
 class ContentLibrary:
     """The pack the kiosk shows, kept up to date with its folder.
 
@@ -623,70 +740,88 @@ class ContentLibrary:
     :param last_good: where every good pack is copied (``[content] last_good``); at start, the copy there
         is used when the folder's pack is broken or missing.
     :param tz: the store's time zone, for schedules.
+    :param load: read the folder now (the default). The kiosk passes False and reads it in a worker thread:
+        :meth:`read_changes` there, :meth:`adopt` on the UI thread.
 
     ``current`` is the pack in use (:meth:`ContentPack.empty` without one), ``error`` the problems of the
     folder's pack when it cannot be used (else None), ``revision`` counts the packs taken into use.
     """
 
-    def __init__(self, folder: Path | None, last_good: Path | None = None, tz: tzinfo | None = None):
+    def __init__(self, folder: Path | None, last_good: Path | None = None, tz: tzinfo | None = None, *,
+                 load: bool = True):
         self.folder = Path(folder) if folder is not None else None
         self.last_good = Path(last_good) if last_good is not None else None
         self.tz = tz
         self.current = ContentPack.empty()
         self.error: str | None = None
         self.revision = 0
-        self._seen: tuple = ()
-        if self.folder is None:
-            return
-        reading = self._read()
-        if reading.pack is not None:
-            self._use(reading.pack)
-            return
-        if self.last_good is not None and (self.last_good / MANIFEST).exists():
-            try:
-                pack = load_pack(self.last_good, tz)
-            except ContentError as exc:
-                logger.error("the last good content pack is not usable either:\n%s", exc)
-            else:
-                logger.warning("using the last good content pack %s %s from %s", pack.name, pack.version,
-                               self.last_good)
-                self.current, self.revision = pack, self.revision + 1
+        self._seen: tuple | None = None  # None: the folder was never read
+        if load:
+            self.refresh()
 
     def refresh(self) -> bool:
-        """Read the folder again if the manifest or a medium it names changed (mtime or size).
+        """Read the folder again if the manifest or a medium it names changed (mtime or size), and take a good
+        pack into use; :meth:`read_changes` then :meth:`adopt`, in the caller's thread.
 
         A broken pack is logged (file:line: key: problem) and the one in use kept.
 
         :returns: True when another pack is now in use.
         """
-        if self.folder is None or all(_stat(path) == stat for path, stat in self._seen):
-            return False
-        reading = self._read()
-        if reading.pack is None:
-            return False
-        self._use(reading.pack)
-        return True
+        return self.adopt(self.read_changes())
 
-    def _read(self) -> _Reading:
-        assert self.folder is not None, "callers return early without a folder"
+    def read_changes(self) -> PackUpdate | None:
+        """The folder's pack read again when any file of it changed, else None; safe in a worker thread.
+
+        It reads files only and changes nothing the kiosk shows: a good pack is copied to ``last_good`` here
+        (so the copying does not hold up the UI either), and taken into use by :meth:`adopt`. While nothing is
+        in use (at start) and the folder's pack cannot be used, the last good copy is read instead.
+        """
+        seen = self._seen
+        if self.folder is None or (seen is not None and all(_stat(path) == stat for path, stat in seen)):
+            return None
         reading = _read(self.folder, self.tz)
-        self._seen = reading.seen
-        if reading.pack is None:
-            self.error = "\n".join(str(problem) for problem in reading.problems)
-            logger.error("content pack in %s not used (%s):\n%s", self.folder,
-                         f"keeping {self.current.name} {self.current.version}" if self.current
-                         else "showing the built-in texts", self.error)
-        return reading
-
-    def _use(self, pack: ContentPack) -> None:
-        self.current, self.error, self.revision = pack, None, self.revision + 1
-        logger.info("content pack %s %s in use (%d attract items, %d carousels, %d instructions)", pack.name,
-                    pack.version, len(pack.attract_items), len(pack.all_carousels), len(pack.instructions))
-        if self.last_good is not None:
+        if reading.pack is not None:
+            if self.last_good is not None:
+                try:
+                    save_copy(reading.pack, self.last_good)
+                except OSError as exc:
+                    logger.warning("could not keep a copy of content pack %s in %s: %s", reading.pack.name,
+                                   self.last_good, exc)
+            return PackUpdate(reading)
+        fallback = None
+        if not self.current and self.last_good is not None and (self.last_good / MANIFEST).exists():
             try:
-                save_copy(pack, self.last_good)
-            except OSError as exc:
-                logger.warning("could not keep a copy of content pack %s in %s: %s", pack.name, self.last_good, exc)
+                fallback = load_pack(self.last_good, self.tz)
+            except ContentError as exc:
+                logger.error("the last good content pack is not usable either:\n%s", exc)
+        return PackUpdate(reading, fallback)
+
+    def adopt(self, update: PackUpdate | None) -> bool:
+        """Take what :meth:`read_changes` found into use; on the thread that reads ``current`` (the UI's).
+
+        :returns: True when another pack is now in use.
+        """
+        if update is None:
+            return False
+        reading = update.reading
+        self._seen = reading.seen
+        if reading.pack is not None:
+            pack = reading.pack
+            self.current, self.error, self.revision = pack, None, self.revision + 1
+            logger.info("content pack %s %s in use (%d attract items, %d carousels, %d instructions)", pack.name,
+                        pack.version, len(pack.attract_items), len(pack.all_carousels), len(pack.instructions))
+            return True
+        self.error = "\n".join(str(problem) for problem in reading.problems)
+        logger.error("content pack in %s not used (%s):\n%s", self.folder,
+                     f"keeping {self.current.name} {self.current.version}" if self.current
+                     else "showing the built-in texts", self.error)
+        if update.fallback is not None and not self.current:
+            pack = update.fallback
+            logger.warning("using the last good content pack %s %s from %s", pack.name, pack.version,
+                           self.last_good)
+            self.current, self.revision = pack, self.revision + 1
+            return True
+        return False
 
 
 def _listing(folder: Path, files: Iterable[str]) -> list[tuple[str, tuple[int, int] | None]]:

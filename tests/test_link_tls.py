@@ -81,7 +81,7 @@ def tls_config(port, folder):
 def test_agent_connects_over_tls_with_credentials_from_credentials_directory(tls_broker, tmp_path):
     _broker, port, folder = tls_broker
     secrets = tmp_path / "credentials"
-    secrets.mkdir()
+    secrets.mkdir(mode=0o700)  # as systemd makes it: secrets others could read are refused
     (secrets / "mqtt-username").write_text("kiosk-1\n")
     (secrets / "mqtt-password").write_text("s3cret\n")
     agent = Agent(tls_config(port, folder), Credentials({"CREDENTIALS_DIRECTORY": str(secrets)}))

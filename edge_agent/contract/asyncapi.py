@@ -17,9 +17,11 @@ from __future__ import annotations
 import copy
 import json
 import logging
+import typing
 from typing import Any
 
 import yaml
+from pydantic import BaseModel
 
 from ..config import MqttConfig
 from ..errors import ContractError
@@ -40,7 +42,7 @@ from .catalogue import (
     TOPIC_PLACEHOLDER,
     Message,
 )
-from .codec import encode, encode_response, json_schema
+from .codec import MESSAGE_LIMIT, encode, encode_response, json_schema
 from .envelope import ResponseEnvelope
 from .payloads_device import StatePayload
 from .types import DeliveryClass
@@ -108,6 +110,7 @@ def build_document() -> dict[str, Any]:
             "description": _description(),
             "license": {"name": "Apache-2.0", "url": "https://www.apache.org/licenses/LICENSE-2.0"},
             "tags": _info_tags(),
+            "x-message-size-limit": MESSAGE_LIMIT,
         },
         "defaultContentType": "application/json",
         "servers": _servers(),
@@ -163,6 +166,21 @@ the same `transaction`. A bad request gets an error response, never silence.
 **QoS and retain.** QoS 1 unless an operation says otherwise; QoS 0: {qos0}.
 Retained: {retained} only; the retained `offline` state is the agent's last
 will.
+
+**Limits.** A message is at most {MESSAGE_LIMIT} bytes ({MESSAGE_LIMIT // 1024} KiB) as
+sent (`x-message-size-limit`, here and on every message); a bigger one is
+refused unread and not applied, and the agent reports one it receives in an
+`event/error` whose reason names the limit. The `maxItems` of a batch push
+(`catalogue`, `price-list`, `offers`, `purchase-history`) bound what one
+message may hold, not what fits in {MESSAGE_LIMIT // 1024} KiB: a batch larger than the
+size limit must be split into several messages, each applied on its own.
+Splitting changes nothing, as the records of a batch are versioned and
+upserted one by one, never replaced as a set (`edge-agent central push`
+splits by size and by `maxItems`). A record is never split: an offer's
+`targeting.customers` replace that offer's named customers as a whole, so an
+offer with all its named customers must fit one message (5,000 ids of 32 hex
+digits take about 185 kB; name more customers through a segment).
+`customer`, `card-link` and `order` carry one record a message.
 
 **Personal data** (messages tagged `personal-data`) is never retained on the
 broker and never bridged out of the store: outside the store customers only
@@ -331,12 +349,37 @@ def _message(message: Message, schemas: dict[str, Any]) -> dict[str, Any]:
         "summary": message.summary,
         "contentType": "application/json",
         "tags": _tags(message),
+        "description": _limit_text(message),
         "payload": _embed(json_schema(message), schemas, message.name),
         "examples": _examples(message),
+        "x-message-size-limit": MESSAGE_LIMIT,
     }
     if message.response is not None or message.model is ResponseEnvelope:
         document["correlationId"] = {"$ref": "#/components/correlationIds/transaction"}
     return document
+
+
+def _limit_text(message: Message) -> str:
+    """The size limit as every message's description states it; for a batch push, how to send more."""
+    text = f"At most {MESSAGE_LIMIT} bytes encoded; a bigger message is refused unread and not applied."
+    if message in PUSHES.values() and _is_batch(message):
+        for name, field in message.model.model_fields.items():
+            most = next((rule.max_length for rule in field.metadata if getattr(rule, "max_length", None)), None)
+            text += f" `{name}` holds at most {most} records."
+        text += (f" A batch larger than {MESSAGE_LIMIT} bytes must be split into several messages, each applied "
+                 "on its own: every record is upserted by its own version, never replaced as a set.")
+    if message is PUSHES["offers"]:
+        text += (" One offer is never split: its `targeting.customers` replace the offer's named customers as a "
+                 "whole, so an offer with all of them must fit one message.")
+    return text
+
+
+def _is_batch(message: Message) -> bool:
+    """Whether ``message`` is a batch: every field a list of records (catalogue, prices, offers, history)."""
+    fields = message.model.model_fields.values()
+    return bool(fields) and all(typing.get_origin(field.annotation) is list
+                                and isinstance(item := typing.get_args(field.annotation)[0], type)
+                                and issubclass(item, BaseModel) for field in fields)
 
 
 # --------------------------------------------------------------------------- examples

@@ -316,7 +316,10 @@ class Targeting(Payload):
     price_groups: list[Identifier] = Field(default_factory=list, max_length=100)
     segments: list[Identifier] = Field(default_factory=list, max_length=100)
     customers: list[CustomerId] = Field(default_factory=list, max_length=5000,
-                                        description="Named customers (pseudonymous ids).")
+                                        description="Named customers (pseudonymous ids). Each version of "
+                                                    "the offer replaces them as a whole, so the offer with all "
+                                                    "of them must fit one message (5,000 ids of 32 hex digits "
+                                                    "take about 185 kB).")
 
     @model_validator(mode="after")
     def _audience(self) -> Targeting:
