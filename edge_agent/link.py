@@ -12,9 +12,14 @@ Threads, each named:
   that publishes may be waited on from there).
 * ``outbox-drain`` hands waiting events to the client (QoS 1, up to
   ``window`` unacknowledged) and deletes them after their PUBACK.
-* ``mqtt-inbox`` processes received messages one at a time, in arrival
-  order, and acknowledges each (manual PUBACK) only after it was handled, so
-  a message accepted by the broker is not lost if the agent dies.
+* ``mqtt-inbox`` processes received messages one at a time and acknowledges
+  each (manual PUBACK) only after it was handled, so a message accepted by
+  the broker is not lost if the agent dies. Its intake has two lanes
+  (:class:`Intake`): device commands (``request/ping``, ``get-config``,
+  ``set-log-level``) and the link's probe go ahead of bulk work (pushes, the
+  kiosk's requests), so a liveness check is answered in milliseconds while
+  a catalogue is being applied; each lane keeps arrival order (pushes are
+  applied in order), and bulk work is never starved.
 
 The session is persistent (``clean_session=False``): what central pushes
 while the agent is offline waits on the broker (with its persistence on).
@@ -23,7 +28,6 @@ while the agent is offline waits on the broker (with its persistence on).
 from __future__ import annotations
 
 import logging
-import queue
 import ssl
 import threading
 import time
@@ -74,6 +78,54 @@ class Received:
 Handler = Callable[[Received], None]
 
 
+class Intake:
+    """The inbox's queue in two lanes: device commands ahead of bulk work, each lane first in, first out.
+
+    A message is a command when its topic starts with ``command_prefix`` (the device's
+    ``…/request/``, not the kiosk's ``…/local/request/``) or is ``probe``. :meth:`get` takes a
+    waiting command first, but after ``burst`` commands in a row with bulk work waiting, one bulk
+    item: a flood of commands slows bulk work down, never stops it. ``None`` (the stop mark) goes
+    behind the bulk work queued before it.
+
+    :param priority: False puts everything in one lane, in arrival order (what benchmarks compare with).
+    """
+
+    def __init__(self, command_prefix: str, probe: str, burst: int = 8, priority: bool = True):
+        self.command_prefix = command_prefix
+        self.probe = probe
+        self.burst = burst
+        self.priority = priority
+        self._commands: deque[Received] = deque()
+        self._bulk: deque[Received | None] = deque()
+        self._in_a_row = 0
+        self._ready = threading.Condition()
+
+    def is_command(self, topic: str) -> bool:
+        return topic.startswith(self.command_prefix) or topic == self.probe
+
+    def put(self, item: Received | None) -> None:
+        with self._ready:
+            if self.priority and item is not None and self.is_command(item.topic):
+                self._commands.append(item)
+            else:
+                self._bulk.append(item)
+            self._ready.notify()
+
+    def get(self) -> Received | None:
+        """The next message to handle (None: stop), waiting for one."""
+        with self._ready:
+            self._ready.wait_for(lambda: self._commands or self._bulk)
+            if self._commands and not (self._bulk and self._in_a_row >= self.burst):
+                self._in_a_row = self._in_a_row + 1 if self._bulk else 0
+                return self._commands.popleft()
+            self._in_a_row = 0
+            return self._bulk.popleft()
+
+    def __len__(self) -> int:
+        with self._ready:
+            return len(self._commands) + len(self._bulk)
+
+
 class Link:
     """Keeps a connection to the broker, drains the outbox over it and delivers received messages.
 
@@ -104,7 +156,7 @@ class Link:
         self._connected = threading.Event()
         self._ended = threading.Event()
         self._first_attempt_done = threading.Event()
-        self._inbox: queue.Queue[Received | None] = queue.Queue()
+        self._inbox = Intake(self.topics.device_root + "/request/", self.topics.probe)
         self._drain = _Drainer(outbox, config.outbox.window)
         outbox.add_listener(self._drain.wake)
         self._threads: list[threading.Thread] = []
@@ -117,6 +169,11 @@ class Link:
             thread = threading.Thread(target=target, name=name, daemon=True)
             thread.start()
             self._threads.append(thread)
+
+    @property
+    def intake(self) -> Intake:
+        """The received messages waiting for the ``mqtt-inbox`` thread."""
+        return self._inbox
 
     def wait_first_attempt(self, timeout: float | None = None) -> bool:
         """Wait until the first connection attempt succeeded or failed."""
