@@ -24,7 +24,6 @@ import _common as common
 
 from edge_agent.contract import COMMANDS, PUSHES, Topics, encode, gtin_check_digit, new_id
 
-
 MARK = 987654321987  # the version in the push templates, replaced in each push
 
 

@@ -218,11 +218,11 @@ def main() -> int:
             common.median([len(r["load"]) for r in results["fifo"]]), "pings", None, "info", None),
         Row("error responses to kiosk requests (all rounds)", errors, None, "responses", None, "info", None),
     ]
-    notes = [f"{rounds} rounds x {load_s:.0f} s under load (after {warmup_s:.0f} s of warm-up) and {idle_s:.0f} s "
-             f"idle per agent; load: 64 kiosk product requests outstanding and 10 catalogue pushes of 500 records a second; "
-             f"{PRODUCTS:,} products; Mosquitto with the shipped max_inflight_messages 100",
-             "ours = agent with the command lane; baselines: the same agent idle, and with one lane (--fifo) "
-             "under the same load; idle figures pool both agents"]
+    notes = [(f"{rounds} rounds x {load_s:.0f} s under load (after {warmup_s:.0f} s of warm-up) and {idle_s:.0f} s "
+              "idle per agent; load: 64 kiosk product requests outstanding and 10 catalogue pushes of 500 records "
+              f"a second; {PRODUCTS:,} products; Mosquitto with the shipped max_inflight_messages 100"),
+             ("ours = agent with the command lane; baselines: the same agent idle, and with one lane (--fifo) "
+              "under the same load; idle figures pool both agents")]
     return common.finish("ping under load: request/ping round trip while the agent is saturated", args, rows, notes)
 
 

@@ -12,14 +12,14 @@ Threads, each named:
   that publishes may be waited on from there).
 * ``outbox-drain`` hands waiting events to the client (QoS 1, up to
   ``window`` unacknowledged) and deletes them after their PUBACK.
-* ``mqtt-inbox`` processes received messages one at a time and acknowledges
-  each (manual PUBACK) only after it was handled, so a message accepted by
-  the broker is not lost if the agent dies. Its intake has two lanes
-  (:class:`Intake`): device commands (``request/ping``, ``get-config``,
-  ``set-log-level``) and the link's probe go ahead of bulk work (pushes, the
-  kiosk's requests), so a liveness check is answered in milliseconds while
-  a catalogue is being applied; each lane keeps arrival order (pushes are
-  applied in order), and bulk work is never starved.
+* ``mqtt-inbox`` processes received messages one at a time, in arrival
+  order, and acknowledges each (manual PUBACK) only after it was handled, so
+  a message accepted by the broker is not lost if the agent dies.
+  ``mqtt-commands`` does the same for device commands (``request/ping``,
+  ``get-config``, ``set-log-level``) and the link's probe, their own lane of
+  the intake (:class:`Intake`): a liveness check is answered in milliseconds
+  while a catalogue is being applied, and bulk work (pushes, the kiosk's
+  requests) keeps its order and never waits for commands.
 
 The session is persistent (``clean_session=False``): what central pushes
 while the agent is offline waits on the broker (with its persistence on).
@@ -79,25 +79,25 @@ Handler = Callable[[Received], None]
 
 
 class Intake:
-    """The inbox's queue in two lanes: device commands ahead of bulk work, each lane first in, first out.
+    """The inbox's queue in two lanes, each first in, first out: device commands, and bulk work.
 
-    A message is a command when its topic starts with ``command_prefix`` (the device's
-    ``…/request/``, not the kiosk's ``…/local/request/``) or is ``probe``. :meth:`get` takes a
-    waiting command first, but after ``burst`` commands in a row with bulk work waiting, one bulk
-    item: a flood of commands slows bulk work down, never stops it. ``None`` (the stop mark) goes
-    behind the bulk work queued before it.
+    A message is a command when its topic starts with ``command_prefix`` (the device's ``…/request/``:
+    ``ping``, ``get-config``, ``set-log-level``; not the kiosk's ``…/local/request/``) or is ``probe``.
+    The link serves each lane with its own thread, so a command never waits behind bulk work (a
+    500-record catalogue push takes tens of ms to apply), and bulk work never waits for commands.
+    ``None`` (the stop mark) ends both lanes, behind what was queued before it.
 
-    :param priority: False puts everything in one lane, in arrival order (what benchmarks compare with).
+    :param priority: False puts everything in the bulk lane, in arrival order (the behaviour before the
+        lane; what the benchmarks compare with).
     """
 
-    def __init__(self, command_prefix: str, probe: str, burst: int = 8, priority: bool = True):
+    COMMANDS, BULK = "commands", "bulk"
+
+    def __init__(self, command_prefix: str, probe: str, priority: bool = True):
         self.command_prefix = command_prefix
         self.probe = probe
-        self.burst = burst
         self.priority = priority
-        self._commands: deque[Received] = deque()
-        self._bulk: deque[Received | None] = deque()
-        self._in_a_row = 0
+        self._lanes: dict[str, deque[Received | None]] = {self.COMMANDS: deque(), self.BULK: deque()}
         self._ready = threading.Condition()
 
     def is_command(self, topic: str) -> bool:
@@ -105,25 +105,25 @@ class Intake:
 
     def put(self, item: Received | None) -> None:
         with self._ready:
-            if self.priority and item is not None and self.is_command(item.topic):
-                self._commands.append(item)
+            if item is None:
+                for lane in self._lanes.values():
+                    lane.append(None)
+            elif self.priority and self.is_command(item.topic):
+                self._lanes[self.COMMANDS].append(item)
             else:
-                self._bulk.append(item)
-            self._ready.notify()
+                self._lanes[self.BULK].append(item)
+            self._ready.notify_all()
 
-    def get(self) -> Received | None:
-        """The next message to handle (None: stop), waiting for one."""
+    def get(self, lane: str = BULK) -> Received | None:
+        """The next message of ``lane`` (None: stop), waiting for one."""
         with self._ready:
-            self._ready.wait_for(lambda: self._commands or self._bulk)
-            if self._commands and not (self._bulk and self._in_a_row >= self.burst):
-                self._in_a_row = self._in_a_row + 1 if self._bulk else 0
-                return self._commands.popleft()
-            self._in_a_row = 0
-            return self._bulk.popleft()
+            queued = self._lanes[lane]
+            self._ready.wait_for(lambda: queued)
+            return queued.popleft()
 
     def __len__(self) -> int:
         with self._ready:
-            return len(self._commands) + len(self._bulk)
+            return sum(len(lane) for lane in self._lanes.values())
 
 
 class Link:
@@ -164,9 +164,9 @@ class Link:
     # ------------------------------------------------------------------ lifecycle
 
     def start(self) -> None:
-        for target, name in ((self._supervise, "mqtt-supervisor"), (self._drain.run, "outbox-drain"),
-                             (self._work, "mqtt-inbox")):
-            thread = threading.Thread(target=target, name=name, daemon=True)
+        for target, name, args in ((self._supervise, "mqtt-supervisor", ()), (self._drain.run, "outbox-drain", ()),
+                                   (self._work, "mqtt-inbox", ()), (self._work, "mqtt-commands", (Intake.COMMANDS,))):
+            thread = threading.Thread(target=target, name=name, args=args, daemon=True)
             thread.start()
             self._threads.append(thread)
 
@@ -325,9 +325,9 @@ class Link:
         payload = cast(bytes, message.payload)
         self._inbox.put(Received(client, message.topic, payload, message.mid, message.qos, message.retain))
 
-    def _work(self) -> None:
+    def _work(self, lane: str = Intake.BULK) -> None:
         while True:
-            item = self._inbox.get()
+            item = self._inbox.get(lane)
             if item is None:
                 return
             self.stats.received += 1
