@@ -188,7 +188,7 @@ class BarcodeReader:
     :param enhance: when a picture gives nothing, try once more for the linear retail codes
         (EAN/UPC among ``formats``; all of ``formats`` when there are none) on the picture
         shrunk to at most :data:`ENHANCE_MAX_SIDE` pixels on its longest side, after a local
-        contrast equalisation (CLAHE), upright only. It finds more codes in blurred,
+        contrast equalisation (CLAHE), upright and not inverted only. It finds more codes in blurred,
         low-contrast photos (shrinking a blurred picture sharpens its bars; a small picture
         costs little), at the cost of that second pass on pictures without a code: right for
         single images (the CLI), not needed for video, where the next frame is the next chance.
@@ -226,7 +226,8 @@ class BarcodeReader:
                 self._clahe = cv2.createCLAHE(clipLimit=2.0, tileGridSize=(8, 8))
             scale = ENHANCE_MAX_SIDE / max(grey.shape)
             small = grey if scale >= 1 else cv2.resize(grey, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-            codes = self._read(self._clahe.apply(small), self._zx_enhanced, False)
+            # Upright and not inverted: the first pass tried those on the whole picture already.
+            codes = self._read(self._clahe.apply(small), self._zx_enhanced, False, try_invert=False)
             if scale < 1:  # corners in the picture's own pixels
                 codes = [Code(code.format, code.text, tuple((round(x / scale), round(y / scale))
                                                             for x, y in code.position)) for code in codes]
@@ -238,19 +239,18 @@ class BarcodeReader:
         :raises OSError: when the file cannot be read or is not an image.
         """
         import cv2
-        import numpy as np
 
-        data = Path(path).read_bytes()  # raises FileNotFoundError/PermissionError with the path
-        image = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_GRAYSCALE)
+        image = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
         if image is None:
+            Path(path).read_bytes()  # raises FileNotFoundError/PermissionError/IsADirectoryError with the path
             raise OSError("not an image OpenCV can decode")
         return self.decode(image)
 
-    def _read(self, grey: np.ndarray, formats, try_rotate: bool) -> list[Code]:
+    def _read(self, grey: np.ndarray, formats, try_rotate: bool, try_invert: bool = True) -> list[Code]:
         seen: set[tuple[str, str]] = set()
         codes = []
         found = self._zx.read_barcodes(grey, formats=formats, text_mode=self._zx.TextMode.Plain,
-                                       try_rotate=try_rotate)
+                                       try_rotate=try_rotate, try_invert=try_invert)
         for barcode in found:
             name = self._names.get(barcode.format) or self._names.get(barcode.symbology) or str(barcode.format)
             key = (name, barcode.text)
