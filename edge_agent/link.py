@@ -98,31 +98,34 @@ class Intake:
         self.probe = probe
         self.priority = priority
         self._lanes: dict[str, deque[Received | None]] = {self.COMMANDS: deque(), self.BULK: deque()}
-        self._ready = threading.Condition()
+        # One lock, a condition per lane: a message wakes only its own lane's thread (waking both for each of
+        # thousands of bulk messages a second would cost GIL hand-overs).
+        self._lock = threading.Lock()
+        self._ready = {lane: threading.Condition(self._lock) for lane in self._lanes}
 
     def is_command(self, topic: str) -> bool:
         return topic.startswith(self.command_prefix) or topic == self.probe
 
     def put(self, item: Received | None) -> None:
-        with self._ready:
+        with self._lock:
             if item is None:
-                for lane in self._lanes.values():
-                    lane.append(None)
-            elif self.priority and self.is_command(item.topic):
-                self._lanes[self.COMMANDS].append(item)
-            else:
-                self._lanes[self.BULK].append(item)
-            self._ready.notify_all()
+                for lane, queued in self._lanes.items():
+                    queued.append(None)
+                    self._ready[lane].notify()
+                return
+            lane = self.COMMANDS if self.priority and self.is_command(item.topic) else self.BULK
+            self._lanes[lane].append(item)
+            self._ready[lane].notify()
 
     def get(self, lane: str = BULK) -> Received | None:
         """The next message of ``lane`` (None: stop), waiting for one."""
-        with self._ready:
-            queued = self._lanes[lane]
-            self._ready.wait_for(lambda: queued)
+        queued = self._lanes[lane]
+        with self._ready[lane]:
+            self._ready[lane].wait_for(lambda: queued)
             return queued.popleft()
 
     def __len__(self) -> int:
-        with self._ready:
+        with self._lock:
             return sum(len(lane) for lane in self._lanes.values())
 
 
