@@ -29,7 +29,7 @@ load 7-11 on 2 cores, per-round wall-clock ratios of the same code ranged
 1.03-1.42x); the wall-clock figure is shown beside it. Targets: decoded >=
 1.0x raw, mean CPU time <= 1.1x raw, 0 false positives.
 
-    .venv/bin/python bench/camera_decode.py [--quick] [--rounds N]
+    .venv/bin/python bench/camera_decode.py [--quick] [--rounds N] [--cv-threads N]
 """
 
 from __future__ import annotations
@@ -82,7 +82,12 @@ def run(decode, images) -> tuple[int, int, float, float]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = common.parser(__doc__.splitlines()[0], rounds=15).parse_args(argv)
+    parser = common.parser(__doc__.splitlines()[0], rounds=15)
+    parser.add_argument("--cv-threads", type=int, default=None,
+                        help="cv2.setNumThreads for both sides (default: OpenCV's own, one per core)")
+    args = parser.parse_args(argv)
+    if args.cv_threads is not None:
+        cv2.setNumThreads(args.cv_threads)
     if not BARCODES.is_dir():
         print(f"no test data at {BARCODES}: clone the project with ../shared beside it", file=sys.stderr)
         return 1
@@ -163,7 +168,8 @@ def main(argv: list[str] | None = None) -> int:
     notes = [(f"{n} images ({positives} with an expected text, {n - positives} false-positive images); "
               f"{unreadable} files OpenCV cannot read were left out of both sides "
               "(falsepositives-1/1x1.webp, 1x100.webp)"),
-             f"zxing-cpp {version('zxing-cpp')}, OpenCV {cv2.__version__}; {common.rounds_of(args)} rounds"]
+             (f"zxing-cpp {version('zxing-cpp')}, OpenCV {cv2.__version__} ({cv2.getNumThreads()} threads); "
+              f"{common.rounds_of(args)} rounds")]
     return common.finish("camera decode: BarcodeReader vs raw zxingcpp.read_barcodes, same formats", args, rows,
                          notes)
 
