@@ -27,6 +27,7 @@ SIZE = "800x480"
 # cost what a kiosk frame with one label would.
 MULTISAMPLES = str(DisplaySection.model_fields["multisamples"].default)
 LABEL_APP = Path(__file__).resolve().parent / "_kivy_label_app.py"
+VIDEO_APP = Path(__file__).resolve().parent / "_kivy_video_app.py"
 
 
 class App:
@@ -72,6 +73,12 @@ def kiosk(xvfb: Xvfb, workdir: Path, port: int, *args: str, name: str = "kiosk")
 def label_app(xvfb: Xvfb, workdir: Path, *args: str, name: str = "label-app") -> App:
     """The baseline Kivy app (``_kivy_label_app.py``): hello world, or a label fed over MQTT."""
     return App(name, [sys.executable, str(LABEL_APP), "--size", SIZE, "--multisamples", MULTISAMPLES, *args],
+               xvfb, workdir)
+
+
+def video_app(xvfb: Xvfb, workdir: Path, video: str, name: str = "video-app") -> App:
+    """The bare video player (``_kivy_video_app.py``) of ``video``, at the kiosk's window size."""
+    return App(name, [sys.executable, str(VIDEO_APP), "--size", SIZE, "--multisamples", MULTISAMPLES, "--video", video],
                xvfb, workdir)
 
 

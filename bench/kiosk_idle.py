@@ -11,13 +11,22 @@ start and end (CPU seconds per second, shown as % of one core) and samples
 ``VmRSS`` (and the peak ``VmHWM``) from ``/proc/<pid>/status``.
 
 When the content pack ``content/tuincentrum/`` exists (``content.yaml``;
-media made by its ``make_media.py``), a second phase measures the kiosk with
-``--content`` on it next to a fresh hello world: images (and possibly a muted
-video) in the attract loop. Its CPU is shown for information when the loop
-holds a video; the CPU target is for the idle kiosk.
+media made by its ``make_media.py``), two more phases run the kiosk with
+``--content``:
 
-Targets: CPU <= 1.2x the hello world (median of the per-window ratios),
-resident memory <= 250 MB.
+* the shipped pack as it is, next to a fresh hello world: its attract loop
+  as scheduled today (images and, for 20 s of every 44 s, a muted video).
+  Information: a video against a label is not like with like.
+* the realistic video case: a copy of the pack whose attract loop is its
+  first video alone (so the video plays all the time), next to a bare
+  ffpyplayer + Kivy video player of the same file at the same size and
+  place (``_kivy_video_app.py``): the same decoding and the same rectangle
+  of video, without the kiosk around it. The kiosk's CPU target is against
+  that baseline.
+
+Targets: CPU <= 1.2x the hello world on the built-in attract, CPU <= 1.5x
+the bare video player with the video attract loop (medians of the
+per-window ratios), resident memory <= 250 MB.
 
     .venv/bin/python bench/kiosk_idle.py [--quick] [--rounds N] [--window S] [-v]
 """
@@ -40,14 +49,16 @@ from tests.support.mosquitto import Mosquitto
 from tests.support.xvfb import Xvfb
 
 TARGET_CPU_RATIO = 1.2
+TARGET_VIDEO_CPU_RATIO = 1.5
 TARGET_RSS_MB = 250.0
 PACK = common.ROOT / "content" / "tuincentrum"
 
 
-def pack_folder(workdir: Path) -> tuple[Path | None, bool, str]:
-    """A copy of the content pack with its media made, whether its attract loop has a video, and a note."""
+def pack_folder(workdir: Path) -> tuple[Path | None, str | None, str]:
+    """A copy of the content pack with its media made, its attract loop's first video (a path in the pack)
+    or None, and a note."""
     if not (PACK / "content.yaml").is_file():
-        return None, False, "content pack content/tuincentrum/ not found: measured the built-in attract only"
+        return None, None, "content pack content/tuincentrum/ not found: measured the built-in attract only"
     import importlib.util
 
     folder = workdir / "tuincentrum"
@@ -61,9 +72,23 @@ def pack_folder(workdir: Path) -> tuple[Path | None, bool, str]:
     import yaml
 
     manifest = yaml.safe_load((folder / "content.yaml").read_text(encoding="utf-8")) or {}
-    text = repr(manifest.get("attract", manifest))
-    video = any(suffix in text for suffix in (".mp4", ".webm", ".mkv", ".mov", ".avi"))
+    video = next((item["video"] for item in manifest.get("attract", []) if "video" in item), None)
     return folder, video, f"content pack: a copy of content/tuincentrum/ with its media built; attract video: {video}"
+
+
+def video_only_pack(folder: Path, video: str, workdir: Path) -> Path:
+    """A copy of the pack at ``folder`` whose attract loop is the item of ``video`` alone, always scheduled."""
+    import yaml
+
+    copy = workdir / "tuincentrum-video"
+    shutil.copytree(folder, copy)
+    manifest = yaml.safe_load((copy / "content.yaml").read_text(encoding="utf-8"))
+    item = next(item for item in manifest["attract"] if item.get("video") == video)
+    item.pop("when", None)
+    manifest["attract"] = [item]
+    (copy / "content.yaml").write_text(yaml.safe_dump(manifest, allow_unicode=True, sort_keys=False),
+                                       encoding="utf-8")
+    return copy
 
 
 def measure(apps: dict[str, gui.App], seconds: float, samples: int = 10) -> dict[str, dict[str, float]]:
@@ -98,19 +123,20 @@ def phase(apps: dict[str, gui.App], windows: int, seconds: float, warmup: float,
     return found
 
 
-def rows_for(label: str, windows: list[dict], subject: str, cpu_target: bool) -> list[Row]:
+def rows_for(label: str, windows: list[dict], subject: str, cpu_target: float | None,
+             baseline: str = "hello") -> list[Row]:
     ours = [w[subject]["cpu"] * 100 for w in windows]
-    raw = [w["hello"]["cpu"] * 100 for w in windows]
+    raw = [w[baseline]["cpu"] * 100 for w in windows]
     ratios = [o / r if r > 0 else float("inf") for o, r in zip(ours, raw, strict=True)]
     ratio = common.median(ratios)
     raster = [w[subject]["raster"] * 100 for w in windows]
-    raw_raster = [w["hello"]["raster"] * 100 for w in windows]
+    raw_raster = [w[baseline]["raster"] * 100 for w in windows]
     rss = [w[subject]["rss"] for w in windows]
-    raw_rss = [w["hello"]["rss"] for w in windows]
-    hwm, raw_hwm = max(w[subject]["hwm"] for w in windows), max(w["hello"]["hwm"] for w in windows)
+    raw_rss = [w[baseline]["rss"] for w in windows]
+    hwm, raw_hwm = max(w[subject]["hwm"] for w in windows), max(w[baseline]["hwm"] for w in windows)
     return [
         Row(f"{label}: CPU", common.median(ours), common.median(raw), "% of a core", ratio,
-            f"<= {TARGET_CPU_RATIO}x" if cpu_target else "info", ratio <= TARGET_CPU_RATIO if cpu_target else None,
+            f"<= {cpu_target}x" if cpu_target else "info", ratio <= cpu_target if cpu_target else None,
             ours, raw),
         Row(f"{label}: CPU of llvmpipe threads", common.median(raster), common.median(raw_raster), "% of a core",
             None, "info", None, raster, raw_raster,
@@ -149,7 +175,7 @@ def main() -> int:
         hello = gui.label_app(xvfb, workdir, name="hello")
         apps += [kiosk, hello]
         found = phase({"kiosk": kiosk, "hello": hello}, windows, seconds, warmup, args.verbose)
-        rows += rows_for("kiosk, built-in attract", found, "kiosk", cpu_target=True)
+        rows += rows_for("kiosk, built-in attract", found, "kiosk", cpu_target=TARGET_CPU_RATIO)
         kiosk.stop()
         hello.stop()
         if folder is not None:
@@ -157,7 +183,20 @@ def main() -> int:
             hello = gui.label_app(xvfb, workdir, name="hello-2")
             apps += [packed, hello]
             found = phase({"pack": packed, "hello": hello}, windows, seconds, warmup, args.verbose)
-            rows += rows_for("kiosk, content pack attract", found, "pack", cpu_target=not video)
+            rows += rows_for("kiosk, content pack attract", found, "pack",
+                             cpu_target=None if video else TARGET_CPU_RATIO)
+            packed.stop()
+            hello.stop()
+        if folder is not None and video is not None:
+            looped = gui.kiosk(xvfb, workdir, broker.port, "--content", str(video_only_pack(folder, video, workdir)),
+                               name="kiosk-video")
+            player = gui.video_app(xvfb, workdir, str(folder / video), name="video-player")
+            apps += [looped, player]
+            found = phase({"video": looped, "player": player}, windows, seconds, warmup, args.verbose)
+            rows += rows_for("kiosk, video attract loop vs bare video player", found, "video",
+                             cpu_target=TARGET_VIDEO_CPU_RATIO, baseline="player")
+            notes.append(f"video attract loop: the pack's {video} alone in the loop; baseline: _kivy_video_app.py "
+                         "(one Kivy Video on ffpyplayer, muted, looping, at the kiosk player's size and place)")
     finally:
         for app in apps:
             app.stop()
@@ -167,8 +206,10 @@ def main() -> int:
         shutil.rmtree(workdir, ignore_errors=True)
     notes.insert(0, f"{windows} windows x {seconds:.0f} s after a {warmup:.0f} s warm-up; kiosk and hello world "
                     f"side by side on one Xvfb, window {gui.SIZE}; agent health every 30 s")
-    notes.append("baseline: hello-world Kivy app (one Label, no MQTT), same window size and display, same time")
-    return common.finish("kiosk idle: CPU and memory vs hello-world Kivy (issue 6)", args, rows, notes)
+    notes.append("baseline of the first two: hello-world Kivy app (one Label, no MQTT), same window size and display, "
+                 "same time")
+    return common.finish("kiosk idle: CPU and memory vs hello-world Kivy and a bare Kivy video player", args, rows,
+                         notes)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,10 @@
 """Run every benchmark, one after the other (never two at once: they would disturb each other).
 
 Every ``bench/*.py`` script except this one and the ``_*.py`` helpers is a
-benchmark: the outbox and latency ones first, then the others by name.
+benchmark: the outbox and latency ones first, then the others by name
+(``camera_decode``, ``kiosk_idle``, ``ping_under_load`` among them; their
+helpers ``_kivy_video_app.py``, ``_ping_agent.py`` and ``_ping_load.py`` are
+started by them).
 
     .venv/bin/python bench/run_all.py [--quick] [--rounds N] [--strict] [--json-dir DIR] [-v] [only ...]
 

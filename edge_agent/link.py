@@ -18,6 +18,11 @@ Threads, each named:
   may hold a message it could not apply for now (a full disk): it is then not
   acknowledged here, the handler acknowledges it once it is applied, and its
   ``retry`` hook is called in this thread when it asks to be.
+  ``mqtt-commands`` does the same for device commands (``request/ping``,
+  ``get-config``, ``set-log-level``) and the link's probe, their own lane of
+  the intake (:class:`Intake`): a liveness check is answered in milliseconds
+  while a catalogue is being applied, and bulk work (pushes, the kiosk's
+  requests) keeps its order and never waits for commands.
 
 The session is persistent (``clean_session=False``): what central pushes
 while the agent is offline waits on the broker (with its persistence on).
@@ -90,6 +95,61 @@ Handler = Callable[[Received], "bool | None"]
 Retry = Callable[[], "float | None"]
 
 
+class Intake:
+    """The inbox's queue in two lanes, each first in, first out: device commands, and bulk work.
+
+    A message is a command when its topic starts with ``command_prefix`` (the device's ``…/request/``:
+    ``ping``, ``get-config``, ``set-log-level``; not the kiosk's ``…/local/request/``) or is ``probe``.
+    The link serves each lane with its own thread, so a command never waits behind bulk work (a
+    500-record catalogue push takes tens of ms to apply), and bulk work never waits for commands.
+    ``None`` (the stop mark) ends both lanes, behind what was queued before it.
+
+    :param priority: False puts everything in the bulk lane, in arrival order (the behaviour before the
+        lane; what the benchmarks compare with).
+    """
+
+    COMMANDS, BULK = "commands", "bulk"
+
+    def __init__(self, command_prefix: str, probe: str, priority: bool = True):
+        self.command_prefix = command_prefix
+        self.probe = probe
+        self.priority = priority
+        self._lanes: dict[str, deque[Received | None]] = {self.COMMANDS: deque(), self.BULK: deque()}
+        # One lock, a condition per lane: a message wakes only its own lane's thread (waking both for each of
+        # thousands of bulk messages a second would cost GIL hand-overs).
+        self._lock = threading.Lock()
+        self._ready = {lane: threading.Condition(self._lock) for lane in self._lanes}
+
+    def is_command(self, topic: str) -> bool:
+        return topic.startswith(self.command_prefix) or topic == self.probe
+
+    def put(self, item: Received | None) -> None:
+        with self._lock:
+            if item is None:
+                for lane, queued in self._lanes.items():
+                    queued.append(None)
+                    self._ready[lane].notify()
+                return
+            lane = self.COMMANDS if self.priority and self.is_command(item.topic) else self.BULK
+            self._lanes[lane].append(item)
+            self._ready[lane].notify()
+
+    def get(self, lane: str = BULK, timeout: float | None = None) -> Received | None:
+        """The next message of ``lane`` (None: stop), waiting for one at most ``timeout`` seconds.
+
+        :raises queue.Empty: when ``timeout`` passed with nothing queued (as :meth:`queue.Queue.get`).
+        """
+        queued = self._lanes[lane]
+        with self._ready[lane]:
+            if not self._ready[lane].wait_for(lambda: queued, timeout):
+                raise queue.Empty
+            return queued.popleft()
+
+    def __len__(self) -> int:
+        with self._lock:
+            return sum(len(lane) for lane in self._lanes.values())
+
+
 class Link:
     """Keeps a connection to the broker, drains the outbox over it and delivers received messages.
 
@@ -131,7 +191,7 @@ class Link:
         self._connected = threading.Event()
         self._ended = threading.Event()
         self._first_attempt_done = threading.Event()
-        self._inbox: queue.Queue[Received | None] = queue.Queue()
+        self._inbox = Intake(self.topics.device_root + "/request/", self.topics.probe)
         self._drain = _Drainer(outbox, config.outbox.window)
         outbox.add_listener(self._drain.wake)
         self._threads: list[threading.Thread] = []
@@ -139,11 +199,16 @@ class Link:
     # ------------------------------------------------------------------ lifecycle
 
     def start(self) -> None:
-        for target, name in ((self._supervise, "mqtt-supervisor"), (self._drain.run, "outbox-drain"),
-                             (self._work, "mqtt-inbox")):
-            thread = threading.Thread(target=target, name=name, daemon=True)
+        for target, name, args in ((self._supervise, "mqtt-supervisor", ()), (self._drain.run, "outbox-drain", ()),
+                                   (self._work, "mqtt-inbox", ()), (self._work, "mqtt-commands", (Intake.COMMANDS,))):
+            thread = threading.Thread(target=target, name=name, args=args, daemon=True)
             thread.start()
             self._threads.append(thread)
+
+    @property
+    def intake(self) -> Intake:
+        """The received messages waiting for the ``mqtt-inbox`` thread."""
+        return self._inbox
 
     def wait_first_attempt(self, timeout: float | None = None) -> bool:
         """Wait until the first connection attempt succeeded or failed."""
@@ -295,11 +360,13 @@ class Link:
         payload = cast(bytes, message.payload)
         self._inbox.put(Received(client, message.topic, payload, message.mid, message.qos, message.retain))
 
-    def _work(self) -> None:
+    def _work(self, lane: str = Intake.BULK) -> None:
+        # Held messages are bulk work (pushes): only the bulk lane's thread retries them.
+        retries = lane == Intake.BULK
         wait: float | None = None
         while True:
             try:
-                item = self._inbox.get(timeout=wait)
+                item = self._inbox.get(lane, timeout=wait)
             except queue.Empty:
                 item = _RETRY_DUE
             if item is None:
@@ -317,7 +384,7 @@ class Link:
                                  locations(exc))
                 if not held:
                     item.acknowledge()
-            wait = self._run_retry()
+            wait = self._run_retry() if retries else None
 
     def _run_retry(self) -> float | None:
         if self._retry is None:

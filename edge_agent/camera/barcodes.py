@@ -56,6 +56,8 @@ FORMATS: dict[str, str] = {
 RETAIL_FORMATS: tuple[str, ...] = ("ean-13", "ean-8", "upc-a", "upc-e")
 DEFAULT_FORMATS: tuple[str, ...] = (*RETAIL_FORMATS, "qr-code")
 GTIN_FORMATS = frozenset(RETAIL_FORMATS)
+# The second pass (enhance) looks at the picture shrunk to at most this many pixels on its longest side.
+ENHANCE_MAX_SIDE = 320
 
 _DIGITS = re.compile(r"[0-9]+")
 # GS1 Digital Link: the primary key AI 01 (GTIN) as a path segment, anywhere after the host.
@@ -183,10 +185,13 @@ class BarcodeReader:
     """Decodes the store's barcode formats with zxing-cpp.
 
     :param formats: our format names (default: EAN-13, EAN-8, UPC-A, UPC-E, QR code).
-    :param enhance: when a picture gives nothing, try once more after a local contrast
-        equalisation (CLAHE). It finds a few more codes in blurred, low-contrast photos at
-        the cost of a second pass on pictures without a code: right for single images (the
-        CLI), not needed for video, where the next frame is the next chance.
+    :param enhance: when a picture gives nothing, try once more for the linear retail codes
+        (EAN/UPC among ``formats``; all of ``formats`` when there are none) on the picture
+        shrunk to at most :data:`ENHANCE_MAX_SIDE` pixels on its longest side, after a local
+        contrast equalisation (CLAHE), upright and not inverted only. It finds more codes in blurred,
+        low-contrast photos (shrinking a blurred picture sharpens its bars; a small picture
+        costs little), at the cost of that second pass on pictures without a code: right for
+        single images (the CLI), not needed for video, where the next frame is the next chance.
     :param try_rotate: let zxing-cpp look for codes at 90/270 degrees too.
     :raises ValueError: for an unknown format name.
     :raises ImportError: when zxing-cpp is not installed.
@@ -200,6 +205,9 @@ class BarcodeReader:
         self._zx = zxingcpp
         self._zx_formats = zxingcpp.BarcodeFormats(
             [getattr(zxingcpp.BarcodeFormat, FORMATS[name]) for name in self.formats])
+        linear = [name for name in self.formats if name in RETAIL_FORMATS] or list(self.formats)
+        self._zx_enhanced = zxingcpp.BarcodeFormats(
+            [getattr(zxingcpp.BarcodeFormat, FORMATS[name]) for name in linear])
         self._names = {getattr(zxingcpp.BarcodeFormat, zx): ours for ours, zx in FORMATS.items()}
         self._try_rotate = try_rotate
         self._clahe: cv2.CLAHE | None = None
@@ -210,13 +218,19 @@ class BarcodeReader:
         :raises ValueError: for an array that is not a 2-D grey or 3/4-channel image.
         """
         grey = _grey(image)
-        codes = self._read(grey)
+        codes = self._read(grey, self._zx_formats, self._try_rotate)
         if not codes and self.enhance:
-            if self._clahe is None:
-                import cv2
+            import cv2
 
+            if self._clahe is None:
                 self._clahe = cv2.createCLAHE(clipLimit=2.0, tileGridSize=(8, 8))
-            codes = self._read(self._clahe.apply(grey))
+            scale = ENHANCE_MAX_SIDE / max(grey.shape)
+            small = grey if scale >= 1 else cv2.resize(grey, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+            # Upright and not inverted: the first pass tried those on the whole picture already.
+            codes = self._read(self._clahe.apply(small), self._zx_enhanced, False, try_invert=False)
+            if scale < 1:  # corners in the picture's own pixels
+                codes = [Code(code.format, code.text, tuple((round(x / scale), round(y / scale))
+                                                            for x, y in code.position)) for code in codes]
         return codes
 
     def decode_file(self, path: str | Path) -> list[Code]:
@@ -225,19 +239,18 @@ class BarcodeReader:
         :raises OSError: when the file cannot be read or is not an image.
         """
         import cv2
-        import numpy as np
 
-        data = Path(path).read_bytes()  # raises FileNotFoundError/PermissionError with the path
-        image = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_GRAYSCALE)
+        image = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
         if image is None:
+            Path(path).read_bytes()  # raises FileNotFoundError/PermissionError/IsADirectoryError with the path
             raise OSError("not an image OpenCV can decode")
         return self.decode(image)
 
-    def _read(self, grey: np.ndarray) -> list[Code]:
+    def _read(self, grey: np.ndarray, formats, try_rotate: bool, try_invert: bool = True) -> list[Code]:
         seen: set[tuple[str, str]] = set()
         codes = []
-        found = self._zx.read_barcodes(grey, formats=self._zx_formats, text_mode=self._zx.TextMode.Plain,
-                                       try_rotate=self._try_rotate)
+        found = self._zx.read_barcodes(grey, formats=formats, text_mode=self._zx.TextMode.Plain,
+                                       try_rotate=try_rotate, try_invert=try_invert)
         for barcode in found:
             name = self._names.get(barcode.format) or self._names.get(barcode.symbology) or str(barcode.format)
             key = (name, barcode.text)

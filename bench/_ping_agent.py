@@ -1,0 +1,54 @@
+"""The edge agent as its own process, for ``ping_under_load.py``: runs until SIGTERM.
+
+    python bench/_ping_agent.py --port 1883 --db agent.db [--fifo]
+
+``--fifo`` turns the link's command lane off (:attr:`edge_agent.link.Intake.priority`): every received
+message waits in one queue in arrival order, as before the lane existed; the benchmark measures both in
+the same run. Prints ``ready`` once connected, and when stopped one JSON line: pushes applied and
+rejected, messages received.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import sys
+import threading
+from pathlib import Path
+
+import _common as common
+
+from edge_agent.agent import Agent
+from edge_agent.credentials import Credentials
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--port", type=int, required=True)
+    p.add_argument("--db", type=Path, required=True)
+    p.add_argument("--fifo", action="store_true", help="one lane in arrival order (no command lane)")
+    args = p.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    agent = Agent(common.agent_config(args.port, args.db), Credentials({}))
+    agent.link.intake.priority = not args.fifo
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    agent.start()
+    try:
+        if not agent.link.wait_connected(20):
+            print("not connected", flush=True)
+            return 1
+        print("ready", flush=True)
+        stop.wait()
+    finally:
+        agent.stop()
+    print(json.dumps({"applied": agent.inbox.applied, "rejected": agent.inbox.rejected,
+                      "received": agent.link.stats.received}), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
