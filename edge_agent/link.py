@@ -191,7 +191,7 @@ class Link:
         self._connected = threading.Event()
         self._ended = threading.Event()
         self._first_attempt_done = threading.Event()
-        self._inbox = Intake(self.topics.device_root + "/request/", self.topics.probe)
+        self._inbox = Intake(self.topics.command_root, self.topics.probe)
         self._drain = _Drainer(outbox, config.outbox.window)
         outbox.add_listener(self._drain.wake)
         self._threads: list[threading.Thread] = []

@@ -452,6 +452,8 @@ class Topics:
         self.scan = SCAN.topic_for(store, device)
         self.shelf = SHELF.topic_for(store, device)
         self.demo = DEMO_CONTROL.topic_for(store, device)
+        #: Where the device commands (ping, get-config, set-log-level) arrive; not the kiosk's local requests.
+        self.command_root = self.device_root + "/request/"
 
     def event(self, name: str) -> str:
         """The topic of event ``name`` (a key of :data:`EVENTS`)."""
@@ -473,7 +475,7 @@ class Topics:
             return "probe", PROBE
         if topic.startswith(self.central_root):
             return "push", PUSHES.get(topic[len(self.central_root):])
-        for prefix in (self.device_root + "/request/", self.device_root + "/local/request/"):
+        for prefix in (self.command_root, self.device_root + "/local/request/"):
             if topic.startswith(prefix):
                 command = COMMANDS.get(topic[len(prefix):])
                 if command is not None and command.topic_for(self.store, self.device) != topic:
