@@ -26,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import sqlite3
+import threading
 import time
 from collections import deque
 from collections.abc import Callable
@@ -60,6 +61,8 @@ class Inbox:
         self._on_probe = on_probe
         self._dedupe_s = dedupe_days * 86400
         self.rejected = 0
+        # The link serves device commands on a thread of their own: rejections come from both.
+        self._count_lock = threading.Lock()
         self.applied = 0
         self.duplicates = 0
         self._held: deque[Received] = deque()  # pushes not applied for now, in arrival order
@@ -210,7 +213,8 @@ class Inbox:
 
     def reject(self, topic: str, message_id: str | None, reason: str) -> None:
         """Log, count and report upstream a message that was not applied."""
-        self.rejected += 1
+        with self._count_lock:
+            self.rejected += 1
         logger.warning("rejected message on %s (id %s): %s", topic, message_id or "unknown", reason)
         try:
             self._outbox.enqueue("error", ErrorEvent(topic=topic[:512], message_id=message_id,

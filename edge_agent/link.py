@@ -192,6 +192,7 @@ class Link:
         self._ended = threading.Event()
         self._first_attempt_done = threading.Event()
         self._inbox = Intake(self.topics.command_root, self.topics.probe)
+        self._received_lock = threading.Lock()
         self._drain = _Drainer(outbox, config.outbox.window)
         outbox.add_listener(self._drain.wake)
         self._threads: list[threading.Thread] = []
@@ -372,7 +373,8 @@ class Link:
             if item is None:
                 return
             if item is not _RETRY_DUE:
-                self.stats.received += 1
+                with self._received_lock:  # two lanes, two threads
+                    self.stats.received += 1
                 held = False
                 try:
                     held = self._on_message_handler(item) is False
