@@ -68,7 +68,7 @@ class Demo:
     def output(self) -> str:
         return "".join(self.lines)
 
-    def wait_for(self, text: str, timeout: float = 30.0, after: int = 0) -> str:
+    def wait_for(self, text: str, timeout: float = 60.0, after: int = 0) -> str:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             for line in self.lines[after:]:

@@ -9,6 +9,7 @@ the demo camera (:mod:`.video`). Keys 1-5 typed in the terminal do the same.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -45,10 +46,16 @@ class DemoControls:
         self.topic = topics.demo
         self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"demo-controls-{topics.store}",
                                   protocol=mqtt.MQTTv311)
+        self._subscribed = threading.Event()
         self.client.on_connect = lambda c, *_: c.subscribe(self.topic, qos=DEMO_CONTROL.qos)
+        self.client.on_subscribe = lambda *_: self._subscribed.set()
         self.client.on_message = self._on_message
         self.client.connect(host, port)
         self.client.loop_start()
+
+    def wait_ready(self, timeout: float) -> bool:
+        """Wait until the broker confirmed the subscription (SUBACK): a control sent before that is lost."""
+        return self._subscribed.wait(timeout)
 
     def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
         if message.topic != self.topic:

@@ -234,6 +234,8 @@ def run_demo(config_path: Path | None = None, state_dir: Path | None = None,
         demo_fixtures = central_push.load(DEMO_FIXTURES, hmac_key=credentials.require_key(STORE_HMAC_KEY))
         central_push.publish(central_push.messages(demo_fixtures, config.store.id), host, port)
         controls = DemoControls(host, port, agent.topics, cards, camera)
+        if not controls.wait_ready(30):
+            logger.warning("the demo controls are not subscribed yet: a demo button may do nothing at first")
         if not kiosk:
             print("no kiosk window (--no-kiosk)", flush=True)
         elif not display_available():
