@@ -2,7 +2,8 @@
 
 Start-up order: database (migrations), link, the offer index (a failure to build
 it is logged and reported, never fatal: the push that corrects it arrives over the
-link), first connection attempt, then ``READY=1`` to systemd. The agent is ready once its database is up and it has
+link), first connection attempt (when it connects: until the broker confirmed its subscriptions, so what is
+pushed from then on arrives), then ``READY=1`` to systemd. The agent is ready once its database is up and it has
 tried the broker once: it keeps working offline (events wait in the outbox),
 so an unreachable broker must not hold the whole service in "activating".
 """
@@ -142,6 +143,8 @@ class Agent:
         self.link.start()
         self._build_offer_index()
         self.link.wait_first_attempt(timeout=self.link.mqtt_config.connect_timeout_s + 1)
+        if self.link.connected and not self.link.wait_subscribed(self.link.mqtt_config.connect_timeout_s):
+            logger.warning("the broker has not confirmed the agent's subscriptions yet")
         if self.reader is not None:
             assert self.sessions is not None, "_setup_sessions makes both"
             self.reader.start(self.sessions.on_tap, self.sessions.on_removed)

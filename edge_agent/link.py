@@ -189,6 +189,10 @@ class Link:
         self._stopping = threading.Event()
         self._client: mqtt.Client | None = None
         self._connected = threading.Event()
+        # Set when the broker confirmed the subscriptions of the current connection (their SUBACK): a push
+        # published before that is not delivered on a store's very first connection (no session yet).
+        self._subscribed = threading.Event()
+        self._subscribe_mid: int | None = None
         self._ended = threading.Event()
         self._first_attempt_done = threading.Event()
         self._inbox = Intake(self.topics.command_root, self.topics.probe)
@@ -217,6 +221,10 @@ class Link:
 
     def wait_connected(self, timeout: float | None = None) -> bool:
         return self._connected.wait(timeout)
+
+    def wait_subscribed(self, timeout: float | None = None) -> bool:
+        """Wait until the broker confirmed this connection's subscriptions (what is pushed from then on arrives)."""
+        return self._subscribed.wait(timeout)
 
     @property
     def connected(self) -> bool:
@@ -283,6 +291,7 @@ class Link:
         client.on_socket_open = set_nodelay
         client.on_connect = self._handle_connect
         client.on_disconnect = self._handle_disconnect
+        client.on_subscribe = self._handle_subscribe
         client.on_message = self._handle_message
         client.on_publish = self._drain.acked
         return client
@@ -305,6 +314,7 @@ class Link:
                 if self._connected.is_set():
                     attempt = 0
                 self._connected.clear()
+                self._subscribed.clear()
                 self._drain.detach()
             self._first_attempt_done.set()
             if self._stopping.is_set():
@@ -331,7 +341,8 @@ class Link:
         self.stats.last_error = None
         logger.info("connected to %s:%d (connection %d)", self.mqtt_config.host, self.mqtt_config.port,
                     self.stats.connections)
-        client.subscribe(self.topics.subscriptions())
+        self._subscribed.clear()
+        _, self._subscribe_mid = client.subscribe(self.topics.subscriptions())
         _, online = encode(STATE, StatePayload(state="online", reason="connected"))
         client.publish(self.topics.state, online, qos=1, retain=True)
         self._connected.set()
@@ -343,11 +354,16 @@ class Link:
         self._drain.attach(client)
         self._first_attempt_done.set()
 
+    def _handle_subscribe(self, client: mqtt.Client, userdata, mid, reason_codes, properties) -> None:
+        if mid == self._subscribe_mid:
+            self._subscribed.set()
+
     def _handle_disconnect(self, client: mqtt.Client, userdata, flags, reason_code, properties) -> None:
         if client is not self._client:
             return
         was_connected = self._connected.is_set()
         self._connected.clear()
+        self._subscribed.clear()
         self._drain.detach()
         if not self._stopping.is_set():
             if was_connected:

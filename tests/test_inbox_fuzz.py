@@ -311,13 +311,16 @@ def wired(fuzzed_agent, mosquitto):
     responses.close()
 
 
-def ping_after(agent, pub, responses) -> None:
-    """Publish a ping and wait for its answer: everything published before it has been handled."""
+def ping_after(agent, pub, responses, rejected: int) -> None:
+    """Publish a ping and wait for its answer, and for ``rejected`` rejections: everything published
+    before has been handled. (The ping alone does not say so: device commands have their own lane, so a
+    ping can be answered before a push sent ahead of it is rejected.)"""
     transaction = f"after-{new_id()[-12:]}"
     pub.publish(COMMANDS["ping"].topic_for(agent.topics.store, agent.topics.device),
                 envelope("request-ping/1", {}, transaction=transaction))
     pub.flush()
     responses.wait_for(lambda ms: any(m.json()["transaction"] == transaction for m in ms), timeout=20)
+    wait_until(lambda: agent.inbox.rejected >= rejected, 60, f"{rejected} rejection(s)")
 
 
 def assert_nothing_raised(caplog) -> None:
@@ -331,7 +334,7 @@ def test_integer_too_long_to_parse_is_rejected_and_request_answered(wired, caplo
     request = f'{{"transaction": "t-digits", "data": {DIGITS}}}'.encode()
     pub.publish(PUSHES["order"].topic_for(agent.topics.store), push)
     pub.publish(COMMANDS["ping"].topic_for(agent.topics.store, agent.topics.device), request)
-    ping_after(agent, pub, responses)
+    ping_after(agent, pub, responses, rejected=2)
     assert agent.inbox.rejected == 2
     answer = [m.json() for m in responses.messages if m.json()["transaction"] in ("t-digits", None)]
     assert answer and answer[0]["status"] == "error"
@@ -346,7 +349,7 @@ def test_integer_too_long_to_parse_is_rejected_and_request_answered(wired, caplo
 def test_request_with_unencodable_transaction_gets_error_response(wired, caplog, payload):
     agent, pub, _errors, responses = wired
     pub.publish(COMMANDS["ping"].topic_for(agent.topics.store, agent.topics.device), payload)
-    ping_after(agent, pub, responses)
+    ping_after(agent, pub, responses, rejected=1)
     assert next(m.json()["status"] for m in responses.messages) == "error"
     assert agent.inbox.rejected == 1
     assert_nothing_raised(caplog)
@@ -370,7 +373,7 @@ def test_rejection_reason_never_echoes_the_payload(wired, caplog, target, docume
     topic = (PUSHES[target].topic_for(agent.topics.store) if target in PUSHES
              else COMMANDS[target].topic_for(agent.topics.store, agent.topics.device))
     pub.publish(topic, json.dumps(document()).encode())
-    ping_after(agent, pub, responses)
+    ping_after(agent, pub, responses, rejected=1)
     assert agent.inbox.rejected == 1
     reports = errors.wait_for(lambda ms: len(ms) >= 1, timeout=20)
     assert MARKER.encode() not in reports[0].payload

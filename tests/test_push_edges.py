@@ -688,7 +688,7 @@ def wired_agent(mosquitto, make_config, agent_process, tmp_path, monkeypatch):
 
 
 def _serving(notifications, process, pub, responses, topics) -> None:
-    """READY=1, and subscribed: a ping is answered (READY follows the first connection, not its SUBACK)."""
+    """READY=1 (which follows the SUBACK of the first connection), and a ping is answered."""
     assert notifications.wait_ready(), process.log()[-2000:]
 
     def pong() -> bool:
