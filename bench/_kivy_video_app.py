@@ -15,6 +15,8 @@ import argparse
 import os
 import signal
 
+from _kivy_window import configure_window
+
 os.environ.setdefault("KIVY_NO_ARGS", "1")
 os.environ.setdefault("KIVY_LOG_MODE", "PYTHON")
 os.environ.setdefault("KIVY_VIDEO", "ffpyplayer")
@@ -28,19 +30,7 @@ def main() -> int:
     p.add_argument("--video", required=True)
     p.add_argument("--multisamples", default="0", choices=["0", "2", "4"])
     args = p.parse_args()
-    width, height = args.size.split("x")
-
-    from kivy.config import Config
-
-    Config.set("graphics", "fullscreen", "0")
-    Config.set("graphics", "width", width)
-    Config.set("graphics", "height", height)
-    Config.set("graphics", "multisamples", args.multisamples)
-    Config.set("graphics", "position", "custom")
-    Config.set("graphics", "left", "0")
-    Config.set("graphics", "top", "0")
-    Config.set("kivy", "exit_on_escape", "0")
-    Config.set("input", "mouse", "mouse,disable_multitouch")
+    configure_window(args.size, args.multisamples)
 
     from kivy.app import App
     from kivy.clock import Clock
