@@ -17,7 +17,7 @@ import time
 import pytest
 
 from edge_agent.cli import _setup_logging
-from edge_agent.nfc.emulator import CardEmulator, Type2Card, Type4Card, free_udp_port, uri_message
+from edge_agent.nfc.emulator import CardEmulator, Type2Card, Type4Card, free_udp_port, nfcpy_can_open, uri_message
 from edge_agent.nfc.emulator import main as emulate_main
 from edge_agent.nfc.reader import CardRead, NfcpyReader
 from edge_agent.redaction import RedactingFilter
@@ -436,3 +436,22 @@ def test_uri_message_round_trips_through_ndeflib():
 
     records = list(ndef.message_decoder(uri_message("https://shop.example/c?picc_data=AA&cmac=BB")))
     assert records[0].iri == "https://shop.example/c?picc_data=AA&cmac=BB"
+
+
+def test_a_port_named_as_a_tcp_service_is_never_handed_to_nfcpy(monkeypatch):
+    """CI once drew 57000 (TCP's ``dircproxy`` in /etc/services): nfcpy's udp.py then failed with
+    ``int('dircproxy')``. getnameinfo names ports by their TCP service, so the UDP table is no guide."""
+    import socket
+
+    named = [p for p in (57000, 80, 22) if not socket.getnameinfo(("127.0.0.1", p), socket.NI_NUMERICHOST)[1].isdigit()]
+    assert all(not nfcpy_can_open("127.0.0.1", p) for p in named)
+    drawn = iter([*named, *named, free_udp_port()])
+    real_socket = socket.socket
+
+    class Probe(real_socket):  # type: ignore[misc,valid-type]
+        def getsockname(self):
+            return ("127.0.0.1", next(drawn))
+
+    monkeypatch.setattr("edge_agent.nfc.emulator.socket.socket", Probe)
+    port = free_udp_port()
+    assert port not in named and nfcpy_can_open("127.0.0.1", port)

@@ -107,16 +107,22 @@ def free_udp_port(host: str = "127.0.0.1") -> int:
     """A free UDP port for nfcpy's simulated reader (``udp:<host>:<port>``) that nfcpy can open.
 
     nfcpy's ``udp.py`` resolves the port with ``getnameinfo()`` without ``NI_NUMERICSERV`` and then calls
-    ``int()`` on it, so a port that has a service name cannot be opened: those are skipped.
+    ``int()`` on it, so a port that has a service name cannot be opened: those are skipped. The check is
+    the very call nfcpy makes (``getnameinfo`` looks the name up as a TCP service, so 57000, TCP's
+    ``dircproxy``, is skipped although it is no UDP service).
     """
     while True:
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
             probe.bind((host, 0))
             port = probe.getsockname()[1]
-        try:
-            socket.getservbyport(port, "udp")
-        except OSError:
+        if nfcpy_can_open(host, port):
             return port
+
+
+def nfcpy_can_open(host: str, port: int) -> bool:
+    """Whether nfcpy's ``udp.py`` turns ``port`` back into a number (it does not for a named service)."""
+    _, service = socket.getnameinfo((host, port), socket.NI_NUMERICHOST)
+    return service.isdigit()
 
 
 def _parse_udp_path(path: str) -> tuple[str, int]:
