@@ -102,7 +102,7 @@ def render_acl(plan: StorePlan) -> str:
         "# its own device (the console and central: every device). No `pattern` line, no wildcard: a pattern",
         "# gives its right to every login. A client's id is its login (use_username_as_clientid), so no login",
         "# can take over another's connection or persistent session. Anything else, anonymous clients included",
-        "# (allow_anonymous false), gets nothing. The bridge this broker runs itself (bridges/central.conf) is",
+        "# (allow_anonymous false), gets nothing. The bridge this broker runs itself (conf.d/central-bridge.conf) is",
         "# not a login: Mosquitto does not apply the ACL to it; its `topic` lines are its rights.",
     ]
     for login in plan.logins:

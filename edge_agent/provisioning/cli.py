@@ -100,7 +100,7 @@ def cmd_provision(args: argparse.Namespace) -> int:
     except ValueError as error:
         raise EdgeAgentError(str(error)) from None
     print(f"store {plan.store}: {len(plan.devices)} device(s), {len(plan.logins)} login(s) written to {args.out}")
-    print("bridge to central: " + ("ready (mosquitto/bridges/central.conf)" if done.bridge_ready else
+    print("bridge to central: " + ("ready (mosquitto/conf.d/central-bridge.conf)" if done.bridge_ready else
                                    "waiting for its certificate: have central sign mosquitto/certs/bridge.csr, "
                                    "or run again with --central-ca"))
     return EXIT_OK

@@ -6,7 +6,7 @@ The folder (``out``)::
       conf.d/connected-store.conf   the broker (listeners on loopback and the LAN address, logins, ACL)
       connected-store.acl           every login's topics, from the contract
       connected-store.passwd        PBKDF2-SHA512 hashes (owner only)
-      bridges/central.conf          the TLS bridge to central (only once its certificate is signed)
+      conf.d/central-bridge.conf    the TLS bridge to central (only once its certificate is signed)
       certs/broker.pem, broker.key  the LAN listener's server certificate (store CA), key owner only
       certs/store-ca.pem            the store CA's certificate
       certs/central-ca.pem          central's CA (to check central), with the bridge's
@@ -102,7 +102,7 @@ class ProvisionedStore:
     """What :func:`provision_store` wrote.
 
     :ivar passwords: login -> password (also in the credentials folders).
-    :ivar bridge_ready: whether the bridge's certificate is signed and ``bridges/central.conf`` written.
+    :ivar bridge_ready: whether the bridge's certificate is signed and ``conf.d/central-bridge.conf`` written.
     """
 
     plan: StorePlan
@@ -219,11 +219,10 @@ def provision_store(plan: StorePlan, out: Path, *, central_ca: CertificateAuthor
         write_public(etc / CENTRAL_CA, central_ca.issued.cert_pem)
     if (etc / BRIDGE_CERT).exists() and (etc / CENTRAL_CA).exists():
         bridge_ready = True
-        (etc / "bridges").mkdir(exist_ok=True)
         (etc / BRIDGE_CONF).write_text(render_bridge_conf(plan))
         (out / PENDING_BRIDGE).unlink(missing_ok=True)
     else:
-        (etc / "bridges").mkdir(exist_ok=True)
+        (etc / BRIDGE_CONF).unlink(missing_ok=True)
         (out / "pending").mkdir(exist_ok=True)
         (out / PENDING_BRIDGE).write_text(render_bridge_conf(plan))
         logger.warning("the bridge to central waits for its certificate: have central sign %s, or provision "

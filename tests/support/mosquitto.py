@@ -12,7 +12,7 @@ session survive a broker restart, as in production (config/mosquitto/).
 (both listeners on loopback: :attr:`Mosquitto.tls_port` is the LAN listener's),
 paths, the LAN listener's certificate (a test store CA, :attr:`Mosquitto.ca_path`)
 and the password file (made from the logins given) replaced, the shipped ACL
-and, when asked, a bridge in its ``include_dir``.
+and, when asked, a bridge after it (as conf.d/central-bridge.conf).
 
 :meth:`Mosquitto.provisioned` runs what ``edge-agent broker provision`` wrote,
 unchanged: Debian's layout (a main file that includes ``conf.d``), the test
@@ -107,7 +107,7 @@ class Mosquitto:
         :param workdir: its folder (persistence, log, password file, ``include_dir``).
         :param logins: user name -> password, written with ``mosquitto_passwd``.
         :param acl: the ACL file; the shipped one by default.
-        :param bridge: a bridge configuration put into the ``include_dir``.
+        :param bridge: a bridge configuration (as conf.d/central-bridge.conf), after the broker's own lines.
         :raises ValueError: when store.conf names a path this helper does not know how to replace.
         """
         broker = cls(port=port, workdir=workdir)
@@ -116,10 +116,6 @@ class Mosquitto:
         # does; tests/test_provisioning_passwords.py checks them against mosquitto_passwd's and the broker.
         broker.passwd_path.write_text(password_file({user: hash_password(password)
                                                      for user, password in logins.items()}))
-        include = broker.workdir / "conf.d"
-        include.mkdir(exist_ok=True)
-        if bridge:
-            (include / "bridge.conf").write_text(bridge)
         certs = broker.workdir / "certs"
         store_ca = CertificateAuthority.create("test store CA")
         broker.ca_path = certs / "store-ca.pem"
@@ -129,7 +125,7 @@ class Mosquitto:
         broker.tls_port = free_port()
         replacement = {"password_file": f"password_file {broker.passwd_path}", "acl_file": f"acl_file {acl}",
                        "persistence_location": f"persistence_location {broker.workdir}/",
-                       "include_dir": f"include_dir {include}", "certfile": f"certfile {certs / 'broker.pem'}",
+                       "certfile": f"certfile {certs / 'broker.pem'}",
                        "keyfile": f"keyfile {certs / 'broker.key'}"}
         lines = ["user root"] if os.geteuid() == 0 else []
         listeners = 0
@@ -147,7 +143,8 @@ class Mosquitto:
                 lines.append(line)
         lines += [f"log_dest file {broker.log_path}", "log_type error", "log_type warning", "log_type notice",
                   "log_type information"]
-        broker.config_path.write_text("\n".join(lines) + "\n")
+        # Where Debian's layout puts it: the bridge's own file in conf.d, read after the broker's.
+        broker.config_path.write_text("\n".join(lines) + "\n" + bridge)
         return broker
 
     @classmethod
