@@ -41,7 +41,6 @@ from edge_agent.contract import (
     EVENTS,
     PUSHES,
     RESPONSES,
-    Message,
     Topics,
     encode,
 )
