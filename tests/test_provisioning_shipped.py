@@ -17,8 +17,8 @@ import pytest
 from pydantic import BaseModel
 
 from edge_agent.cli import run_command
-from edge_agent.contract import ALL_MESSAGES, LOCAL, Message
-from edge_agent.contract.roles import every_right, rights
+from edge_agent.contract import ALL_MESSAGES, LOCAL, Message, Topics
+from edge_agent.contract.roles import Role, every_right, rights
 from edge_agent.provisioning import EXAMPLE
 from edge_agent.provisioning.acl import render_acl, render_central_acl
 from edge_agent.provisioning.examples import shipped
@@ -106,3 +106,37 @@ def test_a_message_the_roles_cannot_place_is_refused_rather_than_guessed():
     odd = Message("odd", 1, Odd, "cs/v1/{store}/{device}/odd", "receive", "Nobody said who sends it.")
     with pytest.raises(ValueError, match="does not say who publishes it"):
         rights(odd)
+
+
+def test_no_local_topic_is_given_to_central_and_nothing_personal_to_the_console():
+    for message in ALL_MESSAGES:
+        right = rights(message)
+        roles = right.publishers | right.subscribers
+        if not message.bridged:
+            assert Role.CENTRAL not in roles, f"{message.name} is local: central may not touch it"
+        if message.personal:
+            assert Role.CONSOLE not in roles, f"{message.name} is personal: not for the console"
+        if message.personal and message.direction == "publish":
+            assert right.subscribers <= {Role.SCREEN}, f"{message.name}: only its own kiosk's screen reads it"
+
+
+def _matches(topic_filter: str, topic: str) -> bool:
+    levels, parts = topic.split("/"), topic_filter.split("/")
+    for index, part in enumerate(parts):
+        if part == "#":
+            return True
+        if index >= len(levels) or part not in ("+", levels[index]):
+            return False
+    return len(parts) == len(levels)
+
+
+def test_what_the_contract_gives_the_agent_to_read_is_what_the_agent_subscribes_to():
+    topics = Topics(EXAMPLE.store, "kiosk-1")
+    filters = [topic_filter for topic_filter, _ in topics.subscriptions()]
+    for message in ALL_MESSAGES:
+        topic = message.topic_for(EXAMPLE.store, "kiosk-1")
+        subscribed = any(_matches(topic_filter, topic) for topic_filter in filters)
+        given = Role.AGENT in rights(message).subscribers
+        assert subscribed == given, (
+            f"{message.name}: the agent {'subscribes to' if subscribed else 'does not subscribe to'} it, "
+            f"the contract {'gives' if given else 'does not give'} it")
