@@ -21,7 +21,7 @@ from edge_agent.contract import ALL_MESSAGES, LOCAL, Message, Topics
 from edge_agent.contract.roles import Role, every_right, rights
 from edge_agent.provisioning import EXAMPLE
 from edge_agent.provisioning.acl import render_acl, render_central_acl
-from edge_agent.provisioning.examples import shipped
+from edge_agent.provisioning.examples import shipped, with_roles_table
 from edge_agent.provisioning.mosquitto_config import render_bridge_conf, render_store_conf
 
 CONFIG = Path(__file__).resolve().parents[1] / "config" / "mosquitto"
@@ -140,3 +140,10 @@ def test_what_the_contract_gives_the_agent_to_read_is_what_the_agent_subscribes_
         assert subscribed == given, (
             f"{message.name}: the agent {'subscribes to' if subscribed else 'does not subscribe to'} it, "
             f"the contract {'gives' if given else 'does not give'} it")
+
+
+def test_the_roles_table_in_docs_broker_md_is_the_generated_one():
+    document = (CONFIG.parents[1] / "docs" / "broker.md").read_text()
+    assert document == with_roles_table(document), (
+        "docs/broker.md's roles table is not the contract's: run "
+        "`edge-agent broker examples --out config/mosquitto --docs docs/broker.md`")
