@@ -112,6 +112,15 @@ def test_a_second_run_keeps_passwords_ca_certificates_and_hashes_and_adds_and_dr
     assert "user shelf-3" not in (etc / ACL_FILE).read_text()
 
 
+def test_a_second_run_with_the_same_devices_changes_no_file(tmp_path):
+    out, central = tmp_path / "store", tmp_path / "central"
+    assert run_command(["broker", "central", "--address", "127.0.0.1", "--stores", STORE, "--out", str(central)]) == 0
+    assert provision(out, "kiosk-1,shelf-3", "--central-ca", str(central)) == 0
+    before = {path: path.read_bytes() for path in out.rglob("*") if path.is_file()}
+    assert provision(out, "kiosk-1,shelf-3", "--central-ca", str(central)) == 0
+    assert {path: path.read_bytes() for path in out.rglob("*") if path.is_file()} == before
+
+
 def test_the_server_certificate_names_the_broker_and_is_made_again_when_the_lan_address_changes(tmp_path):
     out = tmp_path / "store"
     assert provision(out, "kiosk-1", "--hostname", "broker.winkel.lan") == 0
