@@ -19,13 +19,18 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..errors import EdgeAgentError
 from ..problems import EXIT_OK
-from .plan import parse_devices
+
+if TYPE_CHECKING:
+    from .plan import Device
 
 
-def _devices(text: str):
+def _devices(text: str) -> tuple[Device, ...]:
+    from .plan import parse_devices
+
     try:
         return parse_devices(text)
     except ValueError as error:
