@@ -191,6 +191,24 @@ def test_a_bad_address_is_an_error_saying_which_and_nothing_is_written(tmp_path,
     assert not (tmp_path / "store").exists()
 
 
+def test_a_folder_of_another_store_is_refused_untouched(tmp_path, capsys):
+    out = tmp_path / "store"
+    assert provision(out) == 0
+    before = {path: path.read_bytes() for path in out.rglob("*") if path.is_file()}
+    assert run_command(["broker", "provision", "--store", "store-0043", "--devices", "kiosk-1", "--lan-address",
+                        "192.168.43.2", "--out", str(out)]) == 1
+    assert "holds store store-0042's broker, not store-0043's" in capsys.readouterr().err
+    assert {path: path.read_bytes() for path in out.rglob("*") if path.is_file()} == before
+
+
+def test_central_with_a_bad_address_or_store_is_an_error_saying_which(tmp_path, capsys):
+    assert run_command(["broker", "central", "--address", "central.example", "--out", str(tmp_path / "c")]) == 1
+    assert "central's address 'central.example' is not an IP address" in capsys.readouterr().err
+    assert run_command(["broker", "central", "--address", "127.0.0.1", "--stores", "Store_1",
+                        "--out", str(tmp_path / "c")]) == 1
+    assert "store 'Store_1'" in capsys.readouterr().err
+
+
 def test_an_agent_with_a_devices_credentials_folder_connects_over_tls_on_the_lan_listener(tmp_path):
     port, tls_port = free_port(), free_port()
     (tmp_path / "data").mkdir()

@@ -180,8 +180,16 @@ def provision_store(plan: StorePlan, out: Path, *, central_ca: CertificateAuthor
 
     :param central_ca: central's CA, to sign the bridge's client certificate; without it the bridge's key and
         signing request are written and its configuration waits in ``pending/``.
-    :raises ValueError: when a file already in ``out`` cannot be read as what it should be.
+    :raises ValueError: when ``out`` holds another store's broker, or a file already there cannot be read as
+        what it should be.
     """
+    if (out / MANIFEST).exists():
+        try:
+            earlier = json.loads((out / MANIFEST).read_text()).get("store")
+        except (ValueError, AttributeError):
+            raise ValueError(f"{out / MANIFEST}: not what `edge-agent broker provision` writes") from None
+        if earlier != plan.store:
+            raise ValueError(f"{out} holds store {earlier}'s broker, not {plan.store}'s: give another --out")
     out.mkdir(parents=True, exist_ok=True)
     etc = out / "mosquitto"
 
