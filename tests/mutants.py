@@ -359,6 +359,14 @@ MUTANTS: list[tuple[str, str, str, str, str, list[str]]] = [
         "listener {plan.tls_port} {plan.lan_address}\n",
         ["tests/test_broker_acl.py"],
     ),
+    (
+        "B4",
+        "central: a store's bridge cannot take over another store's bridge connection",
+        "edge_agent/provisioning/mosquitto_config.py",
+        "use_identity_as_username true\nuse_username_as_clientid true\n",
+        "use_identity_as_username true\n",
+        ["tests/test_bridge_tls.py"],
+    ),
 ]
 
 
