@@ -41,6 +41,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from ..contract.roles import Role
 from .acl import render_acl
 from .certificates import (
     CertificateAuthority,
@@ -91,8 +92,6 @@ class CredentialFiles:
 
 def credential_files(login: Login) -> CredentialFiles:
     """The credential files of ``login`` (the names the agent, the kiosk and the tools read)."""
-    from ..contract.roles import Role
-
     if login.role is Role.SCREEN:
         return CredentialFiles(login.device or login.name, "kiosk-mqtt-username", "kiosk-mqtt-password")
     if login.role is Role.CENTRAL:
@@ -128,6 +127,7 @@ class ProvisionedStore:
 
     @property
     def store_ca(self) -> Path:
+        """The store CA's certificate (what devices check the broker's LAN listener with)."""
         return self.out / STORE_CA_CERT
 
 
