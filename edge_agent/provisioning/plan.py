@@ -116,6 +116,11 @@ class StorePlan:
         return self.hostname or f"broker.{self.store}.local"
 
     @property
+    def console_hostname(self) -> str:
+        """The store console's host name on the LAN, in its HTTPS certificate: ``console.<store>.local``."""
+        return f"console.{self.store}.local"
+
+    @property
     def bridge_client_id(self) -> str:
         """The bridge's client id and certificate name at central: ``bridge-<store>``."""
         return f"bridge-{self.store}"
