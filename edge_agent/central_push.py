@@ -250,9 +250,9 @@ def load(path: str | Path, hmac_key: bytes | None = None, now: datetime | None =
                 problems.extend(problem(loc, message) for loc, message in relative)
                 continue
             if name == "staff" and "pin" in given:
-                refused = _verifier_from_pin(given)
-                if refused:
-                    problems.append(problem((*where, "pin"), refused))
+                pin_refused = _verifier_from_pin(given)
+                if pin_refused:
+                    problems.append(problem((*where, "pin"), pin_refused))
                     continue
             if name == "card_links" and "uid" in given:
                 refused = _card_from_uid(given, hmac_key)
