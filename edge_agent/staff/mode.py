@@ -13,6 +13,10 @@ this module follows it (a listener of the session service) through the states of
   not SUN-verified (a UID-only badge can be cloned) is granted the staff role only (``role_limited``);
 * ``ended``: Klaar, the idle timeout, a customer's card (any tap ends the session at once), another badge.
 
+A staff action that cannot be audited is not carried out: when the database cannot take the badge's audit
+entry (disk full, locked: :mod:`edge_agent.transient`), the badge is ``refused`` with the reason ``try-again``;
+a PIN attempt's audit commits with its lockout count, or the request fails as a whole.
+
 Each change is published on ``local/staff`` (never retained, never bridged) and audited (:mod:`.audit`):
 the badge's tap, every PIN attempt with its result (never the PIN), the start and end of staff mode.
 Everything here runs under the session service's lock, so a tap and a PIN cannot cross.
@@ -21,6 +25,7 @@ Everything here runs under the session service's lock, so a tap and a PIN cannot
 from __future__ import annotations
 
 import logging
+import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -38,8 +43,9 @@ from ..contract import (
     encode,
 )
 from ..identity import Assurance, Outcome
-from ..sessions import ActiveSession, SessionService
+from ..sessions import TRY_AGAIN, ActiveSession, SessionService
 from ..store import Store
+from ..transient import describe_fault, fault_of
 from .audit import AuditLog
 from .gate import StaffMember
 from .lockout import Lockout
@@ -106,10 +112,18 @@ class StaffModes:
             state, reason, result = StaffState.REFUSED, "unknown-staff", AuditResult.REFUSED
         elif lock.locked:
             state, reason, result = StaffState.LOCKED, "locked", AuditResult.LOCKED
-        self._current = StaffSession(session.id, session.token, decision.staff, decision.assurance, state,
-                                     reason=reason)
-        self._audit.record(decision.staff, "staff-badge", result)
-        self._announce(self._view(self._current))
+        current = StaffSession(session.id, session.token, decision.staff, decision.assurance, state, reason=reason)
+        try:
+            self._audit.record(decision.staff, "staff-badge", result)
+        except sqlite3.Error as exc:
+            fault = fault_of(exc)
+            if fault is None:
+                raise
+            # Staff actions that cannot be audited are not allowed: no PIN pad until the disk takes writes.
+            logger.error("staff badge not audited (%s): refused", describe_fault(fault, exc))
+            current = replace(current, state=StaffState.REFUSED, reason=TRY_AGAIN)
+        self._current = current
+        self._announce(self._view(current))
 
     def _on_ended(self, session: ActiveSession, reason: str) -> None:
         current = self._current
@@ -117,7 +131,13 @@ class StaffModes:
             return
         self._current = None
         if current.state is StaffState.ACTIVE:
-            self._audit.record(current.staff, "staff-mode-end", AuditResult.OK, target=reason)
+            try:
+                self._audit.record(current.staff, "staff-mode-end", AuditResult.OK, target=reason)
+            except sqlite3.Error as exc:
+                fault = fault_of(exc)
+                if fault is None:
+                    raise
+                logger.error("the end of staff mode was not audited (%s)", describe_fault(fault, exc))
             logger.info("staff mode ended (%s)", reason)
         self._announce(self._view(replace(current, state=StaffState.ENDED, reason=reason)))
 
