@@ -46,7 +46,6 @@ from .contract import (
 )
 from .credentials import Credentials, store_keys
 from .device_checks import CameraCheckSource, CentralClock, DeviceChecks, ReaderTest
-from .device_checks.access import SessionStaffAccess
 from .errors import ContractError
 from .inbox import Inbox
 from .link import Link
@@ -55,6 +54,7 @@ from .outbox import Outbox
 from .sessions import SessionService
 from .shopping import ShoppingService
 from .staff import StaffService
+from .staff.gate import StaffMember
 from .store import Store
 from .systemd import Notifier
 
@@ -144,17 +144,20 @@ class Agent:
         self.commands.register("end-session", self.sessions.end_session)
         self.reader = NfcpyReader(nfc.device, poll_interval_s=nfc.poll_interval_s)
 
-    def _setup_device_checks(self) -> DeviceChecks:
-        """The device checks of staff mode (:mod:`edge_agent.device_checks`), answering the kiosk's checks screen."""
-        access = SessionStaffAccess(self.sessions)
+    def _setup_device_checks(self) -> DeviceChecks | None:
+        """The device checks of staff mode (:mod:`edge_agent.device_checks`), answering the kiosk's checks screen;
+        None without staff mode (a device without a reader has no staff badges)."""
+        staff, sessions = self.staff, self.sessions
+        if staff is None or sessions is None:
+            return None
         reader_test = None
-        if self.sessions is not None and self.reader is not None:
-            reader_test = ReaderTest(self.store, self.sessions.identify, self.sessions.on_tap, self.sessions.on_removed,
-                                     alive=access.alive)
+        if self.reader is not None:
+            reader_test = ReaderTest(self.store, sessions.identify, sessions.on_tap, sessions.on_removed,
+                                     alive=lambda session: isinstance(staff.modes.member(session), StaffMember))
         camera = None
         if self.camera is not None and self.config.camera is not None:
             camera = CameraCheckSource(self.camera, len(self.config.camera.masks))
-        checks = DeviceChecks(self.store, self.outbox, self.central_clock, access, audit=self._audit_staff,
+        checks = DeviceChecks(self.store, self.outbox, self.central_clock, staff.gate, staff.audit,
                               connected=lambda: self.link.connected, probe=self._send_probe,
                               round_trip=lambda: (self.broker_rtt_ms, self.broker_rtt_at), reader_test=reader_test,
                               reader_state=self._reader_state if reader_test is not None else None,
@@ -165,9 +168,6 @@ class Agent:
     def _reader_state(self):
         assert self.reader is not None, "asked only with a reader"
         return self.reader.health()["state"]
-
-    def _audit_staff(self, staff: str | None, action: str, target: str | None, result: str) -> None:
-        logger.info("staff action %s: %s", action, result)
 
     # ------------------------------------------------------------------ API for the rest of the agent
 
@@ -190,7 +190,8 @@ class Agent:
             logger.warning("the broker has not confirmed the agent's subscriptions yet")
         if self.reader is not None:
             assert self.sessions is not None, "_setup_sessions makes both"
-            tapped = self.device_checks.reader_test or self.sessions  # a reader test takes the tap it waits for
+            # A reader test (device checks) takes the tap it waits for; every other tap goes to the sessions.
+            tapped = (self.device_checks.reader_test if self.device_checks is not None else None) or self.sessions
             self.reader.start(tapped.on_tap, tapped.on_removed)
         if self.camera is not None:
             self.camera.start()
@@ -250,7 +251,8 @@ class Agent:
             self.sessions.close()
         if self.camera is not None:
             self.camera.stop()
-        self.device_checks.stop()
+        if self.device_checks is not None:
+            self.device_checks.stop()
         self.link.stop()
         if self._housekeeping is not None:
             self._housekeeping.join(5)
@@ -299,7 +301,7 @@ class Agent:
 
     def _on_camera_event(self, kind: str, data: dict) -> None:
         """What the camera saw (anonymous events; on the camera-pipeline thread)."""
-        if self.device_checks.camera is not None:
+        if self.device_checks is not None and self.device_checks.camera is not None:
             self.device_checks.camera.saw(kind, data)
         if kind in ("presence-start", "presence-end"):
             present = kind == "presence-start"

@@ -30,6 +30,7 @@ from edge_agent.credentials import Credentials
 from edge_agent.identity import card_token
 from edge_agent.nfc.emulator import CardEmulator, Type2Card, Type4Card, free_udp_port
 from edge_agent.nfc.sun import SunKeys, sun_url
+from edge_agent.staff.pin import hash_pin
 from tests.support.camera_scenes import code_image, codes_video, presence_video
 from tests.support.cards import SANNE as CUSTOMER
 from tests.support.cards import SANNE_UID, STAFF_UID, UNKNOWN_UID
@@ -38,7 +39,10 @@ from tests.support.cards import SUN_FILE_READ_MASTER_KEY_HEX as MASTER_KEY
 from tests.support.cards import SUN_META_READ_KEY_HEX as META_KEY
 from tests.support.uid_spellings import assert_no_uid
 
-UIDS = (SANNE_UID, STAFF_UID, UNKNOWN_UID)
+MANAGER_UID = bytes.fromhex("04555555555555")  # Bob's badge: a manager
+UIDS = (SANNE_UID, STAFF_UID, UNKNOWN_UID, MANAGER_UID)
+ANNA_PIN, BOB_PIN = "2468", "13572468"
+VERIFIERS = {ANNA_PIN: hash_pin(ANNA_PIN), BOB_PIN: hash_pin(BOB_PIN)}
 EAN = "8712345678906"
 
 
@@ -48,9 +52,9 @@ class Screen:
     def __init__(self, cap, pub, topics: Topics):
         self.cap, self.pub, self.topics = cap, pub, topics
 
-    def ask(self, command: str, session: str) -> dict:
+    def ask(self, command: str, session: str, **fields) -> dict:
         transaction = new_id()
-        _, payload = encode(COMMANDS[command], {"session": session}, transaction=transaction)
+        _, payload = encode(COMMANDS[command], {"session": session, **fields}, transaction=transaction)
         self.pub.publish(COMMANDS[command].topic_for(self.topics.store, self.topics.device), payload)
         found = self.cap.wait_for(lambda ms: any(self._answers(m, command, transaction) for m in ms), timeout=20)
         return next(m.json() for m in found if self._answers(m, command, transaction))
@@ -94,7 +98,8 @@ def make_world(mosquitto, make_config, capture, publisher, caplog):
     def make(extra: str = "", broker=mosquitto):
         device = f"udp:127.0.0.1:{free_udp_port()}"
         emulator = CardEmulator(device)
-        _, config = make_config(broker, extra=f'[nfc]\ndevice = "{device}"\npoll_interval_s = 0.02\n' + extra)
+        _, config = make_config(broker, extra=(f'[nfc]\ndevice = "{device}"\npoll_interval_s = 0.02\n'
+                                               '[sessions]\nend_on_card_removal = true\n' + extra))
         topics = Topics(config.store.id, config.device.id)
         cap = capture(broker, ["cs/#"])
         pub = publisher(broker)
@@ -111,7 +116,13 @@ def make_world(mosquitto, make_config, capture, publisher, caplog):
                   ("card-link", {"card": card_token(key, SANNE_UID), "version": 1, "kind": "customer",
                                  "customer": CUSTOMER}),
                   ("card-link", {"card": card_token(key, STAFF_UID), "version": 1, "kind": "staff",
-                                 "staff": "s-anna"})]
+                                 "staff": "s-anna"}),
+                  ("card-link", {"card": card_token(key, MANAGER_UID), "version": 1, "kind": "staff",
+                                 "staff": "s-bob"}),
+                  ("staff", {"staff": "s-anna", "version": 1, "display_name": "Anna", "role": "staff",
+                             "pin_verifier": VERIFIERS[ANNA_PIN]}),
+                  ("staff", {"staff": "s-bob", "version": 1, "display_name": "Bob", "role": "manager",
+                             "pin_verifier": VERIFIERS[BOB_PIN]})]
         for kind, data in pushes:
             _, payload = encode(PUSHES[kind], data)
             pub.publish(PUSHES[kind].topic_for(config.store.id), payload)
@@ -133,21 +144,25 @@ def started_sessions(cap) -> list[dict]:
     return [m.json()["data"] for m in cap.on("/local/session") if m.json()["data"]["state"] == "started"]
 
 
-def staff_session(emulator, cap) -> str:
-    """Tap the staff badge (and lift it): the staff session's id."""
+def staff_session(emulator, cap, screen: Screen | None = None, manager: bool = False) -> str:
+    """Tap Anna's staff badge (Bob's, a manager's, with ``manager``), lift it and type the PIN: the staff-mode
+    session's id."""
     before = len(started_sessions(cap))
-    emulator.hold(Type2Card(STAFF_UID))
+    emulator.hold(Type2Card(MANAGER_UID if manager else STAFF_UID))
     cap.wait_for(lambda _: len(started_sessions(cap)) > before, timeout=15)
     emulator.remove()
     session = started_sessions(cap)[-1]
     assert session["outcome"] == "staff"
+    if screen is not None:
+        answer = screen.ask("staff-pin", session["session"], pin=BOB_PIN if manager else ANNA_PIN)
+        assert answer["status"] == "ok" and answer["data"]["state"] == "active", answer
     return session["session"]
 
 
 def test_test_taps_report_type_assurance_and_link_and_a_customer_card_opens_no_session_nor_logs_a_uid(
         world, caplog):
     agent, emulator, cap, screen, _config = world
-    session = staff_session(emulator, cap)
+    session = staff_session(emulator, cap, screen)
     assert screen.report(session)["reader_test"]["state"] == "idle"
     counter = [0]
     expected = [  # card, tag type, product, assurance, SUN failure, linked
@@ -193,7 +208,7 @@ def test_test_taps_report_type_assurance_and_link_and_a_customer_card_opens_no_s
 
 def test_an_armed_test_of_a_staff_mode_that_ended_leaves_the_next_tap_to_the_customer(world):
     agent, emulator, cap, screen, _config = world
-    session = staff_session(emulator, cap)
+    session = staff_session(emulator, cap, screen)
     assert screen.ask("reader-test", session)["status"] == "ok"
     assert agent.sessions is not None and agent.sessions.end("test", session)
     before = len(started_sessions(cap))
@@ -209,17 +224,17 @@ def test_outside_staff_mode_every_check_is_refused_and_for_the_staff_role_the_ma
     for command in ("device-checks", "reader-test", "test-event", "restart-kiosk"):
         answer = screen.ask(command, new_id())
         assert answer["status"] == "error" and "not in staff mode" in answer["error"], answer
-    session = staff_session(emulator, cap)
+    session = staff_session(emulator, cap, screen)
     assert screen.report(session)["role"] == "staff"
     for command in ("test-event", "restart-kiosk"):
         answer = screen.ask(command, session)
-        assert answer["status"] == "error" and "managers only" in answer["error"], answer
+        assert answer["status"] == "error" and "needs the manager role" in answer["error"], answer
     assert not cap.on("/event/device-test"), "nothing was sent for a refused test"
 
 
 def test_figures_disk_database_versions_and_the_broker_round_trip_are_right(world):
     agent, emulator, cap, screen, config = world
-    session = staff_session(emulator, cap)
+    session = staff_session(emulator, cap, screen)
     report = screen.report(session)
     stat = os.statvfs(os.path.dirname(config.database.path))
     assert abs(report["disk_free_bytes"] - stat.f_bavail * stat.f_frsize) < 256 * 2**20  # other writers on the disk
@@ -242,7 +257,7 @@ def test_figures_disk_database_versions_and_the_broker_round_trip_are_right(worl
 
 def test_a_push_stamped_two_minutes_ahead_says_this_clock_is_two_minutes_behind_central(world):
     agent, emulator, cap, screen, config = world
-    session = staff_session(emulator, cap)
+    session = staff_session(emulator, cap, screen)
     before = screen.report(session)["clock"]
     assert before["source"] == "central-pushes" and before["samples"] >= 3, "the fixtures' pushes were samples"
     assert abs(before["ahead_s"]) < 60, "the fixtures' pushes were stamped by this very clock"
@@ -265,7 +280,7 @@ def test_a_push_stamped_two_minutes_ahead_says_this_clock_is_two_minutes_behind_
 
 def test_outbox_depth_and_oldest_age_count_the_events_queued_while_the_broker_is_stopped(make_world, own_mosquitto):
     agent, emulator, cap, screen, _config = make_world(broker=own_mosquitto)
-    session = staff_session(emulator, cap)
+    session = staff_session(emulator, cap, screen)
     report = screen.wait_report(session, lambda r: r["outbox_depth"] == 0)
     assert report["outbox_oldest_age_s"] is None
     own_mosquitto.stop()
@@ -306,14 +321,14 @@ def test_the_camera_reports_its_rate_masks_and_the_last_code_a_product_with_its_
         f'[camera]\nsource = "{video}"\nloop = true\nmasks = [{corner}, {other}]\n'
         f'[camera.presence]\nenabled = false\n'
         f'[camera.app_qr]\npublic_keys = {{ "1" = "{public_key_hex(key)}" }}\n')
-    session = staff_session(emulator, cap)
+    session = staff_session(emulator, cap, screen)
     product = screen.wait_report(session, lambda r: (r["camera"]["last_code"] or {}).get("kind") == "product")
     camera = product["camera"]
     assert camera["state"] == "ok" and camera["fps"] > 0 and camera["privacy_masks"] == 2
     assert camera["last_code"]["gtin"] == "0" + EAN and camera["last_code"]["format"] == "ean-13"
     # The app code opens Sanne's session, which ends staff mode (as her card would): staff tap their badge again.
     cap.wait_for(lambda _: started_sessions(cap)[-1]["outcome"] != "staff", timeout=30)
-    session = staff_session(emulator, cap)
+    session = staff_session(emulator, cap, screen)
     app = screen.wait_report(session, lambda r: r["camera"]["last_code"]["kind"] == "app")["camera"]["last_code"]
     assert app["format"] is None and app["gtin"] is None
     checks = [m.payload for m in cap.messages if m.topic.endswith("/local/response/device-checks")]
@@ -325,7 +340,46 @@ def test_the_camera_says_whether_someone_is_there_now(make_world, tmp_path):
     presence_video(video, empty_before=60, stand_frames=150, empty_after=90)
     _agent, emulator, cap, screen, _config = make_world(
         f'[camera]\nsource = "{video}"\nloop = true\n[camera.codes]\nenabled = false\n')
-    session = staff_session(emulator, cap)
+    session = staff_session(emulator, cap, screen)
     assert screen.wait_report(session, lambda r: r["camera"]["present"] is True, timeout=60)
     assert screen.wait_report(session, lambda r: r["camera"]["present"] is False, timeout=60)
     assert screen.report(session)["camera"]["privacy_masks"] == 0
+
+
+def audits(cap) -> list[dict]:
+    return [m.json()["data"] for m in cap.on("/event/staff-audit")]
+
+
+def test_a_managers_test_event_goes_upstream_through_the_outbox_and_the_report_says_when_the_broker_had_it(world):
+    _agent, emulator, cap, screen, _config = world
+    session = staff_session(emulator, cap, screen, manager=True)
+    assert screen.report(session)["role"] == "manager"
+    sent = screen.ask("test-event", session)
+    assert sent["status"] == "ok", sent
+    event = sent["data"]["event"]
+    upstream = cap.wait_topic("/event/device-test")[0].json()
+    assert upstream["id"] == event and upstream["data"]["test"] is True
+    assert upstream["data"]["reason"] == "device-checks"
+    delivered = screen.wait_report(session, lambda r: r["test_event"]["delivered"])["test_event"]
+    assert delivered["event"] == event and delivered["delivered_after_s"] >= 0
+    restart = screen.ask("restart-kiosk", session)
+    assert restart["status"] == "ok" and restart["data"]["exit_code"] == 75
+    cap.wait_for(lambda _: {"test-event", "restart-kiosk"} <= {a["action"] for a in audits(cap)}, timeout=15)
+    mine = [(a["staff"], a["action"], a["result"], a["target"]) for a in audits(cap)
+            if a["action"] in ("device-checks-open", "test-event", "restart-kiosk")]
+    assert mine == [("s-bob", "device-checks-open", "ok", None), ("s-bob", "test-event", "ok", event),
+                    ("s-bob", "restart-kiosk", "ok", None)], "each action audited once, the reports not"
+
+
+def test_the_staff_role_is_refused_the_managers_actions_and_each_refusal_is_audited(world):
+    _agent, emulator, cap, screen, _config = world
+    session = staff_session(emulator, cap, screen)
+    assert screen.ask("reader-test", session)["status"] == "ok"
+    for command in ("test-event", "restart-kiosk"):
+        assert screen.ask(command, session)["status"] == "error"
+    cap.wait_for(lambda _: sum(a["action"] in ("test-event", "restart-kiosk") for a in audits(cap)) == 2, timeout=15)
+    mine = [(a["staff"], a["action"], a["result"]) for a in audits(cap)
+            if a["action"] in ("device-checks-open", "reader-test", "test-event", "restart-kiosk")]
+    assert mine == [("s-anna", "reader-test", "ok"), ("s-anna", "test-event", "refused"),
+                    ("s-anna", "restart-kiosk", "refused")]
+    assert not cap.on("/event/device-test")

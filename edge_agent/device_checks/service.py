@@ -1,6 +1,8 @@
 """The device checks: the agent's answers to the kiosk's device-checks screen in staff mode.
 
-Four local requests, each naming the staff-mode session it is made in (:mod:`.access`):
+Four local requests, each naming the staff-mode session it is made in, let through by the staff gate
+(:class:`edge_agent.staff.gate.StaffGate`: staff mode, and the manager role where stated), every action
+audited as ``event/staff-audit`` (:class:`edge_agent.staff.audit.AuditLog`):
 
 * ``device-checks``: every figure, measured now (:class:`edge_agent.contract.payloads_device_checks.
   DeviceChecksReport`); it also sends a fresh broker probe, whose round trip the next report shows with its age;
@@ -15,8 +17,9 @@ outbox table; disk free from ``os.statvfs`` of the database's folder (as the hea
 size is its files' (main, write-ahead log, shared memory); the clock from :mod:`.clock`; the versions from
 :mod:`.versions`; the camera from :mod:`.camera_check`.
 
-Opening the checks, arming the reader test, the test event and the restart are audited once each (the screen
-asks for the figures every second: those requests are not actions). Nothing in any answer is personal.
+Opening the checks (once per staff-mode session: the screen asks for the figures every second, and those
+requests are not actions), arming the reader test, the test event and the restart are audited, refusals too.
+Nothing in any answer is personal.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from collections.abc import Callable
 from typing import Literal
 
 from ..commands import CommandError, Commands
+from ..contract import AuditResult, StaffRole
 from ..contract.payloads_device_checks import (
     ChecksRequest,
     DeviceChecksReport,
@@ -37,8 +41,9 @@ from ..contract.payloads_device_checks import (
     RestartKioskResult,
 )
 from ..outbox import Outbox
+from ..staff.audit import AuditLog
+from ..staff.gate import StaffGate
 from ..store import Store
-from .access import Audit, StaffAccess, require
 from .camera_check import CameraCheckSource
 from .clock import CentralClock
 from .reader_test import ReaderTest
@@ -73,7 +78,8 @@ class DeviceChecks:
 
     :param store: the agent's database; :param outbox: its outbox.
     :param clock_source: this clock against central's (fed by the link's messages).
-    :param access: who is in staff mode, with which role; :param audit: records each staff action.
+    :param gate: lets a request through when its session is in staff mode (with the role it needs);
+    :param audit: records each staff action.
     :param connected: whether the agent is connected to the broker.
     :param probe: sends the agent's broker probe; :param round_trip: the last round trip in ms and the
         monotonic time it was measured (None, None before the first).
@@ -82,7 +88,7 @@ class DeviceChecks:
     :param content_pack: the content pack the agent holds ("id version"), or None.
     """
 
-    def __init__(self, store: Store, outbox: Outbox, clock_source: CentralClock, access: StaffAccess, audit: Audit, *,
+    def __init__(self, store: Store, outbox: Outbox, clock_source: CentralClock, gate: StaffGate, audit: AuditLog, *,
                  connected: Callable[[], bool], probe: Callable[[], None],
                  round_trip: Callable[[], tuple[float | None, float | None]],
                  reader_test: ReaderTest | None = None, reader_state: Callable[[], ReaderState] | None = None,
@@ -91,7 +97,7 @@ class DeviceChecks:
         self._store = store
         self._outbox = outbox
         self.clock = clock_source
-        self._access = access
+        self._gate = gate
         self._audit = audit
         self._connected = connected
         self._probe = probe
@@ -119,12 +125,12 @@ class DeviceChecks:
 
     def report(self, request: ChecksRequest) -> DeviceChecksReport:
         """Every figure now (staff mode)."""
-        member = require(self._access, self._audit, request.session, "device-checks-open")
+        member = self._gate.require(request.session, action="device-checks-open")
         if request.session not in self._opened:
             self._opened[request.session] = None
             while len(self._opened) > OPENED_REMEMBERED:
                 self._opened.popitem(last=False)
-            self._audit(member.staff, "device-checks-open", None, "ok")
+            self._audit.record(member.staff, "device-checks-open", AuditResult.OK)
         now = self._clock()
         if self._connected() and now - self._probed >= PROBE_EVERY_S:
             self._probed = now
@@ -141,32 +147,32 @@ class DeviceChecks:
             clock=self.clock.check(), versions=versions(), content_pack=self._content_pack(),
             reader_state=self._reader_state() if self._reader_state is not None else None,
             reader_test=reader_test, camera=self.camera.check() if self.camera is not None else None,
-            test_event=self.upstream.state(), role=member.role)
+            test_event=self.upstream.state(), role=member.role.value)
 
     def arm_reader_test(self, request: ChecksRequest) -> ReaderTestState:
         """The next tap is a test (staff mode; a device without a reader says so)."""
-        member = require(self._access, self._audit, request.session, "reader-test")
+        member = self._gate.require(request.session, action="reader-test")
         if self.reader_test is None:
-            self._audit(member.staff, "reader-test", None, "failed")
+            self._audit.record(member.staff, "reader-test", AuditResult.FAILED)
             raise CommandError("this device has no card reader")
         state = self.reader_test.arm(request.session)
-        self._audit(member.staff, "reader-test", None, "ok")
+        self._audit.record(member.staff, "reader-test", AuditResult.OK)
         return state
 
     def send_test_event(self, request: ChecksRequest) -> DeviceTestResult:
         """Managers: ``event/device-test`` upstream through the outbox."""
-        member = require(self._access, self._audit, request.session, "test-event", manager=True)
+        member = self._gate.require(request.session, StaffRole.MANAGER, action="test-event")
         try:
             event = self.upstream.send()
         except Exception:
-            self._audit(member.staff, "test-event", None, "failed")
+            self._audit.record(member.staff, "test-event", AuditResult.FAILED)
             raise
-        self._audit(member.staff, "test-event", event, "ok")
+        self._audit.record(member.staff, "test-event", AuditResult.OK, target=event)
         return DeviceTestResult(event=event)
 
     def restart_kiosk(self, request: ChecksRequest) -> RestartKioskResult:
         """Managers: the kiosk app exits on this answer and its unit starts it again."""
-        member = require(self._access, self._audit, request.session, "restart-kiosk", manager=True)
-        self._audit(member.staff, "restart-kiosk", None, "ok")
+        member = self._gate.require(request.session, StaffRole.MANAGER, action="restart-kiosk")
+        self._audit.record(member.staff, "restart-kiosk", AuditResult.OK)
         logger.info("kiosk restart allowed for a manager: the kiosk app exits with %d", KIOSK_RESTART_EXIT)
         return RestartKioskResult(exit_code=KIOSK_RESTART_EXIT)
