@@ -110,6 +110,16 @@ def audits(cap) -> list[tuple[str | None, str, str]]:
             for m in cap.on("/event/staff-audit")]
 
 
+def scrolled_down(kiosk: KioskProcess) -> dict:
+    """Swipe the checks screen to its end (the test card and test event rows), for the screenshot."""
+    for _ in range(40):
+        status = kiosk.wait(lambda s: s["screen"] == "staff-checks")
+        if status["scroll"] and min(status["scroll"]) <= 0.02:
+            return status
+        kiosk.wheel(2)
+    return kiosk.wait(lambda s: s["scroll"] and min(s["scroll"]) <= 0.02)
+
+
 def sessions_started(cap) -> int:
     return sum(m.json()["data"]["state"] == "started" for m in cap.on("/local/session"))
 
@@ -137,12 +147,11 @@ def test_the_checks_screen_shows_the_agents_figures_a_test_tap_and_a_managers_te
     world.emulator.remove()
     assert sessions_started(world.cap) == before, "the test tap opened no session"
     assert not any("Sanne" in text for text in status["held_texts"]), "the customer behind the card is not shown"
-    kiosk.keep(status, f"staff-checks-reader-test-{size}")
 
     kiosk.click("checks-test-event")
     status = kiosk.wait_screen("staff-checks", "door de broker ontvangen na", timeout=20)
     assert world.cap.wait_topic("/event/device-test")[0].json()["data"]["test"] is True
-    kiosk.keep(status, f"staff-checks-test-event-{size}")
+    kiosk.keep(scrolled_down(kiosk), f"staff-checks-tested-{size}")  # the test card's and test event's rows
     assert ("s-anna", "reader-test", "ok") in audits(world.cap)
     world.cap.wait_for(lambda _: ("s-anna", "test-event", "ok") in audits(world.cap))
 

@@ -58,8 +58,8 @@ class UpstreamTest:
         with self._store.reading() as conn:
             row = conn.execute("SELECT seq FROM outbox WHERE id = ?", (event,)).fetchone()
         sent = _Sent(event, row[0] if row else -1, self._clock())
-        if row is None:  # delivered already, between the commit and this look-up
-            sent.delivered = sent.queued
+        if row is None:  # delivered already, between the commit and this look-up: by now, at the latest
+            sent.delivered = self._clock()
         with self._lock:
             self._sent = sent
         logger.info("test event %s queued upstream", event)
