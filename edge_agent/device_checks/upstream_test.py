@@ -55,9 +55,10 @@ class UpstreamTest:
         :raises sqlite3.Error: when it could not be queued (the storage fault says why).
         """
         event = self._outbox.enqueue("device-test", DeviceTestEvent(agent_version=__version__))
+        queued = self._clock()
         with self._store.reading() as conn:
             row = conn.execute("SELECT seq FROM outbox WHERE id = ?", (event,)).fetchone()
-        sent = _Sent(event, row[0] if row else -1, self._clock())
+        sent = _Sent(event, row[0] if row else -1, queued)
         if row is None:  # delivered already, between the commit and this look-up: by now, at the latest
             sent.delivered = self._clock()
         with self._lock:
