@@ -180,8 +180,7 @@ RESPONSES: dict[str, Reply] = {
     "staff-assist": Reply("assist", Status.SENT),
     # Store staff (kiosk/staff_state.py); staff-pin and staff-status answer with the staff mode itself.
     "staff-audit-log": Reply("staff_audit", Status.LOADED),
-    "staff-calls": Reply("staff_calls", Status.LOADED),
-    "staff-call-handled": Reply("staff_calls", Status.LOADED),
+    "staff-calls": Reply("staff_calls", Status.LOADED),  # staff-call-handled answers with the open calls too
     # The device checks (kiosk/device_checks_state.py).
     "device-checks": Reply("device_checks", Status.LOADED),
     "reader-test": Reply("reader_test", Status.SENT),
@@ -320,6 +319,8 @@ class KioskState(StaffStateMixin, DeviceChecksMixin):
         if command in ("staff-pin", "staff-status"):
             self._on_staff_answer(ok, data, error)
             return []
+        if command == "staff-call-handled":
+            command = "staff-calls"
         if command == "activate-offer":
             self._on_activated(ok, data, error)
         elif (reply := RESPONSES.get(command)) is not None:

@@ -111,7 +111,7 @@ class AuditList(RebuiltList):
             when = entry.at.astimezone(app.tz).strftime("%d-%m %H:%M:%S")
             target = f" · {entry.target}" if entry.target else ""
             self.add_widget(TextBlock(role="small", text=f"{when}  {entry.staff or '-'}  {entry.action}{target}"
-                                                         f"  → {entry.result.value}"))
+                                                         f"  ({entry.result.value})"))
 
 
 def staff_screens() -> dict[str, type[KioskScreen]]:
