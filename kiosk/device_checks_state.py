@@ -88,27 +88,23 @@ class DeviceChecksMixin:
 
     def send_test_event(self) -> list[Request]:
         """Managers: "Testbericht versturen" (when it reached the broker comes with the figures)."""
-        from .state import Request
-
-        self.touched()
-        session = self._checks_session()
-        if session is None or not self.checks_manager or self.visit.test_event.status is Status.SENDING:
-            return []
-        self.visit.test_event = Answer(Status.SENDING)
-        self._changed()
-        return [Request("test-event", session)]
+        return self._manager_action("test_event", "test-event")
 
     def restart_kiosk(self) -> list[Request]:
         """Managers: "Kiosk herstarten"; the app exits once the agent agrees (:attr:`restart_exit_code`)."""
+        return self._manager_action("kiosk_restart", "restart-kiosk")
+
+    def _manager_action(self, answer: str, command: str) -> list[Request]:
+        """Send ``command`` (a manager's) once at a time, its answer going to the visit's ``answer``."""
         from .state import Request
 
         self.touched()
         session = self._checks_session()
-        if session is None or not self.checks_manager or self.visit.kiosk_restart.status is Status.SENDING:
+        if session is None or not self.checks_manager or getattr(self.visit, answer).status is Status.SENDING:
             return []
-        self.visit.kiosk_restart = Answer(Status.SENDING)
+        setattr(self.visit, answer, Answer(Status.SENDING))
         self._changed()
-        return [Request("restart-kiosk", session)]
+        return [Request(command, session)]
 
     @property
     def restart_exit_code(self) -> int | None:
