@@ -12,7 +12,9 @@ for the unit, starts it again while the agent carries on. Screenshots at 800×48
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -37,6 +39,20 @@ ANNA_PIN = "2468"  # the fixtures' manager
 BOB_UID = bytes.fromhex("04666666666666")
 BOB_PIN = "90357142"  # staff
 EAN = "8712345678906"
+
+
+@pytest.fixture(scope="module")
+def demo_pack(tmp_path_factory) -> Path:
+    """A copy of the demo pack with its media drawn (content/tuincentrum/make_media.py)."""
+    demo = ROOT / "content" / "tuincentrum"
+    folder = tmp_path_factory.mktemp("tuincentrum")
+    shutil.copy(demo / "content.yaml", folder / "content.yaml")
+    spec = importlib.util.spec_from_file_location("make_media", demo / "make_media.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.build_media(folder)
+    return folder
 
 
 @pytest.fixture(scope="module")
@@ -74,9 +90,10 @@ class World:
         self.cap.wait_for(lambda _: agent.inbox.applied >= len(outgoing), timeout=30)
         self.kiosk: KioskProcess | None = None
 
-    def start_kiosk(self, size: str, name: str = "kiosk") -> KioskProcess:
+    def start_kiosk(self, size: str, name: str = "kiosk", *args: str) -> KioskProcess:
         self.kiosk = KioskProcess(self.xvfb, self.mosquitto.port, self.config.store.id, self.config.device.id,
-                                  self.tmp_path / f"{name}-{size}", size=size, args=("--transition", "none")).start()
+                                  self.tmp_path / f"{name}-{size}", size=size,
+                                  args=("--transition", "none", *args)).start()
         return self.kiosk
 
     def staff_mode(self, uid: bytes, pin: str) -> None:
@@ -125,8 +142,8 @@ def sessions_started(cap) -> int:
 
 
 @pytest.mark.parametrize("size", ["800x480", "1080x1920"])
-def test_the_checks_screen_shows_the_agents_figures_a_test_tap_and_a_managers_test_event(world, size):
-    kiosk = world.start_kiosk(size)
+def test_the_checks_screen_shows_the_agents_figures_a_test_tap_and_a_managers_test_event(world, size, demo_pack):
+    kiosk = world.start_kiosk(size, "kiosk", "--content", str(demo_pack))
     world.staff_mode(STAFF_UID, ANNA_PIN)
     kiosk.click("staff-checks")
     status = kiosk.wait_screen("staff-checks", "Apparaatcontroles", "Gemeten door de agent", "Rondgang via de broker",
@@ -136,6 +153,7 @@ def test_the_checks_screen_shows_the_agents_figures_a_test_tap_and_a_managers_te
     assert {"checks-reader-test", "checks-test-event", "checks-restart"} <= set(status["targets"]), "a manager's"
     texts = status["texts"]
     assert texts[texts.index("Privacymaskers") + 1] == "1"
+    kiosk.wait(lambda s: "tuincentrum-de-linde 2026.11.1" in s["texts"], timeout=30)  # the pack this screen shows
     kiosk.keep(status, f"staff-checks-{size}")
 
     before = sessions_started(world.cap)
