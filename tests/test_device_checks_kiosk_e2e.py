@@ -30,6 +30,7 @@ from edge_agent.staff.pin import hash_pin
 from tests.support.camera_scenes import code_image, codes_video
 from tests.support.cards import SANNE_UID, STAFF_UID
 from tests.support.kiosk import KioskProcess
+from tests.support.uid_spellings import assert_no_uid
 from tests.support.xvfb import Xvfb
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -172,6 +173,9 @@ def test_the_checks_screen_shows_the_agents_figures_a_test_tap_and_a_managers_te
     kiosk.keep(scrolled_down(kiosk), f"staff-checks-tested-{size}")  # the test card's and test event's rows
     assert ("s-anna", "reader-test", "ok") in audits(world.cap)
     world.cap.wait_for(lambda _: ("s-anna", "test-event", "ok") in audits(world.cap))
+    mqtt = "\n".join(f"{m.topic} {m.payload!r}" for m in world.cap.messages)
+    for where, text in (("kiosk log", kiosk.log()), ("mqtt", mqtt), ("screen", " ".join(status["held_texts"]))):
+        assert_no_uid(text, (SANNE_UID, STAFF_UID, BOB_UID), where)
 
 
 def test_a_managers_restart_exits_the_kiosk_with_the_units_code_and_the_agent_carries_on(world):
