@@ -182,6 +182,8 @@ class Visit:
     pin: str = field(default="", repr=False, metadata=NOT_IN_VIEW)
     pin_length: int = 0
     pin_status: Status = Status.IDLE  # idle -> sending -> idle (wrong PIN, locked) | failed
+    assist_call: str | None = field(default=None, metadata=NOT_IN_VIEW)  # the event id of the shopper's call
+    assist_handled: bool = False  # a member of staff marked that call handled
     # The device checks in staff mode (kiosk/device_checks_state.py): the agent's figures, the reader test
     # armed, the managers' test event and kiosk restart. Nothing personal in any of them.
     device_checks: Answer[DeviceChecksReport] = field(default_factory=Answer)
