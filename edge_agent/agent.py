@@ -45,6 +45,7 @@ from .contract import (
     new_id,
 )
 from .credentials import Credentials, store_keys
+from .device_checks import CameraCheckSource, CentralClock, DeviceChecks, ReaderTest
 from .errors import ContractError
 from .inbox import Inbox
 from .link import Link
@@ -53,6 +54,7 @@ from .outbox import Outbox
 from .sessions import SessionService
 from .shopping import ShoppingService
 from .staff import StaffService
+from .staff.gate import StaffMember
 from .store import Store
 from .systemd import Notifier
 
@@ -90,7 +92,9 @@ class Agent:
         self.commands = Commands(config, respond=self._respond)
         self.inbox = Inbox(self.store, self.outbox, self.topics, self.commands, on_probe=self._on_probe,
                            dedupe_days=config.inbox.dedupe_days)
-        self.link = Link(config, credentials or Credentials(), self.outbox, on_message=self.inbox.receive,
+        self.central_clock = CentralClock(self.topics.central_root)  # device checks: central's time, from its pushes
+        self.link = Link(config, credentials or Credentials(), self.outbox,
+                         on_message=self.central_clock.wrap(self.inbox.receive),
                          on_connected=self._on_connected, retry=self.inbox.retry)
         self.notifier = notifier or Notifier()
         self.sessions: SessionService | None = None
@@ -115,7 +119,9 @@ class Agent:
                                       config.store.id, config.device.id, config.staff, clock=staff_clock)
             self.staff.register(self.commands)
         self.broker_rtt_ms: float | None = None
+        self.broker_rtt_at: float | None = None  # monotonic time of the last round trip
         self._probe: tuple[str, float] | None = None
+        self.device_checks = self._setup_device_checks()
         self._stopping = threading.Event()
         self._stopped = threading.Event()
         self._housekeeping: threading.Thread | None = None
@@ -138,6 +144,31 @@ class Agent:
         self.commands.register("end-session", self.sessions.end_session)
         self.reader = NfcpyReader(nfc.device, poll_interval_s=nfc.poll_interval_s)
 
+    def _setup_device_checks(self) -> DeviceChecks | None:
+        """The device checks of staff mode (:mod:`edge_agent.device_checks`), answering the kiosk's checks screen;
+        None without staff mode (a device without a reader has no staff badges)."""
+        staff, sessions = self.staff, self.sessions
+        if staff is None or sessions is None:
+            return None
+        reader_test = None
+        if self.reader is not None:
+            reader_test = ReaderTest(self.store, sessions.identify, sessions.on_tap, sessions.on_removed,
+                                     alive=lambda session: isinstance(staff.modes.member(session), StaffMember))
+        camera = None
+        if self.camera is not None and self.config.camera is not None:
+            camera = CameraCheckSource(self.camera, len(self.config.camera.masks))
+        checks = DeviceChecks(self.store, self.outbox, self.central_clock, staff.gate, staff.audit,
+                              connected=lambda: self.link.connected, probe=self._send_probe,
+                              round_trip=lambda: (self.broker_rtt_ms, self.broker_rtt_at), reader_test=reader_test,
+                              reader_state=self._reader_state if reader_test is not None else None,
+                              camera=camera)
+        checks.register(self.commands)
+        return checks
+
+    def _reader_state(self):
+        assert self.reader is not None, "asked only with a reader"
+        return self.reader.health()["state"]
+
     # ------------------------------------------------------------------ API for the rest of the agent
 
     def emit(self, name: str, data: BaseModel | dict) -> str:
@@ -159,7 +190,9 @@ class Agent:
             logger.warning("the broker has not confirmed the agent's subscriptions yet")
         if self.reader is not None:
             assert self.sessions is not None, "_setup_sessions makes both"
-            self.reader.start(self.sessions.on_tap, self.sessions.on_removed)
+            # A reader test (device checks) takes the tap it waits for; every other tap goes to the sessions.
+            tapped = (self.device_checks.reader_test if self.device_checks is not None else None) or self.sessions
+            self.reader.start(tapped.on_tap, tapped.on_removed)
         if self.camera is not None:
             self.camera.start()
         state = "connected" if self.link.connected else "offline, queuing events"
@@ -218,6 +251,8 @@ class Agent:
             self.sessions.close()
         if self.camera is not None:
             self.camera.stop()
+        if self.device_checks is not None:
+            self.device_checks.stop()
         self.link.stop()
         if self._housekeeping is not None:
             self._housekeeping.join(5)
@@ -266,6 +301,8 @@ class Agent:
 
     def _on_camera_event(self, kind: str, data: dict) -> None:
         """What the camera saw (anonymous events; on the camera-pipeline thread)."""
+        if self.device_checks is not None and self.device_checks.camera is not None:
+            self.device_checks.camera.saw(kind, data)
         if kind in ("presence-start", "presence-end"):
             present = kind == "presence-start"
             state = {"state": "present" if present else "absent", "started": data["started"],
@@ -343,6 +380,7 @@ class Agent:
         probe = self._probe
         if probe is not None and probe[0] == nonce:
             self.broker_rtt_ms = round((time.perf_counter() - probe[1]) * 1000, 3)
+            self.broker_rtt_at = time.monotonic()
             self._probe = None
 
     def _housekeep(self) -> None:

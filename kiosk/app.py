@@ -56,6 +56,7 @@ from edge_agent.credentials import Credentials
 from .bridge import Bridge
 from .config import KioskConfig
 from .content import ContentLibrary, PackUpdate
+from .device_checks_texts import CheckTexts
 from .diagnostics import FrameLog, StatusWriter, held_texts, targets, visible_texts
 from .i18n import Translator
 from .state import SCREENS, KioskState, Mode, Preferences, Request, Screen
@@ -250,6 +251,7 @@ class KioskApp(_VisitProperties):
             notice_s=settings.session.notice_s,
             defaults=Preferences(display.language, display.high_contrast, display.text_scale))
         self.words = Words(Translator())
+        self.check_texts = CheckTexts(self.words)  # the device checks' rows
         self.tz = ZoneInfo(settings.store.timezone)
         # Read in a worker thread (see _refresh_content), never here nor on the UI thread: until the first
         # reading is taken into use the built-in texts show, then the folder's pack or its last good copy.
@@ -670,6 +672,33 @@ class KioskApp(_VisitProperties):
         """Seconds since the open calls were answered (their waits count on from there)."""
         at = self.state.visit.staff_calls_at
         return 0.0 if at is None else max(0.0, time.monotonic() - at)
+
+    # ------------------------------------------------------------------ device checks (device_checks_state.py)
+
+    exit_code = 0  # what the kiosk process exits with: a restart the agent agreed to sets its code
+
+    def poll_checks(self) -> None:
+        self.apply(self.state.checks_poll)
+
+    def arm_reader_test(self) -> None:
+        self.apply(self.state.arm_reader_test)
+
+    def send_test_event(self) -> None:
+        self.apply(self.state.send_test_event)
+
+    def restart_kiosk(self) -> None:
+        self.apply(self.state.restart_kiosk)
+
+    def restart_now(self) -> None:
+        """The agent agreed to the restart: stop, so the process exits with its code and its unit starts it."""
+        code = self.state.restart_exit_code
+        if code is not None and not self.exit_code:
+            logger.info("kiosk restart asked by a manager: exiting with %d", code)
+            self.exit_code = code
+            self.stop()
+
+    def check_rows(self, report, language: str) -> list[tuple[str, str]]:
+        return self.check_texts.rows(report, language, self.content.current)
 
     # ------------------------------------------------------------------ content pack
 

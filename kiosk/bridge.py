@@ -61,7 +61,9 @@ KIOSK_COMMANDS: tuple[str, ...] = ("my-data", "withdraw-consent", "end-session",
                                    "offers", "activate-offer", "check-promo-code", "feedback", "staff-assist",
                                    # Store staff (kiosk/staff_state.py)
                                    "staff-pin", "staff-status", "staff-audit-log", "staff-calls",
-                                   "staff-call-handled")
+                                   "staff-call-handled",
+                                   # The device checks (kiosk/device_checks_state.py)
+                                   "device-checks", "reader-test", "test-event", "restart-kiosk")
 
 
 class Sink(Protocol):

@@ -127,8 +127,9 @@ def _keep_running() -> ExceptionHandler:
 
 
 def run(settings: KioskConfig, status_file: Path | None = None, screenshot_dir: Path | None = None,
-        frame_log: Path | None = None) -> None:
-    """Open the window and run until it is closed or the process gets SIGTERM/SIGINT."""
+        frame_log: Path | None = None) -> int:
+    """Open the window and run until it is closed or the process gets SIGTERM/SIGINT; the exit code (a
+    manager's restart from the device checks: the code the agent gave, which the kiosk's unit restarts)."""
     import signal
 
     # kiosk.app first: it sets Kivy's environment before Kivy is imported.
@@ -159,6 +160,7 @@ def run(settings: KioskConfig, status_file: Path | None = None, screenshot_dir: 
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, stop)
     app.run()
+    return app.exit_code
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -177,8 +179,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.validate_config:
         print("configuration is valid")
         return EXIT_OK
-    run(settings, status_file=args.status_file, screenshot_dir=args.screenshot_dir, frame_log=args.frame_log)
-    return EXIT_OK
+    return run(settings, status_file=args.status_file, screenshot_dir=args.screenshot_dir, frame_log=args.frame_log)
 
 
 if __name__ == "__main__":

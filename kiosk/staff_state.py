@@ -39,7 +39,8 @@ def staff_screens() -> dict[Screen, StaffRole]:
     Other staff screens (content, checks) add themselves here."""
     from .state import Screen
 
-    return {Screen.STAFF: StaffRole.STAFF, Screen.STAFF_CALLS: StaffRole.STAFF, Screen.STAFF_AUDIT: StaffRole.MANAGER}
+    return {Screen.STAFF: StaffRole.STAFF, Screen.STAFF_CALLS: StaffRole.STAFF, Screen.STAFF_AUDIT: StaffRole.MANAGER,
+            Screen.STAFF_CHECKS: StaffRole.STAFF}  # the device checks (kiosk/device_checks_state.py)
 
 
 class StaffStateMixin:

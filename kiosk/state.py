@@ -62,6 +62,7 @@ from edge_agent.contract import (
     StatePayload,
 )
 
+from .device_checks_state import DeviceChecksMixin
 from .staff_state import StaffStateMixin
 from .visit import ANSWERS, Answer, Mode, Preferences, Session, Status, Visit
 
@@ -103,6 +104,7 @@ class Screen(StrEnum):
     STAFF_PIN = "staff-pin", Phase.CONTINUE
     STAFF_CALLS = "staff-calls", Phase.CONTINUE
     STAFF_AUDIT = "staff-audit", Phase.CONTINUE
+    STAFF_CHECKS = "staff-checks", Phase.CONTINUE  # the device checks (kiosk/device_checks_state.py)
 
 
 # Screens a shopper may open in each mode; the first is where a session starts.
@@ -180,6 +182,11 @@ RESPONSES: dict[str, Reply] = {
     # Store staff (kiosk/staff_state.py); staff-pin and staff-status answer with the staff mode itself.
     "staff-audit-log": Reply("staff_audit", Status.LOADED),
     "staff-calls": Reply("staff_calls", Status.LOADED),  # staff-call-handled answers with the open calls too
+    # The device checks (kiosk/device_checks_state.py).
+    "device-checks": Reply("device_checks", Status.LOADED),
+    "reader-test": Reply("reader_test", Status.SENT),
+    "test-event": Reply("test_event", Status.SENT),
+    "restart-kiosk": Reply("kiosk_restart", Status.SENT),
 }
 
 
@@ -198,7 +205,7 @@ class DeviceInfo:
 TEXT_SCALES: tuple[float, ...] = (1.0, 1.25, 1.5)
 
 
-class KioskState(StaffStateMixin):
+class KioskState(StaffStateMixin, DeviceChecksMixin):
     """The kiosk's state machine. Call it from one thread only (Kivy's).
 
     :param idle_timeout_s: a session ends this long after the last touch.

@@ -40,6 +40,12 @@ from edge_agent.contract import (
     StaffCallsResult,
     StaffModeView,
 )
+from edge_agent.contract.payloads_device_checks import (
+    DeviceChecksReport,
+    DeviceTestResult,
+    ReaderTestState,
+    RestartKioskResult,
+)
 
 
 class Mode(StrEnum):
@@ -178,6 +184,12 @@ class Visit:
     pin_status: Status = Status.IDLE  # idle -> sending -> idle (wrong PIN, locked) | failed
     assist_call: str | None = field(default=None, metadata=NOT_IN_VIEW)  # the event id of the shopper's call
     assist_handled: bool = False  # a member of staff marked that call handled
+    # The device checks in staff mode (kiosk/device_checks_state.py): the agent's figures, the reader test
+    # armed, the managers' test event and kiosk restart. Nothing personal in any of them.
+    device_checks: Answer[DeviceChecksReport] = field(default_factory=Answer)
+    reader_test: Answer[ReaderTestState] = field(default_factory=Answer)
+    test_event: Answer[DeviceTestResult] = field(default_factory=Answer)
+    kiosk_restart: Answer[RestartKioskResult] = field(default_factory=Answer)
 
     def view(self) -> dict[str, object]:
         """What the screens show, flat: each field by its name, an answer as its value (when it carries

@@ -54,6 +54,14 @@ from .payloads_device import (
     SetLogLevelResult,
     StatePayload,
 )
+from .payloads_device_checks import (
+    ChecksRequest,
+    DeviceChecksReport,
+    DeviceTestEvent,
+    DeviceTestResult,
+    ReaderTestState,
+    RestartKioskResult,
+)
 from .payloads_events import (
     CardRelinkEvent,
     ConsentEvent,
@@ -430,6 +438,48 @@ COMMANDS: dict[str, Message] = {
     )
 }
 
+
+# --------------------------------------------------------------------------- the device's own checks (staff mode)
+# The kiosk's device-checks screen (edge_agent.device_checks): local requests answered only in a staff-mode
+# session (the test event and the restart for managers only), and the managers' test event upstream.
+_EX_CHECKS = {"session": _EX_SESSION_ID}
+EVENTS["device-test"] = Message(
+    "event-device-test", 1, DeviceTestEvent, DEVICE + "/event/device-test", "publish",
+    "A manager's test of the way upstream from the device-checks screen, through the outbox like every event "
+    "(critical, so that leaving the outbox means the broker had it): central recognises it by this topic and "
+    "`test`; no one's id in it.", delivery=DeliveryClass.CRITICAL,
+    example={"test": True, "reason": "device-checks", "agent_version": "0.1.0"})
+COMMANDS.update({message.name.removeprefix("request-"): message for message in (
+    Message("request-device-checks", 1, ChecksRequest, LOCAL + "/request/device-checks", "receive",
+            "Every figure of the device-checks screen, measured by the agent now (staff mode only).",
+            response=DeviceChecksReport, bridged=False, example=_EX_CHECKS,
+            result_example={
+                "connected": True, "broker_rtt_ms": 0.8, "broker_rtt_age_s": 0.4, "outbox_depth": 0,
+                "outbox_oldest_age_s": None, "disk_free_bytes": 1073741824, "database_bytes": 143360,
+                "clock": {"source": "central-pushes", "ahead_s": 0.05, "samples": 3, "last_sample_age_s": 60.0,
+                          "synchronised": True, "max_error_ms": 16.0},
+                "versions": {"agent": "0.1.0", "contract": "v1", "python": "3.11.7", "sqlite": "3.40.1",
+                             "libraries": {"paho-mqtt": "2.1.0", "nfcpy": "1.0.4"}},
+                "content_pack": None, "reader_state": "ok",
+                "reader_test": {"state": "done", "waiting_s": None,
+                                "result": {"tag_type": "Type4Tag", "product": None, "assurance": "sun-verified",
+                                           "sun_failure": None, "problem": None, "linked": "customer",
+                                           "at": EXAMPLE_TS}},
+                "camera": {"state": "ok", "fps": 15.0, "present": False, "privacy_masks": 1,
+                           "last_code": {"kind": "product", "format": "ean-13", "gtin": "08712345678906",
+                                         "age_s": 12.5}, "error": None},
+                "test_event": None, "role": "staff"}),
+    Message("request-reader-test", 1, ChecksRequest, LOCAL + "/request/reader-test", "receive",
+            "The next card tapped is a reader test, not a session: its type, assurance and link show (staff mode).",
+            response=ReaderTestState, bridged=False, example=_EX_CHECKS,
+            result_example={"state": "waiting", "waiting_s": 30.0, "result": None}),
+    Message("request-test-event", 1, ChecksRequest, LOCAL + "/request/test-event", "receive",
+            "A manager sends event/device-test upstream; the checks report says when the broker had it.",
+            response=DeviceTestResult, bridged=False, example=_EX_CHECKS, result_example=_EX_QUEUED),
+    Message("request-restart-kiosk", 1, ChecksRequest, LOCAL + "/request/restart-kiosk", "receive",
+            "A manager restarts the kiosk app: on this answer it exits with the code its unit restarts.",
+            response=RestartKioskResult, bridged=False, example=_EX_CHECKS, result_example={"exit_code": 75}),
+)})
 
 def response_message(command: str) -> Message:
     """The response channel of ``command``."""

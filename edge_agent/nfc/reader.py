@@ -87,12 +87,15 @@ class CardRead:
     :param problem: None for a complete read, else one of ``pulled-away``,
         ``no-ndef``, ``malformed-ndef``, ``odd-uid-length``, ``random-uid``,
         ``unreadable``.
+    :param product: nfcpy's product name of an activated card (``"NXP NTAG213"``), None when nfcpy
+        names none (it names Type 4 cards by their type only); the device checks' reader test shows it.
     """
 
     uid: bytes
     tag_type: str
     ndef_uri: str | None = None
     problem: str | None = None
+    product: str | None = None
 
     def __repr__(self) -> str:
         # The UID, and a URI's path and query (which may mirror the UID), stay out.
@@ -326,6 +329,7 @@ class NfcpyReader(CardReader):
         tag_type = _tag_type_of(target)
         odd = uid_problem(uid)
         tag = None
+        product = None
         outcome: str | None = UNREADABLE  # None once a read succeeds
         for attempt in range(READ_ATTEMPTS):
             if attempt:
@@ -339,16 +343,17 @@ class NfcpyReader(CardReader):
                 outcome = _GONE
                 continue
             tag_type = tag.type
+            product = tag.product if tag.product != tag.type else None
             outcome, uri = self._read_ndef(tag)
             if outcome in (None, NO_NDEF):
-                return CardRead(uid, tag_type, uri, odd or outcome), tag
+                return CardRead(uid, tag_type, uri, odd or outcome, product), tag
         if outcome == _GONE:
             target = self._resense(clf, uid)
             if target is None:
                 return CardRead(uid, tag_type, None, odd or PULLED_AWAY), None
             outcome = UNREADABLE
             tag = None
-        return CardRead(uid, tag_type, None, odd or outcome), tag
+        return CardRead(uid, tag_type, None, odd or outcome, product), tag
 
     def _activate(self, clf, target):
         import nfc.tag

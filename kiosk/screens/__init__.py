@@ -82,4 +82,7 @@ def create_screens() -> dict[Screen, KioskScreen]:
         Screen.INFORMEER: InformeerScreen, Screen.CONVERTEER: ConverteerScreen, Screen.INSPIREER: InspireerScreen,
         Screen.ONTZORG: OntzorgScreen}
     classes.update({Screen(name): cls for name, cls in staff_screens().items()})  # store staff's other screens
+    from .staff_checks import StaffChecksScreen
+
+    classes[Screen.STAFF_CHECKS] = StaffChecksScreen  # the device checks
     return {screen: cls(name=screen.value) for screen, cls in classes.items()}
