@@ -147,7 +147,7 @@ def data_uses(store: Store) -> int:
 
 
 def test_before_ntp_sync_a_consented_customer_is_anonymous_without_an_invitation_and_nothing_is_logged(pi):
-    store, system, marker, service, published = pi
+    store, system, _marker, service, published = pi
     # The Pi booted after a power cut with fake-hwclock's time, 200 days behind: by it the consent holds.
     system.now = CONSENT_END + timedelta(days=20) - timedelta(days=200)
     decision = tap(service)
@@ -160,7 +160,7 @@ def test_before_ntp_sync_a_consented_customer_is_anonymous_without_an_invitation
 
 
 def test_ntp_jumping_the_clock_forward_past_the_consent_end_does_not_keep_it_late(pi):
-    store, system, marker, service, _ = pi
+    store, system, _marker, service, _ = pi
     system.now = CONSENT_END + timedelta(days=20) - timedelta(days=200)  # behind, not synchronised
     assert tap(service).reason == CLOCK_NOT_SYNCHRONISED
     system.now, system.synchronised = CONSENT_END + timedelta(days=20), True  # NTP arrives: +200 days
@@ -170,7 +170,7 @@ def test_ntp_jumping_the_clock_forward_past_the_consent_end_does_not_keep_it_lat
 
 
 def test_a_synchronised_clock_before_the_consent_end_recognises_up_to_the_last_second(pi):
-    store, system, marker, service, published = pi
+    _store, system, marker, service, published = pi
     marker.touch()
     system.now = CONSENT_END - timedelta(seconds=1)
     assert tap(service).outcome is Outcome.RECOGNISED
@@ -180,7 +180,7 @@ def test_a_synchronised_clock_before_the_consent_end_recognises_up_to_the_last_s
 
 
 def test_a_clock_set_wrongly_ahead_does_not_end_the_consent_early_once_the_system_calls_it_unsynchronised(pi):
-    store, system, marker, service, _ = pi
+    store, system, _marker, service, _ = pi
     # Someone sets the clock a year ahead by hand: settimeofday clears the kernel's NTP status,
     # so the consent is not judged (not ended); once NTP puts the time back, it holds again.
     system.now, system.synchronised = CONSENT_END + timedelta(days=365), False

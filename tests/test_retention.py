@@ -41,8 +41,11 @@ class Clock:
         self.now = now
         self.synchronised = trusted
 
+    def time(self) -> float:
+        return self.now.timestamp()
+
     def wall(self, tmp_path) -> WallClock:
-        return WallClock("synchronized", tmp_path / "no-marker", system_time=lambda: self.now.timestamp(),
+        return WallClock("synchronized", tmp_path / "no-marker", system_time=self.time,
                          kernel=lambda: self.synchronised)
 
 
