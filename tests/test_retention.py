@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sqlite3
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -176,3 +177,11 @@ def test_the_wal_file_is_truncated_to_its_limit_after_a_burst(tmp_path):
         assert store.wal_bytes() <= WAL_SIZE_LIMIT_BYTES
     finally:
         store.close()
+
+
+def test_docs_operations_names_every_retention_rule_and_every_otherwise_bounded_table():
+    text = (Path(__file__).resolve().parents[1] / "docs" / "operations.md").read_text()
+    for rule in RULES:
+        assert f"`{rule.table}`" in text and f"`{rule.setting}`" in text, rule
+    for table in BOUNDED:
+        assert f"`{table}`" in text, table
