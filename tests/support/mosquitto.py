@@ -8,9 +8,15 @@ outages. Persistence is on, so QoS 1 messages queued for a persistent
 session survive a broker restart, as in production (config/mosquitto/).
 
 :meth:`Mosquitto.store` starts the store broker the project ships instead:
-``config/mosquitto/store.conf`` line for line, with only its port, paths and
-the password file (made from the logins given) replaced, the shipped ACL and,
-when asked, the shipped bridge in its ``include_dir``.
+``config/mosquitto/store.conf`` line for line, with only its ports, addresses
+(both listeners on loopback: :attr:`Mosquitto.tls_port` is the LAN listener's),
+paths, the LAN listener's certificate (a test store CA, :attr:`Mosquitto.ca_path`)
+and the password file (made from the logins given) replaced, the shipped ACL
+and, when asked, a bridge after it (as conf.d/central-bridge.conf).
+
+:meth:`Mosquitto.provisioned` runs what ``edge-agent broker provision`` wrote,
+unchanged: Debian's layout (a main file that includes ``conf.d``), the test
+adding only its log settings and, as root, ``user root``.
 """
 
 from __future__ import annotations
@@ -29,6 +35,8 @@ from typing import Self
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
+from edge_agent.provisioning.certificates import CertificateAuthority, write_public
+from edge_agent.provisioning.passwords import hash_password, password_file
 from tests.support.system import ensure_installed
 
 CONFIG = Path(__file__).resolve().parents[2] / "config" / "mosquitto"
@@ -87,6 +95,9 @@ class Mosquitto:
         )
         self.process: subprocess.Popen | None = None
         self.passwd_path: Path | None = None
+        #: The store broker's LAN (TLS) listener, and the CA that signed its certificate (store brokers only).
+        self.tls_port: int | None = None
+        self.ca_path: Path | None = None
 
     @classmethod
     def store(cls, workdir: Path, logins: dict[str, str], *, acl: Path = STORE_ACL, bridge: str = "",
@@ -96,29 +107,34 @@ class Mosquitto:
         :param workdir: its folder (persistence, log, password file, ``include_dir``).
         :param logins: user name -> password, written with ``mosquitto_passwd``.
         :param acl: the ACL file; the shipped one by default.
-        :param bridge: a bridge configuration put into the ``include_dir``.
+        :param bridge: a bridge configuration (as conf.d/central-bridge.conf), after the broker's own lines.
         :raises ValueError: when store.conf names a path this helper does not know how to replace.
         """
         broker = cls(port=port, workdir=workdir)
-        passwd_tool = ensure_installed("mosquitto", binary="mosquitto_passwd")
         broker.passwd_path = broker.workdir / "passwd"
-        broker.passwd_path.unlink(missing_ok=True)
-        for index, (user, password) in enumerate(logins.items()):
-            subprocess.run([passwd_tool, "-b", *(["-c"] if index == 0 else []), str(broker.passwd_path), user,
-                            password], check=True, stdout=subprocess.DEVNULL)
-        include = broker.workdir / "conf.d"
-        include.mkdir(exist_ok=True)
-        if bridge:
-            (include / "bridge.conf").write_text(bridge)
+        # Hashed by the project's own code (edge_agent.provisioning.passwords), as `edge-agent broker provision`
+        # does; tests/test_provisioning_passwords.py checks them against mosquitto_passwd's and the broker.
+        broker.passwd_path.write_text(password_file({user: hash_password(password)
+                                                     for user, password in logins.items()}))
+        certs = broker.workdir / "certs"
+        store_ca = CertificateAuthority.create("test store CA")
+        broker.ca_path = certs / "store-ca.pem"
+        write_public(broker.ca_path, store_ca.issued.cert_pem)
+        store_ca.issue_server("localhost", dns_names=["localhost"], ip_addresses=["127.0.0.1"]).save(
+            certs / "broker.pem", certs / "broker.key")
+        broker.tls_port = free_port()
         replacement = {"password_file": f"password_file {broker.passwd_path}", "acl_file": f"acl_file {acl}",
                        "persistence_location": f"persistence_location {broker.workdir}/",
-                       "include_dir": f"include_dir {include}"}
+                       "certfile": f"certfile {certs / 'broker.pem'}",
+                       "keyfile": f"keyfile {certs / 'broker.key'}"}
         lines = ["user root"] if os.geteuid() == 0 else []
+        listeners = 0
         for number, line in enumerate(STORE_CONF.read_text().splitlines(), 1):
             directive = line.split(maxsplit=1)[0] if line.strip() and not line.lstrip().startswith("#") else ""
             if directive == "listener":
-                address = line.split()[2:]
-                lines.append(" ".join(["listener", str(broker.port), *address]))
+                # The first listener is loopback; the next one the LAN's, moved to loopback for the test.
+                lines.append(f"listener {broker.port if listeners == 0 else broker.tls_port} 127.0.0.1")
+                listeners += 1
             elif directive in replacement:
                 lines.append(replacement[directive])
             elif directive and ("/etc/" in line or "/var/" in line):
@@ -127,7 +143,27 @@ class Mosquitto:
                 lines.append(line)
         lines += [f"log_dest file {broker.log_path}", "log_type error", "log_type warning", "log_type notice",
                   "log_type information"]
-        broker.config_path.write_text("\n".join(lines) + "\n")
+        # Where Debian's layout puts it: the bridge's own file in conf.d, read after the broker's.
+        broker.config_path.write_text("\n".join(lines) + "\n" + bridge)
+        return broker
+
+    @classmethod
+    def provisioned(cls, etc: Path, *, port: int, tls_port: int | None = None, workdir: Path | None = None
+                    ) -> Mosquitto:
+        """The broker ``edge-agent broker provision`` (or ``central``) wrote into ``etc``, not started.
+
+        :param etc: the folder that is the broker's /etc/mosquitto (provisioned with ``etc`` pointing there,
+            so every path inside is real); its ``conf.d`` is included as Debian's mosquitto.conf does.
+        :param port: the loopback port the provisioned configuration listens on (it chose it).
+        :param tls_port: its TLS listener's port, when the test connects there.
+        """
+        broker = cls(port=port, workdir=workdir)
+        broker.tls_port = tls_port
+        run_as = "user root\n" if os.geteuid() == 0 else ""
+        broker.config_path.write_text(
+            run_as + f"log_dest file {broker.log_path}\n"
+            "log_type error\nlog_type warning\nlog_type notice\nlog_type information\n"
+            f"include_dir {etc / 'conf.d'}\n")
         return broker
 
     def log(self) -> str:
