@@ -56,7 +56,7 @@ def test_central_restarted_while_stores_send_events_loses_none_end_to_end(chain)
     sender = threading.Thread(target=stream, name="chain-events")
     sender.start()
     assert wait_until(lambda: chain.events_received() >= STORES * 10, 60), "events reach central before the restart"
-    chain.restart_central()
+    chain.restart_central(down_s=2.0)  # the bridges queue while central is away
     restarted.set()
     sender.join(120)
     expected = rounds["sent"]

@@ -235,9 +235,11 @@ class Chain:
                 self.events[store].add(message_id)
                 self.event_times.append(time.monotonic())
 
-    def restart_central(self) -> None:
-        """Stop central's broker (SIGTERM: it saves its persistence) and start it again on the same ports."""
+    def restart_central(self, down_s: float = 0.0) -> None:
+        """Stop central's broker (SIGTERM: it saves its persistence), leave it down ``down_s`` seconds, and
+        start it again on the same ports."""
         self.central.stop()
+        time.sleep(down_s)
         self.central.start()
 
     def close(self) -> None:

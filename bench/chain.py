@@ -1,0 +1,193 @@
+"""A simulated chain: N store brokers (20 by default), each with an agent process and its store's data, bridged
+over TLS with client certificates to one central Mosquitto, all provisioned by ``edge-agent broker``
+(tests/support/chain.py).
+
+Measured, in this order:
+
+* **Push fan-out**: central pushes the same offer (a new version each time) to every store; the time from
+  central's publish until the *last* store's agent has applied it (its database has the version), p50/p95
+  over ``--pushes`` pushes. The *first* store's time of the same pushes is shown beside it: the floor of one
+  bridge hop and one apply, measured in the same run.
+* **Events end to end**: every store's kiosk sends ``--events`` feedback requests at once; each becomes an
+  upstream event (outbox, store broker, bridge, central); events per second from the first request until
+  central's subscriber has every distinct id.
+* **Central restarted mid-stream**: the stores send events at ``--rate`` per store per second for
+  ``--stream-s`` seconds, central's broker is restarted (SIGTERM, down, start) a third of the way in; events lost
+  end to end (sent minus distinct ids at central, which must be 0) and how long after the restart the last
+  one arrived. Central is down for ``--down-s`` seconds (5): the bridges queue meanwhile.
+* **RSS per agent** at the end (min, median, max).
+
+    .venv/bin/python bench/chain.py [--stores 20] [--pushes 20] [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sqlite3
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from _common import percentile  # noqa: E402
+
+from tests.support.chain import Chain, catalogue, gtin, wait_until  # noqa: E402
+
+OFFER = "o-chain-wide"
+PRODUCTS = 500
+
+
+class Poller:
+    """Each store's database, open read-only, to see when a push was applied."""
+
+    def __init__(self, chain: Chain):
+        self._conns = [sqlite3.connect(f"file:{store.db}?mode=ro", uri=True, timeout=5) for store in chain.stores]
+
+    def versions(self) -> list[int]:
+        found = []
+        for conn in self._conns:
+            row = conn.execute("SELECT version FROM offers WHERE offer = ?", (OFFER,)).fetchone()
+            found.append(row[0] if row else 0)
+        return found
+
+    def close(self) -> None:
+        for conn in self._conns:
+            conn.close()
+
+
+def fan_out(chain: Chain, pushes: int, say) -> dict:
+    poller = Poller(chain)
+    last, first = [], []
+    try:
+        for version in range(1, pushes + 1):
+            sent = chain.push_offers(OFFER, version, gtin(1))
+            applied: dict[int, float] = {}
+            deadline = sent + 60
+            while len(applied) < len(chain.stores) and time.monotonic() < deadline:
+                now = time.monotonic()
+                for index, seen in enumerate(poller.versions()):
+                    if seen >= version and index not in applied:
+                        applied[index] = now - sent
+                time.sleep(0.002)
+            if len(applied) < len(chain.stores):
+                raise RuntimeError(f"push {version} reached {len(applied)} of {len(chain.stores)} stores in 60 s")
+            last.append(max(applied.values()) * 1000)
+            first.append(min(applied.values()) * 1000)
+            say(f"  push {version}: first store {first[-1]:.1f} ms, last store {last[-1]:.1f} ms")
+            time.sleep(0.2)
+    finally:
+        poller.close()
+    return {"last_p50_ms": percentile(last, 50), "last_p95_ms": percentile(last, 95),
+            "first_p50_ms": percentile(first, 50), "first_p95_ms": percentile(first, 95), "pushes": pushes}
+
+
+def burst(chain: Chain, per_store: int) -> dict:
+    before = chain.events_received()
+    expected = before + per_store * len(chain.stores)
+    started = time.monotonic()
+    for n in range(per_store):
+        for store in chain.stores:
+            chain.send_feedback(store, f"burst-{n}")
+    if not wait_until(lambda: chain.events_received() >= expected, 300, 0.01):
+        raise RuntimeError(f"burst: {expected - chain.events_received()} events missing at central after 300 s")
+    elapsed = chain.event_times[-1] - started
+    return {"events": per_store * len(chain.stores), "seconds": elapsed,
+            "events_per_s": per_store * len(chain.stores) / elapsed}
+
+
+def restart_mid_stream(chain: Chain, rate: float, stream_s: float, down_s: float) -> dict:
+    before = {store: len(ids) for store, ids in chain.events.items()}
+    sent = {store.id: 0 for store in chain.stores}
+    done = threading.Event()
+
+    def stream() -> None:
+        period = 1.0 / rate
+        next_at = time.monotonic()
+        end = next_at + stream_s
+        n = 0
+        while time.monotonic() < end:
+            for store in chain.stores:
+                chain.send_feedback(store, f"stream-{n}")
+                sent[store.id] += 1
+            n += 1
+            next_at += period
+            time.sleep(max(0.0, next_at - time.monotonic()))
+        done.set()
+
+    sender = threading.Thread(target=stream, name="chain-stream")
+    sender.start()
+    time.sleep(stream_s / 3)
+    restart_at = time.monotonic()
+    chain.restart_central(down_s)
+    restart_s = time.monotonic() - restart_at
+    sender.join()
+    total = sum(sent.values())
+
+    def arrived(store: str) -> int:
+        return len(chain.events.get(store, ())) - before.get(store, 0)
+
+    wait_until(lambda: sum(arrived(store) for store in sent) >= total, 300, 0.05)
+    lost = {store: sent[store] - arrived(store) for store in sent if arrived(store) != sent[store]}
+    return {"sent": total, "lost": sum(lost.values()), "per_store_lost": lost, "restart_s": restart_s,
+            "last_event_after_restart_s": chain.event_times[-1] - restart_at}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--stores", type=int, default=20)
+    parser.add_argument("--pushes", type=int, default=20, help="chain-wide offers pushes for p50/p95")
+    parser.add_argument("--events", type=int, default=200, help="events per store in the burst")
+    parser.add_argument("--rate", type=float, default=5.0, help="events per store per second in the stream")
+    parser.add_argument("--stream-s", type=float, default=30.0, help="length of the stream with the restart")
+    parser.add_argument("--down-s", type=float, default=5.0, help="how long central is down in the restart")
+    parser.add_argument("--quick", action="store_true", help="3 stores, 3 pushes: a smoke run")
+    parser.add_argument("--json", type=Path, default=None)
+    args = parser.parse_args()
+    if args.quick:
+        args.stores, args.pushes, args.events, args.stream_s = 3, 3, 20, 6.0
+    workdir = Path(tempfile.mkdtemp(prefix="bench-chain-"))
+    print(f"chain: {args.stores} stores under {workdir}")
+    started = time.monotonic()
+    chain = Chain(workdir, args.stores)
+    results: dict = {"stores": args.stores}
+    try:
+        chain.start(timeout=300)
+        results["start_s"] = time.monotonic() - started
+        for store in chain.stores:
+            chain.push(store.id, "catalogue", catalogue(PRODUCTS))
+        if not wait_until(lambda: all(store.count("products") == PRODUCTS for store in chain.stores), 300, 0.2):
+            raise RuntimeError("the catalogues did not reach every store")
+        results["data_s"] = time.monotonic() - started - results["start_s"]
+        print(f"  every agent online at central after {results['start_s']:.1f} s; "
+              f"{PRODUCTS} products in every store {results['data_s']:.1f} s later")
+        results["fan_out"] = fan_out(chain, args.pushes, print)
+        results["burst"] = burst(chain, args.events)
+        results["restart"] = restart_mid_stream(chain, args.rate, args.stream_s, args.down_s)
+        rss = sorted(store.rss_kb() / 1024 for store in chain.stores)
+        results["rss_mb"] = {"min": rss[0], "median": statistics.median(rss), "max": rss[-1]}
+    finally:
+        chain.close()
+    fan, events, restart, rss_mb = results["fan_out"], results["burst"], results["restart"], results["rss_mb"]
+    print(f"\nchain of {args.stores} stores, TLS bridges to one central Mosquitto")
+    print(f"  offers push to every store, {fan['pushes']} pushes: last store applied p50 {fan['last_p50_ms']:.1f} ms, "
+          f"p95 {fan['last_p95_ms']:.1f} ms  (first store, same pushes: p50 {fan['first_p50_ms']:.1f} ms, "
+          f"p95 {fan['first_p95_ms']:.1f} ms)")
+    print(f"  events end to end: {events['events']} in {events['seconds']:.2f} s = {events['events_per_s']:.0f}/s")
+    print(f"  central restarted mid-stream ({args.rate:g}/s per store for {args.stream_s:g} s, central down "
+          f"{restart['restart_s']:.1f} s): {restart['sent']} sent, {restart['lost']} lost; the last arrived "
+          f"{restart['last_event_after_restart_s']:.1f} s after the restart")
+    print(f"  agent RSS: min {rss_mb['min']:.1f} MB, median {rss_mb['median']:.1f} MB, max {rss_mb['max']:.1f} MB")
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=1))
+    return 0 if restart["lost"] == 0 else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
