@@ -22,7 +22,6 @@ Measured, in this order:
 
 from __future__ import annotations
 
-import argparse
 import json
 import sqlite3
 import statistics
@@ -36,7 +35,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from _common import percentile  # noqa: E402
+import _common as common  # noqa: E402
+from _common import Row, percentile  # noqa: E402
 
 from tests.support.chain import Chain, catalogue, gtin, wait_until  # noqa: E402
 
@@ -139,24 +139,43 @@ def restart_mid_stream(chain: Chain, rate: float, stream_s: float, down_s: float
             "last_event_after_restart_s": chain.event_times[-1] - restart_at}
 
 
+def rows(results: dict) -> list[Row]:
+    """The chain's figures as result rows, each beside its reference from the same run."""
+    fan, events, restart, rss = results["fan_out"], results["burst"], results["restart"], results["rss_mb"]
+    stores = results["stores"]
+    return [
+        Row(f"offers push applied by the last of {stores} stores vs the first, p50", fan["last_p50_ms"],
+            fan["first_p50_ms"], "ms", fan["last_p50_ms"] / fan["first_p50_ms"], "info", None),
+        Row(f"offers push applied by the last of {stores} stores vs the first, p95", fan["last_p95_ms"],
+            fan["first_p95_ms"], "ms", fan["last_p95_ms"] / fan["first_p95_ms"], "info", None),
+        Row("events end to end (kiosk request to central) vs the burst size", events["events_per_s"],
+            events["events"], "events/s", None, "info", None),
+        Row("events lost across a central restart vs sent", restart["lost"], restart["sent"], "events",
+            None, "0", restart["lost"] == 0),
+        Row("last event at central after the restart vs central down", restart["last_event_after_restart_s"],
+            restart["restart_s"], "s", restart["last_event_after_restart_s"] / restart["restart_s"], "info", None),
+        Row("agent RSS, median vs largest", rss["median"], rss["max"], "MB", rss["median"] / rss["max"], "info",
+            None),
+    ]
+
+
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = common.parser(__doc__.splitlines()[0], rounds=1)
     parser.add_argument("--stores", type=int, default=20)
     parser.add_argument("--pushes", type=int, default=20, help="chain-wide offers pushes for p50/p95")
     parser.add_argument("--events", type=int, default=200, help="events per store in the burst")
     parser.add_argument("--rate", type=float, default=5.0, help="events per store per second in the stream")
     parser.add_argument("--stream-s", type=float, default=30.0, help="length of the stream with the restart")
     parser.add_argument("--down-s", type=float, default=5.0, help="how long central is down in the restart")
-    parser.add_argument("--quick", action="store_true", help="3 stores, 3 pushes: a smoke run")
-    parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
     if args.quick:
-        args.stores, args.pushes, args.events, args.stream_s = 3, 3, 20, 6.0
+        args.stores, args.pushes, args.events, args.stream_s, args.down_s = 3, 3, 20, 6.0, 2.0
     workdir = Path(tempfile.mkdtemp(prefix="bench-chain-"))
     print(f"chain: {args.stores} stores under {workdir}")
     started = time.monotonic()
     chain = Chain(workdir, args.stores)
     results: dict = {"stores": args.stores}
+    say = print if args.verbose or not args.quick else (lambda line: None)
     try:
         chain.start(timeout=300)
         results["start_s"] = time.monotonic() - started
@@ -167,26 +186,23 @@ def main() -> int:
         results["data_s"] = time.monotonic() - started - results["start_s"]
         print(f"  every agent online at central after {results['start_s']:.1f} s; "
               f"{PRODUCTS} products in every store {results['data_s']:.1f} s later")
-        results["fan_out"] = fan_out(chain, args.pushes, print)
+        results["fan_out"] = fan_out(chain, args.pushes, say)
         results["burst"] = burst(chain, args.events)
         results["restart"] = restart_mid_stream(chain, args.rate, args.stream_s, args.down_s)
         rss = sorted(store.rss_kb() / 1024 for store in chain.stores)
         results["rss_mb"] = {"min": rss[0], "median": statistics.median(rss), "max": rss[-1]}
     finally:
         chain.close()
-    fan, events, restart, rss_mb = results["fan_out"], results["burst"], results["restart"], results["rss_mb"]
-    print(f"\nchain of {args.stores} stores, TLS bridges to one central Mosquitto")
-    print(f"  offers push to every store, {fan['pushes']} pushes: last store applied p50 {fan['last_p50_ms']:.1f} ms, "
-          f"p95 {fan['last_p95_ms']:.1f} ms  (first store, same pushes: p50 {fan['first_p50_ms']:.1f} ms, "
-          f"p95 {fan['first_p95_ms']:.1f} ms)")
-    print(f"  events end to end: {events['events']} in {events['seconds']:.2f} s = {events['events_per_s']:.0f}/s")
-    print(f"  central restarted mid-stream ({args.rate:g}/s per store for {args.stream_s:g} s, central down "
-          f"{restart['restart_s']:.1f} s): {restart['sent']} sent, {restart['lost']} lost; the last arrived "
-          f"{restart['last_event_after_restart_s']:.1f} s after the restart")
-    print(f"  agent RSS: min {rss_mb['min']:.1f} MB, median {rss_mb['median']:.1f} MB, max {rss_mb['max']:.1f} MB")
-    if args.json:
-        args.json.write_text(json.dumps(results, indent=1))
-    return 0 if restart["lost"] == 0 else 1
+    restart = results["restart"]
+    notes = [(f"{args.stores} stores, each a provisioned Mosquitto with an agent process and {PRODUCTS} products, "
+             "bridged over TLS with client certificates to one central Mosquitto on this host"),
+             (f"stream: {args.rate:g} events/s per store for {args.stream_s:g} s, central stopped a third of the way "
+             f"in and started {args.down_s:g} s later; {restart['sent']} sent, {restart['lost']} lost"),
+             f"agent RSS min {results['rss_mb']['min']:.1f} MB, max {results['rss_mb']['max']:.1f} MB"]
+    code = common.finish(f"simulated chain of {args.stores} stores", args, rows(results), notes)
+    if args.json:  # the whole record beside finish()'s rows
+        args.json.with_suffix(".raw.json").write_text(json.dumps(results, indent=1))
+    return code if restart["lost"] == 0 else 1
 
 
 if __name__ == "__main__":

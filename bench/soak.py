@@ -18,12 +18,11 @@ and RSS growth after the warm-up below a generous bound.
 
     .venv/bin/python bench/soak.py                 # 30 minutes at 10 events/s
     .venv/bin/python bench/soak.py --minutes 3     # a short one
+    .venv/bin/python bench/soak.py --quick         # a one-minute smoke run (20 s retention)
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import sqlite3
 import subprocess
@@ -31,7 +30,7 @@ import sys
 import tempfile
 import threading
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -39,9 +38,13 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+import _common as common  # noqa: E402
+from _common import Row  # noqa: E402
+
 from edge_agent.contract import COMMANDS, PUSHES, encode  # noqa: E402
 from edge_agent.identity import card_token  # noqa: E402
 from edge_agent.nfc.emulator import CardEmulator, Type2Card, free_udp_port  # noqa: E402
+from edge_agent.store import WAL_SIZE_LIMIT_BYTES  # noqa: E402
 from tests.support.agent import config_text  # noqa: E402
 from tests.support.mosquitto import Mosquitto  # noqa: E402
 from tests.support.mqtt import Capture, Publisher  # noqa: E402
@@ -53,6 +56,7 @@ STORE = "soak"
 DEVICE = "kiosk-1"
 TAP_EVERY_S = 10.0
 GROWING = ("data_use", "inbox_seen", "outbox", "customers")
+RSS_GROWTH_MB = 20  # after the warm-up: generous, the figures of a 30-minute run are in bench/README.md
 
 
 @dataclass
@@ -240,21 +244,47 @@ def report(result: SoakResult) -> str:
     return "\n".join(lines)
 
 
+def rows(result: SoakResult) -> list[Row]:
+    """The soak's figures as result rows: each end figure beside the same run's figure after the warm-up
+    (or, for the tables, beside the rows the load wrote: what they would hold without pruning)."""
+    start, end = result.warmup, result.end
+    assert start is not None
+    growth_mb = (end.rss_kb - start.rss_kb) / 1024
+    wal_max = max(sample.wal_bytes for sample in result.samples)
+    table_rows = []
+    for table in ("data_use", "inbox_seen"):
+        peak = max(sample.rows[table] for sample in result.samples if sample.at_s >= start.at_s)
+        written = result.written.get(table, 0)
+        table_rows.append(Row(f"{table} rows at the end vs written", end.rows[table], written, "rows",
+                              end.rows[table] / written if written else None,
+                              f"peak <= {result.row_bound(table)}", peak <= result.row_bound(table)))
+    return [
+        Row("agent RSS at the end vs after warm-up", end.rss_kb / 1024, start.rss_kb / 1024, "MB",
+            end.rss_kb / start.rss_kb, f"growth < {RSS_GROWTH_MB} MB", growth_mb < RSS_GROWTH_MB),
+        Row("database file at the end vs after warm-up", end.db_bytes / 1e6, start.db_bytes / 1e6, "MB",
+            end.db_bytes / start.db_bytes if start.db_bytes else None, "info", None),
+        Row("-wal file, largest vs its size limit", wal_max / 1e6, WAL_SIZE_LIMIT_BYTES / 1e6, "MB",
+            wal_max / WAL_SIZE_LIMIT_BYTES, "<= 2x the limit", wal_max <= 2 * WAL_SIZE_LIMIT_BYTES),
+        *table_rows,
+        Row("outbox rows at the end (events sent)", end.rows["outbox"], result.events, "rows", None, "info", None),
+    ]
+
+
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = common.parser(__doc__.splitlines()[0], rounds=1)
     parser.add_argument("--minutes", type=float, default=30.0)
     parser.add_argument("--rate", type=float, default=10.0, help="events per second")
     parser.add_argument("--keep-s", type=float, default=60.0, help="retention of push ids and data-use entries")
     parser.add_argument("--prune-s", type=float, default=15.0, help="seconds between prunings")
-    parser.add_argument("--quick", action="store_true", help="a 2-minute smoke run")
-    parser.add_argument("--json", type=Path, default=None, help="also write the samples as JSON here")
     args = parser.parse_args()
-    minutes = 2.0 if args.quick else args.minutes
-    result = run_soak(minutes, args.rate, args.keep_s, args.prune_s, warmup_s=min(120.0, minutes * 60 / 3))
+    minutes = 1.0 if args.quick else args.minutes
+    keep_s, prune_s = (20.0, 5.0) if args.quick else (args.keep_s, args.prune_s)
+    result = run_soak(minutes, args.rate, keep_s, prune_s, warmup_s=min(120.0, minutes * 60 / 3),
+                      say=print if args.verbose or not args.quick else (lambda line: None))
     print(report(result))
-    if args.json:
-        args.json.write_text(json.dumps(asdict(result), indent=1))
-    return 0
+    return common.finish(f"soak: {minutes:g} min at {args.rate:g} events/s, an agent process", args, rows(result),
+                         [(f"retention {keep_s:g} s, pruned every {prune_s:g} s: the baseline of each row is the "
+                          "same run after its warm-up, or what the load wrote")])
 
 
 if __name__ == "__main__":
