@@ -227,10 +227,11 @@ MUTANTS: list[tuple[str, str, str, str, str, list[str]]] = [
     (
         "P4b",
         "session never bridged",
-        "config/mosquitto/bridge.conf",
-        "topic cs/v1/STORE_ID/+/event/# out 1\n",
-        "topic cs/v1/STORE_ID/+/event/# out 1\ntopic cs/v1/STORE_ID/+/local/session out 1\n",
-        ["tests/test_bridge_config.py"],
+        "edge_agent/provisioning/acl.py",
+        "    return [m for m in ALL_MESSAGES if m.bridged and m.direction == direction and rights(m).publishers]",
+        ("    return [m for m in ALL_MESSAGES if (m.bridged or m.name == \"session\") and m.direction == direction\n"
+         "            and rights(m).publishers]"),
+        ["tests/test_bridge_config.py", "tests/test_bridge_tls.py"],
     ),
     (
         "P5",

@@ -8,7 +8,7 @@
     edge-agent broker central --address 10.0.0.5 --stores store-0042,store-0043 --out CENTRAL_DIR \\
         [--hostname central.example] [--etc /etc/mosquitto] [--port 1883] [--tls-port 8883]
     edge-agent broker revoke --central CENTRAL_DIR --cert STORE_DIR/mosquitto/certs/bridge.pem
-    edge-agent broker examples --out config/mosquitto
+    edge-agent broker examples --out config/mosquitto [--docs docs/broker.md]
 
 What each writes is in :mod:`.store_broker` and :mod:`.central_broker`. The commands are part of the one
 ``edge-agent`` argparse tree (:mod:`edge_agent.cli`); :func:`add_commands` adds them there.
@@ -84,6 +84,8 @@ def add_commands(sub: argparse._SubParsersAction, command: Callable[..., argpars
     examples = command(sub, "examples", "Write the example store's generated files (the project's config/mosquitto).",
                        cmd_examples)
     examples.add_argument("--out", required=True, type=Path, help="Folder to write (config/mosquitto).")
+    examples.add_argument("--docs", type=Path, metavar="FILE",
+                          help="Also refresh the roles table in this document (docs/broker.md).")
 
 
 def cmd_provision(args: argparse.Namespace) -> int:
@@ -133,8 +135,14 @@ def cmd_revoke(args: argparse.Namespace) -> int:
 
 def cmd_examples(args: argparse.Namespace) -> int:
     """Write the shipped example files."""
-    from .examples import write_examples
+    from .examples import with_roles_table, write_examples
 
     for path in write_examples(args.out):
         print(f"wrote {path}")
+    if args.docs:
+        try:
+            args.docs.write_text(with_roles_table(args.docs.read_text()))
+        except (ValueError, OSError) as error:
+            raise EdgeAgentError(f"{args.docs}: {error}") from None
+        print(f"wrote the roles table in {args.docs}")
     return EXIT_OK

@@ -37,6 +37,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from .acl import render_acl
 from .certificates import (
@@ -147,6 +150,30 @@ def _server_fits(issued: Issued, plan: StorePlan) -> bool:
             and ipaddress.ip_address(plan.lan_address) in names.get_values_for_type(x509.IPAddress))
 
 
+def _public_bytes(key: ec.EllipticCurvePublicKey) -> bytes:
+    return key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
+def _requests_for(path: Path, key: ec.EllipticCurvePrivateKey, name: str) -> bool:
+    request = x509.load_pem_x509_csr(path.read_bytes())
+    public = request.public_key()
+    return (isinstance(public, ec.EllipticCurvePublicKey) and _public_bytes(public) == _public_bytes(key.public_key())
+            and request.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == name)
+
+
+def _bridge_fits(path: Path, central_ca: CertificateAuthority, key: ec.EllipticCurvePrivateKey, name: str) -> bool:
+    """Whether the bridge certificate at ``path`` is central's, for this key and name, and not ending soon (a
+    second run must not replace it: central may have listed it, and it keeps what it has)."""
+    if not path.exists():
+        return False
+    cert = x509.load_pem_x509_certificate(path.read_bytes())
+    public = cert.public_key()
+    return (cert.issuer == central_ca.cert.subject and isinstance(public, ec.EllipticCurvePublicKey)
+            and _public_bytes(public) == _public_bytes(key.public_key())
+            and cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == name
+            and Issued(cert, key).valid_for(RENEW_DAYS))
+
+
 def provision_store(plan: StorePlan, out: Path, *, central_ca: CertificateAuthority | None = None
                     ) -> ProvisionedStore:
     """Write everything ``plan``'s store broker and devices need into ``out`` (see the module's docstring).
@@ -211,11 +238,13 @@ def provision_store(plan: StorePlan, out: Path, *, central_ca: CertificateAuthor
     else:
         bridge_key = new_key()
         write_private(etc / BRIDGE_KEY, key_pem(bridge_key))
-    write_public(etc / BRIDGE_CSR, signing_request(plan.bridge_client_id, bridge_key))
+    if not (etc / BRIDGE_CSR).exists() or not _requests_for(etc / BRIDGE_CSR, bridge_key, plan.bridge_client_id):
+        write_public(etc / BRIDGE_CSR, signing_request(plan.bridge_client_id, bridge_key))
     bridge_ready = False
     if central_ca is not None:
-        bridge = central_ca.issue_client(plan.bridge_client_id, key=bridge_key)
-        write_public(etc / BRIDGE_CERT, bridge.cert_pem)
+        if not _bridge_fits(etc / BRIDGE_CERT, central_ca, bridge_key, plan.bridge_client_id):
+            bridge = central_ca.issue_client(plan.bridge_client_id, key=bridge_key)
+            write_public(etc / BRIDGE_CERT, bridge.cert_pem)
         write_public(etc / CENTRAL_CA, central_ca.issued.cert_pem)
     if (etc / BRIDGE_CERT).exists() and (etc / CENTRAL_CA).exists():
         bridge_ready = True

@@ -217,14 +217,21 @@ class LoginClient:
 
     :param subscriptions: subscribed on every connect.
     :param client_id: the login by default, as the store broker binds them.
+    :param protocol: MQTT 3.1.1 by default; with MQTT 5 the broker says why it refused a publish (PUBACK 0x87).
+    :param host: the broker's address (loopback by default; a store broker's LAN listener may be elsewhere).
+    :param ca_file: connect with TLS, checking the broker's certificate against this CA.
 
     :meth:`flush` waits with a SUBSCRIBE round trip until everything the broker delivered before has
     arrived: Mosquitto handles a client's packets in order and answers on one socket.
     """
 
     def __init__(self, port: int, user: str, password: str, subscriptions: Sequence[tuple[str, int]] = (), *,
-                 client_id: str | None = None, clean_session: bool = True):
+                 client_id: str | None = None, clean_session: bool = True, protocol: int = mqtt.MQTTv311,
+                 host: str = "127.0.0.1", ca_file: Path | None = None):
         self.received: list[tuple[str, bytes]] = []
+        #: The broker's answers: PUBACK reason code by message id, SUBACK reason codes by message id.
+        self.pubacks: dict[int, int] = {}
+        self.subacks: dict[int, list[int]] = {}
         self.session_present: bool | None = None
         self.connect_result: int | None = None
         self._lock = threading.Lock()
@@ -232,14 +239,19 @@ class LoginClient:
         self._connected = threading.Event()
         self.disconnected = threading.Event()
         self._subscriptions = list(subscriptions)
-        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id or user,
-                                  clean_session=clean_session, protocol=mqtt.MQTTv311)
+        session = {"clean_session": clean_session} if protocol != mqtt.MQTTv5 else {}
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id or user, protocol=protocol,
+                                  **session)
         self.client.username_pw_set(user, password)
+        if ca_file is not None:
+            self.client.tls_set(ca_certs=str(ca_file))
         self.client.on_connect = self._on_connect
         self.client.on_subscribe = self._on_subscribe
         self.client.on_disconnect = self._on_disconnect
         self.client.on_message = self._on_message
-        self.client.connect("127.0.0.1", port)
+        self.client.on_publish = self._on_publish
+        self.client.connect(host, port, clean_start=clean_session if protocol == mqtt.MQTTv5 else
+                            mqtt.MQTT_CLEAN_START_FIRST_ONLY)
         self.client.loop_start()
 
     def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
@@ -259,8 +271,13 @@ class LoginClient:
 
     def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:
         with self._lock:
+            self.subacks[mid] = [code.value for code in reason_codes]
             event = self._acks.setdefault(mid, threading.Event())
         event.set()
+
+    def _on_publish(self, client, userdata, mid, reason_code, properties) -> None:
+        with self._lock:
+            self.pubacks[mid] = reason_code.value
 
     def _on_message(self, _client, _userdata, message) -> None:
         with self._lock:
@@ -287,8 +304,18 @@ class LoginClient:
         with self._lock:
             return {topic for topic, payload in self.received if payload.startswith(mark)}
 
-    def publish(self, topic: str, payload: bytes, qos: int = 0, retain: bool = False) -> None:
-        """Publish; at QoS 1, return once the broker answered (or the connection ended)."""
+    def subscribe(self, topics: Sequence[tuple[str, int]], timeout: float = 10) -> list[int]:
+        """Subscribe and wait for the SUBACK; its reason codes, one per topic (0x80: refused)."""
+        _, mid = self.client.subscribe(list(topics))
+        with self._lock:
+            event = self._acks.setdefault(mid, threading.Event())
+        assert event.wait(timeout), "no SUBACK"
+        with self._lock:
+            return self.subacks[mid]
+
+    def publish(self, topic: str, payload: bytes, qos: int = 0, retain: bool = False) -> int | None:
+        """Publish; at QoS 1, return once the broker answered (or the connection ended), with the PUBACK's
+        reason code (0 accepted, 0x87 not authorised: MQTT 5 only; MQTT 3.1.1 has none, always 0)."""
         info = self.client.publish(topic, payload, qos=qos, retain=retain)
         if qos:
             # Refused at QoS 1: still a PUBACK (0x87), or, with some settings, the end of the connection.
@@ -296,6 +323,9 @@ class LoginClient:
             while not info.is_published() and not self.disconnected.is_set():
                 assert time.monotonic() < deadline, f"no PUBACK for {topic}"
                 time.sleep(0.01)
+            with self._lock:
+                return self.pubacks.get(info.mid)
+        return None
 
     def close(self) -> None:
         self.client.disconnect()
