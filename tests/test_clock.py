@@ -1,25 +1,25 @@
 """Time jumps: consents are judged by the trusted wall clock only, neither ended early nor kept late.
 
 In process with the system time injected (a Pi that boots behind, then NTP jumps it forward months; a clock
-set back by hand), on a real database; and an agent with a real Mosquitto, nfcpy's UDP reader and emulated
-cards, whose clock is shifted by ``[clock] offset_s`` and whose synchronisation is systemd-timesyncd's marker
-file in the test's folder (faketime is not installed, and no test may change the host's clock).
+set back by hand), on a real database; and ``edge-agent run`` in a child process with a real Mosquitto,
+nfcpy's UDP reader and emulated cards, whose clock is shifted by ``[clock] offset_s`` and whose
+synchronisation is systemd-timesyncd's marker file in the test's folder (faketime is not installed, and no
+test may change the host's clock).
 """
 
 from __future__ import annotations
 
 import json
+import sqlite3
 import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from edge_agent.agent import Agent
 from edge_agent.central import apply_card_link, apply_customer
 from edge_agent.clock import CLOCK_NOT_SYNCHRONISED, EARLIEST_PLAUSIBLE, WallClock, kernel_synchronised
 from edge_agent.config import parse_config
 from edge_agent.contract import PUSHES, CardLinkPush, CustomerProfile, Topics, encode
-from edge_agent.credentials import Credentials
 from edge_agent.identity import Outcome, card_token
 from edge_agent.nfc.emulator import CardEmulator, Type2Card, free_udp_port
 from edge_agent.nfc.reader import CardRead
@@ -194,24 +194,25 @@ def test_a_clock_set_wrongly_ahead_does_not_end_the_consent_early_once_the_syste
 # ---------------------------------------------------------------------- an agent with a shifted clock
 
 
-def test_agent_waits_for_the_timesyncd_marker_then_judges_consents_by_its_shifted_clock(
-        tmp_path, mosquitto, make_config, capture, publisher):
-    """A real agent, its clock 200 days ahead (offset_s): before the marker appears a consented customer is
-    anonymous; after it, a consent ending within the 200 days is over, one ending after them holds."""
+def test_agent_process_waits_for_the_timesyncd_marker_then_judges_consents_by_its_shifted_clock(
+        tmp_path, mosquitto, make_config, agent_process, capture, publisher, monkeypatch):
+    """``edge-agent run`` with its clock 200 days ahead (``[clock] offset_s``): before the marker appears a
+    consented customer is anonymous; after it, a consent ending within the 200 days is over, one ending after
+    them holds."""
+    monkeypatch.setenv("CS_STORE_HMAC_KEY", HMAC_KEY_HEX)  # the child process inherits it
     marker = tmp_path / "synchronized"
     device = f"udp:127.0.0.1:{free_udp_port()}"
     emulator = CardEmulator(device)
     offset_days = 200
-    _, config = make_config(mosquitto, extra=(
+    path, config = make_config(mosquitto, extra=(
         f'[nfc]\ndevice = "{device}"\npoll_interval_s = 0.02\n'
         f'[clock]\ntrust = "synchronized"\nsynchronized_file = "{marker}"\nkernel_status = false\n'
         f'offset_s = {offset_days * 86400}\n'))
     cap = capture(mosquitto, ["cs/#"])
     pub = publisher(mosquitto)
-    agent = Agent(config, Credentials({"CS_STORE_HMAC_KEY": HMAC_KEY_HEX}))
-    agent.start()
+    agent = agent_process(path)
     try:
-        assert agent.link.wait_connected(10) and emulator.wait_for_reader(10)
+        assert emulator.wait_for_reader(30), agent.log()
         real_now = datetime.now(UTC)
         short, long = "c-00000000000000000000000000000d01", "c-00000000000000000000000000000d02"
         pushes = [
@@ -225,7 +226,7 @@ def test_agent_waits_for_the_timesyncd_marker_then_judges_consents_by_its_shifte
         for kind, data in pushes:
             _, payload = encode(PUSHES[kind], data)
             pub.publish(PUSHES[kind].topic_for(config.store.id), payload)
-        cap.wait_for(lambda ms: agent.inbox.applied >= len(pushes), timeout=15)
+        assert wait_for(lambda: rows(config.database.path, "card_links") == 2, 30), agent.log()
 
         def tap_card(uid: bytes) -> dict:
             before = len(started(cap))
@@ -243,10 +244,30 @@ def test_agent_waits_for_the_timesyncd_marker_then_judges_consents_by_its_shifte
         assert tap_card(SANNE_UID)["outcome"] == "anonymous", "by the trusted clock her consent ended"
         piet = tap_card(PIET_UID)
         assert piet["outcome"] == "recognised" and piet["customer"]["first_name"] == "Piet"
+        assert "the wall clock is not trusted" in agent.log() and "the wall clock is trusted" in agent.log()
     finally:
         emulator.close()
-        agent.stop()
+        assert agent.terminate() == 0
 
 
 def started(cap) -> list[dict]:
     return [m.json()["data"] for m in cap.on("/local/session") if m.json()["data"]["state"] == "started"]
+
+
+def rows(db, table: str) -> int:
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        return conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+    except sqlite3.Error:
+        return 0
+    finally:
+        conn.close()
+
+
+def wait_for(condition, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return condition()
