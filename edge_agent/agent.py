@@ -230,6 +230,8 @@ class Agent:
             dropped_telemetry=self.outbox.dropped_telemetry,
             rejected_messages=self.inbox.rejected,
             broker_rtt_ms=self.broker_rtt_ms,
+            clock_trusted=self.clock.trusted(),
+            pruned_rows=sum(self.retention.pruned.values()),
             **self._storage_health(),
             **self._reader_health(),
             **self._camera_health(),

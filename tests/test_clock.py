@@ -240,7 +240,10 @@ def test_agent_process_waits_for_the_timesyncd_marker_then_judges_consents_by_it
 
         before_sync = tap_card(PIET_UID)
         assert before_sync["outcome"] == "anonymous" and before_sync["reason"] == CLOCK_NOT_SYNCHRONISED
+        assert cap.wait_for(lambda ms: any(not m.json()["data"]["clock_trusted"] for m in cap.on("/health")), 15), \
+            "health says the clock is not trusted"
         marker.touch()  # NTP synchronised
+        assert cap.wait_for(lambda ms: cap.on("/health")[-1].json()["data"]["clock_trusted"], 15)
         assert tap_card(SANNE_UID)["outcome"] == "anonymous", "by the trusted clock her consent ended"
         piet = tap_card(PIET_UID)
         assert piet["outcome"] == "recognised" and piet["customer"]["first_name"] == "Piet"
