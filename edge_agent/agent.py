@@ -50,7 +50,7 @@ from .inbox import Inbox
 from .link import Link
 from .matching import MatchService
 from .outbox import Outbox
-from .retention import Housekeeping, Retention
+from .retention import DatabaseUpkeep, Retention
 from .sessions import SessionService
 from .shopping import ShoppingService
 from .store import Store
@@ -82,7 +82,7 @@ class Agent:
         # The wall clock consents are judged by, and the pruning that keeps the database bounded.
         self.clock = WallClock.from_config(config.clock)
         self.retention = Retention(self.store, config, self.clock)
-        self.housekeeping = Housekeeping(self.retention, self.store, config.retention.interval_s,
+        self.upkeep = DatabaseUpkeep(self.retention, self.store, config.retention.interval_s,
                                          config.retention.checkpoint_idle_s, time.monotonic)
         self.outbox = Outbox(self.store, self.topics, config.outbox.max_rows)
         if self.store.damaged is not None:  # started empty (see store.py): every push on the central topics is lost
@@ -352,7 +352,7 @@ class Agent:
             if now >= next_health:
                 next_health = now + interval
                 self._publish_health()
-            self.housekeeping.tick()
+            self.upkeep.tick()
 
     def _publish_health(self) -> None:
         try:

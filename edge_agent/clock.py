@@ -48,6 +48,10 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the configuration imports this module for its defaults
+    from .config import ClockConfig
 
 logger = logging.getLogger(__name__)
 
@@ -126,7 +130,7 @@ class WallClock:
         self._was_trusted: bool | None = None
 
     @classmethod
-    def from_config(cls, config) -> WallClock:
+    def from_config(cls, config: ClockConfig) -> WallClock:
         """The clock of a :class:`edge_agent.config.ClockConfig`."""
         return cls(trust=config.trust, synchronized_file=config.synchronized_file,
                    kernel_status=config.kernel_status, earliest=config.earliest, offset_s=config.offset_s)
@@ -155,7 +159,14 @@ class WallClock:
 
         A change from trusted to untrusted or back is logged once.
         """
+        return self._judge(self.now())
+
+    def trusted_now(self) -> datetime | None:
+        """The current time when the clock is trusted, else None."""
         now = self.now()
+        return now if self._judge(now) else None
+
+    def _judge(self, now: datetime) -> bool:
         why = self.why_untrusted(now)
         with self._lock:
             changed, self._was_trusted = self._was_trusted is not (why is None), why is None
@@ -166,8 +177,3 @@ class WallClock:
                 logger.warning("the wall clock is not trusted: %s; customers get anonymous sessions until it is",
                                why)
         return why is None
-
-    def trusted_now(self) -> datetime | None:
-        """The current time when the clock is trusted, else None."""
-        now = self.now()
-        return now if self.trusted() else None

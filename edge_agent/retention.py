@@ -164,7 +164,7 @@ class Retention:
         return deleted
 
 
-class Housekeeping:
+class DatabaseUpkeep:
     """The retention and the WAL checkpoint on the agent's schedule (called by its housekeeping thread).
 
     :param retention: what prunes.

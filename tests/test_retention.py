@@ -11,7 +11,7 @@ import pytest
 
 from edge_agent.clock import WallClock
 from edge_agent.config import parse_config
-from edge_agent.retention import BOUNDED, RULES, Housekeeping, Retention
+from edge_agent.retention import BOUNDED, RULES, DatabaseUpkeep, Retention
 from edge_agent.store import WAL_SIZE_LIMIT_BYTES, Store
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
@@ -136,30 +136,30 @@ def test_a_failing_prune_is_logged_and_the_next_tick_tries_again(store, tmp_path
         return {}
 
     monkeypatch.setattr(pruner, "prune", failing)
-    housekeeping = Housekeeping(pruner, store, interval_s=10, idle_s=5, clock=lambda: mono[0])
+    upkeep = DatabaseUpkeep(pruner, store, interval_s=10, idle_s=5, clock=lambda: mono[0])
     mono[0] = 10
-    housekeeping.tick()
+    upkeep.tick()
     assert "pruning the database failed: database or disk is full" in caplog.text
     mono[0] = 20
-    housekeeping.tick()
+    upkeep.tick()
     assert len(calls) == 2
 
 
 def test_the_wal_is_truncated_once_the_database_is_idle_and_not_while_it_is_written(store, tmp_path):
     mono = [0.0]
-    housekeeping = Housekeeping(Retention(store, CONFIG, Clock(NOW).wall(tmp_path)), store, interval_s=3600,
+    upkeep = DatabaseUpkeep(Retention(store, CONFIG, Clock(NOW).wall(tmp_path)), store, interval_s=3600,
                                 idle_s=5, clock=lambda: mono[0])
     for second in range(20):  # a write every second: never idle for 5 s
         insert(store, "inbox_seen", f"busy-{second}", NOW)
         mono[0] = float(second)
-        housekeeping.tick()
-    assert housekeeping.checkpoints == 0 and store.wal_bytes() > 0
+        upkeep.tick()
+    assert upkeep.checkpoints == 0 and store.wal_bytes() > 0
     mono[0] += 5
-    housekeeping.tick()
-    assert housekeeping.checkpoints == 1 and store.wal_bytes() == 0
+    upkeep.tick()
+    assert upkeep.checkpoints == 1 and store.wal_bytes() == 0
     mono[0] += 60
-    housekeeping.tick()
-    assert housekeeping.checkpoints == 1, "once per quiet spell"
+    upkeep.tick()
+    assert upkeep.checkpoints == 1, "once per quiet spell"
     assert count(store, "inbox_seen") == 20, "a checkpoint loses nothing"
 
 
