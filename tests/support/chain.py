@@ -20,7 +20,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -52,7 +52,7 @@ def wait_until(condition: Callable[[], bool], timeout: float, interval: float = 
 class Client:
     """A paho client with a login, connected and (optionally) subscribed before it is returned."""
 
-    def __init__(self, port: int, user: str, password: str, client_id: str, subscriptions: list[str] = (),
+    def __init__(self, port: int, user: str, password: str, client_id: str, subscriptions: Sequence[str] = (),
                  clean: bool = True, on_message: Callable[[mqtt.MQTTMessage], None] | None = None):
         self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=clean)
         self.client.username_pw_set(user, password)
@@ -225,8 +225,8 @@ class Chain:
     def _on_central(self, message: mqtt.MQTTMessage) -> None:
         parts = message.topic.split("/")
         store = parts[2]
-        if parts[-1] == "state":
-            if message.payload.strip() in (b"online", b'"online"') or b"online" in message.payload:
+        if parts[-1] == "state":  # a device's, or the bridge's own notification (cs/v1/<store>/bridge/state: 1/0)
+            if parts[3] != "bridge" and json.loads(message.payload)["data"]["state"] == "online":
                 self.online.add(store)
             return
         message_id = json.loads(message.payload)["id"]
