@@ -20,7 +20,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import paho.mqtt.client as mqtt
 import pytest
+from paho.mqtt.enums import CallbackAPIVersion
 
 from edge_agent.contract import ALL_MESSAGES, EVENTS, PUSHES, STATE, encode
 from edge_agent.provisioning import (
@@ -298,3 +300,35 @@ def test_a_revoked_bridge_certificate_is_refused_and_another_stores_still_bridge
         revoked_broker.close()
         good_broker.close()
         central.broker.close()
+
+
+def test_a_store_connecting_with_another_stores_bridge_client_id_does_not_take_over_its_bridge(tmp_path, central):
+    store7, port7 = provision(tmp_path / "s7", central, STORE)
+    store8, _ = provision(tmp_path / "s8", central, OTHER)
+    broker = start_store(tmp_path / "s7", store7, port7)
+    systems, agent = central.systems(), agent_of(store7, port7)
+    try:
+        wait_bridged(agent, systems, STORE, logs=(broker.log, central.broker.log))
+        # Store 8's certificate, asking for store 7's bridge's client id (and its persistent session).
+        impostor = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"bridge-{STORE}", clean_session=False,
+                               protocol=mqtt.MQTTv311)
+        impostor.tls_set(ca_certs=str(store8.path(CENTRAL_CA)), certfile=str(store8.path(BRIDGE_CERT)),
+                         keyfile=str(store8.path(BRIDGE_KEY)))
+        connected = []
+        impostor.on_connect = lambda c, u, f, reason_code, p: connected.append(reason_code.value)
+        impostor.connect("127.0.0.1", central.tls_port)
+        impostor.loop_start()
+        deadline = time.monotonic() + BUSY_MACHINE_WAIT_S
+        while not connected:
+            assert time.monotonic() < deadline, "the impostor got no answer"
+            time.sleep(0.05)
+        impostor.disconnect()
+        impostor.loop_stop()
+        assert f"as bridge-{OTHER} " in central.broker.log(), "its client id is its certificate's name"
+        systems.received.clear()
+        wait_bridged(agent, systems, STORE, "store 7's bridge still carries its events")
+        assert f"Client bridge-{STORE} already connected, closing old connection" not in central.broker.log()
+    finally:
+        agent.close()
+        systems.close()
+        broker.close()

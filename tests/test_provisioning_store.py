@@ -64,6 +64,7 @@ def test_provision_writes_every_file_with_secrets_owner_only_and_no_secret_in_th
     assert "5 login(s)" in capsys.readouterr().out
     etc = out / "mosquitto"
     for private in (etc / PASSWORD_FILE, etc / BROKER_KEY, etc / BRIDGE_KEY, out / "store-ca" / "store-ca.key",
+                    out / "credentials" / "console" / "console-https.key",
                     *(path for path in (out / "credentials").rglob("*-password"))):
         assert mode(private) == 0o600, private
     assert all(mode(folder) == 0o700 for folder in (out / "credentials").iterdir())
@@ -72,7 +73,7 @@ def test_provision_writes_every_file_with_secrets_owner_only_and_no_secret_in_th
     files = {"kiosk-1": ["broker-ca.pem", "kiosk-mqtt-password", "kiosk-mqtt-username", "mqtt-password",
                          "mqtt-username"],
              "shelf-3": ["broker-ca.pem", "mqtt-password", "mqtt-username"],
-             "console": ["broker-ca.pem", "mqtt-password", "mqtt-username"],
+             "console": ["broker-ca.pem", "console-https.key", "console-https.pem", "mqtt-password", "mqtt-username"],
              "central-bridge": ["central-password", "central-username"]}
     assert {folder.name: sorted(p.name for p in folder.iterdir()) for folder in (out / "credentials").iterdir()} \
         == files
@@ -121,7 +122,7 @@ def test_a_second_run_with_the_same_devices_changes_no_file(tmp_path):
     assert {path: path.read_bytes() for path in out.rglob("*") if path.is_file()} == before
 
 
-def test_the_server_certificate_names_the_broker_and_is_made_again_when_the_lan_address_changes(tmp_path):
+def test_the_server_certificates_name_the_broker_and_console_and_are_made_again_when_the_lan_address_changes(tmp_path):
     out = tmp_path / "store"
     assert provision(out, "kiosk-1", "--hostname", "broker.winkel.lan") == 0
     cert = x509.load_pem_x509_certificate((out / "mosquitto" / BROKER_CERT).read_bytes())
@@ -130,6 +131,11 @@ def test_the_server_certificate_names_the_broker_and_is_made_again_when_the_lan_
     assert "broker.winkel.lan" in names.get_values_for_type(x509.DNSName)
     assert [str(a) for a in names.get_values_for_type(x509.IPAddress)] == ["192.168.42.2", "127.0.0.1"]
     cert.verify_directly_issued_by(ca)
+    console = x509.load_pem_x509_certificate((out / "credentials" / "console" / "console-https.pem").read_bytes())
+    console.verify_directly_issued_by(ca)
+    console_names = console.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert {f"console.{STORE}.local", "broker.winkel.lan"} <= set(console_names.get_values_for_type(x509.DNSName))
+    assert "192.168.42.2" in [str(a) for a in console_names.get_values_for_type(x509.IPAddress)]
     assert run_command(["broker", "provision", "--store", STORE, "--devices", "kiosk-1", "--lan-address", "10.1.2.3",
                         "--hostname", "broker.winkel.lan", "--out", str(out)]) == 0
     again = x509.load_pem_x509_certificate((out / "mosquitto" / BROKER_CERT).read_bytes())
@@ -189,6 +195,24 @@ def test_a_bad_address_is_an_error_saying_which_and_nothing_is_written(tmp_path,
                         "--out", str(tmp_path / "store")]) == 1
     assert "LAN address 'nope' is not an IP address" in capsys.readouterr().err
     assert not (tmp_path / "store").exists()
+
+
+def test_a_folder_of_another_store_is_refused_untouched(tmp_path, capsys):
+    out = tmp_path / "store"
+    assert provision(out) == 0
+    before = {path: path.read_bytes() for path in out.rglob("*") if path.is_file()}
+    assert run_command(["broker", "provision", "--store", "store-0043", "--devices", "kiosk-1", "--lan-address",
+                        "192.168.43.2", "--out", str(out)]) == 1
+    assert "holds store store-0042's broker, not store-0043's" in capsys.readouterr().err
+    assert {path: path.read_bytes() for path in out.rglob("*") if path.is_file()} == before
+
+
+def test_central_with_a_bad_address_or_store_is_an_error_saying_which(tmp_path, capsys):
+    assert run_command(["broker", "central", "--address", "central.example", "--out", str(tmp_path / "c")]) == 1
+    assert "central's address 'central.example' is not an IP address" in capsys.readouterr().err
+    assert run_command(["broker", "central", "--address", "127.0.0.1", "--stores", "Store_1",
+                        "--out", str(tmp_path / "c")]) == 1
+    assert "store 'Store_1'" in capsys.readouterr().err
 
 
 def test_an_agent_with_a_devices_credentials_folder_connects_over_tls_on_the_lan_listener(tmp_path):

@@ -21,10 +21,29 @@ the SUBACK and simply receives nothing (the dynamic-security plugin would answer
 
 from __future__ import annotations
 
-from .central_broker import ProvisionedCentral, load_central_ca, provision_central, revoke
-from .certificates import CertificateAuthority, Issued
-from .plan import EXAMPLE, Device, Login, StorePlan, parse_devices
-from .store_broker import ProvisionedStore, provision_store
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .central_broker import ProvisionedCentral, load_central_ca, provision_central, revoke
+    from .certificates import CertificateAuthority, Issued
+    from .plan import EXAMPLE, Device, Login, StorePlan, parse_devices
+    from .store_broker import ProvisionedStore, provision_store
+
+# Loaded on first use, so that `edge-agent --help` (whose tree holds `edge-agent broker`) does not load
+# cryptography and the contract's roles for every command.
+_HOMES = {"ProvisionedCentral": "central_broker", "load_central_ca": "central_broker",
+          "provision_central": "central_broker", "revoke": "central_broker",
+          "CertificateAuthority": "certificates", "Issued": "certificates",
+          "EXAMPLE": "plan", "Device": "plan", "Login": "plan", "StorePlan": "plan", "parse_devices": "plan",
+          "ProvisionedStore": "store_broker", "provision_store": "store_broker"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _HOMES:
+        return getattr(import_module(f".{_HOMES[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = ["EXAMPLE", "CertificateAuthority", "Device", "Issued", "Login", "ProvisionedCentral", "ProvisionedStore",
            "StorePlan", "load_central_ca", "parse_devices", "provision_central", "provision_store", "revoke"]

@@ -14,7 +14,7 @@ Central's broker (:func:`render_central_acl`) does not know the stores' devices,
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 
 from ..contract.catalogue import ALL_MESSAGES, STATE, Message
 from ..contract.roles import DEVICE_ROLES, Rights, Role, rights
@@ -124,7 +124,7 @@ def central_grants(store: str) -> tuple[list[str], list[str]]:
     return write, read
 
 
-def render_central_acl(stores: Sequence[str] | Iterable[str]) -> str:
+def render_central_acl(stores: Iterable[str]) -> str:
     """Central broker's ACL: each store's bridge (its certificate's name, ``bridge-<store>``) reaches its own
     store's bridged topics only; ``central-systems`` (central's own systems, on central's loopback
     listener with a password) sends every store's pushes and commands and reads what every store sends."""

@@ -82,7 +82,10 @@ def provision_central(out: Path, *, address: str, hostname: str = "", stores: Se
     :param address: the address central's TLS listener binds; in its certificate with ``hostname``.
     :raises ValueError: for an address that is not an IP address or a store id that cannot be one.
     """
-    ipaddress.ip_address(address)
+    try:
+        ipaddress.ip_address(address)
+    except ValueError:
+        raise ValueError(f"central's address {address!r} is not an IP address") from None
     for store in stores:
         if not ID.match(store):
             raise ValueError(f"store {store!r}: lowercase letters, digits and dashes")

@@ -19,13 +19,18 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..errors import EdgeAgentError
 from ..problems import EXIT_OK
-from .plan import parse_devices
+
+if TYPE_CHECKING:
+    from .plan import Device
 
 
-def _devices(text: str):
+def _devices(text: str) -> tuple[Device, ...]:
+    from .plan import parse_devices
+
     try:
         return parse_devices(text)
     except ValueError as error:
@@ -96,7 +101,8 @@ def cmd_provision(args: argparse.Namespace) -> int:
 
     try:
         plan = StorePlan(args.store, args.devices, lan_address=args.lan_address, hostname=args.hostname,
-                         central_address=args.central_address, port=args.port, tls_port=args.tls_port, etc=args.etc)
+                         central_address=args.central_address, port=args.port, tls_port=args.tls_port,
+                         etc=str(Path(args.etc).absolute()))
         central_ca = load_central_ca(args.central_ca) if args.central_ca else None
         done = provision_store(plan, args.out, central_ca=central_ca)
     except ValueError as error:
@@ -114,7 +120,7 @@ def cmd_central(args: argparse.Namespace) -> int:
 
     try:
         provision_central(args.out, address=args.address, hostname=args.hostname, stores=args.stores,
-                          port=args.port, tls_port=args.tls_port, etc=args.etc)
+                          port=args.port, tls_port=args.tls_port, etc=str(Path(args.etc).absolute()))
     except ValueError as error:
         raise EdgeAgentError(str(error)) from None
     print(f"central broker for {len(args.stores)} store(s) written to {args.out}")

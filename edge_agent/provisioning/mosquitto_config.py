@@ -122,7 +122,8 @@ def render_central_conf(address: str, *, tls_port: int = 8883, port: int = 1883,
 per_listener_settings false
 
 # The stores' bridges: TLS, a client certificate signed by central's CA required; its common name
-# (bridge-<store>) is the login the ACL knows; a revoked certificate (crlfile) is refused.
+# (bridge-<store>) is the login the ACL knows, and the client id (no store's bridge can take over
+# another's connection or its queued session); a revoked certificate (crlfile) is refused.
 listener {tls_port} {address}
 cafile {etc}/{CENTRAL_CA}
 certfile {etc}/{CENTRAL_CERT}
@@ -130,9 +131,11 @@ keyfile {etc}/{CENTRAL_KEY}
 crlfile {etc}/{CENTRAL_CRL}
 require_certificate true
 use_identity_as_username true
+use_username_as_clientid true
 
 # Central's own systems on this host, with a password (central-systems).
 listener {port} 127.0.0.1
+use_username_as_clientid true
 
 allow_anonymous false
 password_file {etc}/{CENTRAL_PASSWORD_FILE}

@@ -91,6 +91,9 @@ class StorePlan:
             ipaddress.ip_address(self.lan_address)
         except ValueError:
             raise ValueError(f"LAN address {self.lan_address!r} is not an IP address") from None
+        for name, path in (("etc", self.etc), ("persistence", self.persistence)):
+            if not path.startswith("/"):
+                raise ValueError(f"{name} {path!r}: give an absolute path (Mosquitto reads it from its own folder)")
         host, _, port = self.central_address.rpartition(":")
         if not host or not port.isdigit():
             raise ValueError(f"central address {self.central_address!r}: give host:port")
@@ -114,6 +117,11 @@ class StorePlan:
     def broker_hostname(self) -> str:
         """The broker's host name on the LAN (``broker.<store>.local`` unless given)."""
         return self.hostname or f"broker.{self.store}.local"
+
+    @property
+    def console_hostname(self) -> str:
+        """The store console's host name on the LAN, in its HTTPS certificate: ``console.<store>.local``."""
+        return f"console.{self.store}.local"
 
     @property
     def bridge_client_id(self) -> str:

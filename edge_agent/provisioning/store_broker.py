@@ -17,12 +17,13 @@ The folder (``out``)::
     credentials/<device>/           what each device's services read from $CREDENTIALS_DIRECTORY:
                                     mqtt-username, mqtt-password (its agent), kiosk-mqtt-username and
                                     kiosk-mqtt-password (its kiosk app), broker-ca.pem (to check the broker)
-    credentials/console/            mqtt-username, mqtt-password, broker-ca.pem
+    credentials/console/            mqtt-username, mqtt-password, broker-ca.pem, and console-https.pem, .key:
+                                    the console's HTTPS certificate (store CA; console.<store>.local, LAN address)
     credentials/central-bridge/     central-username, central-password (`edge-agent central push`)
     provisioned.json                the store, its devices and logins with their roles (no secret)
 
-Run again on the same folder, it keeps what is there and still fits: the store CA, a server certificate
-that names the same host and address and is valid for 30 more days, every existing login's password (so
+Run again on the same folder, it keeps what is there and still fits: the store CA, server certificates
+that name the same host and address and are valid for 30 more days, every existing login's password (so
 devices need no new credentials) and the bridge's key; it adds new devices' logins and drops those of
 devices no longer listed. Everything secret is written owner-only.
 """
@@ -41,6 +42,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from ..contract.roles import Role
 from .acl import render_acl
 from .certificates import (
     CertificateAuthority,
@@ -67,7 +69,7 @@ from .mosquitto_config import (
     render_store_conf,
 )
 from .passwords import hash_password, new_password, password_file, read_password_file, verify_password
-from .plan import CENTRAL_LOGIN, Login, StorePlan
+from .plan import CENTRAL_LOGIN, CONSOLE_LOGIN, Login, StorePlan
 
 logger = logging.getLogger(__name__)
 
@@ -77,6 +79,7 @@ BRIDGE_CSR = "certs/bridge.csr"
 PENDING_BRIDGE = "pending/central.conf"
 STORE_CA_CERT, STORE_CA_KEY = "store-ca/store-ca.pem", "store-ca/store-ca.key"
 BROKER_CA_FILE = "broker-ca.pem"
+CONSOLE_CERT, CONSOLE_KEY = "console-https.pem", "console-https.key"
 MANIFEST = "provisioned.json"
 
 
@@ -91,8 +94,6 @@ class CredentialFiles:
 
 def credential_files(login: Login) -> CredentialFiles:
     """The credential files of ``login`` (the names the agent, the kiosk and the tools read)."""
-    from ..contract.roles import Role
-
     if login.role is Role.SCREEN:
         return CredentialFiles(login.device or login.name, "kiosk-mqtt-username", "kiosk-mqtt-password")
     if login.role is Role.CENTRAL:
@@ -128,6 +129,7 @@ class ProvisionedStore:
 
     @property
     def store_ca(self) -> Path:
+        """The store CA's certificate (what devices check the broker's LAN listener with)."""
         return self.out / STORE_CA_CERT
 
 
@@ -141,13 +143,24 @@ def _existing_passwords(out: Path, plan: StorePlan) -> dict[str, str]:
     return found
 
 
-def _server_fits(issued: Issued, plan: StorePlan) -> bool:
+def _server_fits(issued: Issued, ca: CertificateAuthority, hostname: str, address: str) -> bool:
     try:
         names = issued.cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     except x509.ExtensionNotFound:
         return False
-    return (issued.valid_for(RENEW_DAYS) and plan.broker_hostname in names.get_values_for_type(x509.DNSName)
-            and ipaddress.ip_address(plan.lan_address) in names.get_values_for_type(x509.IPAddress))
+    return (issued.cert.issuer == ca.cert.subject and issued.valid_for(RENEW_DAYS)
+            and hostname in names.get_values_for_type(x509.DNSName)
+            and ipaddress.ip_address(address) in names.get_values_for_type(x509.IPAddress))
+
+
+def _server_certificate(cert: Path, key: Path, ca: CertificateAuthority, hostname: str, address: str,
+                        also: tuple[str, ...] = ()) -> None:
+    """Keep the server certificate at ``cert``/``key`` while it is ``ca``'s, names ``hostname`` and ``address``
+    and has 30 days left; issue a new one otherwise (also naming ``also`` and loopback)."""
+    if key.exists() and cert.exists() and _server_fits(Issued.load(cert, key), ca, hostname, address):
+        return
+    ca.issue_server(hostname, dns_names=[hostname, *also, "localhost"], ip_addresses=[address, "127.0.0.1"]).save(
+        cert, key)
 
 
 def _public_bytes(key: ec.EllipticCurvePublicKey) -> bytes:
@@ -180,8 +193,16 @@ def provision_store(plan: StorePlan, out: Path, *, central_ca: CertificateAuthor
 
     :param central_ca: central's CA, to sign the bridge's client certificate; without it the bridge's key and
         signing request are written and its configuration waits in ``pending/``.
-    :raises ValueError: when a file already in ``out`` cannot be read as what it should be.
+    :raises ValueError: when ``out`` holds another store's broker, or a file already there cannot be read as
+        what it should be.
     """
+    if (out / MANIFEST).exists():
+        try:
+            earlier = json.loads((out / MANIFEST).read_text()).get("store")
+        except (ValueError, AttributeError):
+            raise ValueError(f"{out / MANIFEST}: not what `edge-agent broker provision` writes") from None
+        if earlier != plan.store:
+            raise ValueError(f"{out} holds store {earlier}'s broker, not {plan.store}'s: give another --out")
     out.mkdir(parents=True, exist_ok=True)
     etc = out / "mosquitto"
 
@@ -193,15 +214,7 @@ def provision_store(plan: StorePlan, out: Path, *, central_ca: CertificateAuthor
         store_ca.issued.save(out / STORE_CA_CERT, out / STORE_CA_KEY)
     write_public(etc / STORE_CA, store_ca.issued.cert_pem)
 
-    server: Issued | None = None
-    if (etc / BROKER_KEY).exists():
-        server = Issued.load(etc / BROKER_CERT, etc / BROKER_KEY)
-        if server.cert.issuer != store_ca.cert.subject or not _server_fits(server, plan):
-            server = None
-    if server is None:
-        server = store_ca.issue_server(plan.broker_hostname, dns_names=[plan.broker_hostname, "localhost"],
-                                       ip_addresses=[plan.lan_address, "127.0.0.1"])
-        server.save(etc / BROKER_CERT, etc / BROKER_KEY)
+    _server_certificate(etc / BROKER_CERT, etc / BROKER_KEY, store_ca, plan.broker_hostname, plan.lan_address)
 
     # Logins: keep a password that is there, make the others; keep a hash that still matches it.
     passwords = _existing_passwords(out, plan)
@@ -227,6 +240,10 @@ def provision_store(plan: StorePlan, out: Path, *, central_ca: CertificateAuthor
         write_private(folder / files.password, (passwords[login.name] + "\n").encode())
         if login.name != CENTRAL_LOGIN:
             write_public(folder / BROKER_CA_FILE, store_ca.issued.cert_pem)
+    # The store console serves HTTPS beside the broker, on the same LAN address (issue 16): its certificate.
+    console = credentials / credential_files(plan.login(CONSOLE_LOGIN)).folder
+    _server_certificate(console / CONSOLE_CERT, console / CONSOLE_KEY, store_ca, plan.console_hostname,
+                        plan.lan_address, also=(plan.broker_hostname,))
 
     (etc / "conf.d").mkdir(parents=True, exist_ok=True)
     (etc / STORE_CONF).write_text(render_store_conf(plan))

@@ -327,6 +327,17 @@ class LoginClient:
                 return self.pubacks.get(info.mid)
         return None
 
+    def publish_all(self, messages: Sequence[tuple[str, bytes]], timeout: float = 60) -> list[int | None]:
+        """Publish each (topic, payload) at QoS 1 without waiting in between; once the broker answered them
+        all, their PUBACK reason codes in order (see :meth:`publish`)."""
+        infos = [self.client.publish(topic, payload, qos=1) for topic, payload in messages]
+        deadline = time.monotonic() + timeout
+        while not all(info.is_published() for info in infos) and not self.disconnected.is_set():
+            assert time.monotonic() < deadline, "no PUBACK for every message"
+            time.sleep(0.01)
+        with self._lock:
+            return [self.pubacks.get(info.mid) for info in infos]
+
     def close(self) -> None:
         self.client.disconnect()
         self.client.loop_stop()
