@@ -253,7 +253,8 @@ def main() -> int:
         f'[store]\nid = "{common.STORE_ID}"\n[device]\nid = "{common.DEVICE_ID}"\n'
         f'[mqtt]\nhost = "127.0.0.1"\nport = {broker.port}\n[database]\npath = "{workdir / "agent.db"}"\n'
         f'[nfc]\ndevice = "{ours_path}"\npoll_interval_s = {POLL_S}\n[health]\ninterval_s = 60\n'
-        f'[sessions]\nend_on_card_removal = true\n[logging]\nlevel = "WARNING"\n', "<bench>")
+        f'[sessions]\nend_on_card_removal = true\n[logging]\nlevel = "WARNING"\n'
+        f'[clock]\ntrust = "plausible"\n', "<bench>")  # the bench host's kernel may not be NTP-synchronised
     ours_emulator, base_emulator = CardEmulator(ours_path), CardEmulator(base_path)
     agent = Agent(config, Credentials({"CS_STORE_HMAC_KEY": HMAC_KEY.hex()}))
     apps: list[gui.App] = []

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 from pydantic import BaseModel
 
 from . import __version__
+from .clock import WallClock
 from .commands import Commands
 from .config import AgentConfig, NfcConfig
 from .contract import (
@@ -51,6 +52,7 @@ from .inbox import Inbox
 from .link import Link
 from .matching import MatchService
 from .outbox import Outbox
+from .retention import DatabaseUpkeep, Retention
 from .sessions import SessionService
 from .shopping import ShoppingService
 from .staff import StaffService
@@ -62,8 +64,6 @@ if TYPE_CHECKING:  # imported where used: the reader needs nfcpy, which an agent
     from .nfc.reader import NfcpyReader
 
 logger = logging.getLogger(__name__)
-
-PRUNE_INTERVAL_S = 3600.0
 
 
 class Agent:
@@ -85,13 +85,17 @@ class Agent:
         self._started_mono = time.monotonic()
         self.topics = Topics(config.store.id, config.device.id)
         self.store = Store(config.database.path)
+        # The wall clock consents are judged by, and the pruning that keeps the database bounded.
+        self.clock = WallClock.from_config(config.clock)
+        self.retention = Retention(self.store, config, self.clock)
+        self.upkeep = DatabaseUpkeep(self.retention, self.store, config.retention.interval_s,
+                                         config.retention.checkpoint_idle_s, time.monotonic)
         self.outbox = Outbox(self.store, self.topics, config.outbox.max_rows)
         if self.store.damaged is not None:  # started empty (see store.py): every push on the central topics is lost
             self.outbox.enqueue("error", ErrorEvent(topic=self.topics.central_root, message_id=None,
                                                     reason=str(self.store.damaged)[:1000]))
         self.commands = Commands(config, respond=self._respond)
-        self.inbox = Inbox(self.store, self.outbox, self.topics, self.commands, on_probe=self._on_probe,
-                           dedupe_days=config.inbox.dedupe_days)
+        self.inbox = Inbox(self.store, self.outbox, self.topics, self.commands, on_probe=self._on_probe)
         self.central_clock = CentralClock(self.topics.central_root)  # device checks: central's time, from its pushes
         self.link = Link(config, credentials or Credentials(), self.outbox,
                          on_message=self.central_clock.wrap(self.inbox.receive),
@@ -138,7 +142,8 @@ class Agent:
             self.store, self.outbox, lambda topic, payload: self.link.publish(topic, payload, qos=1),
             device=self.config.device.id, session_topic=self.topics.session, hmac_key=key, sun_keys=sun_keys,
             policy=self.config.privacy.policy(), end_on_removal=self.config.sessions.end_on_card_removal,
-            idle_s=self.config.sessions.idle_s, max_s=self.config.sessions.max_s)
+            idle_s=self.config.sessions.idle_s, max_s=self.config.sessions.max_s,
+            now=self.clock.now, consent_now=self.clock.trusted_now)
         self.commands.register("withdraw-consent", self.sessions.withdraw_consent)
         self.commands.register("my-data", self.sessions.my_data)
         self.commands.register("end-session", self.sessions.end_session)
@@ -272,6 +277,8 @@ class Agent:
             dropped_telemetry=self.outbox.dropped_telemetry,
             rejected_messages=self.inbox.rejected,
             broker_rtt_ms=self.broker_rtt_ms,
+            clock_trusted=self.clock.trusted(),
+            pruned_rows=sum(self.retention.pruned.values()),
             **self._storage_health(),
             **self._reader_health(),
             **self._camera_health(),
@@ -388,7 +395,6 @@ class Agent:
         watchdog = self.notifier.watchdog_interval_s
         tick = min(interval, watchdog) if watchdog else interval
         next_health = time.monotonic()
-        next_prune = time.monotonic() + 60
         while not self._stopping.wait(max(0.0, min(next_health - time.monotonic(), tick))):
             now = time.monotonic()
             if watchdog and self.link.alive():
@@ -396,14 +402,7 @@ class Agent:
             if now >= next_health:
                 next_health = now + interval
                 self._publish_health()
-            if now >= next_prune:
-                next_prune = now + PRUNE_INTERVAL_S
-                try:
-                    pruned = self.inbox.prune()
-                    if pruned:
-                        logger.info("forgot %d old pushed message ids", pruned)
-                except sqlite3.Error as exc:
-                    logger.error("pruning the inbox failed: %s", exc)
+            self.upkeep.tick()
 
     def _publish_health(self) -> None:
         try:

@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .camera.config import CameraConfig
+from .clock import EARLIEST_PLAUSIBLE, TIMESYNCD_MARKER
 from .errors import ConfigError
 from .identity import DEFAULT_POLICY, Assurance, Category
 from .loyalty import Rules, Tier
@@ -214,6 +215,48 @@ class LoyaltyConfig(_Section):
             for tier in self.tiers))
 
 
+class ClockConfig(_Section):
+    """How the agent knows its wall clock is right before it judges a consent's end (:mod:`edge_agent.clock`)."""
+
+    trust: Literal["synchronized", "plausible"] = Field(
+        "synchronized", description="'synchronized': consents are judged only once the system reports the clock "
+                                    "synchronised (kernel NTP status or systemd-timesyncd's marker); until then "
+                                    "customers get anonymous sessions. 'plausible': any time after 'earliest' "
+                                    "(a battery-backed real-time clock; test machines).")
+    synchronized_file: Path = Field(TIMESYNCD_MARKER, description="A file whose presence means synchronised "
+                                                                  "(systemd-timesyncd's marker).")
+    kernel_status: bool = Field(True, description="Also trust the kernel's NTP status (adjtimex; timedatectl's "
+                                                  "'System clock synchronized').")
+    earliest: AwareDatetime = Field(EARLIEST_PLAUSIBLE,
+                                    description="A time before this is never trusted (1970, the image's build date).")
+    offset_s: float = Field(0.0, description="Seconds added to the system clock (negative: behind). For tests and "
+                                             "drills only: a clock months off without faketime.")
+
+
+class RetentionConfig(_Section):
+    """How long the agent keeps what grows with time (:mod:`edge_agent.retention`); docs/operations.md."""
+
+    interval_s: float = Field(3600.0, ge=1, description="Seconds between prunings (the first one a minute after "
+                                                        "start).")
+    data_use_days: float = Field(90.0, gt=0, description="Entries of customers' data-use logs older than this "
+                                                         "are deleted.")
+    erasure_ids_days: float = Field(30.0, gt=0, description="Ids of applied erasure requests are remembered this "
+                                                            "long (a repeat after it erases again, acknowledging "
+                                                            "only what it found then).")
+    final_orders_days: float = Field(30.0, gt=0, description="Collected, cancelled or expired orders are deleted "
+                                                             "this long after their last update (the kiosk shows "
+                                                             "them for 14 days).")
+    tombstone_days: float = Field(90.0, gt=0, description="Records central removed (products, prices, offers, "
+                                                          "card links, purchase lines, staff with active = false) and "
+                                                          "activations of offers no longer active are deleted "
+                                                          "this long after their last update.")
+    purchase_days: float = Field(365.0, gt=0, description="Purchase lines bought longer ago than this are deleted.")
+    staff_calls_days: float = Field(7.0, gt=0, description="Staff-assist calls made at this device, handled or "
+                                                           "not, are deleted this long after the call.")
+    checkpoint_idle_s: float = Field(60.0, gt=0, description="A WAL checkpoint that truncates the -wal file runs "
+                                                             "once the database has had no write for this long.")
+
+
 class AgentConfig(_Section):
     store: StoreConfig = Field(description="Which store this is.")
     device: DeviceConfig = Field(description="Which device this is.")
@@ -230,6 +273,9 @@ class AgentConfig(_Section):
     loyalty: LoyaltyConfig = Field(default_factory=LoyaltyConfig,
                                    description="Points per euro and tiers, for progress to the next tier.")
     logging: LoggingConfig = Field(default_factory=LoggingConfig, description="Logging.")
+    clock: ClockConfig = Field(default_factory=ClockConfig, description="When the wall clock is trusted.")
+    retention: RetentionConfig = Field(default_factory=RetentionConfig,
+                                       description="What the database keeps and for how long.")
 
     @property
     def client_id(self) -> str:

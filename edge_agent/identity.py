@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
+from .clock import CLOCK_NOT_SYNCHRONISED
 from .privacy import PERSONAL_OFFERS, RECOGNITION, Consents, consent_valid
 
 
@@ -128,14 +129,16 @@ class Decision:
     reason: str = ""
 
 
-def decide(link: CardLink | None, consents: Consents, assurance: Assurance, now: datetime,
+def decide(link: CardLink | None, consents: Consents, assurance: Assurance, now: datetime | None,
            policy: Mapping[Assurance, frozenset[Category]] = DEFAULT_POLICY, reason: str = "") -> Decision:
     """The session outcome for a read card.
 
     :param link: the card's link, or None for an unknown card.
     :param consents: the customer's consents: purpose -> end (aware datetimes).
     :param assurance: of the read; ``NONE`` means the read was rejected.
-    :param now: the current time (aware).
+    :param now: the current time (aware); None while the wall clock is not trusted
+        (:mod:`edge_agent.clock`): no consent is judged then, so a customer is anonymous, without an
+        invitation to enrol (they may well have consented), reason ``clock-not-synchronised``.
     :param policy: which categories may be shown at which assurance.
     """
     if assurance is Assurance.NONE:
@@ -145,6 +148,8 @@ def decide(link: CardLink | None, consents: Consents, assurance: Assurance, now:
     if link.kind == "staff":
         # A staff badge never resolves to a customer, whatever else it is linked to.
         return Decision(Outcome.STAFF, assurance, staff=link.subject)
+    if now is None:
+        return Decision(Outcome.ANONYMOUS, assurance, reason=CLOCK_NOT_SYNCHRONISED)
     if not consent_valid(consents, RECOGNITION, now):
         return Decision(Outcome.ANONYMOUS, assurance, invite_to_enrol=True,
                         reason="no valid recognition consent")

@@ -52,14 +52,13 @@ class Inbox:
     """
 
     def __init__(self, store: Store, outbox: Outbox, topics: Topics, commands: Commands,
-                 on_probe: Callable[[bytes], None], dedupe_days: float = 7.0,
+                 on_probe: Callable[[bytes], None],
                  retry_min_s: float = 0.2, retry_max_s: float = 5.0):
         self._store = store
         self._outbox = outbox
         self._topics = topics
         self._commands = commands
         self._on_probe = on_probe
-        self._dedupe_s = dedupe_days * 86400
         self.rejected = 0
         # The link serves device commands on a thread of their own: rejections come from both.
         self._count_lock = threading.Lock()
@@ -225,12 +224,6 @@ class Inbox:
             fault = fault_of(exc)
             logger.error("could not report the rejection upstream: %s",
                          describe_fault(fault, exc) if fault else describe_bug(exc))
-
-    def prune(self) -> int:
-        """Forget ids of pushes older than the de-duplication window; returns how many."""
-        cutoff = time.time() - self._dedupe_s
-        with self._store.transaction() as conn:
-            return conn.execute("DELETE FROM inbox_seen WHERE received < ?", (cutoff,)).rowcount
 
 
 def _id_of(payload: bytes) -> str | None:

@@ -133,13 +133,17 @@ class SessionService:
     :param max_s: end a session this long after it began.
     :param now: the wall clock (aware datetimes); replaceable in tests.
     :param clock: the monotonic clock of the limits (seconds); replaceable in tests.
+    :param consent_now: the time consents are judged by, None while the wall clock is not trusted
+        (:meth:`edge_agent.clock.WallClock.trusted_now`: a customer then gets an anonymous session);
+        ``now`` by default.
     """
 
     def __init__(self, store: Store, outbox: Outbox, publish: Callable[[str, bytes], bool], device: str,
                  session_topic: str, hmac_key: bytes | StoreKeys, sun_keys=None,
                  policy: dict[Assurance, frozenset[Category]] | None = None, end_on_removal: bool = False,
                  idle_s: float = 60.0, max_s: float = 600.0,
-                 now: Callable[[], datetime] = lambda: datetime.now(UTC), clock: Callable[[], float] = boot_clock):
+                 now: Callable[[], datetime] = lambda: datetime.now(UTC), clock: Callable[[], float] = boot_clock,
+                 consent_now: Callable[[], datetime | None] | None = None):
         self._store = store
         self._outbox = outbox
         self._publish = publish
@@ -151,6 +155,7 @@ class SessionService:
         self._policy = policy if policy is not None else DEFAULT_POLICY
         self._end_on_removal = end_on_removal
         self._now = now
+        self._consent_now = consent_now or now
         self._clock = clock
         self._idle_s = idle_s
         self._max_s = max_s
@@ -242,7 +247,7 @@ class SessionService:
     def on_tap(self, read: CardRead) -> Decision:
         """A card entered the field: decide, publish the session, log the use. Never raises for bad cards."""
         identified = self.identify(read)
-        now = self._now()
+        now = self._consent_now()
         with self._lock:
             self.taps += 1
             if identified.token is None:
@@ -261,7 +266,7 @@ class SessionService:
     def on_app(self, customer: str | None, reason: str | None = None) -> Decision:
         """A customer's app QR code was read (verified by the camera pipeline): the same
         consent rules as a card, at assurance ``app``; ``customer`` None when it was refused."""
-        now = self._now()
+        now = self._consent_now()
         with self._lock:
             self.taps += 1
             if customer is None:

@@ -48,6 +48,9 @@ from .transient import Fault, describe_fault, fault_of
 logger = logging.getLogger(__name__)
 
 BUSY_TIMEOUT_MS = 5000
+WAL_AUTOCHECKPOINT_PAGES = 1000  # SQLite's default, said here: about 4 MB of WAL between automatic checkpoints
+WAL_SIZE_LIMIT_BYTES = 4 * 1024 * 1024  # the -wal file is truncated to this after a checkpoint
+CHECKPOINT_WAIT_MS = 200  # how long the idle checkpoint waits for a reader before it tries another time
 
 logger = logging.getLogger(__name__)
 
@@ -99,6 +102,7 @@ class Store:
         except sqlite3.Error as exc:
             raise StoreError(f"database {self.path}: cannot be opened: {exc}") from None
         self.conn.execute("PRAGMA journal_mode=WAL")
+        self._configure_wal()
         self.conn.execute("PRAGMA synchronous=NORMAL")
         self.conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         self.conn.execute("PRAGMA foreign_keys=ON")
@@ -230,6 +234,49 @@ class Store:
             with self._lock:
                 self._readers.append(reader)
         yield reader
+
+    # ------------------------------------------------------------------ the write-ahead log, kept small
+
+    def _configure_wal(self) -> None:
+        # SQLite checkpoints the WAL into the database by itself every WAL_AUTOCHECKPOINT_PAGES pages
+        # (PASSIVE: it never waits for a reader), but never shrinks the -wal file: without a size limit
+        # a burst (a catalogue push, a long offline backlog) leaves a file that big for months.
+        self.conn.execute(f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT_PAGES}")
+        self.conn.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT_BYTES}")
+
+    @property
+    def changes(self) -> int:
+        """Rows changed through the writing connection since it opened: unchanged means no write since."""
+        with self._lock:
+            return self.conn.total_changes
+
+    def wal_bytes(self) -> int:
+        """Size of the ``-wal`` file (0 when there is none, or in memory)."""
+        if self.path == ":memory:":
+            return 0
+        try:
+            return os.stat(self.path + "-wal").st_size
+        except OSError:
+            return 0
+
+    def checkpoint(self) -> bool:
+        """Copy the whole WAL into the database and truncate the ``-wal`` file to nothing
+        (``PRAGMA wal_checkpoint(TRUNCATE)``); True when it completed.
+
+        Meant for a quiet moment (the agent's housekeeping runs it when the database had no write for
+        ``[retention] checkpoint_idle_s``): it holds the write lock while it copies, and waits at most
+        :data:`CHECKPOINT_WAIT_MS` for readers still on an older snapshot, else it leaves the rest for
+        the next time (False).
+        """
+        if self.path == ":memory:":
+            return True
+        with self._lock:
+            self.conn.execute(f"PRAGMA busy_timeout={CHECKPOINT_WAIT_MS}")
+            try:
+                busy, _, _ = self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            finally:
+                self.conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        return busy == 0
 
     def close(self) -> None:
         with self._lock:

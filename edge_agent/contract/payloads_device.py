@@ -65,6 +65,10 @@ class HealthPayload(Payload):
     camera_dropped_frames: int | None = Field(None, ge=0, description="Stale frames dropped since start.")
     camera_processing_ms: float | None = Field(None, ge=0, description="Mean processing time per frame.")
     camera_error: str | None = Field(None, description="Why the camera failed last (no credentials in it).")
+    clock_trusted: bool = Field(True, description="Whether the wall clock is trusted to judge consents (NTP "
+                                                  "synchronised, not before the earliest plausible time); while "
+                                                  "false, customers get anonymous sessions (docs/operations.md).")
+    pruned_rows: int = Field(0, ge=0, description="Rows past their retention deleted from the database since start.")
 
 
 class ProbePayload(Payload):
