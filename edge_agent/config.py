@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .camera.config import CameraConfig
+from .content_control.config import ContentConfig
 from .errors import ConfigError
 from .identity import DEFAULT_POLICY, Assurance, Category
 from .loyalty import Rules, Tier
@@ -212,6 +213,8 @@ class AgentConfig(_Section):
     loyalty: LoyaltyConfig = Field(default_factory=LoyaltyConfig,
                                    description="Points per euro and tiers, for progress to the next tier.")
     logging: LoggingConfig = Field(default_factory=LoggingConfig, description="Logging.")
+    content: ContentConfig | None = Field(None, description="The content pack in use, for the store's changes to "
+                                                            "it; none when absent.")
 
     @property
     def client_id(self) -> str:
