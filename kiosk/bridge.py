@@ -32,6 +32,7 @@ from pydantic import BaseModel, ValidationError
 from edge_agent.contract import (
     BIRTH,
     COMMANDS,
+    CONTENT_SCHEDULE,
     DEMO_CONTROL,
     HEALTH,
     MESSAGE_LIMIT,
@@ -52,11 +53,14 @@ from edge_agent.contract import (
 from edge_agent.errors import ContractError
 from edge_agent.mqtt_socket import set_nodelay
 
+from .content_control import CONTENT_COMMANDS
+
 logger = logging.getLogger(__name__)
 
 # The local requests the kiosk sends (each must be in the contract).
 KIOSK_COMMANDS: tuple[str, ...] = ("my-data", "withdraw-consent", "end-session", "enrol", "product", "account",
-                                   "offers", "activate-offer", "check-promo-code", "feedback", "staff-assist")
+                                   "offers", "activate-offer", "check-promo-code", "feedback", "staff-assist",
+                                   *CONTENT_COMMANDS)
 
 
 class Sink(Protocol):
@@ -69,6 +73,7 @@ class Sink(Protocol):
     def on_presence(self, payload: BaseModel) -> None: ...
     def on_scan(self, payload: BaseModel) -> None: ...
     def on_shelf(self, payload: BaseModel) -> None: ...
+    def on_content_schedule(self, payload: BaseModel) -> None: ...
     def on_response(self, command: str, session: str | None, ok: bool, data: BaseModel | None,
                     error: str | None) -> None: ...
     def on_connection(self, connected: bool) -> None: ...
@@ -154,6 +159,7 @@ class Bridge:
             self.topics.presence: self._on_presence,
             self.topics.scan: self._on_scan,
             self.topics.shelf: self._on_shelf,
+            self.topics.content_schedule: self._on_content_schedule,
         }
         self.connected = False
         # The store broker binds a client id to its login (use_username_as_clientid): with a login, the
@@ -175,7 +181,7 @@ class Bridge:
         """Topics and QoS the kiosk subscribes to."""
         return ([(self.topics.session, SESSION.qos), (self.topics.state, STATE.qos), (self.topics.birth, BIRTH.qos),
                  (self.topics.health, HEALTH.qos), (self.topics.presence, PRESENCE.qos), (self.topics.scan, SCAN.qos),
-                 (self.topics.shelf, SHELF.qos)]
+                 (self.topics.shelf, SHELF.qos), (self.topics.content_schedule, CONTENT_SCHEDULE.qos)]
                 + [(topic, RESPONSES[name].qos) for topic, name in self._responses.items()])
 
     def start(self) -> None:
@@ -190,7 +196,7 @@ class Bridge:
     # ------------------------------------------------------------------ requests (UI thread)
 
     def request(self, command: str, session: str | None, language: str | None = None,
-                gtin: str | None = None, **fields: str | int) -> str | None:
+                gtin: str | None = None, **fields: Any) -> str | None:
         """Send local request ``command`` for ``session`` (None: without one, where the request allows it),
         with ``language`` when the request has one, ``gtin`` for a product and any other ``fields`` of
         the request (``offer``, ``code``); its transaction id, or None when it could not be sent (the sink
@@ -307,6 +313,10 @@ class Bridge:
 
     def _on_shelf(self, topic: str, raw: bytes) -> None:
         self._post(self._sink.on_shelf, decode(SHELF, raw).payload)
+
+    def _on_content_schedule(self, topic: str, raw: bytes) -> None:
+        if raw:  # retained: an empty message clears it
+            self._post(self._sink.on_content_schedule, decode(CONTENT_SCHEDULE, raw).payload)
 
     def _on_response(self, command: str, raw: bytes) -> None:
         # Nothing over the contract's limit is parsed, not even for its transaction.

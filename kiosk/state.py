@@ -97,6 +97,8 @@ class Screen(StrEnum):
     CONTINUEER = "continueer", Phase.CONTINUE
     MIJN_GEGEVENS = "mijn-gegevens", Phase.CONTINUE
     STAFF = "staff", Phase.CONTINUE
+    INHOUD = "inhoud", Phase.CONTINUE  # staff: the content under the store's control (kiosk.screens.inhoud)
+    VOORBEELD = "voorbeeld", Phase.CONTINUE  # staff: previews of the content (kiosk.screens.voorbeeld)
 
 
 # Screens a shopper may open in each mode; the first is where a session starts.
@@ -109,7 +111,7 @@ SCREENS: dict[Mode, tuple[Screen, ...]] = {
                     Screen.MIJN_GEGEVENS, Screen.INFORMEER),
     Mode.ANONYMOUS: (Screen.ENROLMENT, Screen.INSPIREER, Screen.CONVERTEER, Screen.ONTZORG, Screen.CONTINUEER,
                      Screen.INFORMEER),
-    Mode.STAFF: (Screen.STAFF,),
+    Mode.STAFF: (Screen.STAFF, Screen.INHOUD, Screen.VOORBEELD),
 }
 
 # The fixed reasons a shopper can give with a low feedback score (the agent takes identifiers only).

@@ -234,14 +234,18 @@ def test_a_small_pack_loads_with_defaults(tmp_path):
      "content.yaml:4: attract.0.image: '/etc/geheim.png' must be a path inside the pack folder"),
     (('pack: test\nversion: "1"\nattract:\n  - image: attract/lente.png\n    id: lente\n    caption:\n      nl: Lente\n'
      '      de: Frühling\n'), "content.yaml:8: attract.0.caption.de: unknown language 'de' (use nl, en, fr)"),
-    ('pack: test\nversion: "1"\nattract:\n  - image: attract/lente.png\n    id: lente\n    when: {hours: "22:00-02:00"}\n',
+    (('pack: test\nversion: "1"\nattract:\n'
+     '  - image: attract/lente.png\n    id: lente\n    when: {hours: "22:00-02:00"}\n'),
      ("content.yaml:6: attract.0.when.hours: '22:00-02:00' ends before it starts; a range may not cross midnight: "
      "write 22:00-24:00 and 00:00-02:00")),
-    ('pack: test\nversion: "1"\nattract:\n  - image: attract/lente.png\n    id: lente\n    when:\n      hours: ["8-18"]\n',
+    (('pack: test\nversion: "1"\nattract:\n'
+     '  - image: attract/lente.png\n    id: lente\n    when:\n      hours: ["8-18"]\n'),
      "content.yaml:7: attract.0.when.hours: '8' is not a time (HH:MM)"),
-    ('pack: test\nversion: "1"\nattract:\n  - image: attract/lente.png\n    id: lente\n    when:\n      days: [mon, zon]\n',
+    (('pack: test\nversion: "1"\nattract:\n'
+     '  - image: attract/lente.png\n    id: lente\n    when:\n      days: [mon, zon]\n'),
      "content.yaml:7: attract.0.when.days.1: Input should be 'mon', 'tue', 'wed', 'thu', 'fri', 'sat' or 'sun'"),
-    (('pack: test\nversion: "1"\nattract:\n  - image: attract/lente.png\n    id: lente\n    when:\n      from: 2027-06-01\n'
+    (('pack: test\nversion: "1"\nattract:\n'
+      '  - image: attract/lente.png\n    id: lente\n    when:\n      from: 2027-06-01\n'
      '      until: 2027-05-01\n'), "content.yaml:6: attract.0.when: 'until' must be after 'from'"),
     (('pack: test\nversion: "1"\ninspire:\n  - carousel: lente\n    title: {nl: A}\n    items: [{gtin: "87123"}]\n'
      '  - carousel: lente\n    title: {nl: B}\n    items: [{gtin: "8712345000011"}]\n'),
@@ -300,7 +304,8 @@ def test_a_symlink_out_of_the_pack_is_refused(tmp_path):
     (outside / "geheim.png").write_bytes(PNG)
     pack = small_pack(tmp_path / "pack", GOOD)
     (pack / "attract" / "link.png").symlink_to(outside / "geheim.png")
-    (pack / "content.yaml").write_text('pack: test\nversion: "1"\nattract:\n  - image: attract/link.png\n    id: link\n')
+    (pack / "content.yaml").write_text('pack: test\nversion: "1"\nattract:\n'
+                                       '  - image: attract/link.png\n    id: link\n')
     with pytest.raises(ContentError, match=r"content.yaml:4: attract.0.image: 'attract/link.png' leads outside"):
         load_pack(pack)
     (pack / "content.yaml").write_text(textwrap.dedent(GOOD))
@@ -398,7 +403,8 @@ def test_a_broken_new_pack_is_refused_and_the_good_one_kept_until_it_is_fixed(tm
     assert library.current.version == "1" and library.error is None and library.revision == 1
     assert library.refresh() is False  # nothing changed: nothing read
 
-    (folder / "content.yaml").write_text('pack: test\nversion: "2"\nattract:\n  - image: attract/zomer.png\n    id: zomer\n')
+    (folder / "content.yaml").write_text('pack: test\nversion: "2"\nattract:\n'
+                                         '  - image: attract/zomer.png\n    id: zomer\n')
     assert library.refresh() is False
     assert library.current.version == "1" and library.current.attract(datetime(2026, 1, 1))
     assert library.error == f"{folder / 'content.yaml'}:4: attract.0.image: attract/zomer.png does not exist"
@@ -556,7 +562,8 @@ def test_the_kiosk_keeps_showing_the_good_pack_when_a_broken_one_arrives(xvfb, m
         app.start()
         app.wait_screen("bereik", "Het voorjaar is begonnen", timeout=15)
         (folder / "content.yaml").write_text(
-            'pack: test\nversion: "2"\nattract:\n  - image: attract/zomer.png\n    id: zomer\n    caption: {nl: De zomer}\n')
+            'pack: test\nversion: "2"\nattract:\n'
+            '  - image: attract/zomer.png\n    id: zomer\n    caption: {nl: De zomer}\n')
         deadline = time.monotonic() + 10
         problem = f"{folder / 'content.yaml'}:4: attract.0.image: attract/zomer.png does not exist"
         while problem not in app.log() and time.monotonic() < deadline:

@@ -63,7 +63,7 @@ def _clock(minute: int) -> str:
 def window_of(schedule: Schedule) -> Window:
     """The contract's form of a pack-format schedule."""
     return Window(start=schedule.start, until=schedule.until,
-                  days=None if schedule.days is None else [DAYS[day] for day in sorted(schedule.days)],  # type: ignore[misc]  # DAYS holds the Weekday literals
+                  days=None if schedule.days is None else [DAYS[day] for day in sorted(schedule.days)],
                   hours=None if schedule.hours is None else [f"{_clock(a)}-{_clock(b)}" for a, b in schedule.hours])
 
 

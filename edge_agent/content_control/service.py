@@ -121,7 +121,7 @@ class ContentControl:
                 return False
             pack = self.library.current
             present = {section: {item.id for item in items} for section, items in pack_items(pack).items()}
-            self.overlays.adopt_version(pack.name, pack.version, present)  # type: ignore[arg-type]  # the three Sections
+            self.overlays.adopt_version(pack.name, pack.version, present)
             self._publish_schedule()
             return True
 

@@ -27,7 +27,8 @@ from .types import Day, Identifier, Payload, SessionId
 Section = Literal["attract", "inspire", "instructions"]
 SECTIONS: tuple[Section, ...] = ("attract", "inspire", "instructions")
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
-HoursRange = Annotated[str, StringConstraints(pattern=r"^(?:[01][0-9]|2[0-3]):[0-5][0-9]-(?:(?:[01][0-9]|2[0-3]):[0-5][0-9]|24:00)$"),
+_CLOCK = r"(?:[01][0-9]|2[0-3]):[0-5][0-9]"
+HoursRange = Annotated[str, StringConstraints(pattern=rf"^{_CLOCK}-(?:{_CLOCK}|24:00)$"),
                        Field(description="HH:MM-HH:MM on the store's clock, the end exclusive; 24:00 ends the day.")]
 ContentAction = Literal["enable", "disable", "move-up", "move-down", "set-schedule", "clear-schedule", "reset",
                         "undo", "dismiss-dropped"]

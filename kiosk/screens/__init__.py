@@ -58,7 +58,7 @@ class StaffScreen(KioskScreen):
 
 def load_kv() -> None:
     """Load the screens' ``.kv`` files (once): one per :class:`kiosk.state.Screen`, named as it is."""
-    from . import converteer, inspireer, ontzorg  # noqa: F401  (their widget classes, before their .kv names them)
+    from . import bereik, converteer, inspireer, ontzorg  # noqa: F401  (their widget classes, before their .kv names them)
 
     for screen in Screen:
         path = str(KV_DIR / f"{screen.value.replace('-', '_')}.kv")
@@ -70,13 +70,15 @@ def create_screens() -> dict[Screen, KioskScreen]:
     """One instance of every screen, named by its :class:`kiosk.state.Screen`."""
     from .bereik import BereikScreen
     from .converteer import ConverteerScreen
+    from .inhoud import InhoudScreen
     from .inspireer import InspireerScreen
     from .ontzorg import OntzorgScreen
+    from .voorbeeld import VoorbeeldScreen
 
     load_kv()
     classes: dict[Screen, type[KioskScreen]] = {
         Screen.BEREIK: BereikScreen, Screen.BEGRIJP: BegrijpScreen, Screen.ENROLMENT: EnrolmentScreen,
         Screen.MIJN_GEGEVENS: MijnGegevensScreen, Screen.CONTINUEER: ContinueerScreen, Screen.STAFF: StaffScreen,
         Screen.INFORMEER: InformeerScreen, Screen.CONVERTEER: ConverteerScreen, Screen.INSPIREER: InspireerScreen,
-        Screen.ONTZORG: OntzorgScreen}
+        Screen.ONTZORG: OntzorgScreen, Screen.INHOUD: InhoudScreen, Screen.VOORBEELD: VoorbeeldScreen}
     return {screen: cls(name=screen.value) for screen, cls in classes.items()}
