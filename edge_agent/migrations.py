@@ -168,7 +168,7 @@ def m004_catalogue_prices_offers_history(db: Database) -> None:
 
 
 @migrations()
-def m005_content_overlay(db: Database) -> None:
+def m006_content_overlay(db: Database) -> None:
     # The store's changes to its content packs, by pack and item id (edge_agent.content_control.overlay).
     _run(
         db,

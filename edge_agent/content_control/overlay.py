@@ -2,7 +2,7 @@
 
 Keyed by pack id and item id (never by version), so the changes survive a
 restart and the pack's next version. Tables (migration
-``m005_content_overlay``):
+``m006_content_overlay``):
 
 - ``content_overlay``: per (pack, section, item) whether it is on, until which
   day that holds, and a manager's schedule (JSON of a contract ``Window``);
