@@ -16,6 +16,7 @@ import signal
 import sqlite3
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from importlib.metadata import version as package_version
 from typing import TYPE_CHECKING
@@ -51,6 +52,7 @@ from .matching import MatchService
 from .outbox import Outbox
 from .sessions import SessionService
 from .shopping import ShoppingService
+from .staff import StaffService
 from .store import Store
 from .systemd import Notifier
 
@@ -70,10 +72,12 @@ class Agent:
     :param notifier: systemd notifications; from the environment by default.
     :param camera_options: passed to the camera's frame source (the demo's ``opener``, which plays
         its generated videos).
+    :param staff_clock: wall-clock seconds of store staff's lockouts, audit and calls; replaceable in tests.
     """
 
     def __init__(self, config: AgentConfig, credentials: Credentials | None = None,
-                 notifier: Notifier | None = None, camera_options: dict | None = None):
+                 notifier: Notifier | None = None, camera_options: dict | None = None,
+                 staff_clock: Callable[[], float] = time.time):
         self.config = config
         self.started = time.time()
         self._started_mono = time.monotonic()
@@ -102,6 +106,14 @@ class Agent:
         self.matcher = MatchService(self.store, config.store.timezone, on_unindexable=self._report_unindexable)
         self.shopping = ShoppingService(self.store, self.outbox, self.matcher, config.loyalty.rules(), self.sessions)
         self.shopping.register(self.commands)
+        # Store staff (edge_agent.staff): with sessions, since staff badges start them. After the shopping
+        # service, whose staff-assist calls it records.
+        self.staff: StaffService | None = None
+        if self.sessions is not None:
+            self.staff = StaffService(self.store, self.outbox, self.sessions,
+                                      lambda topic, payload: self.link.publish(topic, payload, qos=1),
+                                      config.store.id, config.device.id, config.staff, clock=staff_clock)
+            self.staff.register(self.commands)
         self.broker_rtt_ms: float | None = None
         self._probe: tuple[str, float] | None = None
         self._stopping = threading.Event()

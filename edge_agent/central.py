@@ -41,6 +41,7 @@ from .contract import (
 from .errors import RejectedMessage
 from .outbox import Outbox
 from .privacy import erase_customer, replace_consents
+from .staff.records import apply_staff
 
 logger = logging.getLogger(__name__)
 
@@ -254,3 +255,6 @@ APPLIERS: dict[str, Applier] = {
     "offers": apply_offers,
     "purchase-history": apply_purchase_history,
 }
+
+# Store staff: their records live with the rest of the staff package.
+APPLIERS["staff"] = apply_staff

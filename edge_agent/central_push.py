@@ -9,6 +9,7 @@ A fixtures file is a mapping of sections to lists of records::
     prices: [...]                # PriceRecord       -> price-list, many per message
     offers: [...]                # OfferRecord       -> offers, many per message
     customers: [...]             # CustomerProfile   -> customer, one per message
+    staff: [...]                 # StaffPush         -> staff, one per message
     card_links: [...]            # CardLinkPush      -> card-link, one per message
     orders: [...]                # OrderPush         -> order, one per message
     purchase_history: [...]      # PurchaseRecord    -> purchase-history, many per message
@@ -20,7 +21,9 @@ push's ``maxItems``) and 256 KiB; a record too big for one message on its own
 is a mistake of the file. Splitting a batch changes nothing for the agent:
 every record is upserted by its own version, never replaced as a set. A card
 link may give the card's ``uid`` (hex) instead of its ``card`` token: the token
-is computed with the store's HMAC key and the UID is never published.
+is computed with the store's HMAC key and the UID is never published. Likewise a staff record may give the
+member's ``pin`` (4 to 8 digits) instead of its ``pin_verifier``: the verifier is computed (salted argon2id,
+:mod:`edge_agent.staff.pin`) and the PIN is never published.
 
 Dates and times may be written relative to the moment the file is loaded
 (:mod:`edge_agent.relative_dates`, in UTC), so a demo's offers, consents and
@@ -60,6 +63,7 @@ from .contract import (
     PriceRecord,
     ProductRecord,
     PurchaseRecord,
+    StaffPush,
     encode,
 )
 from .errors import EdgeAgentError
@@ -98,6 +102,7 @@ SECTIONS: dict[str, Section] = {
     "prices": Section(PriceRecord, "price-list", "prices", ("price_group", "gtin")),
     "offers": Section(OfferRecord, "offers", "offers", ("offer",)),
     "customers": Section(CustomerProfile, "customer", None, ("customer",)),
+    "staff": Section(StaffPush, "staff", None, ("staff",)),  # before their badges
     "card_links": Section(CardLinkPush, "card-link", None, ("card",)),
     "orders": Section(OrderPush, "order", None, ("order_id",)),
     "purchase_history": Section(PurchaseRecord, "purchase-history", "purchases", ("line",)),
@@ -176,6 +181,22 @@ def _card_from_uid(record: dict, hmac_key: bytes | None) -> tuple[str | None, st
     return None
 
 
+def _verifier_from_pin(record: dict) -> str | None:
+    """Replace the staff record's ``pin`` by its verifier; the problem (never repeating the PIN) when it cannot be."""
+    from .staff.pin import hash_pin
+
+    pin = record.pop("pin")
+    if "pin_verifier" in record:
+        return "give either pin or pin_verifier, not both"
+    if not isinstance(pin, str):
+        return "a PIN is 4 to 8 digits, written as a string (in quotes: a leading 0 counts)"
+    try:
+        record["pin_verifier"] = hash_pin(pin)
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
 def load(path: str | Path, hmac_key: bytes | None = None, now: datetime | None = None) -> Fixtures:
     """Read and check a fixtures file.
 
@@ -228,6 +249,11 @@ def load(path: str | Path, hmac_key: bytes | None = None, now: datetime | None =
             if relative:
                 problems.extend(problem(loc, message) for loc, message in relative)
                 continue
+            if name == "staff" and "pin" in given:
+                pin_refused = _verifier_from_pin(given)
+                if pin_refused:
+                    problems.append(problem((*where, "pin"), pin_refused))
+                    continue
             if name == "card_links" and "uid" in given:
                 refused = _card_from_uid(given, hmac_key)
                 if refused:

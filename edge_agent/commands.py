@@ -96,6 +96,10 @@ class Commands:
             raise KeyError(f"command {name!r} is not in the contract")
         self._handlers[name] = handler
 
+    def handler(self, name: str) -> Handler | None:
+        """The handler carrying out ``name`` now, or None (a service that wraps another's uses it)."""
+        return self._handlers.get(name)
+
     def available(self) -> list[str]:
         """The commands this device carries out, in contract order."""
         return [name for name in COMMANDS if name in self._handlers]

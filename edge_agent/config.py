@@ -157,6 +157,23 @@ class SessionConfig(_Section):
         return self
 
 
+class StaffConfig(_Section):
+    """Store staff at the kiosk (edge_agent.staff): staff mode's own limits, and what the manager role needs."""
+
+    idle_s: float = Field(60.0, ge=5, le=3600,
+                          description="Staff mode ends this long after the last touch (the kiosk shows the countdown).")
+    max_s: float = Field(1800.0, ge=60, le=86400, description="Staff mode ends this long after the PIN, whatever.")
+    manager_requires_sun: bool = Field(
+        False, description="The manager role needs a SUN-verified badge (NTAG 424 DNA); a UID-only badge, which "
+                           "can be cloned, then gets the staff role only.")
+
+    @model_validator(mode="after")
+    def _limits(self) -> StaffConfig:
+        if self.idle_s > self.max_s:
+            raise ValueError("idle_s must not exceed max_s")
+        return self
+
+
 class TierName(_Section):
     nl: str | None = Field(None, min_length=1, description="Name in Dutch.")
     en: str | None = Field(None, min_length=1, description="Name in English.")
@@ -210,6 +227,7 @@ class AgentConfig(_Section):
     camera: CameraConfig | None = Field(None, description="The camera; no camera when absent.")
     privacy: PrivacyConfig = Field(default_factory=PrivacyConfig, description="What may be shown at which assurance.")
     sessions: SessionConfig = Field(default_factory=SessionConfig, description="Kiosk sessions.")
+    staff: StaffConfig = Field(default_factory=StaffConfig, description="Store staff at the kiosk: badge and PIN.")
     loyalty: LoyaltyConfig = Field(default_factory=LoyaltyConfig,
                                    description="Points per euro and tiers, for progress to the next tier.")
     logging: LoggingConfig = Field(default_factory=LoggingConfig, description="Logging.")

@@ -168,6 +168,47 @@ def m004_catalogue_prices_offers_history(db: Database) -> None:
 
 
 @migrations()
+def m005_staff(db: Database) -> None:
+    _run(
+        db,
+        # Central's staff records (edge_agent.staff.records). A removed member (active = 0) keeps only the
+        # id and version, so a late older copy cannot bring them back; name and verifier are gone.
+        """CREATE TABLE staff (
+            staff TEXT PRIMARY KEY,
+            version INTEGER NOT NULL,
+            active INTEGER NOT NULL,
+            display_name TEXT,
+            role TEXT,
+            pin_verifier TEXT,
+            updated REAL NOT NULL)""",
+        # Wrong PINs per staff badge (by card token) and its lock (edge_agent.staff.lockout): survives a restart.
+        """CREATE TABLE staff_lockouts (
+            card TEXT PRIMARY KEY,
+            failures INTEGER NOT NULL,
+            locks INTEGER NOT NULL,
+            locked_at REAL,
+            locked_s REAL) WITHOUT ROWID""",
+        # The last staff actions at this device, for managers at the kiosk (edge_agent.staff.audit); upstream
+        # they go through the outbox, which forgets them once sent.
+        """CREATE TABLE staff_audit (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            event TEXT NOT NULL,
+            staff TEXT,
+            action TEXT NOT NULL,
+            target TEXT,
+            result TEXT NOT NULL,
+            at TEXT NOT NULL)""",
+        # Staff-assist calls made at this device, until handled (edge_agent.staff.calls).
+        """CREATE TABLE staff_calls (
+            call TEXT PRIMARY KEY,
+            at TEXT NOT NULL,
+            phase TEXT,
+            topic TEXT,
+            handled_at TEXT,
+            handled_by TEXT)""",
+        "CREATE INDEX staff_calls_open ON staff_calls (handled_at, at)",
+
+
 def m006_content_overlay(db: Database) -> None:
     # The store's changes to its content packs, by pack and item id (edge_agent.content_control.overlay).
     _run(

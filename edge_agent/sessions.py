@@ -106,6 +106,8 @@ class ActiveSession:
     started: float = 0.0  # boot clock
     active: float = 0.0  # boot clock of the last request that named it
     started_wall: datetime | None = None
+    idle_s: float | None = None  # this session's own limits (staff mode), else the service's
+    max_s: float | None = None
 
 
 def is_sun_url(url: str | None) -> TypeGuard[str]:
@@ -158,6 +160,8 @@ class SessionService:
         self._ended_by_limit: dict[str, str] = {}  # session id -> why, the latest ENDED_REMEMBERED
         self._warned_no_sun_keys = False
         self.taps = 0
+        self._started_listeners: list[Callable[[ActiveSession], None]] = []
+        self._ended_listeners: list[Callable[[ActiveSession, str], None]] = []
 
     # ------------------------------------------------------------------ reading a card
 
@@ -299,9 +303,14 @@ class SessionService:
         self._session = session
         self._arm()
         self._publish_session(session, "started", profile)
+        for listener in self._started_listeners:
+            listener(session)
 
     def on_removed(self) -> None:
-        if self._end_on_removal:
+        session = self._session
+        # A staff badge is taken off the reader to type the PIN: staff mode ends by Klaar, its idle timeout
+        # or a customer's card, never by the badge leaving the field.
+        if self._end_on_removal and not (session is not None and session.decision.outcome is Outcome.STAFF):
             self.end("card-removed")
 
     # ------------------------------------------------------------------ limits
@@ -309,13 +318,14 @@ class SessionService:
     def _over_limit(self, session: ActiveSession) -> str | None:
         """Why ``session`` is over a limit now ("idle", "max-duration", "clock-jump"), or None."""
         now = self._clock()
-        if now - session.active >= self._idle_s:
+        idle_s, max_s = self._limits(session)
+        if now - session.active >= idle_s:
             return "idle"
-        if now - session.started >= self._max_s:
+        if now - session.started >= max_s:
             return "max-duration"
         if session.started_wall is not None:
             wall_age = (self._now() - session.started_wall).total_seconds()
-            if abs(wall_age) > self._max_s + WALL_CLOCK_SLACK_S:
+            if abs(wall_age) > max_s + WALL_CLOCK_SLACK_S:
                 return "clock-jump"
         return None
 
@@ -331,7 +341,8 @@ class SessionService:
         session = self._session
         if session is None:
             return
-        deadline = min(session.active + self._idle_s, session.started + self._max_s)
+        idle_s, max_s = self._limits(session)
+        deadline = min(session.active + idle_s, session.started + max_s)
         timer = threading.Timer(max(0.0, deadline - self._clock()) + 0.01, self.expire)
         timer.name, timer.daemon = "session-limits", True
         self._timer = timer
@@ -450,6 +461,39 @@ class SessionService:
         """
         return self._live(session_id)
 
+    # ------------------------------------------------------------------ staff mode (edge_agent.staff)
+
+    @property
+    def lock(self) -> threading.RLock:
+        """The lock every session change holds; staff mode (:mod:`edge_agent.staff`) changes under it too."""
+        return self._lock
+
+    def add_listener(self, started: Callable[[ActiveSession], None] | None = None,
+                     ended: Callable[[ActiveSession, str], None] | None = None) -> None:
+        """Call ``started(session)`` after a session is published as started and ``ended(session, reason)``
+        after one is published as ended (every end: a limit, a new tap, Klaar…). Both run under :attr:`lock`
+        and must not block."""
+        if started is not None:
+            self._started_listeners.append(started)
+        if ended is not None:
+            self._ended_listeners.append(ended)
+
+    def set_limits(self, session_id: str, idle_s: float, max_s: float) -> bool:
+        """Give the current session ``session_id`` its own limits from now (staff mode's); False when it is not
+        the current one."""
+        with self._lock:
+            session = self._session
+            if session is None or session.id != session_id:
+                return False
+            session.idle_s, session.max_s = idle_s, max_s
+            session.active = self._clock()
+            self._arm()
+            return True
+
+    def _limits(self, session: ActiveSession) -> tuple[float, float]:
+        return (session.idle_s if session.idle_s is not None else self._idle_s,
+                session.max_s if session.max_s is not None else self._max_s)
+
     # ------------------------------------------------------------------ helpers
 
     def _profile(self, customer: str) -> dict | None:
@@ -486,6 +530,8 @@ class SessionService:
 
     def _publish_end(self, session: ActiveSession, reason: str) -> None:
         self._publish_session(session, "ended", None, reason)
+        for on_ended in self._ended_listeners:
+            on_ended(session, reason)
 
     def log_use(self, customer: str, use: str, categories: list[str]) -> None:
         """Add a use of ``customer``'s data, now and at this device, to the log they can see at the kiosk."""

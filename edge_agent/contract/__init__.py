@@ -52,6 +52,8 @@ from .catalogue import (
     SCAN,
     SESSION,
     SHELF,
+    STAFF_CALL,
+    STAFF_MODE,
     STATE,
     TOPIC_PLACEHOLDER,
     Direction,
@@ -162,6 +164,23 @@ from .payloads_kiosk import (
     SessionRequest,
     StaffAssistRequest,
     WithdrawResult,
+)
+from .payloads_staff import (
+    AuditResult,
+    Pin,
+    PinVerifier,
+    StaffAuditEntry,
+    StaffAuditEvent,
+    StaffAuditResult,
+    StaffCallRequest,
+    StaffCallsResult,
+    StaffCallState,
+    StaffCallView,
+    StaffModeView,
+    StaffPinRequest,
+    StaffPush,
+    StaffRole,
+    StaffState,
 )
 from .types import (
     DATE_WINDOW,
@@ -357,4 +376,25 @@ __all__ = [
     "parse_envelope",
     "response_message",
     "transaction_of",
+]
+
+# Store staff (payloads_staff.py, and the staff block of the catalogue).
+__all__ += [
+    "STAFF_CALL",
+    "STAFF_MODE",
+    "AuditResult",
+    "Pin",
+    "PinVerifier",
+    "StaffAuditEntry",
+    "StaffAuditEvent",
+    "StaffAuditResult",
+    "StaffCallRequest",
+    "StaffCallState",
+    "StaffCallView",
+    "StaffCallsResult",
+    "StaffModeView",
+    "StaffPinRequest",
+    "StaffPush",
+    "StaffRole",
+    "StaffState",
 ]

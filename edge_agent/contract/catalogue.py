@@ -96,6 +96,16 @@ from .payloads_kiosk import (
     StaffAssistRequest,
     WithdrawResult,
 )
+from .payloads_staff import (
+    StaffAuditEvent,
+    StaffAuditResult,
+    StaffCallRequest,
+    StaffCallsResult,
+    StaffCallState,
+    StaffModeView,
+    StaffPinRequest,
+    StaffPush,
+)
 from .types import DeliveryClass
 
 ROOT = "cs/v1"
@@ -486,6 +496,63 @@ ALL_MESSAGES: list[Message] = [STATE, BIRTH, HEALTH, PROBE, SESSION, PRESENCE, S
                                *PUSHES.values(), *COMMANDS.values(), *RESPONSES.values(), DEMO_CONTROL,
                                CONTENT_SCHEDULE]
 
+
+# --------------------------------------------------------------------------- store staff (payloads_staff.py)
+# One block, added to the catalogue's families above: central's staff records, the staff mode of a session,
+# the audit of staff actions and the device's open staff-assist calls. Each kiosk sends its PIN only on its
+# own device's local topic, never retained, never bridged (config/mosquitto/connected-store.acl).
+_EX_STAFF_MODE = {"session": _EX_SESSION_ID, "state": "active", "display_name": "Anna", "role": "manager",
+                  "role_limited": None, "attempts_left": None, "locked_until": None, "idle_s": 60.0, "reason": None}
+_EX_AUDIT = {"staff": "s-anna", "action": "pin-attempt", "target": None, "result": "ok", "at": EXAMPLE_TS}
+_EX_CALLS = {"calls": [{"call": EXAMPLE_ID, "at": EXAMPLE_TS, "waited_s": 95.0, "phase": "inform",
+                        "topic": "product-advice", "handled_at": None}]}
+STAFF_MODE = Message("staff-mode", 1, StaffModeView, LOCAL + "/staff", "publish",
+                     "The staff mode of the kiosk's session: PIN pad, active (name and role), locked, ended. "
+                     "Personal: never retained, never bridged.", personal=True, bridged=False,
+                     example=_EX_STAFF_MODE)
+STAFF_CALL = Message("staff-call", 1, StaffCallState, LOCAL + "/staff-call", "publish",
+                     "A staff-assist call made at this kiosk was handled (the kiosk may tell the shopper).",
+                     bridged=False, example={"call": EXAMPLE_ID, "state": "handled"})
+EVENTS["staff-audit"] = Message(
+    "event-staff-audit", 1, StaffAuditEvent, DEVICE + "/event/staff-audit", "publish",
+    "A staff action at this device (PIN attempts included, never the PIN): who, what, on what, result, when.",
+    delivery=DeliveryClass.CRITICAL, example=_EX_AUDIT)
+PUSHES["staff"] = Message(
+    "staff", 1, StaffPush, CENTRAL_TOPIC + "staff", "receive",
+    "A member of staff: display name, role and PIN verifier (salted argon2id, never the PIN); active false "
+    "removes them. Badges are card-link records of kind staff.", personal=True,
+    example={"staff": "s-anna", "version": 1, "display_name": "Anna", "role": "manager",
+             "pin_verifier": "$argon2id$v=19$m=65536,t=1,p=4$aUMjFVCY/sdK5f5MTo5ONQ$"
+                             "ttpNmONaXFGVmaBQs4OVxT1edzwBx+4jkvMcPoPpGGg", "active": True})
+_STAFF_COMMANDS: dict[str, Message] = {
+    message.name.removeprefix("request-"): message
+    for message in (
+        Message("request-staff-pin", 1, StaffPinRequest, LOCAL + "/request/staff-pin", "receive",
+                "The PIN typed for this session's staff badge; answered with the staff mode. Never retained, "
+                "bridged or logged.", response=StaffModeView, personal=True, bridged=False,
+                example={"session": _EX_SESSION_ID, "pin": "2468"}, result_example=_EX_STAFF_MODE),
+        Message("request-staff-status", 1, SessionRequest, LOCAL + "/request/staff-status", "receive",
+                "The staff mode of this session now (the kiosk asks while staff touch the screen: it keeps "
+                "staff mode alive).", response=StaffModeView, personal=True, bridged=False,
+                example=_EX_SESSION, result_example=_EX_STAFF_MODE),
+        Message("request-staff-audit-log", 1, SessionRequest, LOCAL + "/request/staff-audit-log", "receive",
+                "Managers in staff mode: the last 50 staff actions at this device.", response=StaffAuditResult,
+                personal=True, bridged=False, example=_EX_SESSION,
+                result_example={"entries": [{**_EX_AUDIT, "event": EXAMPLE_ID}]}),
+        Message("request-staff-calls", 1, SessionRequest, LOCAL + "/request/staff-calls", "receive",
+                "Staff mode: this device's open staff-assist calls and how long they have waited.",
+                response=StaffCallsResult, personal=True, bridged=False, example=_EX_SESSION,
+                result_example=_EX_CALLS),
+        Message("request-staff-call-handled", 1, StaffCallRequest, LOCAL + "/request/staff-call-handled",
+                "receive", "Staff mode: mark one of this device's calls handled; answered with the open calls.",
+                response=StaffCallsResult, personal=True, bridged=False,
+                example={"session": _EX_SESSION_ID, "call": EXAMPLE_ID}, result_example={"calls": []}),
+    )
+}
+COMMANDS.update(_STAFF_COMMANDS)
+RESPONSES.update({name: response_message(name) for name in _STAFF_COMMANDS})
+ALL_MESSAGES.extend([STAFF_MODE, STAFF_CALL, EVENTS["staff-audit"], PUSHES["staff"], *_STAFF_COMMANDS.values(),
+                     *(RESPONSES[name] for name in _STAFF_COMMANDS)])
 
 class Topics:
     """The concrete topics of one device in one store."""
