@@ -207,8 +207,10 @@ def m005_staff(db: Database) -> None:
             handled_at TEXT,
             handled_by TEXT)""",
         "CREATE INDEX staff_calls_open ON staff_calls (handled_at, at)",
+    )
 
 
+@migrations()
 def m006_content_overlay(db: Database) -> None:
     # The store's changes to its content packs, by pack and item id (edge_agent.content_control.overlay).
     _run(

@@ -9,11 +9,13 @@ new pack (or version) comes into use, and on every connection. The kiosk
 applies it (:func:`kiosk.content.apply_overlay`).
 
 Requests (``content-control``, ``content-preview-packs``,
-``content-preview``) are made in a staff session: ``authorise`` checks the
-session (and the manager role for schedules) and names the staff member, or
-raises :class:`~edge_agent.commands.CommandError`; ``audit`` records each
-change once, refused or done. A refused change changes nothing and is
-answered with an error saying why.
+``content-preview``) are made in a staff session: the staff gate
+(:class:`edge_agent.staff.gate.StaffGate`) checks the session, and the manager
+role for schedules, or raises :class:`~edge_agent.commands.CommandError`. Each
+change and each preview is audited once (``event/staff-audit``, action
+``content-<action>``): a change commits together with its audit entry, a
+refused one (by the gate or because it does not fit the pack) is audited as
+``refused``, changes nothing and is answered with an error saying why.
 """
 
 from __future__ import annotations
@@ -22,11 +24,12 @@ import logging
 import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta, tzinfo
+from typing import TYPE_CHECKING
 
 from kiosk.content import ContentLibrary, ContentPack, load_pack
 
 from ..commands import CommandError, Commands
-from ..contract import CONTENT_SCHEDULE, encode
+from ..contract import CONTENT_SCHEDULE, AuditResult, StaffRole, encode
 from ..contract.payloads_content_control import (
     MANAGER_ACTIONS,
     ContentControlRequest,
@@ -44,13 +47,12 @@ from .overlay import ItemOverlay, OverlayStore, PackOverlay
 from .preview import InUsePack, PreviewSource
 from .schedule import effective, ordered, pack_items, showing
 
+if TYPE_CHECKING:
+    from ..staff.audit import AuditLog
+    from ..staff.gate import StaffGate
+
 logger = logging.getLogger(__name__)
 
-#: ``authorise(session, manager)``: the staff id of the staff session ``session``; raises CommandError when there
-#: is no such session, or ``manager`` is asked and the staff member is not one.
-Authorise = Callable[[str, bool], str]
-#: ``audit(staff, action, target, result)``: records one staff action (event/staff-audit).
-Audit = Callable[[str, str, str, str], None]
 #: ``publish(topic, payload, retain)``: returns whether it went out (False while offline).
 Publish = Callable[[str, bytes, bool], bool]
 
@@ -63,20 +65,21 @@ class ContentControl:
     :param tz: the store's time zone ("today only" is the store's today).
     :param topic: the ``content-schedule`` topic of this device.
     :param publish: sends the retained schedule.
-    :param authorise: checks a request's staff session (see :data:`Authorise`).
-    :param audit: records each change (see :data:`Audit`).
+    :param gate: checks a request's staff session and role.
+    :param audit: records each change and preview (``event/staff-audit``).
     :param previews: the packs to preview; default the pack in use only.
     """
 
     def __init__(self, store: Store, config: ContentConfig, tz: tzinfo, topic: str, publish: Publish,
-                 authorise: Authorise, audit: Audit, previews: PreviewSource | None = None):
+                 gate: StaffGate, audit: AuditLog, previews: PreviewSource | None = None):
+        self.store = store
         self.overlays = OverlayStore(store)
         self.config = config
         self.tz = tz
         self.topic = topic
         self._publish = publish
-        self._authorise = authorise
-        self._audit = audit
+        self.gate = gate
+        self.audit = audit
         self.library = ContentLibrary(config.folder, tz=tz, load=False)
         self.previews = previews if previews is not None else InUsePack(lambda: self.library.current)
         self._lock = threading.RLock()  # the library and the overlay: the checking thread and the requests
@@ -152,21 +155,23 @@ class ContentControl:
 
         :raises CommandError: when the session may not, or the change does not fit the pack in use.
         """
-        staff = self._authorise(request.session, request.action in MANAGER_ACTIONS)
-        target = f"{request.section}/{request.item}" if request.item else "pack"
-        try:
-            with self._lock:
+        action = f"content-{request.action}"
+        target = f"{request.section}/{request.item}" if request.item else self.library.current.name or None
+        role = StaffRole.MANAGER if request.action in MANAGER_ACTIONS else StaffRole.STAFF
+        member = self.gate.require(request.session, role, action=action, target=target)
+        with self._lock:
+            try:
                 pack = self._pack()
-                target = f"{pack.name}/{target}" if request.item else pack.name
-                revision = self._change(pack, request)
-                self._publish_schedule()
-                assert self.schedule is not None, "_publish_schedule makes it"
-                result = ContentControlResult(action=request.action, revision=revision, undo=self.schedule.undo)
-        except CommandError as exc:
-            self._audit(staff, f"content-{request.action}", target, f"refused: {exc}")
-            raise
-        self._audit(staff, f"content-{request.action}", target, "ok")
-        logger.info("content %s of %s by staff: revision %d", request.action, target, revision)
+                with self.store.transaction(durable=True):  # the change and its audit entry commit together
+                    revision = self._change(pack, request)
+                    self.audit.record(member.staff, action, AuditResult.OK, target)
+            except CommandError:
+                self.audit.record(member.staff, action, AuditResult.REFUSED, target)
+                raise
+            self._publish_schedule()
+            assert self.schedule is not None, "_publish_schedule makes it"
+            result = ContentControlResult(action=request.action, revision=revision, undo=self.schedule.undo)
+        logger.info("content %s of %s: revision %d", request.action, target, revision)
         return result
 
     def _change(self, pack: ContentPack, request: ContentControlRequest) -> int:
@@ -222,7 +227,7 @@ class ContentControl:
 
     def preview_packs(self, request: PreviewPacksRequest) -> PreviewPacksResult:
         """The packs staff can preview (request ``content-preview-packs``)."""
-        self._authorise(request.session, False)
+        self.gate.require(request.session)
         return PreviewPacksResult(packs=[
             PreviewPack(pack=entry.id, version=entry.pack.version, state=entry.state, folder=str(entry.folder))
             for entry in self.previews.packs()])
@@ -233,11 +238,14 @@ class ContentControl:
 
         :raises CommandError: for a pack that cannot be previewed.
         """
-        self._authorise(request.session, False)
+        target = request.pack or self.library.current.name or None
+        member = self.gate.require(request.session, action="content-preview", target=target)
         packs = self.previews.packs()
         chosen = next((entry for entry in packs if request.pack in (None, entry.id)), None)
         if chosen is None:
+            self.audit.record(member.staff, "content-preview", AuditResult.REFUSED, target)
             raise CommandError(f"no pack {request.pack!r} to preview" if request.pack else "no pack to preview")
+        self.audit.record(member.staff, "content-preview", AuditResult.OK, chosen.id)
         pack = chosen.pack if chosen.state == "in-use" else load_pack(chosen.folder, self.tz)
         at = request.at.astimezone(self.tz)
         overlay = self.overlays.load(pack.name)
