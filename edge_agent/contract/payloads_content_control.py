@@ -143,6 +143,8 @@ class PreviewPacksRequest(Payload):
 
 
 class PreviewPacksResult(Payload):
+    """The packs staff can preview now, the one in use first."""
+
     packs: list[PreviewPack]
 
 
