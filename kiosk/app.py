@@ -584,6 +584,7 @@ class KioskApp(_VisitProperties):
             "target_px": self.target, "min_target_px": mm(9),
             "attract": self.screens[Screen.BEREIK].report(),
             "content": {"schedule_revision": self.content.schedule.revision if self.content.schedule else None,
+                        "control": self.screens[Screen.INHOUD].report(),
                         "preview": self.screens[Screen.VOORBEELD].report()},
             "texts": texts, "targets": targets(self.shell, window.size),
             "held_texts": held_texts([*self.screens.values(), self.shell]), "screenshot": shot,

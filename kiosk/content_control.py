@@ -157,6 +157,7 @@ class ContentControlState:
     draft: ScheduleDraft = field(default_factory=ScheduleDraft)
     busy: bool = False
     message: str = ""  # the last answer's text: done, or why not
+    answers: int = 0  # answers received (the status file says it: tests wait for the answer, not a time)
     rev: int = 0
 
     def changed(self) -> None:
@@ -202,6 +203,7 @@ class ContentControlState:
 
     def answered(self, ok: bool, text: str) -> None:
         self.busy, self.message = False, text
+        self.answers += 1
         if ok:
             self.picker = ""
         self.changed()

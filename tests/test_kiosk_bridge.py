@@ -28,6 +28,7 @@ from edge_agent.contract import (
     new_id,
 )
 from kiosk.bridge import Bridge
+from kiosk.content_control import CONTENT_COMMANDS
 from tests.test_contract import topic_literals
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -126,7 +127,8 @@ def test_subscribes_to_session_health_state_birth_and_its_responses_only(bridge_
     assert subscribed[topics.state] == STATE.qos and subscribed[topics.birth] == BIRTH.qos
     assert {topic for topic in subscribed if "/local/response/" in topic} == {
         topics.response(name) for name in ("my-data", "withdraw-consent", "end-session", "enrol", "product", "account",
-                                           "offers", "activate-offer", "check-promo-code", "feedback", "staff-assist")}
+                                           "offers", "activate-offer", "check-promo-code", "feedback", "staff-assist",
+                                           *CONTENT_COMMANDS)}
     assert subscribed[topics.presence] == PRESENCE.qos
     assert subscribed[topics.scan] == SCAN.qos and subscribed[topics.shelf] == SHELF.qos
 

@@ -81,6 +81,12 @@ class InhoudScreen(KioskScreen):
                               app.tr("Niet gelukt: {reason}", app.lang).format(reason=error or ""))
         self.changed()
 
+    def report(self) -> dict:
+        """What the screen has, for the status file: the section and item chosen, the picker, the answers."""
+        control = self.control
+        return {"section": control.section, "item": control.item, "picker": control.picker, "busy": control.busy,
+                "answers": control.answers, "message": control.message}
+
     # ------------------------------------------------------------------ requests
 
     def send(self, action: str, **fields: Any) -> None:

@@ -21,12 +21,15 @@ from edge_agent.contract.payloads_content_control import PreviewPacksResult, Pre
 
 from ..content import ContentError, ContentPack, load_pack
 from ..content_control import DAY_SHORT, PREVIEW_STEP, PreviewState, clock, item_title, moment_text
-from ..state import Screen
+from ..state import N_, Screen
 from ..widgets import TextBlock
 from . import KioskScreen
 from .inhoud import button, button_row
 
 logger = logging.getLogger(__name__)
+
+#: The packs' states on screen.
+PACK_STATES = {"in-use": N_("in gebruik"), "staged": N_("klaar, nog niet actief")}
 
 
 class VoorbeeldScreen(KioskScreen):
@@ -157,7 +160,7 @@ class VoorbeeldScreen(KioskScreen):
             body.add_widget(TextBlock(text=preview.message))
         if len(preview.packs) > 1:
             body.add_widget(button_row(*(
-                button(f"preview-pack-{entry['pack']}", f"{entry['pack']} {entry['version']} ({tr(entry['state'])})",
+                button(f"preview-pack-{entry['pack']}", f"{entry['pack']} {entry['version']} ({tr(PACK_STATES.get(entry['state'], ''))})",
                        lambda entry=entry: self._choose_pack(entry["pack"]),
                        "primary" if entry["pack"] == (preview.pack or app.content.pack.name) else "bar")
                 for entry in preview.packs)))
