@@ -160,7 +160,8 @@ class VoorbeeldScreen(KioskScreen):
             body.add_widget(TextBlock(text=preview.message))
         if len(preview.packs) > 1:
             body.add_widget(button_row(*(
-                button(f"preview-pack-{entry['pack']}", f"{entry['pack']} {entry['version']} ({tr(PACK_STATES.get(entry['state'], ''))})",
+                button(f"preview-pack-{entry['pack']}",
+                       f"{entry['pack']} {entry['version']} ({tr(PACK_STATES.get(entry['state'], ''))})",
                        lambda entry=entry: self._choose_pack(entry["pack"]),
                        "primary" if entry["pack"] == (preview.pack or app.content.pack.name) else "bar")
                 for entry in preview.packs)))
