@@ -520,6 +520,8 @@ class KioskApp(_VisitProperties):
         """The agent's ``content-schedule`` (retained): laid over the pack at once; the attract loop starts again
         with it, and the staff's content screens show it."""
         self.content.set_schedule(schedule)
+        if self.frame_log is not None:
+            self.frame_log.mark("content-shown", str(schedule.revision))
         self._synced = None  # the instruction videos shown follow it too
         self.sync()
         bereik = self.screens.get(Screen.BEREIK)
