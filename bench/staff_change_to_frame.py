@@ -257,11 +257,11 @@ def main() -> int:
             o = common.percentile([t[key] for t in results["ours"]], q)
             r = common.percentile([t[key] for t in results["raw"]], q)
             rows.append(Row(f"  part: {name} p{q}", o, r, "ms", o / r if r > 0 else None, "info", None))
-    notes = [f"{rounds} rounds x {changes} changes per side ({len(ours_totals)} each), alternating; window "
+    notes = [(f"{rounds} rounds x {changes} changes per side ({len(ours_totals)} each), alternating; window "
              f"{gui.SIZE} on one Xvfb; the kiosk in staff mode on its Inhoud screen; {audited} events in the "
-             "outbox (the audit entries, not sent: no upstream broker)",
-             "ours: content-control request in the staff session -> staff gate -> SQLite change + audit (one durable "
-             "commit) -> retained content-schedule -> kiosk applies it, rebuilds the list -> first on_flip after",
+             "outbox (the audit entries, not sent: no upstream broker)"),
+             ("ours: content-control request in the staff session -> staff gate -> SQLite change + audit (one durable "
+             "commit) -> retained content-schedule -> kiosk applies it, rebuilds the list -> first on_flip after"),
              "baseline: raw paho QoS 1 publish -> a Kivy Label set via Clock.schedule_once, first on_flip after"]
     return common.finish("staff change -> kiosk frame (issue 14)", args, rows, notes)
 
