@@ -216,7 +216,7 @@ def main() -> int:
         publisher = common.raw_client("bench-staff-pub")
         common.connect(publisher, broker.port)
         cleanup.append(lambda: common.close(publisher))
-        ours = Ours(publisher, topics, session, gui.FrameTail(kiosk_frames, Watched(kiosk)), schedules, revision)  # type: ignore[arg-type]  # FrameTail needs name, check() and log() only
+        ours = Ours(publisher, topics, session, gui.FrameTail(kiosk_frames, Watched(kiosk)), schedules, revision)
         size = max(common.median(schedules.sizes) if schedules.sizes else 1000, 100)
         base = Baseline(publisher, gui.FrameTail(label_frames, label), base_messages, int(size))
         run(ours, 4, [])  # warm up both: first textures, first connections

@@ -17,7 +17,7 @@ from typing import Any
 
 from edge_agent.contract.payloads_content_control import SECTIONS, ContentSchedulePayload, ItemState, Section
 
-from .content import DAYS, ContentPack, Localized
+from .content import DAYS, ContentPack, Localized, window_schedule
 from .state import N_
 
 #: The requests of the content screens (their answers go to the screens, not to the visit's state).
@@ -123,8 +123,14 @@ def item_title(pack: ContentPack, section: Section, id: str, language: str) -> s
     return (text.text(language) if text else "") or id
 
 
-def state_text(state: ItemState, today: date, tr: Translate) -> str:
+def shows_now(state: ItemState, now: datetime) -> bool:
+    """Whether the item shows at ``now`` (the store's wall clock), by the agent's windows."""
+    return any(window_schedule(window).active(now) for window in state.windows)
+
+
+def state_text(state: ItemState, now: datetime, tr: Translate) -> str:
     """What staff changed of an item, in a few words (``aan``, ``uit tot di 7-4-2026``, ``alleen vandaag``…)."""
+    today = now.date()
     parts = []
     if state.until is not None:
         only_today = state.until == today + timedelta(days=1)
@@ -142,6 +148,8 @@ def state_text(state: ItemState, today: date, tr: Translate) -> str:
         parts.append(tr("verplaatst"))
     if not state.windows:
         parts.append(tr("toont niet"))
+    elif not shows_now(state, now):
+        parts.append(tr("nu niet te zien"))
     return ", ".join(parts)
 
 

@@ -29,6 +29,7 @@ from ..content_control import (
     clock,
     day_text,
     item_title,
+    shows_now,
     state_text,
 )
 from ..state import Screen
@@ -63,16 +64,24 @@ class InhoudScreen(KioskScreen):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.control = ContentControlState()
+        self._layout: tuple | None = None  # what the widgets were built for (see _rebuild)
+        self._refs: dict[str, Any] = {}  # the widgets whose text or state follows the schedule
         self.fbind("rev", self._rebuild)
 
     # ------------------------------------------------------------------ from the app
 
     def changed(self) -> None:
-        """Something it shows changed (the schedule, an answer, the language): rebuild."""
-        self.rev += 1
+        """Something it shows changed (the schedule, an answer, the language): rebuilt, or its texts set when
+        the same widgets still fit (a change to an item's state: the frame that shows it is not held up by
+        building the list again). Nothing is built while the screen is not shown."""
+        if self.manager is not None and self.manager.current_screen is self:
+            self.rev += 1
+        else:
+            self._layout = None
 
     def on_pre_enter(self, *args) -> None:
-        self.changed()
+        self._layout = None
+        self.rev += 1
 
     def answered(self, ok: bool, error: str | None) -> None:
         """The agent's answer to this screen's last request."""
@@ -97,22 +106,38 @@ class InhoudScreen(KioskScreen):
         app.bridge.request("content-control", session.id, **self.control.request(action, **fields))
         self.changed()
 
+    def _now(self) -> datetime:
+        return datetime.now(App.get_running_app().tz)
+
     def _today(self) -> date:
-        app = App.get_running_app()
-        return datetime.now(app.tz).date()
+        return self._now().date()
 
     # ------------------------------------------------------------------ building
+
+    def _layout_of(self, app, schedule) -> tuple:
+        """What decides which widgets the screen has (not their texts)."""
+        control, draft = self.control, self.control.draft
+        states = getattr(schedule, control.section) if schedule is not None else []
+        return (app.lang, app.content.pack.name, app.content.pack.version, schedule is None, control.section,
+                tuple(state.id for state in states), control.item, control.picker, control.until_day,
+                tuple(sorted(draft.days)), draft.start_minute, draft.end_minute, draft.first_day, draft.end_day,
+                tuple(schedule.dropped) if schedule is not None else ())
 
     def _rebuild(self, *_args) -> None:
         body = self.ids.get("body")
         app = App.get_running_app()
         if body is None or app is None:
             return
-        body.clear_widgets()
         tr = lambda text: app.tr(text, app.lang)  # noqa: E731  (the screen's language, for every line below)
         schedule = app.content.schedule
         pack = app.content.pack
         control = self.control
+        layout = self._layout_of(app, schedule)
+        if layout == self._layout and schedule is not None:
+            self._refresh(schedule, tr)
+            return
+        self._layout, self._refs = layout, {}
+        body.clear_widgets()
         if schedule is None or not pack or schedule.pack != pack.name:
             body.add_widget(TextBlock(role="title", text=tr("Inhoud")))
             body.add_widget(TextBlock(text=tr("Nog geen inhoud van de agent.")))
@@ -120,8 +145,8 @@ class InhoudScreen(KioskScreen):
         today = self._today()
         body.add_widget(TextBlock(role="title", text=tr("Inhoud")))
         body.add_widget(TextBlock(role="small", text=f"{pack.name} {pack.version}"))
-        if control.message:
-            body.add_widget(TextBlock(role="heading", text=control.message))
+        self._refs["message"] = TextBlock(role="heading", text=control.message)
+        body.add_widget(self._refs["message"])
         if schedule.dropped:
             panel = Panel()
             panel.add_widget(TextBlock(role="heading", text=tr("Niet meer in het pack")))
@@ -141,40 +166,70 @@ class InhoudScreen(KioskScreen):
         for position, state in enumerate(states, 1):
             title = item_title(pack, control.section, state.id, app.lang)
             chosen = state.id == control.item
-            body.add_widget(button(f"inhoud-item-{state.id}",
-                                   f"{position}. {title} · {state_text(state, today, tr)}",
-                                   lambda id=state.id: self._choose(id), "primary" if chosen else "secondary"))
+            self._refs[f"item-{state.id}"] = row = button(
+                f"inhoud-item-{state.id}", f"{position}. {title} · {state_text(state, self._now(), tr)}",
+                lambda id=state.id: self._choose(id), "primary" if chosen else "secondary")
+            body.add_widget(row)
             if chosen:
                 body.add_widget(self._actions(state, position, len(states), today, tr))
-        body.add_widget(button_row(
-            button("inhoud-undo", tr("Ongedaan maken"), lambda: self.send("undo"), "secondary",
-                   disabled=schedule.undo is None or control.busy),
-            button("inhoud-reset", tr("Terug naar het pack"), lambda: self.send("reset"), "danger",
-                   disabled=not schedule.changed or control.busy),
-            button("inhoud-preview", tr("Voorbeeld"), self._show_loop, "secondary")))
+        self._refs["undo"] = button("inhoud-undo", tr("Ongedaan maken"), lambda: self.send("undo"), "secondary",
+                                    disabled=schedule.undo is None or control.busy)
+        self._refs["reset"] = button("inhoud-reset", tr("Terug naar het pack"), lambda: self.send("reset"), "danger",
+                                     disabled=not schedule.changed or control.busy)
+        body.add_widget(button_row(self._refs["undo"], self._refs["reset"],
+                                   button("inhoud-preview", tr("Voorbeeld"), self._show_loop, "secondary")))
+
+    def _refresh(self, schedule, tr) -> None:
+        """Set the texts and states of the widgets built for this layout from ``schedule``."""
+        app = App.get_running_app()
+        control, refs = self.control, self._refs
+        refs["message"].text = control.message
+        states = getattr(schedule, control.section)
+        for position, state in enumerate(states, 1):
+            title = item_title(app.content.pack, control.section, state.id, app.lang)
+            refs[f"item-{state.id}"].text = f"{position}. {title} · {state_text(state, self._now(), tr)}"
+            if state.id == control.item and "switch" in refs:
+                self._set_switches(state, tr)
+        refs["undo"].disabled = schedule.undo is None or control.busy
+        refs["reset"].disabled = not schedule.changed or control.busy
+
+    def _set_switches(self, state, tr) -> None:
+        """The chosen item's on/off and "today" buttons, which say what they would do to it now."""
+        refs, busy = self._refs, self.control.busy
+        switch, today = refs["switch"], refs["today"]
+        switch.target, switch.text = ("inhoud-off", tr("Uit")) if state.enabled else ("inhoud-on", tr("Aan"))
+        today.target, today.text = (("inhoud-today-off", tr("Vandaag uit")) if shows_now(state, self._now())
+                                    else ("inhoud-today-on", tr("Vandaag aan")))
+        for name in ("switch", "today", "until", "up", "down", "schedule"):
+            refs[name].disabled = busy or refs[name].at_edge
+
+    def _switch(self, today_only: bool = False) -> None:
+        state = self.control.selected(App.get_running_app().content.schedule)
+        if state is None:
+            return
+        on = not (shows_now(state, self._now()) if today_only else state.enabled)
+        fields = {"today_only": True} if today_only else {}
+        self.send("enable" if on else "disable", **fields)
 
     def _actions(self, state, position: int, count: int, today: date, tr) -> Panel:
-        control = self.control
-        busy = control.busy
+        refs = self._refs
         panel = Panel()
+        refs["switch"] = button("inhoud-off", "", self._switch)
+        refs["today"] = button("inhoud-today-off", "", lambda: self._switch(today_only=True), "secondary")
+        refs["until"] = button("inhoud-until", tr("Tot dag…"), lambda: self._picker("until"), "secondary")
+        refs["up"] = button("inhoud-up", tr("Omhoog"), lambda: self.send("move-up"), "secondary")
+        refs["down"] = button("inhoud-down", tr("Omlaag"), lambda: self.send("move-down"), "secondary")
+        refs["schedule"] = button("inhoud-schedule", tr("Schema…"), lambda: self._picker("schedule"), "secondary")
+        for name in ("switch", "today", "until", "up", "down", "schedule"):
+            refs[name].at_edge = (name == "up" and position == 1) or (name == "down" and position == count)
+        self._set_switches(state, tr)
+        panel.add_widget(button_row(refs["switch"], refs["today"], refs["until"]))
         panel.add_widget(button_row(
-            button("inhoud-off" if state.enabled else "inhoud-on", tr("Uit") if state.enabled else tr("Aan"),
-                   lambda: self.send("disable" if state.enabled else "enable"), disabled=busy),
-            button("inhoud-today-off" if state.windows else "inhoud-today-on",
-                   tr("Vandaag uit") if state.windows else tr("Vandaag aan"),
-                   lambda: self.send("disable" if state.windows else "enable", today_only=True), "secondary",
-                   disabled=busy),
-            button("inhoud-until", tr("Tot dag…"), lambda: self._picker("until"), "secondary", disabled=busy)))
-        panel.add_widget(button_row(
-            button("inhoud-up", tr("Omhoog"), lambda: self.send("move-up"), "secondary",
-                   disabled=busy or position == 1),
-            button("inhoud-down", tr("Omlaag"), lambda: self.send("move-down"), "secondary",
-                   disabled=busy or position == count),
-            button("inhoud-schedule", tr("Schema…"), lambda: self._picker("schedule"), "secondary", disabled=busy),
+            refs["up"], refs["down"], refs["schedule"],
             button("inhoud-show", tr("Bekijk"), lambda: self._show_item(state.id), "secondary")))
-        if control.picker == "until":
+        if self.control.picker == "until":
             panel.add_widget(self._until_picker(today, tr))
-        elif control.picker == "schedule":
+        elif self.control.picker == "schedule":
             panel.add_widget(self._schedule_picker(state, tr))
         return panel
 
