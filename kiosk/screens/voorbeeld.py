@@ -47,7 +47,9 @@ class VoorbeeldScreen(KioskScreen):
         self.fbind("rev", self._rebuild)
 
     def changed(self) -> None:
-        self.rev += 1
+        """Something it shows changed: rebuilt now when shown, else when it comes in (``on_pre_enter``)."""
+        if self.manager is not None and self.manager.current_screen is self:
+            self.rev += 1
 
     def on_pre_enter(self, *args) -> None:
         app = App.get_running_app()
@@ -56,7 +58,7 @@ class VoorbeeldScreen(KioskScreen):
             app.bridge.request("content-preview-packs", session.id)
         if self.preview.mode == "loop" and not self.preview.shown:
             self._ask()
-        self.changed()
+        self.rev += 1
 
     def on_leave(self, *args) -> None:
         self.video_source = ""
