@@ -233,6 +233,7 @@ class PreviewState:
     index: int = 0
     busy: bool = False
     message: str = ""
+    answers: int = 0  # the agent's preview answers received (the status file says it)
     rev: int = 0
 
     def changed(self) -> None:

@@ -158,7 +158,7 @@ class InhoudScreen(KioskScreen):
             body.add_widget(panel)
         body.add_widget(button_row(*(
             button(f"inhoud-section-{section}", tr(name), lambda section=section: self._section(section),
-                   "secondary" if section == control.section else "bar")
+                   "primary" if section == control.section else "secondary")
             for section, name in SECTION_NAMES.items())))
         states = getattr(schedule, control.section)
         if not states:
@@ -257,7 +257,7 @@ class InhoudScreen(KioskScreen):
         box.add_widget(TextBlock(role="heading", text=tr("Schema (alleen voor managers)")))
         box.add_widget(button_row(*(
             button(f"schedule-day-{index}", tr(name), lambda index=index: self._draft("day", index),
-                   "primary" if index in draft.days else "bar")
+                   "primary" if index in draft.days else "secondary")
             for index, name in enumerate(DAY_SHORT))))
         box.add_widget(button_row(
             button("schedule-start-minus", "−", lambda: self._draft("start", -HOUR_STEP), "bar"),

@@ -81,6 +81,7 @@ class VoorbeeldScreen(KioskScreen):
                              "instructions": list(data.instructions)}
             preview.index, preview.message = 0, ""
             preview.pack = data.pack
+            preview.answers += 1
         preview.changed()
         self.changed()
 
@@ -165,11 +166,11 @@ class VoorbeeldScreen(KioskScreen):
                 button(f"preview-pack-{entry['pack']}",
                        f"{entry['pack']} {entry['version']} ({tr(PACK_STATES.get(entry['state'], ''))})",
                        lambda entry=entry: self._choose_pack(entry["pack"]),
-                       "primary" if entry["pack"] == (preview.pack or app.content.pack.name) else "bar")
+                       "primary" if entry["pack"] == (preview.pack or app.content.pack.name) else "secondary")
                 for entry in preview.packs)))
         body.add_widget(button_row(*(
             button(f"preview-day-{index}", tr(name), lambda index=index: self._day(index),
-                   "primary" if index == preview.weekday else "bar")
+                   "primary" if index == preview.weekday else "secondary")
             for index, name in enumerate(DAY_SHORT))))
         body.add_widget(button_row(
             button("preview-hour-minus", tr("−1 uur"), lambda: self._time(-60), "bar"),
@@ -193,6 +194,7 @@ class VoorbeeldScreen(KioskScreen):
         """What the preview shows, for the status file."""
         preview = self.preview
         return {"mode": preview.mode, "item": preview.item if preview.mode == "item" else preview.current,
+                "answers": preview.answers,
                 "at": preview.at.isoformat() if preview.at else None, "shown": preview.shown,
                 "image": Path(self.image_source).name if self.image_source else "",
                 "video": Path(self.video_source).name if self.video_source else ""}
