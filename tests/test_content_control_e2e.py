@@ -24,7 +24,7 @@ from edge_agent.agent import Agent
 from edge_agent.contract import CONTENT_SCHEDULE, StaffPinRequest, decode
 from edge_agent.credentials import Credentials
 from edge_agent.nfc.emulator import CardEmulator, Type2Card, free_udp_port
-from kiosk.content import apply_overlay, load_pack
+from kiosk.content import DAYS, apply_overlay, load_pack
 from tests.support.cards import STAFF_UID
 from tests.support.kiosk import KioskProcess
 from tests.support.xvfb import Xvfb
@@ -269,12 +269,16 @@ def test_the_preview_at_a_chosen_moment_shows_what_the_kiosk_schedule_gives_and_
     status = kiosk.wait(lambda s: s["content"]["control"]["item"] == "gazon")
     kiosk.keep(status, f"inhoud-item-{size}")
     tap(kiosk, "inhoud-schedule")
-    for day in range(5):  # weekdays off
+    for day in range(5):  # weekdays off, one tap at a time as a finger would
         tap(kiosk, f"schedule-day-{day}")
-    for _ in range(2):  # 09:00 -> 10:00
+        kiosk.wait(lambda s, day=day: DAYS[day] not in (s["content"]["control"]["draft"]["days"] or DAYS))
+    for start in ("09:30", "10:00"):
         tap(kiosk, "schedule-start-plus")
-    for _ in range(10):  # 17:00 -> 12:00
+        kiosk.wait(lambda s, start=start: s["content"]["control"]["draft"]["hours"][0].startswith(start))
+    for end in range(16 * 60 + 30, 11 * 60 + 30, -30):  # 17:00 -> 12:00
         tap(kiosk, "schedule-end-minus")
+        kiosk.wait(lambda s, end=end: s["content"]["control"]["draft"]["hours"][0].endswith(
+            f"{end // 60:02d}:{end % 60:02d}"))
     status = kiosk.wait_screen("inhoud", "van 10:00", "tot 12:00")
     kiosk.keep(status, f"inhoud-schedule-{size}")
     tap(kiosk, "schedule-save")

@@ -94,7 +94,8 @@ class InhoudScreen(KioskScreen):
         """What the screen has, for the status file: the section and item chosen, the picker, the answers."""
         control = self.control
         return {"section": control.section, "item": control.item, "picker": control.picker, "busy": control.busy,
-                "answers": control.answers, "message": control.message}
+                "answers": control.answers, "message": control.message,
+                "draft": control.draft.window() if control.picker == "schedule" else None}
 
     # ------------------------------------------------------------------ requests
 
@@ -266,7 +267,8 @@ class InhoudScreen(KioskScreen):
             button("schedule-end-minus", "−", lambda: self._draft("end", -HOUR_STEP), "bar"),
             TextBlock(text=tr("tot {time}").format(time=clock(draft.end_minute)), halign="center"),
             button("schedule-end-plus", "+", lambda: self._draft("end", HOUR_STEP), "bar")))
-        for which, label, value in (("first", tr("vanaf"), draft.first_day), ("end", tr("tot"), draft.end_day)):
+        for which, label, value in (("first-day", tr("vanaf"), draft.first_day),
+                                    ("end-day", tr("tot"), draft.end_day)):
             box.add_widget(button_row(
                 TextBlock(text=f"{label} {day_text(value, tr) if value else tr('altijd')}"),
                 button(f"schedule-{which}-minus", tr("−1 dag"), lambda which=which: self._draft(which, -1), "bar"),
@@ -304,7 +306,7 @@ class InhoudScreen(KioskScreen):
         elif what in ("start", "end"):
             draft.step_hours(what, value)
         else:
-            attribute = "first_day" if what == "first" else "end_day"
+            attribute = "first_day" if what == "first-day" else "end_day"
             current = getattr(draft, attribute)
             if value == 0:
                 setattr(draft, attribute, None)
