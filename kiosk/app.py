@@ -185,6 +185,9 @@ class _Sink:
     def on_malformed(self, topic: str, reason: str) -> None:
         self._app.apply(self._app.state.on_malformed)
 
+    def on_staff_mode(self, payload) -> None:
+        self._app.apply(self._app.state.on_staff_mode, payload)
+
 
 def visit_properties() -> dict[str, Property]:
     """A Kivy property for each entry of :meth:`kiosk.visit.Visit.view`, an empty visit's value its default:
@@ -239,6 +242,7 @@ class KioskApp(_VisitProperties):
     device_id = StringProperty("")
     instructions = ObjectProperty((), rebind=True)  # the pack's instruction videos, the customer's first
     content_rev = NumericProperty(0)  # bumped when the content pack in use changes
+    staff_left = NumericProperty(-1)  # seconds before staff mode ends for want of a touch; -1 outside it
 
     def __init__(self, settings: KioskConfig, status_file: Path | None = None, screenshot_dir: Path | None = None,
                  frame_log: Path | None = None, **kwargs):
@@ -359,7 +363,8 @@ class KioskApp(_VisitProperties):
         """Copy the state into the properties the screens are bound to, and switch screens."""
         state = self.state
         countdown = state.countdown()
-        key = (state.version, countdown)
+        staff_left = state.staff_seconds_left()
+        key = (state.version, countdown, staff_left)
         if key == self._synced:
             return
         self._synced = key
@@ -382,6 +387,7 @@ class KioskApp(_VisitProperties):
         self.present = state.present
         self.notice = state.notice or ""
         self.countdown = -1 if countdown is None else countdown
+        self.staff_left = -1 if staff_left is None else staff_left
         device = state.device
         device_key = (device.state, device.birth, device.health_at, device.broker_connected, device.malformed)
         if device_key != self._device_key:  # not every state change: the staff screen's rows follow it
@@ -671,6 +677,33 @@ class KioskApp(_VisitProperties):
 
     def call_staff(self, topic: str | None = None) -> None:
         self.apply(self.state.call_staff, topic)
+
+    # ------------------------------------------------------------------ store staff (kiosk/staff_state.py)
+
+    def pin_digit(self, digit: str) -> None:
+        self.apply(self.state.pin_digit, digit)
+
+    def pin_back(self) -> None:
+        self.apply(self.state.pin_back)
+
+    def pin_submit(self) -> None:
+        self.apply(self.state.pin_submit)
+
+    def handle_call(self, call: str) -> None:
+        self.apply(self.state.handle_call, call)
+
+    def staff_may(self, screen: str, _mode) -> bool:
+        """Whether the staff member's role may open ``screen`` (the kv passes ``app.staff_mode`` to follow it)."""
+        return self.state.staff_may(Screen(screen))
+
+    def staff_time(self, when) -> str:
+        """An aware time of the agent's (a lock's end) as the store's local HH:MM, or ""."""
+        return when.astimezone(self.tz).strftime("%H:%M") if when is not None else ""
+
+    def staff_calls_waited(self) -> float:
+        """Seconds since the open calls were answered (their waits count on from there)."""
+        at = self.state.visit.staff_calls_at
+        return 0.0 if at is None else max(0.0, time.monotonic() - at)
 
     # ------------------------------------------------------------------ content pack
 

@@ -41,6 +41,7 @@ from edge_agent.contract import (
     SCAN,
     SESSION,
     SHELF,
+    STAFF_MODE,
     STATE,
     ResponseEnvelope,
     Topics,
@@ -60,6 +61,9 @@ logger = logging.getLogger(__name__)
 # The local requests the kiosk sends (each must be in the contract).
 KIOSK_COMMANDS: tuple[str, ...] = ("my-data", "withdraw-consent", "end-session", "enrol", "product", "account",
                                    "offers", "activate-offer", "check-promo-code", "feedback", "staff-assist",
+                                   # Store staff (kiosk/staff_state.py)
+                                   "staff-pin", "staff-status", "staff-audit-log", "staff-calls",
+                                   "staff-call-handled",
                                    *CONTENT_COMMANDS)
 
 
@@ -78,6 +82,7 @@ class Sink(Protocol):
                     error: str | None) -> None: ...
     def on_connection(self, connected: bool) -> None: ...
     def on_malformed(self, topic: str, reason: str) -> None: ...
+    def on_staff_mode(self, payload: BaseModel) -> None: ...
 
 
 def kivy_post(function: Callable[..., None], *args: Any) -> None:
@@ -159,6 +164,7 @@ class Bridge:
             self.topics.presence: self._on_presence,
             self.topics.scan: self._on_scan,
             self.topics.shelf: self._on_shelf,
+            STAFF_MODE.topic_for(store, device): self._on_staff_mode,  # store staff: the staff mode
             self.topics.content_schedule: self._on_content_schedule,
         }
         self.connected = False
@@ -181,7 +187,9 @@ class Bridge:
         """Topics and QoS the kiosk subscribes to."""
         return ([(self.topics.session, SESSION.qos), (self.topics.state, STATE.qos), (self.topics.birth, BIRTH.qos),
                  (self.topics.health, HEALTH.qos), (self.topics.presence, PRESENCE.qos), (self.topics.scan, SCAN.qos),
-                 (self.topics.shelf, SHELF.qos), (self.topics.content_schedule, CONTENT_SCHEDULE.qos)]
+                 (self.topics.shelf, SHELF.qos), (STAFF_MODE.topic_for(self.topics.store, self.topics.device),
+                                                  STAFF_MODE.qos),
+                 (self.topics.content_schedule, CONTENT_SCHEDULE.qos)]
                 + [(topic, RESPONSES[name].qos) for topic, name in self._responses.items()])
 
     def start(self) -> None:
@@ -313,6 +321,9 @@ class Bridge:
 
     def _on_shelf(self, topic: str, raw: bytes) -> None:
         self._post(self._sink.on_shelf, decode(SHELF, raw).payload)
+
+    def _on_staff_mode(self, topic: str, raw: bytes) -> None:
+        self._post(self._sink.on_staff_mode, decode(STAFF_MODE, raw).payload)
 
     def _on_content_schedule(self, topic: str, raw: bytes) -> None:
         if raw:  # retained: an empty message clears it

@@ -41,7 +41,7 @@ import logging
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Self
 
@@ -61,6 +61,7 @@ from edge_agent.contract import (
     StatePayload,
 )
 
+from .staff_state import StaffStateMixin
 from .visit import ANSWERS, Answer, Mode, Preferences, Session, Status, Visit
 
 logger = logging.getLogger(__name__)
@@ -97,6 +98,10 @@ class Screen(StrEnum):
     CONTINUEER = "continueer", Phase.CONTINUE
     MIJN_GEGEVENS = "mijn-gegevens", Phase.CONTINUE
     STAFF = "staff", Phase.CONTINUE
+    # Store staff (kiosk/staff_state.py): the PIN pad, and the staff screens besides the staff home.
+    STAFF_PIN = "staff-pin", Phase.CONTINUE
+    STAFF_CALLS = "staff-calls", Phase.CONTINUE
+    STAFF_AUDIT = "staff-audit", Phase.CONTINUE
     INHOUD = "inhoud", Phase.CONTINUE  # staff: the content under the store's control (kiosk.screens.inhoud)
     VOORBEELD = "voorbeeld", Phase.CONTINUE  # staff: previews of the content (kiosk.screens.voorbeeld)
 
@@ -111,7 +116,9 @@ SCREENS: dict[Mode, tuple[Screen, ...]] = {
                     Screen.MIJN_GEGEVENS, Screen.INFORMEER),
     Mode.ANONYMOUS: (Screen.ENROLMENT, Screen.INSPIREER, Screen.CONVERTEER, Screen.ONTZORG, Screen.CONTINUEER,
                      Screen.INFORMEER),
-    Mode.STAFF: (Screen.STAFF, Screen.INHOUD, Screen.VOORBEELD),
+    # A staff badge starts on the PIN pad; after the PIN, kiosk.staff_state decides by role (KioskState.screens).
+    Mode.STAFF: (Screen.STAFF_PIN, Screen.STAFF, Screen.STAFF_CALLS, Screen.STAFF_AUDIT, Screen.INHOUD,
+                 Screen.VOORBEELD),
 }
 
 # The fixed reasons a shopper can give with a low feedback score (the agent takes identifiers only).
@@ -139,10 +146,12 @@ class Request:
     reason: str | None = None
     phase: Phase | None = None
     topic: str | None = None
+    pin: str | None = field(default=None, repr=False)  # staff-pin: never in a repr, hence never in a log
+    call: str | None = None  # staff-call-handled
 
     def fields(self) -> dict[str, str | int]:
         """The request's own fields besides session, language and gtin (offer, code, score…) that are set."""
-        return {name: value for name in ("offer", "code", "score", "reason", "phase", "topic")
+        return {name: value for name in ("offer", "code", "score", "reason", "phase", "topic", "pin", "call")
                 if (value := getattr(self, name)) is not None}
 
 
@@ -170,6 +179,9 @@ RESPONSES: dict[str, Reply] = {
     "enrol": Reply("enrol", Status.SENT),
     "feedback": Reply("feedback", Status.SENT),
     "staff-assist": Reply("assist", Status.SENT),
+    # Store staff (kiosk/staff_state.py); staff-pin and staff-status answer with the staff mode itself.
+    "staff-audit-log": Reply("staff_audit", Status.LOADED),
+    "staff-calls": Reply("staff_calls", Status.LOADED),  # staff-call-handled answers with the open calls too
 }
 
 
@@ -188,7 +200,7 @@ class DeviceInfo:
 TEXT_SCALES: tuple[float, ...] = (1.0, 1.25, 1.5)
 
 
-class KioskState:
+class KioskState(StaffStateMixin):
     """The kiosk's state machine. Call it from one thread only (Kivy's).
 
     :param idle_timeout_s: a session ends this long after the last touch.
@@ -230,7 +242,9 @@ class KioskState:
 
     @property
     def screens(self) -> tuple[Screen, ...]:
-        """The screens the current user may open."""
+        """The screens the current user may open (staff: by staff mode and role, see kiosk.staff_state)."""
+        if self.mode is Mode.STAFF:
+            return self._staff_allowed()
         return SCREENS[self.mode]
 
     @property
@@ -244,7 +258,7 @@ class KioskState:
         """Seconds until the idle timeout, or None when nothing times out."""
         if not self.idle_running:
             return None
-        return max(0.0, self._last_touch + self.idle_timeout_s - self._clock())
+        return max(0.0, self._last_touch + self._idle_limit_s() - self._clock())
 
     def countdown(self) -> int | None:
         """Whole seconds left while the countdown is to be shown (last ``countdown_s`` seconds of a
@@ -298,6 +312,11 @@ class KioskState:
         if session != self._session_id():
             return []  # for a session that is gone: nothing of it may come back
         visit = self.visit
+        if command in ("staff-pin", "staff-status"):
+            self._on_staff_answer(ok, data, error)
+            return []
+        if command == "staff-call-handled":
+            command = "staff-calls"
         if command == "activate-offer":
             self._on_activated(ok, data, error)
         elif (reply := RESPONSES.get(command)) is not None:
@@ -316,6 +335,8 @@ class KioskState:
                 return []
             if isinstance(answer.value, PromoCodeResult):
                 self._take_promo_offer(answer.value)
+            if reply.answer == "staff_calls":
+                self._on_calls()
         self._changed()
         return []
 
@@ -485,6 +506,7 @@ class KioskState:
             visit.offers = visit.offers.again()
             visit.promo, visit.activations = Answer(), {}
             effects.append(Request("offers", session.id, visit.prefs.language))
+        effects.extend(self._staff_open(screen))
         if screen in (Screen.CONTINUEER, Screen.ONTZORG) and session is not None and session.mode is Mode.CUSTOMER:
             visit.account = visit.account.again()  # the last answer stays shown until the new one is in
             effects.append(Request("account", session.id))
@@ -606,10 +628,10 @@ class KioskState:
             self._changed()
         remaining = self.remaining()
         if remaining is None or remaining > 0:
-            return []
+            return self._staff_keepalive()
         session = self._session_id()
         if session is not None:
-            logger.info("session idle for %.0f s: ending it", self.idle_timeout_s)
+            logger.info("session idle for %.0f s: ending it", self._idle_limit_s())
             self.wipe(NOTICE_TIMED_OUT)
             return [Request("end-session", session)]
         self.wipe(None)  # preferences or a notice left on the attract screen

@@ -36,6 +36,9 @@ from edge_agent.contract import (
     ProductResult,
     PromoCodeResult,
     SessionPayload,
+    StaffAuditResult,
+    StaffCallsResult,
+    StaffModeView,
 )
 
 
@@ -163,6 +166,16 @@ class Visit:
     feedback_score: int | None = None  # the score the shopper gave
     assist: Answer[None] = field(default_factory=Answer)  # "Roep een medewerker"
     video: str | None = None  # the instruction video (content pack id) Ontzorg plays
+    # Store staff (kiosk/staff_state.py): the staff mode as the agent last told it, the staff screens'
+    # answers, and the PIN pad. The digits typed are no entry of the view (no property, no status file, no
+    # screen shows them): only how many there are, as dots. A wipe forgets them with the rest.
+    staff_mode: StaffModeView | None = None
+    staff_audit: Answer[StaffAuditResult] = field(default_factory=Answer)  # managers: the last 50 actions
+    staff_calls: Answer[StaffCallsResult] = field(default_factory=Answer)  # this device's open calls
+    staff_calls_at: float | None = field(default=None, metadata=NOT_IN_VIEW)  # kiosk clock of that answer
+    pin: str = field(default="", repr=False, metadata=NOT_IN_VIEW)
+    pin_length: int = 0
+    pin_status: Status = Status.IDLE  # idle -> sending -> idle (wrong PIN, locked) | failed
 
     def view(self) -> dict[str, object]:
         """What the screens show, flat: each field by its name, an answer as its value (when it carries

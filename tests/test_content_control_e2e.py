@@ -21,7 +21,7 @@ import pytest
 
 from edge_agent import central_push as fixtures
 from edge_agent.agent import Agent
-from edge_agent.contract import CONTENT_SCHEDULE, StaffPinRequest, decode
+from edge_agent.contract import CONTENT_SCHEDULE, decode
 from edge_agent.credentials import Credentials
 from edge_agent.nfc.emulator import CardEmulator, Type2Card, free_udp_port
 from kiosk.content import DAYS, apply_overlay, load_pack
@@ -102,18 +102,22 @@ class World:
         self.kiosk = self.start_kiosk()
 
     def staff_mode(self) -> None:
-        """Anna taps her badge (it leaves the reader to type the PIN) and her PIN opens staff mode."""
-        sessions = len(self.cap.on("/local/session"))
-        self.emulator.hold(Type2Card(STAFF_UID))
-        self.cap.wait_for(lambda ms: len([m for m in ms if m.topic.endswith("/local/session")]) > sessions,
-                          timeout=20)
+        """Anna lays her badge on the reader (taken off first, as a hand would), then types her PIN on the pad."""
+        assert self.agent.sessions is not None
         self.emulator.remove()
-        session = self.cap.on("/local/session")[-1].json()["data"]
-        assert session["outcome"] == "staff", session
-        assert self.agent.staff is not None
-        view = self.agent.staff.modes.pin(StaffPinRequest(session=session["session"], pin=ANNA_PIN))
-        assert view.state == "active", view
-        self.kiosk.wait_screen("staff", timeout=20)
+        # Polled twice with the field empty: the reader has seen the card leave and looks for the next one.
+        assert self.emulator.wait_for_reader(10) and self.emulator.wait_for_reader(10)
+        before = self.agent.sessions.taps
+        self.emulator.hold(Type2Card(STAFF_UID))
+        deadline = time.monotonic() + 30
+        while self.agent.sessions.taps == before:
+            assert time.monotonic() < deadline, "the agent never read the badge"
+            time.sleep(0.02)
+        self.kiosk.wait_screen("staff-pin", timeout=20)
+        for digit in ANNA_PIN:
+            self.kiosk.click(f"pin-{digit}")
+        self.kiosk.click("pin-ok")
+        self.kiosk.wait_screen("staff", "Anna", timeout=20)
 
     def schedule(self):
         retained = self.cap.on("/local/content-schedule")[-1]

@@ -13,7 +13,7 @@ The cards (UIDs as in ``config/central-fixtures.example.yaml``):
 ``gold``    04A1B2C3D4E5F6    Sanne, goud, opted in, order WEB-100234 in locker 4
 ``expired`` 04444444444444    Joke, whose consent to be recognised has ended
 ``unknown`` 04333333333333    a card no customer is linked to
-``staff``   04222222222222    the staff badge of s-anna
+``staff``   04222222222222    the staff badge of Anna (s-anna, manager): PIN 2468
 ==========  ================  =====================================================
 
 :meth:`DemoCards.tap` puts a card in the field, leaves it there

@@ -53,12 +53,13 @@ class MijnGegevensScreen(KioskScreen):
 
 
 class StaffScreen(KioskScreen):
-    """Staff: device health from the agent's state, birth and health messages."""
+    """Staff home, in staff mode (after the PIN): the member's name and role, the countdown, the staff
+    screens the role may open, and device health from the agent's state, birth and health messages."""
 
 
 def load_kv() -> None:
     """Load the screens' ``.kv`` files (once): one per :class:`kiosk.state.Screen`, named as it is."""
-    from . import bereik, converteer, inspireer, ontzorg  # noqa: F401  (their widget classes, before their .kv names them)
+    from . import bereik, converteer, inspireer, ontzorg, staff_screens  # noqa: F401  (their widget classes, before their .kv names them)
 
     for screen in Screen:
         path = str(KV_DIR / f"{screen.value.replace('-', '_')}.kv")
@@ -73,6 +74,7 @@ def create_screens() -> dict[Screen, KioskScreen]:
     from .inhoud import InhoudScreen
     from .inspireer import InspireerScreen
     from .ontzorg import OntzorgScreen
+    from .staff_screens import staff_screens
     from .voorbeeld import VoorbeeldScreen
 
     load_kv()
@@ -81,4 +83,5 @@ def create_screens() -> dict[Screen, KioskScreen]:
         Screen.MIJN_GEGEVENS: MijnGegevensScreen, Screen.CONTINUEER: ContinueerScreen, Screen.STAFF: StaffScreen,
         Screen.INFORMEER: InformeerScreen, Screen.CONVERTEER: ConverteerScreen, Screen.INSPIREER: InspireerScreen,
         Screen.ONTZORG: OntzorgScreen, Screen.INHOUD: InhoudScreen, Screen.VOORBEELD: VoorbeeldScreen}
+    classes.update({Screen(name): cls for name, cls in staff_screens().items()})  # store staff's other screens
     return {screen: cls(name=screen.value) for screen, cls in classes.items()}

@@ -21,6 +21,8 @@ from kivy.app import App
 from kivy.properties import NumericProperty
 from kivy.uix.boxlayout import BoxLayout
 
+from edge_agent.contract import StaffRole
+
 from ..content_control import (
     DAY_SHORT,
     HOUR_STEP,
@@ -221,6 +223,9 @@ class InhoudScreen(KioskScreen):
         refs["up"] = button("inhoud-up", tr("Omhoog"), lambda: self.send("move-up"), "secondary")
         refs["down"] = button("inhoud-down", tr("Omlaag"), lambda: self.send("move-down"), "secondary")
         refs["schedule"] = button("inhoud-schedule", tr("Schema…"), lambda: self._picker("schedule"), "secondary")
+        # A manager's: the agent refuses it to anyone else, so staff are not offered it.
+        staff_mode = App.get_running_app().state.visit.staff_mode
+        refs["schedule"].shown = staff_mode is not None and staff_mode.role is StaffRole.MANAGER
         for name in ("switch", "today", "until", "up", "down", "schedule"):
             refs[name].at_edge = (name == "up" and position == 1) or (name == "down" and position == count)
         self._set_switches(state, tr)
