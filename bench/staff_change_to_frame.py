@@ -230,7 +230,8 @@ def main() -> int:
                 print(f"round {round_index}: ours p95 "
                       f"{common.percentile([t['total'] for t in results['ours'][-changes:]], 95):.1f} ms, raw p95 "
                       f"{common.percentile([t['total'] for t in results['raw'][-changes:]], 95):.1f} ms", flush=True)
-        audited = sum(1 for _ in agent.outbox.after(0, 100_000))
+        assert agent.staff is not None, "staff mode ([nfc])"
+        audited = sum(1 for entry in agent.staff.audit.last(1000) if entry.action.startswith("content-"))
     finally:
         for app in apps:
             app.stop()
@@ -258,10 +259,10 @@ def main() -> int:
             r = common.percentile([t[key] for t in results["raw"]], q)
             rows.append(Row(f"  part: {name} p{q}", o, r, "ms", o / r if r > 0 else None, "info", None))
     notes = [(f"{rounds} rounds x {changes} changes per side ({len(ours_totals)} each), alternating; window "
-             f"{gui.SIZE} on one Xvfb; the kiosk in staff mode on its Inhoud screen; {audited} events in the "
-             "outbox (the audit entries, not sent: no upstream broker)"),
+             f"{gui.SIZE} on one Xvfb; the kiosk in staff mode on its Inhoud screen; {audited} content changes "
+             "audited (event/staff-audit, the last 1000 kept)"),
              ("ours: content-control request in the staff session -> staff gate -> SQLite change + audit (one durable "
-             "commit) -> retained content-schedule -> kiosk applies it, rebuilds the list -> first on_flip after"),
+             "commit) -> retained content-schedule -> kiosk lays it over the pack, sets the row's text -> first on_flip after"),
              "baseline: raw paho QoS 1 publish -> a Kivy Label set via Clock.schedule_once, first on_flip after"]
     return common.finish("staff change -> kiosk frame (issue 14)", args, rows, notes)
 
