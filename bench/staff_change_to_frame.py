@@ -262,7 +262,8 @@ def main() -> int:
              f"{gui.SIZE} on one Xvfb; the kiosk in staff mode on its Inhoud screen; {audited} content changes "
              "audited (event/staff-audit, the last 1000 kept)"),
              ("ours: content-control request in the staff session -> staff gate -> SQLite change + audit (one durable "
-             "commit) -> retained content-schedule -> kiosk lays it over the pack, sets the row's text -> first on_flip after"),
+             "commit) -> retained content-schedule -> kiosk lays it over the pack, sets the row's text -> first "
+             "on_flip after"),
              "baseline: raw paho QoS 1 publish -> a Kivy Label set via Clock.schedule_once, first on_flip after"]
     return common.finish("staff change -> kiosk frame (issue 14)", args, rows, notes)
 
