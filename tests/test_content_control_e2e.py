@@ -94,6 +94,7 @@ class World:
                             args=("--config", str(self.kiosk_config), "--transition", "none")).start(timeout=60)
 
     def restart_agent(self) -> None:
+        self.emulator.remove()  # the badge is off the reader, so the new agent's reader starts with an empty field
         self.agent.stop()
         self.agent = self.start_agent()
 
@@ -165,6 +166,9 @@ def tap(kiosk: KioskProcess, target: str) -> dict:
         time.sleep(0.3)
     kiosk._pointer_ready()
     kiosk._pointer.click(kiosk._window, box[0], box[1])
+    # Kivy's ScrollView hands a tap's release to the button 0.2 s after it (kivy/uix/scrollview.py,
+    # on_touch_up): a finger's next tap comes later than that, and so does this one.
+    time.sleep(0.4)
     return status
 
 
