@@ -206,3 +206,85 @@ def test_the_shipped_pack_loads_with_an_id_for_every_item(tmp_path):
     document = yaml.safe_load(manifest.read_text())
     ids = [entry["id"] for entry in document["attract"]]
     assert len(ids) == len(set(ids)) == len(document["attract"])
+
+
+# --------------------------------------------------------------------------- the agent's service, gated and audited
+
+
+def content_audits(world) -> list[tuple[str | None, str, str]]:
+    return [(entry["staff"], entry["action"], entry["result"]) for entry in world.audits()
+            if entry["action"].startswith("content-")]
+
+
+@pytest.fixture
+def service(tmp_path):
+    """Staff mode on a real database (Anna: staff, Bob: manager; tests/test_staff_mode.py) and the content
+    control of a pack, publishing into a list."""
+    from edge_agent.config import StaffConfig
+    from edge_agent.content_control.config import ContentConfig
+    from edge_agent.content_control.service import ContentControl
+    from tests.support.cards import STAFF_UID
+    from tests.test_staff_mode import ANNA_PIN, BOB_PIN, MANAGER_UID, World
+
+    world = World(tmp_path / "agent.db", StaffConfig())
+    published: list[tuple[str, bytes, bool]] = []
+    control = ContentControl(world.store, ContentConfig(folder=write_pack(tmp_path / "pack")), TZ, "t/content",
+                             lambda topic, payload, retain: published.append((topic, payload, retain)) or True,
+                             world.staff.gate, world.staff.audit)
+    assert control.refresh()
+
+    def staff_mode(who: str) -> str:
+        """The session of Anna's or Bob's staff mode (one at a time: a badge ends the session before it)."""
+        uid, pin = {"anna": (STAFF_UID, ANNA_PIN), "bob": (MANAGER_UID, BOB_PIN)}[who]
+        session = world.tap(uid)
+        world.pin(session, pin)
+        return session
+
+    yield world, control, published, staff_mode
+
+
+def test_a_change_is_audited_once_and_the_schedule_goes_out_retained(service):
+    from edge_agent.contract.payloads_content_control import ContentControlRequest
+
+    world, control, published, staff_mode = service
+    bob = staff_mode("bob")
+    result = control.control(ContentControlRequest(session=bob, action="disable", section="attract", item="a"))
+    assert result.revision == 1 and result.undo == "disable"
+    topic, payload, retain = published[-1]
+    assert topic == "t/content" and retain
+    schedule = decode(CONTENT_SCHEDULE, payload).payload
+    first = schedule.attract[0]
+    assert (first.id, first.enabled, first.windows) == ("a", False, [])
+    assert content_audits(world) == [("s-bob", "content-disable", "ok")]
+
+
+def test_a_schedule_from_staff_without_the_manager_role_is_refused_audited_and_changes_nothing(service):
+    from edge_agent.commands import CommandError
+    from edge_agent.contract.payloads_content_control import ContentControlRequest
+
+    world, control, published, staff_mode = service
+    anna = staff_mode("anna")
+    sent = len(published)
+    with pytest.raises(CommandError, match="needs the manager role"):
+        control.control(ContentControlRequest(session=anna, action="set-schedule", section="attract", item="a",
+                                              schedule=Window(days=["sat"])))
+    assert len(published) == sent and not control.overlays.load("proef").changed
+    assert content_audits(world) == [("s-anna", "content-set-schedule", "refused")]
+
+
+def test_a_request_outside_staff_mode_or_about_an_unknown_item_is_refused_and_audited(service):
+    from edge_agent.commands import CommandError
+    from edge_agent.contract import new_id
+    from edge_agent.contract.payloads_content_control import ContentControlRequest
+
+    world, control, _published, staff_mode = service
+    anna = staff_mode("anna")
+    with pytest.raises(CommandError, match="not in staff mode"):
+        control.control(ContentControlRequest(session=new_id(), action="disable", section="attract", item="a"))
+    with pytest.raises(CommandError, match="has no item 'zz'"):
+        control.control(ContentControlRequest(session=anna, action="disable", section="attract", item="zz"))
+    with pytest.raises(CommandError, match="nothing to undo"):
+        control.control(ContentControlRequest(session=anna, action="undo"))
+    assert content_audits(world) == [(None, "content-disable", "refused"), ("s-anna", "content-disable", "refused"),
+                                     ("s-anna", "content-undo", "refused")]
+    assert not control.overlays.load("proef").changed
