@@ -574,8 +574,8 @@ def test_the_kiosk_keeps_showing_the_good_pack_when_a_broken_one_arrives(xvfb, m
         assert not app.shows(status, "De zomer")
         shutil.copy(folder / "attract" / "lente.png", folder / "attract" / "zomer.png")
         status = app.wait_screen("bereik", "De zomer", timeout=10)
-        assert status["attract"] == {"kind": "image", "path": "attract/zomer.png", "loaded": False, "position": 0.0,
-                                     "duration": 0.0, "players": 0}
+        assert status["attract"] == {"kind": "image", "path": "attract/zomer.png", "items": ["zomer"], "loaded": False,
+                                     "position": 0.0, "duration": 0.0, "players": 0}
         assert load_pack(tmp_path / "last-good").version == "2"
     finally:
         assert app.stop() == 0, app.log()[-2000:]
