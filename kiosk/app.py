@@ -188,6 +188,9 @@ class _Sink:
     def on_staff_mode(self, payload) -> None:
         self._app.apply(self._app.state.on_staff_mode, payload)
 
+    def on_staff_call(self, payload) -> None:
+        self._app.apply(self._app.state.on_staff_call, payload)
+
 
 def visit_properties() -> dict[str, Property]:
     """A Kivy property for each entry of :meth:`kiosk.visit.Visit.view`, an empty visit's value its default:

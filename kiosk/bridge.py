@@ -41,6 +41,7 @@ from edge_agent.contract import (
     SCAN,
     SESSION,
     SHELF,
+    STAFF_CALL,
     STAFF_MODE,
     STATE,
     ResponseEnvelope,
@@ -83,6 +84,7 @@ class Sink(Protocol):
     def on_connection(self, connected: bool) -> None: ...
     def on_malformed(self, topic: str, reason: str) -> None: ...
     def on_staff_mode(self, payload: BaseModel) -> None: ...
+    def on_staff_call(self, payload: BaseModel) -> None: ...
 
 
 def kivy_post(function: Callable[..., None], *args: Any) -> None:
@@ -165,6 +167,7 @@ class Bridge:
             self.topics.scan: self._on_scan,
             self.topics.shelf: self._on_shelf,
             STAFF_MODE.topic_for(store, device): self._on_staff_mode,  # store staff: the staff mode
+            STAFF_CALL.topic_for(store, device): self._on_staff_call,  # and the calls staff handled
             self.topics.content_schedule: self._on_content_schedule,
         }
         self.connected = False
@@ -189,6 +192,7 @@ class Bridge:
                  (self.topics.health, HEALTH.qos), (self.topics.presence, PRESENCE.qos), (self.topics.scan, SCAN.qos),
                  (self.topics.shelf, SHELF.qos), (STAFF_MODE.topic_for(self.topics.store, self.topics.device),
                                                   STAFF_MODE.qos),
+                 (STAFF_CALL.topic_for(self.topics.store, self.topics.device), STAFF_CALL.qos),
                  (self.topics.content_schedule, CONTENT_SCHEDULE.qos)]
                 + [(topic, RESPONSES[name].qos) for topic, name in self._responses.items()])
 
@@ -324,6 +328,9 @@ class Bridge:
 
     def _on_staff_mode(self, topic: str, raw: bytes) -> None:
         self._post(self._sink.on_staff_mode, decode(STAFF_MODE, raw).payload)
+
+    def _on_staff_call(self, topic: str, raw: bytes) -> None:
+        self._post(self._sink.on_staff_call, decode(STAFF_CALL, raw).payload)
 
     def _on_content_schedule(self, topic: str, raw: bytes) -> None:
         if raw:  # retained: an empty message clears it

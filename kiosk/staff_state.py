@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
-from edge_agent.contract import StaffModeView, StaffRole, StaffState
+from edge_agent.contract import StaffCallState, StaffModeView, StaffRole, StaffState
 
 from .visit import Answer, Mode, Status
 
@@ -121,6 +121,12 @@ class StaffStateMixin:
             self.screen = Screen.STAFF_PIN
         self.visit.pin_status = Status.IDLE
         self._changed()
+
+    def on_staff_call(self, payload: StaffCallState) -> None:
+        """A call made at this kiosk was handled (``local/staff-call``): the shopper who made it sees so."""
+        if payload.call == self.visit.assist_call and not self.visit.assist_handled:
+            self.visit.assist_handled = True
+            self._changed()
 
     def _on_staff_answer(self, ok: bool, data: object | None, error: str | None) -> None:
         """The answer to ``staff-pin`` or ``staff-status``."""

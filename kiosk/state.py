@@ -55,6 +55,7 @@ from edge_agent.contract import (
     PresenceState,
     ProductResult,
     PromoCodeResult,
+    QueuedResult,
     ScanPayload,
     SessionPayload,
     ShelfPayload,
@@ -317,6 +318,8 @@ class KioskState(StaffStateMixin):
             return []
         if command == "staff-call-handled":
             command = "staff-calls"
+        if command == "staff-assist" and ok and isinstance(data, QueuedResult):
+            visit.assist_call = data.event  # so the kiosk can tell the shopper when staff handled it
         if command == "activate-offer":
             self._on_activated(ok, data, error)
         elif (reply := RESPONSES.get(command)) is not None:

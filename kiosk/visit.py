@@ -176,6 +176,8 @@ class Visit:
     pin: str = field(default="", repr=False, metadata=NOT_IN_VIEW)
     pin_length: int = 0
     pin_status: Status = Status.IDLE  # idle -> sending -> idle (wrong PIN, locked) | failed
+    assist_call: str | None = field(default=None, metadata=NOT_IN_VIEW)  # the event id of the shopper's call
+    assist_handled: bool = False  # a member of staff marked that call handled
 
     def view(self) -> dict[str, object]:
         """What the screens show, flat: each field by its name, an answer as its value (when it carries

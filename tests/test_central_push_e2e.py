@@ -70,8 +70,8 @@ def test_central_push_then_a_shopper_gets_her_prices_and_her_actions_go_upstream
     store, device = config.store.id, config.device.id
     pushed = central_push(str(EXAMPLE), "--host", "127.0.0.1", "--port", str(mosquitto.port), "--store", store)
     assert pushed.returncode == 0, pushed.stderr
-    assert "13 message(s)" in pushed.stdout and "all acknowledged" in pushed.stdout
-    wait_until(lambda: agent.inbox.applied >= 13, 15, "the agent applied every pushed message")
+    assert "14 message(s)" in pushed.stdout and "all acknowledged" in pushed.stdout
+    wait_until(lambda: agent.inbox.applied >= 14, 15, "the agent applied every pushed message")
     assert agent.inbox.rejected == 0
     assert_no_uid("\n".join(m.payload.decode() for m in cap.messages), [SANNE_UID], "the published messages")
 
@@ -127,7 +127,7 @@ def test_printed_messages_are_what_mosquitto_pub_sends(agent, mosquitto):
     printed = central_push(str(EXAMPLE), "--store", config.store.id, "--print")
     assert printed.returncode == 0, printed.stderr
     lines = printed.stdout.splitlines()
-    assert len(lines) == 13 and "ok (" in printed.stderr
+    assert len(lines) == 14 and "ok (" in printed.stderr
     topic, payload = lines[0].split(" ", 1)
     assert topic == PUSHES["catalogue"].topic_for(config.store.id)
     mosquitto_pub = ensure_installed("mosquitto-clients", binary="mosquitto_pub")

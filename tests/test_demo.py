@@ -199,7 +199,11 @@ def test_demo_opens_the_kiosk_whose_buttons_and_keys_tap_the_demo_cards_and_show
         kiosk.click("demo-unknown")
         kiosk.wait(lambda s: s["screen"] == "enrolment" and not kiosk.shows(s, "Sanne"), timeout=15)
         kiosk.click("demo-staff")
-        kiosk.keep(kiosk.wait_screen("staff", timeout=15), "demo-staff")
+        kiosk.keep(kiosk.wait_screen("staff-pin", "Voer uw pincode in", timeout=15), "demo-staff-pin")
+        for key in "2468":  # Anna's PIN in the fixtures (README)
+            kiosk.click(f"pin-{key}")
+        kiosk.click("pin-ok")
+        kiosk.keep(kiosk.wait_screen("staff", "Anna · Manager", timeout=15), "demo-staff")
         # Key 1 taps the gold card as its button does (the keyboard follows the pointer: no window manager).
         subprocess.run([kiosk._pointer.binary, "key", "1"], env=kiosk._pointer.env, check=True, capture_output=True)
         kiosk.wait_screen("begrijp", "Sanne", timeout=15)

@@ -21,6 +21,7 @@ from edge_agent.contract import (
     PRESENCE,
     SCAN,
     SHELF,
+    STAFF_MODE,
     STATE,
     AccountResult,
     ActivateOfferResult,
@@ -383,8 +384,12 @@ def test_a_staff_badge_shows_the_device_health(kiosk, publisher, mosquitto):
             "uptime_s": 3725, "connected": True, "outbox_depth": 3, "outbox_critical": 1, "reconnects": 2,
             "dropped_telemetry": 0, "rejected_messages": 4, "broker_rtt_ms": 1.25, "reader_state": "ok",
             "taps": 17})[1], qos=0)
-        publish_session(pub, topics, "staff")
-        status = app.wait_screen("staff", "s-anna", "Gezondheid", "Versie van de agent", "0.1.0", "Kaartlezer",
+        sid = publish_session(pub, topics, "staff")
+        app.wait_screen("staff-pin", "Voer uw pincode in")
+        # Standing in for the agent: the right PIN was given (tests/test_staff_kiosk_e2e.py has the real one).
+        pub.publish(STAFF_MODE.topic_for(topics.store, topics.device), encode(STAFF_MODE, {
+            "session": sid, "state": "active", "display_name": "Anna", "role": "manager", "idle_s": 60})[1])
+        status = app.wait_screen("staff", "Anna · Manager", "Gezondheid", "Versie van de agent", "0.1.0", "Kaartlezer",
                                  "in orde", "3 (waarvan 1 kritiek)", "1 u 2 min", "1.2 ms", "17")
         app.keep(status, "staff-800x480")
         app.click("klaar")

@@ -19,14 +19,13 @@ import pytest
 
 from edge_agent import central_push as fixtures
 from edge_agent.agent import Agent
-from edge_agent.contract import COMMANDS, PUSHES, encode
+from edge_agent.contract import PUSHES, encode
 from edge_agent.credentials import Credentials
 from edge_agent.identity import card_token
 from edge_agent.nfc.emulator import CardEmulator, Type2Card, free_udp_port
 from edge_agent.staff.pin import hash_pin
 from tests.support.cards import SANNE_UID, STAFF_UID
 from tests.support.kiosk import KioskProcess
-from tests.support.mqtt import Publisher
 from tests.support.xvfb import Xvfb
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -148,11 +147,8 @@ def check_pin_keys(status: dict) -> None:
 @pytest.mark.parametrize("size", ["800x480", "1080x1920"])
 def test_badge_then_right_pin_opens_staff_mode_with_name_and_role_and_every_screen_is_shot(world, size):
     kiosk = world.start_kiosk(size)
-    publisher = Publisher(world.mosquitto.port)  # a shopper's call for staff, as the kiosk sends it
-    publisher.publish(COMMANDS["staff-assist"].topic_for(world.config.store.id, world.config.device.id),
-                      encode(COMMANDS["staff-assist"], {"phase": "inform", "topic": "product-advice"},
-                             transaction="call-1")[1])
-    publisher.close()
+    kiosk.click("attract-continueer")  # a shopper without a card calls for staff
+    kiosk.click("staff-assist")
     call = world.cap.wait_topic("/event/staff-assist")[0].json()["id"]
     world.tap(STAFF_UID)
     status = kiosk.wait_screen("staff-pin", "Voer uw pincode in", timeout=20)
@@ -171,7 +167,7 @@ def test_badge_then_right_pin_opens_staff_mode_with_name_and_role_and_every_scre
     kiosk.keep(status, f"staff-home-{size}")
 
     kiosk.click("staff-calls")
-    status = kiosk.wait_screen("staff-calls", "product-advice (inform)", "Wacht 0 minuten")
+    status = kiosk.wait_screen("staff-calls", "Hulp gevraagd (continue)", "Wacht 0 minuten")
     kiosk.keep(status, f"staff-calls-{size}")
     kiosk.click(f"call-handled-{call[-12:]}")
     status = kiosk.wait_screen("staff-calls", "Er zijn geen open oproepen.")

@@ -123,3 +123,18 @@ def test_a_staff_mode_message_of_another_session_is_ignored(state):
     badge(state)
     state.on_staff_mode(mode(new_id()))
     assert not state.staff_active and state.screen is Screen.STAFF_PIN
+
+
+def test_the_shopper_who_called_sees_when_staff_handled_their_call_and_no_other(state):
+    from edge_agent.contract import QueuedResult, StaffCallState
+
+    state.open(Screen.CONTINUEER)
+    assert state.call_staff() == [Request("staff-assist", None, phase="continue")]
+    call = new_id()
+    state.on_response("staff-assist", None, True, QueuedResult(event=call), None)
+    state.on_staff_call(StaffCallState(call=new_id(), state="handled"))
+    assert not state.visit.assist_handled, "another kiosk's call"
+    state.on_staff_call(StaffCallState(call=call, state="handled"))
+    assert state.visit.assist_handled and state.visit.view()["assist_handled"] is True
+    state.done()
+    assert not state.visit.assist_handled and state.visit.assist_call is None
