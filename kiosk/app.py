@@ -528,11 +528,13 @@ class KioskApp(_VisitProperties):
     def on_content_schedule(self, schedule) -> None:
         """The agent's ``content-schedule`` (retained): laid over the pack at once; the attract loop starts again
         with it, and the staff's content screens show it."""
+        shown = self.content.current.instructions
         self.content.set_schedule(schedule)
         if self.frame_log is not None:
             self.frame_log.mark("content-shown", str(schedule.revision))
-        self._synced = None  # the instruction videos shown follow it too
-        self.sync()
+        if self.content.current.instructions != shown:  # the instruction videos shown follow it
+            self._synced = None
+            self.sync()
         bereik = self.screens.get(Screen.BEREIK)
         if bereik is not None and self.manager.current_screen is bereik:
             bereik.on_pre_enter()
