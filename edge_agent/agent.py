@@ -20,6 +20,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from importlib.metadata import version as package_version
 from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel
 
@@ -27,6 +28,7 @@ from . import __version__
 from .clock import WallClock
 from .commands import Commands
 from .config import AgentConfig, NfcConfig
+from .content_control.service import ContentControl
 from .contract import (
     BIRTH,
     EVENTS,
@@ -122,6 +124,19 @@ class Agent:
                                       lambda topic, payload: self.link.publish(topic, payload, qos=1),
                                       config.store.id, config.device.id, config.staff, clock=staff_clock)
             self.staff.register(self.commands)
+        # The store's control over the content pack in use (edge_agent.content_control): staff's requests pass
+        # the staff gate, so it needs staff mode (sessions, [nfc]).
+        self.content_control: ContentControl | None = None
+        if config.content is not None:
+            if self.staff is None:
+                logger.warning("[content] is set but this device has no staff mode ([nfc]): the store's content "
+                               "changes are not available here")
+            else:
+                self.content_control = ContentControl(
+                    self.store, config.content, ZoneInfo(config.store.timezone), self.topics.content_schedule,
+                    lambda topic, payload, retain: self.link.publish(topic, payload, qos=1, retain=retain),
+                    self.staff.gate, self.staff.audit)
+                self.content_control.register(self.commands)
         self.broker_rtt_ms: float | None = None
         self.broker_rtt_at: float | None = None  # monotonic time of the last round trip
         self._probe: tuple[str, float] | None = None
@@ -200,6 +215,8 @@ class Agent:
             self.reader.start(tapped.on_tap, tapped.on_removed)
         if self.camera is not None:
             self.camera.start()
+        if self.content_control is not None:
+            self.content_control.start()
         state = "connected" if self.link.connected else "offline, queuing events"
         self.notifier.ready(f"{state}; outbox {self.outbox.depth().total}")
         self._housekeeping = threading.Thread(target=self._housekeep, name="housekeeping", daemon=True)
@@ -258,6 +275,8 @@ class Agent:
             self.camera.stop()
         if self.device_checks is not None:
             self.device_checks.stop()
+        if self.content_control is not None:
+            self.content_control.stop()
         self.link.stop()
         if self._housekeeping is not None:
             self._housekeeping.join(5)
@@ -365,6 +384,8 @@ class Agent:
     def _on_connected(self) -> None:
         _, payload = encode(BIRTH, self.birth())
         self.link.publish(self.topics.birth, payload, qos=1, retain=True)
+        if self.content_control is not None:
+            self.content_control.publish()
 
     def _respond(self, command: str, payload: bytes) -> None:
         if not self.link.publish(self.topics.response(command), payload, qos=1):

@@ -25,6 +25,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationErro
 
 from .camera.config import CameraConfig
 from .clock import EARLIEST_PLAUSIBLE, TIMESYNCD_MARKER
+from .content_control.config import ContentConfig
 from .errors import ConfigError
 from .identity import DEFAULT_POLICY, Assurance, Category
 from .loyalty import Rules, Tier
@@ -276,6 +277,8 @@ class AgentConfig(_Section):
     clock: ClockConfig = Field(default_factory=ClockConfig, description="When the wall clock is trusted.")
     retention: RetentionConfig = Field(default_factory=RetentionConfig,
                                        description="What the database keeps and for how long.")
+    content: ContentConfig | None = Field(None, description="The content pack in use, for the store's changes to "
+                                                            "it; none when absent.")
 
     @property
     def client_id(self) -> str:

@@ -208,3 +208,42 @@ def m005_staff(db: Database) -> None:
             handled_by TEXT)""",
         "CREATE INDEX staff_calls_open ON staff_calls (handled_at, at)",
     )
+
+
+@migrations()
+def m006_content_overlay(db: Database) -> None:
+    # The store's changes to its content packs, by pack and item id (edge_agent.content_control.overlay).
+    _run(
+        db,
+        """CREATE TABLE content_overlay (
+            pack TEXT NOT NULL,
+            section TEXT NOT NULL,
+            item TEXT NOT NULL,
+            enabled INTEGER NOT NULL,
+            until TEXT,
+            schedule TEXT,
+            PRIMARY KEY (pack, section, item)) WITHOUT ROWID""",
+        """CREATE TABLE content_order (
+            pack TEXT NOT NULL,
+            section TEXT NOT NULL,
+            items TEXT NOT NULL,
+            PRIMARY KEY (pack, section)) WITHOUT ROWID""",
+        """CREATE TABLE content_undo (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            pack TEXT NOT NULL,
+            action TEXT NOT NULL,
+            snapshot TEXT NOT NULL,
+            at REAL NOT NULL)""",
+        "CREATE INDEX content_undo_pack ON content_undo (pack, seq)",
+        """CREATE TABLE content_dropped (
+            pack TEXT NOT NULL,
+            section TEXT NOT NULL,
+            item TEXT NOT NULL,
+            version TEXT NOT NULL,
+            at REAL NOT NULL,
+            PRIMARY KEY (pack, section, item)) WITHOUT ROWID""",
+        """CREATE TABLE content_revision (
+            pack TEXT PRIMARY KEY,
+            version TEXT,
+            revision INTEGER NOT NULL)""",
+    )

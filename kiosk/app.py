@@ -57,6 +57,7 @@ from .bridge import Bridge
 from .config import KioskConfig
 from .content import ContentLibrary, PackUpdate
 from .device_checks_texts import CheckTexts
+from .content_control import CONTENT_COMMANDS
 from .diagnostics import FrameLog, StatusWriter, held_texts, targets, visible_texts
 from .i18n import Translator
 from .state import SCREENS, KioskState, Mode, Preferences, Request, Screen
@@ -162,7 +163,13 @@ class _Sink:
         self._app.apply(self._app.state.on_health, payload)
 
     def on_response(self, command, session, ok, data, error) -> None:
+        if command in CONTENT_COMMANDS:  # the staff's content screens' own requests (kiosk.screens.inhoud)
+            self._app.on_content_response(command, ok, data, error)
+            return
         self._app.apply(self._app.state.on_response, command, session, ok, data, error)
+
+    def on_content_schedule(self, payload) -> None:
+        self._app.on_content_schedule(payload)
 
     def on_presence(self, payload) -> None:
         self._app.apply(self._app.state.on_presence, payload)
@@ -518,6 +525,35 @@ class KioskApp(_VisitProperties):
             if bereik is not None and self.manager.current_screen is bereik:
                 bereik.on_pre_enter()  # the attract loop starts again at the new pack's first item
 
+    # ------------------------------------------------------------------ the store's changes to the content
+
+    def on_content_schedule(self, schedule) -> None:
+        """The agent's ``content-schedule`` (retained): laid over the pack at once; the attract loop starts again
+        with it, and the staff's content screens show it."""
+        shown = self.content.current.instructions
+        self.content.set_schedule(schedule)
+        if self.frame_log is not None:
+            self.frame_log.mark("content-shown", str(schedule.revision))
+        if self.content.current.instructions != shown:  # the instruction videos shown follow it
+            self._synced = None
+            self.sync()
+        bereik = self.screens.get(Screen.BEREIK)
+        if bereik is not None and self.manager.current_screen is bereik:
+            bereik.on_pre_enter()
+        for screen in (Screen.INHOUD, Screen.VOORBEELD):
+            widget = self.screens.get(screen)
+            if widget is not None:
+                widget.changed()
+        self.request_status()
+
+    def on_content_response(self, command: str, ok: bool, data, error: str | None) -> None:
+        """The agent's answer to a content-control or preview request of the staff's content screens."""
+        if command == "content-control":
+            self.screens[Screen.INHOUD].answered(ok, error)
+        else:
+            self.screens[Screen.VOORBEELD].answered(command, ok, data, error)
+        self.request_status()
+
     def _on_touch(self, _window, _touch) -> bool:
         self.state.touched()
         self.sync()  # hides the countdown at once
@@ -562,6 +598,9 @@ class KioskApp(_VisitProperties):
             "window": list(window.size), "unit": self.unit, "scroll": scroll,
             "target_px": self.target, "min_target_px": mm(9),
             "attract": self.screens[Screen.BEREIK].report(),
+            "content": {"schedule_revision": self.content.schedule.revision if self.content.schedule else None,
+                        "control": self.screens[Screen.INHOUD].report(),
+                        "preview": self.screens[Screen.VOORBEELD].report()},
             "texts": texts, "targets": targets(self.shell, window.size),
             "held_texts": held_texts([*self.screens.values(), self.shell]), "screenshot": shot,
             "last_screenshot": self.status.last_screenshot,

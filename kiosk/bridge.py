@@ -32,6 +32,7 @@ from pydantic import BaseModel, ValidationError
 from edge_agent.contract import (
     BIRTH,
     COMMANDS,
+    CONTENT_SCHEDULE,
     DEMO_CONTROL,
     HEALTH,
     MESSAGE_LIMIT,
@@ -54,6 +55,8 @@ from edge_agent.contract import (
 from edge_agent.errors import ContractError
 from edge_agent.mqtt_socket import set_nodelay
 
+from .content_control import CONTENT_COMMANDS
+
 logger = logging.getLogger(__name__)
 
 # The local requests the kiosk sends (each must be in the contract).
@@ -63,7 +66,8 @@ KIOSK_COMMANDS: tuple[str, ...] = ("my-data", "withdraw-consent", "end-session",
                                    "staff-pin", "staff-status", "staff-audit-log", "staff-calls",
                                    "staff-call-handled",
                                    # The device checks (kiosk/device_checks_state.py)
-                                   "device-checks", "reader-test", "test-event", "restart-kiosk")
+                                   "device-checks", "reader-test", "test-event", "restart-kiosk",
+                                   *CONTENT_COMMANDS)
 
 
 class Sink(Protocol):
@@ -76,6 +80,7 @@ class Sink(Protocol):
     def on_presence(self, payload: BaseModel) -> None: ...
     def on_scan(self, payload: BaseModel) -> None: ...
     def on_shelf(self, payload: BaseModel) -> None: ...
+    def on_content_schedule(self, payload: BaseModel) -> None: ...
     def on_response(self, command: str, session: str | None, ok: bool, data: BaseModel | None,
                     error: str | None) -> None: ...
     def on_connection(self, connected: bool) -> None: ...
@@ -165,6 +170,7 @@ class Bridge:
             self.topics.shelf: self._on_shelf,
             STAFF_MODE.topic_for(store, device): self._on_staff_mode,  # store staff: the staff mode
             STAFF_CALL.topic_for(store, device): self._on_staff_call,  # and the calls staff handled
+            self.topics.content_schedule: self._on_content_schedule,
         }
         self.connected = False
         # The store broker binds a client id to its login (use_username_as_clientid): with a login, the
@@ -188,7 +194,8 @@ class Bridge:
                  (self.topics.health, HEALTH.qos), (self.topics.presence, PRESENCE.qos), (self.topics.scan, SCAN.qos),
                  (self.topics.shelf, SHELF.qos), (STAFF_MODE.topic_for(self.topics.store, self.topics.device),
                                                   STAFF_MODE.qos),
-                 (STAFF_CALL.topic_for(self.topics.store, self.topics.device), STAFF_CALL.qos)]
+                 (STAFF_CALL.topic_for(self.topics.store, self.topics.device), STAFF_CALL.qos),
+                 (self.topics.content_schedule, CONTENT_SCHEDULE.qos)]
                 + [(topic, RESPONSES[name].qos) for topic, name in self._responses.items()])
 
     def start(self) -> None:
@@ -203,7 +210,7 @@ class Bridge:
     # ------------------------------------------------------------------ requests (UI thread)
 
     def request(self, command: str, session: str | None, language: str | None = None,
-                gtin: str | None = None, **fields: str | int) -> str | None:
+                gtin: str | None = None, **fields: Any) -> str | None:
         """Send local request ``command`` for ``session`` (None: without one, where the request allows it),
         with ``language`` when the request has one, ``gtin`` for a product and any other ``fields`` of
         the request (``offer``, ``code``); its transaction id, or None when it could not be sent (the sink
@@ -326,6 +333,10 @@ class Bridge:
 
     def _on_staff_call(self, topic: str, raw: bytes) -> None:
         self._post(self._sink.on_staff_call, decode(STAFF_CALL, raw).payload)
+
+    def _on_content_schedule(self, topic: str, raw: bytes) -> None:
+        if raw:  # retained: an empty message clears it
+            self._post(self._sink.on_content_schedule, decode(CONTENT_SCHEDULE, raw).payload)
 
     def _on_response(self, command: str, raw: bytes) -> None:
         # Nothing over the contract's limit is parsed, not even for its transaction.

@@ -6,7 +6,8 @@ A pack is a folder with a manifest, ``content.yaml``, and the media it names
     pack: tuincentrum-de-linde          # id: a-z, 0-9, '-'
     version: "2026.11.1"                # a string: quote it
     attract:                            # the Bereik loop, in this order
-      - image: attract/voorjaar.png     # .png .jpg .jpeg .webp .bmp .gif
+      - id: voorjaar                    # required: a-z, 0-9, '-', unique in the pack; keep it in later versions
+        image: attract/voorjaar.png     # .png .jpg .jpeg .webp .bmp .gif
         seconds: 8                      # 2..600; default 8 for an image, 20 for a video
         caption: {nl: "Voorjaarsactie", en: "Spring sale", fr: "Action printemps"}
         when:                           # optional; without it: always
@@ -14,7 +15,8 @@ A pack is a folder with a manifest, ``content.yaml``, and the media it names
           until: 2027-06-01             # first day it no longer shows (exclusive)
           days: [mon, tue, wed, thu, fri, sat]
           hours: "08:00-18:00"          # or a list: ["08:00-12:00", "13:00-18:00"]
-      - video: videos/gazon-bemesten.mp4   # .mp4 .m4v .webm .mkv .mov .avi; muted, looping
+      - id: gazon-video
+        video: videos/gazon-bemesten.mp4   # .mp4 .m4v .webm .mkv .mov .avi; muted, looping
         seconds: 20
     inspire:                            # Inspireer: carousels per category or season
       - carousel: voorjaar              # id, unique in the pack
@@ -40,6 +42,14 @@ day the pack is loaded on the kiosk's clock: ``today-30d``, ``today+180d``;
 ``hours`` must all match; an hours range ends before its end time and may not
 cross midnight (write ``22:00-24:00`` and ``00:00-02:00`` instead).
 
+Every attract item, carousel and instruction has an id (``id``, ``carousel``,
+``id``), unique among its kind in the pack: the store's own changes
+(:mod:`edge_agent.content_control`: on/off, order, "today only", a manager's
+schedule) are kept by pack and item id, so they survive the pack's next
+version as long as the item keeps its id. A pack without an attract item's id
+is refused with the file and line of the item. :func:`apply_overlay` gives the
+pack as the store changed it (the agent's retained ``content-schedule``).
+
 :func:`load_pack` checks the whole manifest and raises :class:`ContentError`
 listing every problem as ``<file>:<line>: <key path>: <what is wrong>``:
 YAML syntax, unknown or missing keys, wrong values, unknown languages, media
@@ -61,6 +71,7 @@ thread and never on its UI thread.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import shutil
@@ -76,6 +87,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, Validation
 from pydantic_core import ErrorDetails
 
 from edge_agent.contract import LANGUAGES, Language
+from edge_agent.contract.payloads_content_control import ContentSchedulePayload, ItemState, Window
 from edge_agent.problems import (
     InvalidInput,
     Problem,
@@ -164,6 +176,22 @@ ALWAYS = Schedule()
 
 
 @dataclass(frozen=True)
+class ScheduleSet:
+    """When something shows as the store changed it: at any time one of ``windows`` is active; never without
+    windows (an item switched off). Each window is a :class:`Schedule`."""
+
+    windows: tuple[Schedule, ...] = ()
+
+    def active(self, now: datetime) -> bool:
+        """Whether any window is active at the wall-clock time ``now``."""
+        return any(window.active(now) for window in self.windows)
+
+
+#: What decides when an item shows: the pack's own schedule, or the store's (:func:`apply_overlay`).
+When = Schedule | ScheduleSet
+
+
+@dataclass(frozen=True)
 class AttractItem:
     """One step of the attract loop: an image, or a video (muted, looping) shown ``seconds`` long."""
 
@@ -171,7 +199,8 @@ class AttractItem:
     path: Path
     seconds: float
     caption: Localized | None = None
-    schedule: Schedule = ALWAYS
+    schedule: When = ALWAYS
+    id: str = ""
 
 
 @dataclass(frozen=True)
@@ -187,7 +216,7 @@ class Carousel:
     title: Localized
     category: str | None
     items: tuple[CarouselItem, ...]
-    schedule: Schedule = ALWAYS
+    schedule: When = ALWAYS
 
 
 @dataclass(frozen=True)
@@ -198,6 +227,7 @@ class Instruction:
     poster: Path | None = None
     products: tuple[str, ...] = ()
     categories: tuple[str, ...] = ()
+    schedule: When = ALWAYS  # the pack gives none; the store may (apply_overlay)
 
 
 def normal_gtin(gtin: str) -> str:
@@ -220,7 +250,7 @@ class ContentPack:
         self.version = version
         self.attract_items = attract
         self.all_carousels = carousels
-        self.instructions = instructions
+        self.all_instructions = instructions
         self.files = files  # the manifest and every medium it names, relative to the folder
         self.tz = tz
 
@@ -247,6 +277,17 @@ class ContentPack:
         """The carousels scheduled at ``now``, in manifest order."""
         now = self._local(now)
         return [carousel for carousel in self.all_carousels if carousel.schedule.active(now)]
+
+    @property
+    def instructions(self) -> tuple[Instruction, ...]:
+        """The instruction videos shown now (all of the pack's unless the store switched some off), in order."""
+        now = datetime.now(self.tz) if self.tz is not None else datetime.now().astimezone()
+        return tuple(item for item in self.all_instructions if item.schedule.active(now))
+
+    def instructions_at(self, now: datetime) -> list[Instruction]:
+        """The instruction videos shown at ``now``, in order."""
+        now = self._local(now)
+        return [item for item in self.all_instructions if item.schedule.active(now)]
 
     def instruction(self, id: str) -> Instruction | None:
         return next((item for item in self.instructions if item.id == id), None)
@@ -363,6 +404,7 @@ class WhenEntry(_Strict):
 
 
 class AttractEntry(_Strict):
+    id: Id = Field(description="The item's id, unique among the pack's attract items; keep it in later versions.")
     image: MediaPath | None = None
     video: MediaPath | None = None
     seconds: float | None = Field(None, ge=2, le=600, description="How long it shows.")
@@ -422,7 +464,11 @@ MEDIA_FIELDS = (
     (("instructions", "*", "video"), "video"),
     (("instructions", "*", "poster"), "image"),
 )
-UNIQUE_IDS = ((("inspire", "*", "carousel"), "carousel"), (("instructions", "*", "id"), "instruction"))
+UNIQUE_IDS = ((("attract", "*", "id"), "attract item"), (("inspire", "*", "carousel"), "carousel"),
+              (("instructions", "*", "id"), "instruction"))
+#: What a missing id says: the store's changes are kept by item id (edge_agent.content_control).
+MISSING_ID = ("missing: every attract item needs an id (a-z, 0-9, '-'), unique in the pack and kept in its later "
+              "versions: the store's changes to the item are kept by it")
 
 
 # --------------------------------------------------------------------------- reading a manifest
@@ -478,6 +524,8 @@ def _message(error: ErrorDetails) -> str:
         return "unknown key" + (f" (allowed: {', '.join(allowed)})" if allowed else "")
     if error["type"] == "model_type":
         return "expected a mapping (key: value lines)" if error["input"] is not None else "empty"
+    if error["type"] == "missing" and len(loc) == 3 and loc[0] == "attract" and loc[2] == "id":
+        return MISSING_ID
     return friendly_message(error)
 
 
@@ -686,7 +734,7 @@ def _build(folder: Path, manifest: Manifest, tz: tzinfo | None) -> ContentPack:
     attract = tuple(
         AttractItem("image" if entry.image else "video", (folder / entry.medium).resolve(),
                     entry.seconds or (IMAGE_SECONDS if entry.image else VIDEO_SECONDS), _localized(entry.caption),
-                    when(entry.when))
+                    when(entry.when), entry.id)
         for entry in manifest.attract)
     carousels = tuple(
         Carousel(entry.carousel, Localized(**entry.title), entry.category,
@@ -718,6 +766,41 @@ def load_pack(folder: Path, tz: tzinfo | None = None) -> ContentPack:
     return reading.pack
 
 
+# --------------------------------------------------------------------------- the store's changes
+
+
+def window_schedule(window: Window) -> Schedule:
+    """The :class:`Schedule` of one window of the agent's ``content-schedule``."""
+    return Schedule(window.start, window.until,
+                    None if window.days is None else frozenset(DAYS.index(day) for day in window.days),
+                    None if window.hours is None else parse_hours(window.hours))
+
+
+def _laid_over(items: tuple, states: list[ItemState]) -> tuple:
+    by_id = {item.id: item for item in items}
+    result = [dataclasses.replace(by_id[state.id],
+                                  schedule=ScheduleSet(tuple(window_schedule(window) for window in state.windows)))
+              for state in states if state.id in by_id]
+    named = {state.id for state in states}
+    # An item the schedule does not name (the kiosk has a newer pack than the agent read): as the pack gives it.
+    result.extend(item for item in items if item.id not in named)
+    return tuple(result)
+
+
+def apply_overlay(pack: ContentPack, schedule: ContentSchedulePayload | None) -> ContentPack:
+    """``pack`` as the store changed it: its items in the schedule's order, each shown in its windows.
+
+    A schedule of another pack (by id) changes nothing; items it names that the pack lacks are left out, items
+    of the pack it does not name stay as the pack gives them (the agent and the kiosk may read a new version
+    of the pack a few seconds apart).
+    """
+    if not pack or schedule is None or schedule.pack != pack.name:
+        return pack
+    return ContentPack(pack.folder, pack.name, pack.version, _laid_over(pack.attract_items, schedule.attract),
+                       _laid_over(pack.all_carousels, schedule.inspire),
+                       _laid_over(pack.all_instructions, schedule.instructions), pack.files, pack.tz)
+
+
 # --------------------------------------------------------------------------- the pack in use
 
 
@@ -743,8 +826,9 @@ class ContentLibrary:
     :param load: read the folder now (the default). The kiosk passes False and reads it in a worker thread:
         :meth:`read_changes` there, :meth:`adopt` on the UI thread.
 
-    ``current`` is the pack in use (:meth:`ContentPack.empty` without one), ``error`` the problems of the
-    folder's pack when it cannot be used (else None), ``revision`` counts the packs taken into use.
+    ``current`` is the pack in use (:meth:`ContentPack.empty` without one) as the store changed it
+    (:meth:`set_schedule`), ``pack`` the same as the pack gives it, ``error`` the problems of the folder's pack
+    when it cannot be used (else None), ``revision`` counts the packs taken into use.
     """
 
     def __init__(self, folder: Path | None, last_good: Path | None = None, tz: tzinfo | None = None, *,
@@ -753,6 +837,8 @@ class ContentLibrary:
         self.last_good = Path(last_good) if last_good is not None else None
         self.tz = tz
         self.current = ContentPack.empty()
+        self.pack = ContentPack.empty()
+        self.schedule: ContentSchedulePayload | None = None  # the agent's content-schedule, laid over the pack
         self.error: str | None = None
         self.revision = 0
         self._seen: tuple | None = None  # None: the folder was never read
@@ -789,7 +875,7 @@ class ContentLibrary:
                                    self.last_good, exc)
             return PackUpdate(reading)
         fallback = None
-        if not self.current and self.last_good is not None and (self.last_good / MANIFEST).exists():
+        if not self.pack and self.last_good is not None and (self.last_good / MANIFEST).exists():
             try:
                 fallback = load_pack(self.last_good, self.tz)
             except ContentError as exc:
@@ -807,7 +893,8 @@ class ContentLibrary:
         self._seen = reading.seen
         if reading.pack is not None:
             pack = reading.pack
-            self.current, self.error, self.revision = pack, None, self.revision + 1
+            self._use(pack)
+            self.error = None
             logger.info("content pack %s %s in use (%d attract items, %d carousels, %d instructions)", pack.name,
                         pack.version, len(pack.attract_items), len(pack.all_carousels), len(pack.instructions))
             return True
@@ -815,13 +902,23 @@ class ContentLibrary:
         logger.error("content pack in %s not used (%s):\n%s", self.folder,
                      f"keeping {self.current.name} {self.current.version}" if self.current
                      else "showing the built-in texts", self.error)
-        if update.fallback is not None and not self.current:
+        if update.fallback is not None and not self.pack:
             pack = update.fallback
             logger.warning("using the last good content pack %s %s from %s", pack.name, pack.version,
                            self.last_good)
-            self.current, self.revision = pack, self.revision + 1
+            self._use(pack)
             return True
         return False
+
+    def _use(self, pack: ContentPack) -> None:
+        self.pack, self.revision = pack, self.revision + 1
+        self.current = apply_overlay(pack, self.schedule)
+
+    def set_schedule(self, schedule: ContentSchedulePayload | None) -> None:
+        """Lay the agent's ``content-schedule`` over the pack (on the thread that reads ``current``); it applies
+        to the packs taken into use later too, as long as their id is the schedule's."""
+        self.schedule = schedule
+        self.current = apply_overlay(self.pack, schedule)
 
 
 def _listing(folder: Path, files: Iterable[str]) -> list[tuple[str, tuple[int, int] | None]]:

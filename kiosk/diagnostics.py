@@ -176,6 +176,11 @@ class FrameLog:
             self._arm("bereik-shown", None)
         self._screen = screen
 
+    def mark(self, event: str, key: str) -> None:
+        """Stamp the next frame as showing ``event`` for ``key`` (e.g. ``content-shown`` with the content schedule's
+        revision: ``bench/staff_change_to_frame.py``)."""
+        self._arm(event, key)
+
     def _arm(self, event: str, session: str | None) -> None:
         if not self._pending:
             self._window.fbind("on_flip", self._on_flip)

@@ -40,7 +40,10 @@ def staff_screens() -> dict[Screen, StaffRole]:
     from .state import Screen
 
     return {Screen.STAFF: StaffRole.STAFF, Screen.STAFF_CALLS: StaffRole.STAFF, Screen.STAFF_AUDIT: StaffRole.MANAGER,
-            Screen.STAFF_CHECKS: StaffRole.STAFF}  # the device checks (kiosk/device_checks_state.py)
+            Screen.STAFF_CHECKS: StaffRole.STAFF,  # the device checks (kiosk/device_checks_state.py)
+            # The content under the store's control (kiosk/screens/inhoud.py, voorbeeld.py); schedules need a
+            # manager, which the agent checks and the screen shows.
+            Screen.INHOUD: StaffRole.STAFF, Screen.VOORBEELD: StaffRole.STAFF}
 
 
 class StaffStateMixin:

@@ -105,6 +105,8 @@ class Screen(StrEnum):
     STAFF_CALLS = "staff-calls", Phase.CONTINUE
     STAFF_AUDIT = "staff-audit", Phase.CONTINUE
     STAFF_CHECKS = "staff-checks", Phase.CONTINUE  # the device checks (kiosk/device_checks_state.py)
+    INHOUD = "inhoud", Phase.CONTINUE  # staff: the content under the store's control (kiosk.screens.inhoud)
+    VOORBEELD = "voorbeeld", Phase.CONTINUE  # staff: previews of the content (kiosk.screens.voorbeeld)
 
 
 # Screens a shopper may open in each mode; the first is where a session starts.
@@ -118,7 +120,8 @@ SCREENS: dict[Mode, tuple[Screen, ...]] = {
     Mode.ANONYMOUS: (Screen.ENROLMENT, Screen.INSPIREER, Screen.CONVERTEER, Screen.ONTZORG, Screen.CONTINUEER,
                      Screen.INFORMEER),
     # A staff badge starts on the PIN pad; after the PIN, kiosk.staff_state decides by role (KioskState.screens).
-    Mode.STAFF: (Screen.STAFF_PIN, Screen.STAFF, Screen.STAFF_CALLS, Screen.STAFF_AUDIT),
+    Mode.STAFF: (Screen.STAFF_PIN, Screen.STAFF, Screen.STAFF_CALLS, Screen.STAFF_AUDIT, Screen.INHOUD,
+                 Screen.VOORBEELD),
 }
 
 # The fixed reasons a shopper can give with a low feedback score (the agent takes identifiers only).

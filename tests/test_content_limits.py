@@ -189,7 +189,8 @@ def test_a_pack_read_that_hangs_leaves_the_kiosk_answering_and_showing_the_good_
     folder = tmp_path / "pack"
     (folder / "attract").mkdir(parents=True)
     (folder / "attract" / "lente.png").write_bytes(PNG)
-    good = 'pack: test\nversion: "{v}"\nattract:\n  - image: attract/lente.png\n    caption: {{nl: "{caption}"}}\n'
+    good = ('pack: test\nversion: "{v}"\nattract:\n'
+            '  - image: attract/lente.png\n    id: lente\n    caption: {{nl: "{caption}"}}\n')
     (folder / "content.yaml").write_text(good.format(v=1, caption="Het voorjaar is begonnen"))
     config = tmp_path / "kiosk.toml"
     config.write_text(f'[content]\nfolder = "{folder}"\ncheck_s = 1\n')

@@ -28,6 +28,7 @@ from edge_agent.contract import (
     new_id,
 )
 from kiosk.bridge import Bridge
+from kiosk.content_control import CONTENT_COMMANDS
 from tests.test_contract import topic_literals
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -129,7 +130,8 @@ def test_subscribes_to_session_health_state_birth_and_its_responses_only(bridge_
                                            "offers", "activate-offer", "check-promo-code", "feedback", "staff-assist",
                                            "staff-pin", "staff-status", "staff-audit-log", "staff-calls",
                                            "staff-call-handled",
-                                           "device-checks", "reader-test", "test-event", "restart-kiosk")}
+                                           "device-checks", "reader-test", "test-event", "restart-kiosk",
+                                           *CONTENT_COMMANDS)}
     assert subscribed[topics.presence] == PRESENCE.qos
     assert subscribed[topics.scan] == SCAN.qos and subscribed[topics.shelf] == SHELF.qos
 

@@ -179,9 +179,11 @@ GOOD = """\
     version: "1"
     attract:
       - image: attract/lente.png
+        id: lente
         seconds: 5
         caption: {nl: Het voorjaar is begonnen, en: Spring has started}
       - video: videos/film.mp4
+        id: film
     inspire:
       - carousel: lente
         title: {nl: Lente}
@@ -211,36 +213,40 @@ def test_a_small_pack_loads_with_defaults(tmp_path):
 
 @pytest.mark.parametrize("manifest, problem", [
     ("attract: [\n", "content.yaml:2: not valid YAML"),
-    ('pack: test\nversion: "1"\nattract:\n  - image: attract/lente.png\n    colour: red\n',
-     "content.yaml:5: attract.0.colour: unknown key (allowed: image, video, seconds, caption, when)"),
+    ('pack: test\nversion: "1"\nattract:\n  - image: attract/lente.png\n    id: lente\n    colour: red\n',
+     "content.yaml:6: attract.0.colour: unknown key (allowed: id, image, video, seconds, caption, when)"),
     ('pack: test\nattract: []\n', "content.yaml:1: version: missing: this key is required"),
     ('pack: test\nversion: 2026.11\n', "content.yaml:2: version: Input should be a valid string"),
     ('pack: Test Pack\nversion: "1"\n', "content.yaml:1: pack: String should match pattern"),
-    ('pack: test\nversion: "1"\nattract:\n  - image: attract/lente.png\n    seconds: 1\n',
-     "content.yaml:5: attract.0.seconds: Input should be greater than or equal to 2"),
-    ('pack: test\nversion: "1"\nattract:\n  - image: attract/lente.png\n    video: videos/film.mp4\n',
+    ('pack: test\nversion: "1"\nattract:\n  - image: attract/lente.png\n    id: lente\n    seconds: 1\n',
+     "content.yaml:6: attract.0.seconds: Input should be greater than or equal to 2"),
+    ('pack: test\nversion: "1"\nattract:\n  - image: attract/lente.png\n    id: lente\n    video: videos/film.mp4\n',
      "content.yaml:4: attract.0: give either 'image' or 'video'"),
-    ('pack: test\nversion: "1"\nattract:\n  - image: attract/zomer.png\n',
+    ('pack: test\nversion: "1"\nattract:\n  - image: attract/zomer.png\n    id: zomer\n',
      "content.yaml:4: attract.0.image: attract/zomer.png does not exist"),
-    ('pack: test\nversion: "1"\nattract:\n  - image: videos/film.mp4\n',
+    ('pack: test\nversion: "1"\nattract:\n  - image: videos/film.mp4\n    id: film\n',
      "content.yaml:4: attract.0.image: 'videos/film.mp4' is not an image (use .png, .jpg"),
     ('pack: test\nversion: "1"\ninstructions:\n  - id: a\n    title: {nl: A}\n    video: attract/lente.png\n',
      "content.yaml:6: instructions.0.video: 'attract/lente.png' is not a video (use .mp4"),
-    ('pack: test\nversion: "1"\nattract:\n  - image: ../geheim.png\n',
+    ('pack: test\nversion: "1"\nattract:\n  - image: ../geheim.png\n    id: geheim\n',
      "content.yaml:4: attract.0.image: '../geheim.png' must be a path inside the pack folder"),
-    ('pack: test\nversion: "1"\nattract:\n  - image: /etc/geheim.png\n',
+    ('pack: test\nversion: "1"\nattract:\n  - image: /etc/geheim.png\n    id: geheim\n',
      "content.yaml:4: attract.0.image: '/etc/geheim.png' must be a path inside the pack folder"),
-    (('pack: test\nversion: "1"\nattract:\n  - image: attract/lente.png\n    caption:\n      nl: Lente\n'
-     '      de: Frühling\n'), "content.yaml:7: attract.0.caption.de: unknown language 'de' (use nl, en, fr)"),
-    ('pack: test\nversion: "1"\nattract:\n  - image: attract/lente.png\n    when: {hours: "22:00-02:00"}\n',
-     ("content.yaml:5: attract.0.when.hours: '22:00-02:00' ends before it starts; a range may not cross midnight: "
+    (('pack: test\nversion: "1"\nattract:\n  - image: attract/lente.png\n    id: lente\n    caption:\n      nl: Lente\n'
+     '      de: Frühling\n'), "content.yaml:8: attract.0.caption.de: unknown language 'de' (use nl, en, fr)"),
+    (('pack: test\nversion: "1"\nattract:\n'
+     '  - image: attract/lente.png\n    id: lente\n    when: {hours: "22:00-02:00"}\n'),
+     ("content.yaml:6: attract.0.when.hours: '22:00-02:00' ends before it starts; a range may not cross midnight: "
      "write 22:00-24:00 and 00:00-02:00")),
-    ('pack: test\nversion: "1"\nattract:\n  - image: attract/lente.png\n    when:\n      hours: ["8-18"]\n',
-     "content.yaml:6: attract.0.when.hours: '8' is not a time (HH:MM)"),
-    ('pack: test\nversion: "1"\nattract:\n  - image: attract/lente.png\n    when:\n      days: [mon, zon]\n',
-     "content.yaml:6: attract.0.when.days.1: Input should be 'mon', 'tue', 'wed', 'thu', 'fri', 'sat' or 'sun'"),
-    (('pack: test\nversion: "1"\nattract:\n  - image: attract/lente.png\n    when:\n      from: 2027-06-01\n'
-     '      until: 2027-05-01\n'), "content.yaml:5: attract.0.when: 'until' must be after 'from'"),
+    (('pack: test\nversion: "1"\nattract:\n'
+     '  - image: attract/lente.png\n    id: lente\n    when:\n      hours: ["8-18"]\n'),
+     "content.yaml:7: attract.0.when.hours: '8' is not a time (HH:MM)"),
+    (('pack: test\nversion: "1"\nattract:\n'
+     '  - image: attract/lente.png\n    id: lente\n    when:\n      days: [mon, zon]\n'),
+     "content.yaml:7: attract.0.when.days.1: Input should be 'mon', 'tue', 'wed', 'thu', 'fri', 'sat' or 'sun'"),
+    (('pack: test\nversion: "1"\nattract:\n'
+      '  - image: attract/lente.png\n    id: lente\n    when:\n      from: 2027-06-01\n'
+     '      until: 2027-05-01\n'), "content.yaml:6: attract.0.when: 'until' must be after 'from'"),
     (('pack: test\nversion: "1"\ninspire:\n  - carousel: lente\n    title: {nl: A}\n    items: [{gtin: "87123"}]\n'
      '  - carousel: lente\n    title: {nl: B}\n    items: [{gtin: "8712345000011"}]\n'),
      "content.yaml:6: inspire.0.items.0.gtin: String should match pattern"),
@@ -269,8 +275,10 @@ def test_every_problem_of_a_manifest_is_reported_in_line_order(tmp_path):
         version: "1"
         attract:
           - image: attract/zomer.png
+            id: zomer
             seconds: 1
           - video: videos/film.mp4
+            id: film
             caption: {en: Film, es: Película}
         instructions:
           - id: film
@@ -281,10 +289,10 @@ def test_every_problem_of_a_manifest_is_reported_in_line_order(tmp_path):
     manifest = tmp_path / "content.yaml"
     assert [str(problem) for problem in raised.value.problems] == [
         f"{manifest}:4: attract.0.image: attract/zomer.png does not exist",
-        f"{manifest}:5: attract.0.seconds: Input should be greater than or equal to 2",
-        f"{manifest}:7: attract.1.caption.es: unknown language 'es' (use nl, en, fr)",
-        f"{manifest}:9: instructions.0.title: missing: this key is required",
-        (f"{manifest}:10: instructions.0.video: '../film.mp4' must be a path inside the pack folder (relative, "
+        f"{manifest}:6: attract.0.seconds: Input should be greater than or equal to 2",
+        f"{manifest}:9: attract.1.caption.es: unknown language 'es' (use nl, en, fr)",
+        f"{manifest}:11: instructions.0.title: missing: this key is required",
+        (f"{manifest}:12: instructions.0.video: '../film.mp4' must be a path inside the pack folder (relative, "
         f"without '..')"),
     ]
     assert str(raised.value) == "\n".join(str(problem) for problem in raised.value.problems)
@@ -296,7 +304,8 @@ def test_a_symlink_out_of_the_pack_is_refused(tmp_path):
     (outside / "geheim.png").write_bytes(PNG)
     pack = small_pack(tmp_path / "pack", GOOD)
     (pack / "attract" / "link.png").symlink_to(outside / "geheim.png")
-    (pack / "content.yaml").write_text('pack: test\nversion: "1"\nattract:\n  - image: attract/link.png\n')
+    (pack / "content.yaml").write_text('pack: test\nversion: "1"\nattract:\n'
+                                       '  - image: attract/link.png\n    id: link\n')
     with pytest.raises(ContentError, match=r"content.yaml:4: attract.0.image: 'attract/link.png' leads outside"):
         load_pack(pack)
     (pack / "content.yaml").write_text(textwrap.dedent(GOOD))
@@ -317,6 +326,7 @@ def scheduled(tmp_path: Path, when: str) -> ContentPack:
         version: "1"
         attract:
           - image: attract/lente.png
+            id: lente
             when: {when}
         inspire:
           - carousel: lente
@@ -393,7 +403,8 @@ def test_a_broken_new_pack_is_refused_and_the_good_one_kept_until_it_is_fixed(tm
     assert library.current.version == "1" and library.error is None and library.revision == 1
     assert library.refresh() is False  # nothing changed: nothing read
 
-    (folder / "content.yaml").write_text('pack: test\nversion: "2"\nattract:\n  - image: attract/zomer.png\n')
+    (folder / "content.yaml").write_text('pack: test\nversion: "2"\nattract:\n'
+                                         '  - image: attract/zomer.png\n    id: zomer\n')
     assert library.refresh() is False
     assert library.current.version == "1" and library.current.attract(datetime(2026, 1, 1))
     assert library.error == f"{folder / 'content.yaml'}:4: attract.0.image: attract/zomer.png does not exist"
@@ -506,9 +517,11 @@ def test_an_attract_video_stays_loaded_between_its_slots_and_starts_again_from_t
         version: "1"
         attract:
           - video: videos/film.mp4
+            id: film
             seconds: 3
             caption: {nl: De film}
           - image: attract/lente.png
+            id: lente
             seconds: 2
             caption: {nl: Het voorjaar is begonnen}
         """)
@@ -537,6 +550,7 @@ def test_the_kiosk_keeps_showing_the_good_pack_when_a_broken_one_arrives(xvfb, m
         version: "1"
         attract:
           - image: attract/lente.png
+            id: lente
             seconds: 2
             caption: {nl: Het voorjaar is begonnen}
         """)
@@ -548,7 +562,8 @@ def test_the_kiosk_keeps_showing_the_good_pack_when_a_broken_one_arrives(xvfb, m
         app.start()
         app.wait_screen("bereik", "Het voorjaar is begonnen", timeout=15)
         (folder / "content.yaml").write_text(
-            'pack: test\nversion: "2"\nattract:\n  - image: attract/zomer.png\n    caption: {nl: De zomer}\n')
+            'pack: test\nversion: "2"\nattract:\n'
+            '  - image: attract/zomer.png\n    id: zomer\n    caption: {nl: De zomer}\n')
         deadline = time.monotonic() + 10
         problem = f"{folder / 'content.yaml'}:4: attract.0.image: attract/zomer.png does not exist"
         while problem not in app.log() and time.monotonic() < deadline:
@@ -559,8 +574,8 @@ def test_the_kiosk_keeps_showing_the_good_pack_when_a_broken_one_arrives(xvfb, m
         assert not app.shows(status, "De zomer")
         shutil.copy(folder / "attract" / "lente.png", folder / "attract" / "zomer.png")
         status = app.wait_screen("bereik", "De zomer", timeout=10)
-        assert status["attract"] == {"kind": "image", "path": "attract/zomer.png", "loaded": False, "position": 0.0,
-                                     "duration": 0.0, "players": 0}
+        assert status["attract"] == {"kind": "image", "path": "attract/zomer.png", "items": ["zomer"], "loaded": False,
+                                     "position": 0.0, "duration": 0.0, "players": 0}
         assert load_pack(tmp_path / "last-good").version == "2"
     finally:
         assert app.stop() == 0, app.log()[-2000:]

@@ -81,9 +81,9 @@ def test_bereik_loops_the_content_slides_and_wakes_on_a_session(kiosk, publisher
     png(content / "attract" / "gazon.png", 800, 400, (240, 200, 90), (200, 90, 40))
     (content / "content.yaml").write_text(
         "pack: test\nversion: '1'\nattract:\n"
-        "  - image: attract/lente.png\n    seconds: 2\n"
+        "  - id: lente\n    image: attract/lente.png\n    seconds: 2\n"
         "    caption: {nl: Het voorjaar is begonnen, en: Spring is here}\n"
-        "  - image: attract/gazon.png\n    seconds: 2\n    caption: {nl: Alles voor een groen gazon}\n")
+        "  - id: gazon\n    image: attract/gazon.png\n    seconds: 2\n    caption: {nl: Alles voor een groen gazon}\n")
     app, topics = kiosk(args=("--content", str(content)))
     status = app.wait_screen("bereik", "Het voorjaar is begonnen", "Houd uw klantenpas bij de lezer")
     app.keep(status, "bereik-content-800x480")

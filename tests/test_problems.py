@@ -63,11 +63,12 @@ def test_a_bad_content_pack_names_file_line_and_key_and_exits_2(tmp_path):
     (pack / "attract").mkdir(parents=True)
     (pack / "attract" / "lente.png").write_bytes(PNG)
     manifest = pack / "content.yaml"
-    manifest.write_text('pack: test\nversion: "1"\nattract:\n  - image: attract/lente.png\n    seconds: 1\n')
+    manifest.write_text('pack: test\nversion: "1"\nattract:\n'
+                        '  - image: attract/lente.png\n    id: lente\n    seconds: 1\n')
     result = run("kiosk", "--store", "s", "--device", "d", "--content", str(pack), "--validate-config")
     assert result.returncode == EXIT_INVALID
     assert result.stderr.splitlines()[-2:] == [
-        f"{manifest}:5: attract.0.seconds: Input should be greater than or equal to 2", f"{manifest}: 1 problem(s)"]
+        f"{manifest}:6: attract.0.seconds: Input should be greater than or equal to 2", f"{manifest}: 1 problem(s)"]
 
 
 def test_a_bad_push_file_names_file_line_and_key_and_exits_2(tmp_path):

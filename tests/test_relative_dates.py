@@ -75,7 +75,8 @@ def test_a_bad_relative_date_in_fixtures_names_file_line_and_field(tmp_path):
 def test_a_pack_season_relative_to_the_day_it_is_loaded(tmp_path):
     (tmp_path / "a.png").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(64))
     (tmp_path / "content.yaml").write_text(
-        'pack: test\nversion: "1"\nattract:\n  - image: a.png\n    when: {from: today-1d, until: today+2d}\n')
+        'pack: test\nversion: "1"\nattract:\n'
+        '  - image: a.png\n    id: a\n    when: {from: today-1d, until: today+2d}\n')
     try:
         pack = load_pack(tmp_path, UTC)
     except ContentError as exc:  # the picture is not a real PNG: only the schedule matters here
@@ -88,6 +89,7 @@ def test_a_pack_season_relative_to_the_day_it_is_loaded(tmp_path):
 def test_a_bad_relative_date_in_a_pack_names_file_line_and_key(tmp_path):
     (tmp_path / "a.png").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(64))
     (tmp_path / "content.yaml").write_text(
-        'pack: test\nversion: "1"\nattract:\n  - image: a.png\n    when: {from: today-1d, until: today+2x}\n')
-    with pytest.raises(ContentError, match=r"content.yaml:5: attract\.0\.when\.until: .*'today\+2x'"):
+        'pack: test\nversion: "1"\nattract:\n'
+        '  - image: a.png\n    id: a\n    when: {from: today-1d, until: today+2x}\n')
+    with pytest.raises(ContentError, match=r"content.yaml:6: attract\.0\.when\.until: .*'today\+2x'"):
         load_pack(tmp_path, UTC)

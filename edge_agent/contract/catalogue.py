@@ -43,6 +43,15 @@ from .payloads_central import (
     PriceListPush,
     PurchaseHistoryPush,
 )
+from .payloads_content_control import (
+    ContentControlRequest,
+    ContentControlResult,
+    ContentSchedulePayload,
+    PreviewPacksRequest,
+    PreviewPacksResult,
+    PreviewRequest,
+    PreviewResult,
+)
 from .payloads_device import (
     BirthPayload,
     EmptyRequest,
@@ -334,6 +343,47 @@ DEMO_CONTROL = Message("demo-control", 1, DemoControlPayload, LOCAL + "/demo", "
                        "or plays the product clip. The agent does not subscribe.", qos=0, bridged=False,
                        example={"action": "tap", "card": "gold"})
 
+# The store's control over the kiosk's content (edge_agent.content_control): the effective schedule the kiosk
+# applies (retained: a kiosk that starts gets it at once; not personal, local), and staff's requests, made in a
+# staff session (the agent checks it and audits each as event/staff-audit).
+_EX_WINDOW = {"start": None, "until": None, "days": ["fri", "sat", "sun"], "hours": ["09:00-17:00"]}
+CONTENT_SCHEDULE = Message(
+    "content-schedule", 1, ContentSchedulePayload, LOCAL + "/content-schedule", "publish",
+    "The content pack in use as the store changed it: every attract item, carousel and instruction video in "
+    "the order it shows, with when it shows. Retained, local.", retained=True, bridged=False,
+    example={"pack": "tuincentrum-de-linde", "version": "2026.11.1", "revision": 3,
+             "attract": [{"id": "snoeien", "enabled": True, "until": None, "schedule": None, "moved": True,
+                          "windows": [_EX_WINDOW]},
+                         {"id": "klantenpas", "enabled": False, "until": "2026-04-02", "schedule": None,
+                          "moved": False, "windows": [{"start": "2026-04-02", "until": None, "days": None,
+                                                       "hours": None}]}],
+             "inspire": [{"id": "voorjaar", "enabled": True, "until": None, "schedule": None, "moved": False,
+                          "windows": [{"start": None, "until": None, "days": None, "hours": None}]}],
+             "instructions": [],
+             "dropped": [{"section": "attract", "id": "kerst", "version": "2026.11.1"}],
+             "undo": "disable", "changed": True})
+CONTENT_COMMANDS = (
+    Message("request-content-control", 1, ContentControlRequest, LOCAL + "/request/content-control", "receive",
+            "A staff member changes the content: on/off (today only, until a day), order, a manager's schedule, "
+            "reset to the pack, undo; answered with the schedule's new revision.",
+            response=ContentControlResult, bridged=False,
+            example={"session": _EX_SESSION_ID, "action": "disable", "section": "attract", "item": "klantenpas",
+                     "today_only": True, "until": None, "schedule": None},
+            result_example={"action": "disable", "revision": 3, "undo": "disable"}),
+    Message("request-content-preview-packs", 1, PreviewPacksRequest, LOCAL + "/request/content-preview-packs",
+            "receive", "The packs staff can preview: the one in use, and packs ready but not active yet.",
+            response=PreviewPacksResult, bridged=False, example=_EX_SESSION,
+            result_example={"packs": [{"pack": "tuincentrum-de-linde", "version": "2026.11.1", "state": "in-use",
+                                       "folder": "/var/lib/connected-store/content"}]}),
+    Message("request-content-preview", 1, PreviewRequest, LOCAL + "/request/content-preview", "receive",
+            "What the content shows at a chosen moment (\"zaterdag 10:00\"), in the order it shows.",
+            response=PreviewResult, bridged=False,
+            example={"session": _EX_SESSION_ID, "at": "2026-04-04T10:00:00+02:00", "pack": None},
+            result_example={"pack": "tuincentrum-de-linde", "version": "2026.11.1",
+                            "at": "2026-04-04T10:00:00+02:00", "attract": ["snoeien", "voorjaar-gazonmest"],
+                            "inspire": ["voorjaar", "tuinonderhoud"], "instructions": ["gazon-bemesten"]}),
+)
+
 
 COMMANDS: dict[str, Message] = {
     message.name.removeprefix("request-"): message
@@ -435,6 +485,7 @@ COMMANDS: dict[str, Message] = {
                 "The shopper of an unknown card asks to join; sent as event/enrolment with the card's token.",
                 response=QueuedResult, personal=True, bridged=False,
                 example={"session": _EX_SESSION_ID, "language": "nl"}, result_example=_EX_QUEUED),
+        *CONTENT_COMMANDS,
     )
 }
 
@@ -492,7 +543,8 @@ def response_message(command: str) -> Message:
 RESPONSES: dict[str, Message] = {name: response_message(name) for name in COMMANDS}
 
 ALL_MESSAGES: list[Message] = [STATE, BIRTH, HEALTH, PROBE, SESSION, PRESENCE, SCAN, SHELF, *EVENTS.values(),
-                               *PUSHES.values(), *COMMANDS.values(), *RESPONSES.values(), DEMO_CONTROL]
+                               *PUSHES.values(), *COMMANDS.values(), *RESPONSES.values(), DEMO_CONTROL,
+                               CONTENT_SCHEDULE]
 
 
 # --------------------------------------------------------------------------- store staff (payloads_staff.py)
@@ -569,6 +621,7 @@ class Topics:
         self.scan = SCAN.topic_for(store, device)
         self.shelf = SHELF.topic_for(store, device)
         self.demo = DEMO_CONTROL.topic_for(store, device)
+        self.content_schedule = CONTENT_SCHEDULE.topic_for(store, device)
         #: Where the device commands (ping, get-config, set-log-level) arrive; not the kiosk's local requests.
         self.command_root = self.device_root + "/request/"
 

@@ -59,7 +59,7 @@ class StaffScreen(KioskScreen):
 
 def load_kv() -> None:
     """Load the screens' ``.kv`` files (once): one per :class:`kiosk.state.Screen`, named as it is."""
-    from . import converteer, inspireer, ontzorg, staff_screens  # noqa: F401  (their widget classes, before their .kv names them)
+    from . import bereik, converteer, inspireer, ontzorg, staff_screens  # noqa: F401  (their widget classes, before their .kv names them)
 
     for screen in Screen:
         path = str(KV_DIR / f"{screen.value.replace('-', '_')}.kv")
@@ -71,16 +71,18 @@ def create_screens() -> dict[Screen, KioskScreen]:
     """One instance of every screen, named by its :class:`kiosk.state.Screen`."""
     from .bereik import BereikScreen
     from .converteer import ConverteerScreen
+    from .inhoud import InhoudScreen
     from .inspireer import InspireerScreen
     from .ontzorg import OntzorgScreen
     from .staff_screens import staff_screens
+    from .voorbeeld import VoorbeeldScreen
 
     load_kv()
     classes: dict[Screen, type[KioskScreen]] = {
         Screen.BEREIK: BereikScreen, Screen.BEGRIJP: BegrijpScreen, Screen.ENROLMENT: EnrolmentScreen,
         Screen.MIJN_GEGEVENS: MijnGegevensScreen, Screen.CONTINUEER: ContinueerScreen, Screen.STAFF: StaffScreen,
         Screen.INFORMEER: InformeerScreen, Screen.CONVERTEER: ConverteerScreen, Screen.INSPIREER: InspireerScreen,
-        Screen.ONTZORG: OntzorgScreen}
+        Screen.ONTZORG: OntzorgScreen, Screen.INHOUD: InhoudScreen, Screen.VOORBEELD: VoorbeeldScreen}
     classes.update({Screen(name): cls for name, cls in staff_screens().items()})  # store staff's other screens
     from .staff_checks import StaffChecksScreen
 

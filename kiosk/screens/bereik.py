@@ -175,7 +175,9 @@ class BereikScreen(KioskScreen):
         """What the loop shows, for the status file: kind and pack path of the item, for a video whether
         it is loaded, its position and duration (seconds), and how many videos' players are kept loaded."""
         player = self.player
-        return {"kind": self.item_kind, "path": self.item_path,
+        app = App.get_running_app()
+        items = [item.id for item in app.content.current.attract(datetime.now(app.tz))] if app is not None else []
+        return {"kind": self.item_kind, "path": self.item_path, "items": items,
                 "loaded": player.loaded if player is not None else False,
                 "position": round(player.position, 2) if player is not None else 0.0,
                 "duration": round(player.duration, 2) if player is not None else 0.0,
