@@ -68,6 +68,9 @@ KEPT_ON_ERASURE: dict[str, str] = {
     "sun_counters": "the replay guard of a card, by token only: once card_links forgets the card nothing "
                     "links it to the customer, and deleting the counter would let the card's recorded SUN "
                     "messages be replayed",
+    "staff_lockouts": "wrong PINs per staff badge (edge_agent.staff.lockout), by token only: a customer's card "
+                      "never gets a PIN pad, and forgetting a lock when a card is erased would let a copied "
+                      "badge start its five guesses afresh",
 }
 
 

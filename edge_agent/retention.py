@@ -127,6 +127,12 @@ BOUNDED: dict[str, str] = {
     "staff_audit": "the last staff.audit.KEEP (500) actions for managers at the kiosk; each goes upstream "
                    "through the outbox as a critical event",
     "staff_lockouts": "one row per staff badge with wrong PINs, deleted by the right PIN",
+    "content_overlay": "the store's changes per item of the packs in use (edge_agent.content_control): one row "
+                       "per changed item; reset to the pack deletes them, a new pack version drops gone items",
+    "content_order": "the store's order of each section of a pack in use: one row per section",
+    "content_revision": "one change counter per pack",
+    "content_undo": "the last 50 changes per pack (content_control.overlay), older ones deleted",
+    "content_dropped": "items a new pack version dropped, until staff tap Gezien",
     "_sqlite_migrations": "one row per schema migration",
     "sqlite_sequence": "one row per AUTOINCREMENT table",
 }

@@ -56,8 +56,8 @@ from edge_agent.credentials import Credentials
 from .bridge import Bridge
 from .config import KioskConfig
 from .content import ContentLibrary, PackUpdate
-from .device_checks_texts import CheckTexts
 from .content_control import CONTENT_COMMANDS
+from .device_checks_texts import CheckTexts
 from .diagnostics import FrameLog, StatusWriter, held_texts, targets, visible_texts
 from .i18n import Translator
 from .state import SCREENS, KioskState, Mode, Preferences, Request, Screen

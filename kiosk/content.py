@@ -83,7 +83,16 @@ from pathlib import Path, PurePosixPath
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import ErrorDetails
 
 from edge_agent.contract import LANGUAGES, Language
@@ -373,10 +382,13 @@ class WhenEntry(_Strict):
 
     @field_validator("start", "until", mode="before")
     @classmethod
-    def _relative(cls, value):
-        # today-30d, today+180d: a demo pack's season that never runs out (edge_agent.relative_dates).
+    def _relative(cls, value, info: ValidationInfo):
+        # today-30d, today+180d: a demo pack's season that never runs out (edge_agent.relative_dates). "today"
+        # is the store's day (the schedule is read on the store's clock), not the process's: near midnight
+        # the two differ.
         if isinstance(value, str):
-            return relative_date(value, datetime.now().astimezone()) or value
+            tz = (info.context or {}).get("tz")
+            return relative_date(value, datetime.now(tz) if tz is not None else datetime.now().astimezone()) or value
         return value
 
     @field_validator("hours", mode="before")
@@ -692,7 +704,7 @@ def _read(folder: Path, tz: tzinfo | None) -> _Reading:
         report(loc, "given twice", line)
     manifest = None
     try:
-        manifest = Manifest.model_validate(document)
+        manifest = Manifest.model_validate(document, context={"tz": tz})
     except ValidationError as exc:
         for mistake in validation_problems(exc, file=manifest_path, locate=line_of, message=_message):
             found.setdefault(mistake.key or "", mistake)

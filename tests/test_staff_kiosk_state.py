@@ -77,7 +77,8 @@ def test_the_right_pin_opens_the_staff_home_and_the_role_decides_the_screens(sta
     sid = badge(state)
     state.on_response("staff-pin", sid, True, mode(sid, role="staff"), None)
     assert state.screen is Screen.STAFF and state.staff_active
-    assert state.screens == (Screen.STAFF, Screen.STAFF_CALLS, Screen.STAFF_CHECKS)  # the checks: staff role too
+    assert state.screens == (Screen.STAFF, Screen.STAFF_CALLS, Screen.STAFF_CHECKS,  # the checks: staff role too
+                             Screen.INHOUD, Screen.VOORBEELD)  # content: staff; schedules need a manager (agent)
     assert state.open(Screen.STAFF_AUDIT) == []
     assert state.open(Screen.STAFF_CALLS) == [Request("staff-calls", sid)]
     state.on_staff_mode(mode(sid, role="manager"))
