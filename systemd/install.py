@@ -147,7 +147,8 @@ ROLES = {
     ),
     "broker": Role(
         "broker",
-        ("mosquitto",),
+        # procps: /bin/kill, the ExecReload= of Debian's mosquitto.service (systemctl reload).
+        ("mosquitto", "procps"),
         (Placed("systemd/mosquitto-connected-store.conf", UNIT_DIR / f"{MOSQUITTO_UNIT}.d" / "connected-store.conf"),
          Placed("config/mosquitto/store.conf", Path("/etc/mosquitto/connected-store.conf"), config=True),
          Placed("config/mosquitto/connected-store.acl", Path("/etc/mosquitto/connected-store.acl"), 0o640,
