@@ -149,12 +149,15 @@ ROLES = {
         "broker",
         # procps: /bin/kill, the ExecReload= of Debian's mosquitto.service (systemctl reload).
         ("mosquitto", "procps"),
-        (Placed("systemd/mosquitto-connected-store.conf", UNIT_DIR / f"{MOSQUITTO_UNIT}.d" / "connected-store.conf"),
-         Placed("config/mosquitto/store.conf", Path("/etc/mosquitto/connected-store.conf"), config=True),
+        (Placed("systemd/mosquitto-connected-store.conf",
+                UNIT_DIR / f"{MOSQUITTO_UNIT}.d" / "connected-store.conf"),
+         Placed("systemd/mosquitto-main.conf", Path("/etc/mosquitto/connected-store.conf")),
+         Placed("config/mosquitto/store.conf", Path("/etc/mosquitto/connected-store.d/connected-store.conf"), config=True),
          Placed("config/mosquitto/connected-store.acl", Path("/etc/mosquitto/connected-store.acl"), 0o640,
                 "mosquitto", config=True)),
         (MOSQUITTO_UNIT,),
-        directories=((Path("/etc/mosquitto/bridges"), 0o755, "root"),),
+        directories=((Path("/etc/mosquitto/connected-store.d"), 0o755, "root"),
+                     (Path("/etc/mosquitto/bridges"), 0o755, "root")),
     ),
 }
 # Mosquitto refuses to start without its password file: an empty one (no login at all) until the
@@ -457,6 +460,10 @@ class Installer:
             if path.exists() and not str(path).startswith(str(ETC) + "/"):
                 path.unlink()
                 self.changed(f"removed {path}")
+        for folder, _, _ in ROLES["broker"].directories:
+            if folder.is_dir() and not any(folder.iterdir()):
+                folder.rmdir()
+                self.changed(f"removed {folder}")
         for path in (ETC, *STATE_DIRS):
             if path.exists():
                 shutil.rmtree(path)

@@ -169,14 +169,16 @@ def test_kiosk_role_on_fresh_debian_installs_verified_units_and_valid_config_twi
     assert_common_install(root, ["edge-agent.service", "connected-store-kiosk.service"])
     for name in ("agent.toml", "kiosk.toml"):
         config = root.file(f"/etc/connected-store/{name}")
-        assert mode(config) == 0o640 and config.read_bytes() == (ROOT / "config" / name.replace(".toml", ".example.toml")).read_bytes()
+        example = ROOT / "config" / name.replace(".toml", ".example.toml")
+        assert mode(config) == 0o640 and config.read_bytes() == example.read_bytes()
     assert root.file("/etc/pam.d/connected-store-kiosk").is_file()
     assert "consoleblank" in root.file("/etc/tmpfiles.d/connected-store-kiosk.conf").read_text()
     assert root.file("/usr/bin/cage").is_file()
     for library in ("libmtdev.so.1", "libGL.so.1"):
         assert root.run(f"ldconfig -p | grep -q {library}", check=False).returncode == 0, library
     assert root.run("command -v xsel", check=False).returncode == 0
-    assert_units_verify(root, "/etc/systemd/system/edge-agent.service", "/etc/systemd/system/connected-store-kiosk.service")
+    assert_units_verify(root, "/etc/systemd/system/edge-agent.service",
+                        "/etc/systemd/system/connected-store-kiosk.service")
     # The agent's and the kiosk's own validators, from the installed version.
     root.run("/opt/connected-store/current/bin/edge-agent validate-config /etc/connected-store/agent.toml")
     root.run("/opt/connected-store/current/bin/kiosk --config /etc/connected-store/kiosk.toml --validate-config")
@@ -217,7 +219,9 @@ def test_broker_role_runs_debians_mosquitto_unit_with_our_config(fresh_root):
     root = fresh_root
     install(root, "--role broker")
     assert_common_install(root, ["mosquitto.service"])
-    conf = root.file("/etc/mosquitto/connected-store.conf")
+    main = root.file("/etc/mosquitto/connected-store.conf")
+    assert main.read_bytes() == (ROOT / "systemd/mosquitto-main.conf").read_bytes()
+    conf = root.file("/etc/mosquitto/connected-store.d/connected-store.conf")
     assert conf.read_bytes() == (ROOT / "config/mosquitto/store.conf").read_bytes()
     assert root.file("/etc/mosquitto/connected-store.acl").is_file()
     passwords = root.file("/etc/mosquitto/connected-store.passwd")
@@ -228,6 +232,7 @@ def test_broker_role_runs_debians_mosquitto_unit_with_our_config(fresh_root):
     assert_second_run_changes_nothing(root, "--role broker")
     install(root, "--uninstall")
     assert not root.file("/etc/systemd/system/mosquitto.service.d/connected-store.conf").exists()
+    assert not root.file("/etc/mosquitto/connected-store.conf").exists()  # Debian's own mosquitto.conf again
     assert conf.is_file()  # the broker's configuration is configuration: kept
 
 
@@ -239,7 +244,8 @@ def test_upgrade_switches_to_a_ready_version_and_back_from_one_whose_agent_fails
     text = agent_toml.read_text()
     nfc_start = text.index("[nfc]")
     text = text[:nfc_start] + text[text.index("\n[", nfc_start + 1) + 1:]
-    agent_toml.write_text(text.replace("port = 1883", f"port = {free_port()}").replace('kind = "kiosk"', 'kind = "shelf"'))
+    text = text.replace("port = 1883", f"port = {free_port()}").replace('kind = "kiosk"', 'kind = "shelf"')
+    agent_toml.write_text(text)
     probe = root.file("/usr/local/bin/cs-ready-probe")
     probe.write_text(READY_PROBE)
     probe.chmod(0o755)
@@ -252,7 +258,8 @@ def test_upgrade_switches_to_a_ready_version_and_back_from_one_whose_agent_fails
 
     result = root.run(f"{INSTALL} {upgrade} --version {BROKEN_NEXT}", check=False)
     assert result.returncode == 1, result.stdout
-    assert f"upgrade to {BROKEN_NEXT} failed: the agent did not report READY within 60 s; switched back to " \
-           f"{GOOD_NEXT}" in result.stdout, result.stdout
+    expected = (f"upgrade to {BROKEN_NEXT} failed: the agent did not report READY within 60 s; "
+                f"switched back to {GOOD_NEXT}")
+    assert expected in result.stdout, result.stdout
     assert os.readlink(root.file("/opt/connected-store/current")) == GOOD_NEXT
     assert_units_verify(root, "/etc/systemd/system/edge-agent.service")

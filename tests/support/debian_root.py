@@ -41,10 +41,9 @@ class RootError(Exception):
 
 def mirror() -> str:
     """The Debian mirror this machine's apt uses for bookworm (deb822 or one-line sources)."""
-    texts = []
-    for path in [Path("/etc/apt/sources.list"), *sorted(Path("/etc/apt/sources.list.d").glob("*"))]:
-        if path.suffix in (".list", ".sources", "") and path.is_file():
-            texts.append(path.read_text(encoding="utf-8", errors="replace"))
+    texts = [path.read_text(encoding="utf-8", errors="replace")
+             for path in [Path("/etc/apt/sources.list"), *sorted(Path("/etc/apt/sources.list.d").glob("*"))]
+             if path.suffix in (".list", ".sources", "") and path.is_file()]
     uri = None
     for line in "\n".join(texts).splitlines():
         if line.startswith("URIs:"):

@@ -78,7 +78,8 @@ def dependency_closure(requirements: Iterable[str]) -> list[metadata.Distributio
 
 
 def _wheel_tag(wheel_file: str) -> str:
-    """The compressed tag set of a WHEEL file's ``Tag:`` lines (``cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64``)."""
+    """The compressed tag set of a WHEEL file's ``Tag:`` lines
+    (``cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64``)."""
     parts: list[list[str]] = [[], [], []]
     for line in wheel_file.splitlines():
         if line.startswith("Tag:"):
@@ -160,7 +161,8 @@ def project_wheel(folder: Path, version: str | None = None, replace: Mapping[str
              f"Requires-Python: {project['requires-python']}",
              *(f"Requires-Dist: {requirement}" for requirement in project["dependencies"])]
     files[f"{dist_info}/METADATA"] = ("\n".join(lines) + "\n").encode()
-    files[f"{dist_info}/WHEEL"] = b"Wheel-Version: 1.0\nGenerator: tests.support.wheelhouse\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+    files[f"{dist_info}/WHEEL"] = (b"Wheel-Version: 1.0\nGenerator: tests.support.wheelhouse\n"
+                                   b"Root-Is-Purelib: true\nTag: py3-none-any\n")
     scripts = "".join(f"{script} = {target}\n" for script, target in project["scripts"].items())
     files[f"{dist_info}/entry_points.txt"] = f"[console_scripts]\n{scripts}".encode()
     folder.mkdir(parents=True, exist_ok=True)
