@@ -26,6 +26,7 @@ from .camera import cli as camera_cli
 from .config import load_config
 from .errors import ConfigError, EdgeAgentError
 from .problems import EXIT_FAILURE, EXIT_INVALID, EXIT_OK, InvalidInput, Problem, report
+from .provisioning import cli as broker_cli
 from .redaction import setup_logging
 
 logger = logging.getLogger(__name__)
@@ -294,6 +295,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     camera_cli.add_commands(_subcommands(_command(sub, "camera", "Camera tools for store staff and developers."),
                                          "camera_command"), _command)
+
+    broker_cli.add_commands(_subcommands(_command(sub, "broker", "Provision the store broker and central's broker "
+                                                                 "(logins, ACL, certificates, bridge)."),
+                                         "broker_command"), _command)
 
     demo = _command(
         sub, "demo", "Run the demo: broker, agent with emulated cards and a demo video, central fixtures, kiosk.",

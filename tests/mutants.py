@@ -227,10 +227,11 @@ MUTANTS: list[tuple[str, str, str, str, str, list[str]]] = [
     (
         "P4b",
         "session never bridged",
-        "config/mosquitto/bridge.conf",
-        "topic cs/v1/STORE_ID/+/event/# out 1\n",
-        "topic cs/v1/STORE_ID/+/event/# out 1\ntopic cs/v1/STORE_ID/+/local/session out 1\n",
-        ["tests/test_bridge_config.py"],
+        "edge_agent/provisioning/acl.py",
+        "    return [m for m in ALL_MESSAGES if m.bridged and m.direction == direction and rights(m).publishers]",
+        ("    return [m for m in ALL_MESSAGES if (m.bridged or m.name == \"session\") and m.direction == direction\n"
+         "            and rights(m).publishers]"),
+        ["tests/test_bridge_config.py", "tests/test_bridge_tls.py"],
     ),
     (
         "P5",
@@ -333,6 +334,38 @@ MUTANTS: list[tuple[str, str, str, str, str, list[str]]] = [
         '        conn.execute("DELETE FROM sun_counters WHERE card = ?", (old,))',
         '        conn.execute("DELETE FROM sun_counters WHERE card IN (?, ?)", (old, new))',
         ["tests/test_key_rotation.py"],
+    ),
+    (
+        "B1",
+        "store broker: a device's logins reach their own device's topics only",
+        "edge_agent/provisioning/acl.py",
+        "    if login.role in DEVICE_ROLES:\n        return [message.topic_for(plan.store, login.device or \"\")]\n",
+        "",
+        ["tests/test_broker_acl.py"],
+    ),
+    (
+        "B2",
+        "bridge: central refuses a revoked store certificate",
+        "edge_agent/provisioning/mosquitto_config.py",
+        "crlfile {etc}/{CENTRAL_CRL}\n",
+        "",
+        ["tests/test_bridge_tls.py"],
+    ),
+    (
+        "B3",
+        "store broker: a client's id is its login on the LAN listener too",
+        "edge_agent/provisioning/mosquitto_config.py",
+        "listener {plan.tls_port} {plan.lan_address}\nuse_username_as_clientid true\n",
+        "listener {plan.tls_port} {plan.lan_address}\n",
+        ["tests/test_broker_acl.py"],
+    ),
+    (
+        "B4",
+        "central: a store's bridge cannot take over another store's bridge connection",
+        "edge_agent/provisioning/mosquitto_config.py",
+        "use_identity_as_username true\nuse_username_as_clientid true\n",
+        "use_identity_as_username true\n",
+        ["tests/test_bridge_tls.py"],
     ),
 ]
 

@@ -1,38 +1,33 @@
-"""The shipped Mosquitto bridge configuration, run for real between two loopback brokers.
+"""The generated Mosquitto bridge's topic rules, run for real between two plain loopback brokers.
 
-A "store" Mosquitto bridges to a "central" Mosquitto with the topic rules of
-config/mosquitto/bridge.conf (only the TLS lines are left out: loopback has no
-certificates). What the agent publishes locally must not reach central when
-it is personal (the kiosk session, local requests and responses), and must
-reach it when it is pseudonymous (state, events, responses to central's
-commands); what central pushes must reach the store.
+A "store" Mosquitto bridges to a "central" Mosquitto with the topic rules ``edge-agent broker provision``
+writes (:func:`edge_agent.provisioning.mosquitto_config.render_bridge_conf`; config/mosquitto/bridge.conf is
+its output for the example store), only the TLS lines left out, so that these tests look at the topics alone
+(tests/test_bridge_tls.py runs the bridge with its certificates). What the agent publishes locally must not
+reach central when it is personal (the kiosk session, local requests and responses), and must reach it when
+it is pseudonymous (state, events, responses to central's commands); what central pushes must reach the store.
 """
 
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import pytest
 
 from edge_agent.contract import ALL_MESSAGES, DEMO_CONTROL, EVENTS, encode
+from edge_agent.provisioning import StorePlan, parse_devices
+from edge_agent.provisioning.mosquitto_config import render_bridge_conf
 from tests.support.mosquitto import Mosquitto
 from tests.support.mqtt import Capture, Publisher
 
-ROOT = Path(__file__).resolve().parent.parent
 STORE, DEVICE = "store-7", "kiosk-1"
 FOOTFALL = EVENTS["footfall"].topic_for(STORE, DEVICE)
 
 
 def bridge_lines(central_port: int) -> str:
-    lines = []
-    for line in (ROOT / "config" / "mosquitto" / "bridge.conf").read_text().splitlines():
-        stripped = line.strip()
-        if not stripped or stripped.startswith(("#", "bridge_cafile", "bridge_certfile", "bridge_keyfile")):
-            continue
-        if stripped.startswith("address "):
-            stripped = f"address 127.0.0.1:{central_port}"
-        lines.append(stripped.replace("STORE_ID", STORE))
+    plan = StorePlan(STORE, parse_devices(DEVICE), lan_address="127.0.0.2", central_address=f"127.0.0.1:{central_port}")
+    lines = [line for line in render_bridge_conf(plan).splitlines()
+             if not line.startswith(("bridge_cafile", "bridge_certfile", "bridge_keyfile"))]
     return "\n".join(lines) + "\n"
 
 

@@ -1,28 +1,27 @@
-"""The store broker as shipped (``config/mosquitto/store.conf`` with ``connected-store.acl``) against every login.
+"""The provisioned store broker against every login: each topic family of the contract x every role.
 
-A real Mosquitto runs the shipped store.conf line for line (only port and paths replaced:
-:meth:`tests.support.mosquitto.Mosquitto.store`) with the shipped ACL, an example for store ``store-0042`` with
-one kiosk, ``kiosk-1``. The roles:
+``edge-agent broker provision`` (:func:`edge_agent.provisioning.provision_store`) provisions store
+``store-0042`` with kiosks ``kiosk-1`` and ``kiosk-2`` and shelf ``shelf-1`` into a temporary folder, and a
+real Mosquitto runs what it wrote, unchanged (:meth:`tests.support.mosquitto.Mosquitto.provisioned`: Debian's
+layout, its loopback listener and its LAN listener, here on 127.0.0.2). The roles:
 
-* ``kiosk-1``, the edge agent: publishes what the contract says the agent publishes, reads the commands to
-  it, the kiosk's requests, its probe and its own store's pushes;
-* ``kiosk-1-screen``, the kiosk app: reads what its screens show, sends its local requests;
-* ``central-bridge``, central connecting into the store broker: writes pushes and bridged commands, reads what
-  is bridged out;
-* strangers: a login the ACL does not name (``kiosk-2``, another device), and one named like the store, which
-  the old ``pattern write cs/v1/+/%u/#`` let write the store's central pushes.
+* ``kiosk-1`` the agent, ``kiosk-1-screen`` the kiosk app, ``shelf-1`` a shelf's agent, ``console`` the store
+  console, ``central-bridge`` central connecting in;
+* ``unlisted``: a login in the password file that the ACL does not name (given nothing);
+* a stranger (no such login), a wrong password and no login at all: refused at CONNECT.
 
-What each role may do is derived from the contract's catalogue (:mod:`edge_agent.contract.catalogue`), not
-copied from the ACL, and tried on every topic of every family, for this store and device, another device,
-another store and the ``central`` level. The test adds one login of its own, ``test-harness`` (reads and
-writes everything), to publish and to watch; every other line is the shipped file.
+What each role may do is derived here from the contract's roles (:func:`edge_agent.contract.roles.rights`), not
+from the ACL or its generator, and tried on every topic of every message for this store's devices, a screen's
+and the console's names as devices, another store and the ``central`` level. The test adds one login of its
+own, ``test-harness`` (reads and writes everything), to publish and to watch.
 
-What Mosquitto 2.0 really does, as these tests see it: a refused subscription is granted in the SUBACK (MQTT
-3.1.1 has no refusal there) but nothing it does not allow is delivered; a refused publish is dropped (QoS 0
-silently; QoS 1 still gets a PUBACK, with reason 0x87 even for MQTT 3.1.1). Nothing here relies on the
-connection staying open or closing after a refusal (with other settings Mosquitto 2.0.11 closes it). A test waits
-for "nothing more can come" with a SUBSCRIBE round trip: the broker handles a client's packets in order and
-answers on one socket, so its SUBACK comes after everything it delivered before.
+What Mosquitto 2.0.11 does, as these tests see it: a refused publish is dropped (MQTT 5 gets PUBACK 0x87, the
+matrix checks it; MQTT 3.1.1 a plain PUBACK) and the harness receives nothing. A refused subscription: the
+``acl_file`` checks read rights when a message is delivered, not at SUBSCRIBE, so the SUBACK grants it (no 0x80)
+and nothing it may not read is delivered; the matrix accepts a 0x80 as well, should a later Mosquitto refuse
+there, and requires that nothing arrives. A test waits for "nothing more can come" with a SUBSCRIBE round trip:
+the broker handles a client's packets in order and answers on one socket, so its SUBACK comes after everything
+it delivered before.
 """
 
 from __future__ import annotations
@@ -40,82 +39,130 @@ from edge_agent.contract import (
     COMMANDS,
     DEMO_CONTROL,
     EVENTS,
-    LOCAL,
-    PROBE,
     PUSHES,
     RESPONSES,
-    Message,
     Topics,
     encode,
 )
-from edge_agent.contract.catalogue import BIRTH, HEALTH, STATE
+from edge_agent.contract.roles import Role, rights
+from edge_agent.provisioning import StorePlan, parse_devices, provision_store
+from edge_agent.provisioning.mosquitto_config import ACL_FILE, PASSWORD_FILE
+from edge_agent.provisioning.passwords import hash_password
 from kiosk.bridge import KIOSK_COMMANDS, Bridge
 from tests.support.agent import AgentProcess, config_text
-from tests.support.mosquitto import STORE_ACL, LoginClient, Mosquitto, settle
+from tests.support.mosquitto import LoginClient, Mosquitto, free_port, settle
 from tests.support.mqtt import envelope
 
-STORE, DEVICE = "store-0042", "kiosk-1"  # the shipped ACL's example store and kiosk (as agent.example.toml)
+STORE, DEVICE = "store-0042", "kiosk-1"  # the example store and kiosk (as agent.example.toml)
+DEVICES = "kiosk-1,kiosk-2,shelf-1"
 SCREEN = f"{DEVICE}-screen"
-HARNESS = "test-harness"
-LOGINS = {DEVICE: "agent-secret", SCREEN: "screen-secret", "central-bridge": "bridge-secret",
-          "kiosk-2": "other-device-secret", STORE: "store-named-secret", HARNESS: "harness-secret"}
-ROLES = [DEVICE, SCREEN, "central-bridge", "kiosk-2", STORE]
+SHELF = "shelf-1"
+HARNESS, UNLISTED = "test-harness", "unlisted"
+LAN = "127.0.0.2"  # the LAN listener's address: on Linux all of 127/8 is loopback
+ROLES = [DEVICE, SCREEN, SHELF, "console", "central-bridge", UNLISTED]
+KINDS = {"kiosk-1": "kiosk", "kiosk-2": "kiosk", "shelf-1": "shelf"}
+ON_DEVICE = {"kiosk": {Role.AGENT, Role.SCREEN}, "shelf": {Role.SHELF}}
 
 
-def contract_rights(role: str) -> tuple[set[str], set[str]]:
-    """(topics ``role`` may write, topics it may read) in the example store, from the contract alone."""
-    def own(message: Message) -> str:
-        return message.topic_for(STORE, DEVICE)
+class Provisioned:
+    """The provisioned store and its running broker; ``logins`` maps every login to its password."""
 
-    local_commands = [m for m in COMMANDS.values() if m.topic.startswith(LOCAL)]
-    if role == DEVICE:  # the agent: what it publishes; its commands, the kiosk's requests, its probe, its pushes
-        return ({own(m) for m in ALL_MESSAGES if m.direction == "publish"},
-                {own(m) for m in (*COMMANDS.values(), *PUSHES.values(), PROBE)})
-    if role == SCREEN:  # the kiosk app: the device's status and the local topics the agent publishes for it
-        shown = [STATE, BIRTH, HEALTH, *(m for m in ALL_MESSAGES if m.direction == "publish"
-                                         and m.topic.startswith(LOCAL))]
-        # Its requests are the local commands; local/demo (DEMO_CONTROL, no command) is for the demo's own
-        # broker (edge-agent demo), never a store's.
-        return {own(m) for m in local_commands}, {own(m) for m in shown}
-    if role == "central-bridge":  # what the bridge carries: pushes and bridged commands in, the rest out
-        return ({own(m) for m in ALL_MESSAGES if m.direction == "receive" and m.bridged},
-                {own(m) for m in ALL_MESSAGES if m.direction == "publish" and m.bridged})
-    return set(), set()
+    def __init__(self, folder: Path):
+        port, tls_port = free_port(), free_port()
+        (folder / "data").mkdir(parents=True)
+        self.plan = StorePlan(STORE, parse_devices(DEVICES), lan_address=LAN, port=port, tls_port=tls_port,
+                              etc=str(folder / "store" / "mosquitto"), persistence=f"{folder / 'data'}/")
+        self.store = provision_store(self.plan, folder / "store")
+        self.logins = dict(self.store.passwords)
+        self.logins.update({HARNESS: "harness-secret", UNLISTED: "unlisted-secret"})
+        # The test's own logins, added to what was generated.
+        with open(self.store.path(PASSWORD_FILE), "a") as passwd:
+            passwd.write(f"{HARNESS}:{hash_password(self.logins[HARNESS])}\n"
+                         f"{UNLISTED}:{hash_password(self.logins[UNLISTED])}\n")
+        with open(self.store.path(ACL_FILE), "a") as acl:
+            acl.write(f"\n# Added by the test: its own observer.\nuser {HARNESS}\ntopic readwrite #\n")
+        self.broker = Mosquitto.provisioned(self.store.etc, port=port, tls_port=tls_port,
+                                            workdir=folder / "broker").start()
+
+    @property
+    def port(self) -> int:
+        return self.broker.port
+
+    def log(self) -> str:
+        return self.broker.log()
+
+
+def contract_rights(login: str) -> tuple[set[str], set[str]]:
+    """(topics ``login`` may write, topics it may read) in the example store, from the contract's roles alone."""
+    role = {DEVICE: Role.AGENT, "kiosk-2": Role.AGENT, SCREEN: Role.SCREEN, SHELF: Role.SHELF,
+            "console": Role.CONSOLE, "central-bridge": Role.CENTRAL}.get(login)
+    own = {DEVICE: DEVICE, "kiosk-2": "kiosk-2", SCREEN: DEVICE, SHELF: SHELF}.get(login)
+    write: set[str] = set()
+    read: set[str] = set()
+    if role is None:
+        return write, read
+    for message in ALL_MESSAGES:
+        right = rights(message)
+        if "{device}" not in message.topic:
+            topics = [message.topic_for(STORE)]
+        elif own is not None:  # a device's login: its own device only
+            topics = [message.topic_for(STORE, own)]
+        else:  # the console and central: every device on which some role of its kind uses the message
+            involved = right.publishers | right.subscribers
+            topics = [message.topic_for(STORE, device) for device, kind in KINDS.items() if ON_DEVICE[kind] & involved]
+        if role in right.publishers:
+            write.update(topics)
+        if role in right.subscribers:
+            read.update(topics)
+    return write, read
 
 
 def universe() -> set[str]:
-    """Every topic of every family: this store and device, another device, another store, the central level."""
-    places = [(STORE, DEVICE), (STORE, "kiosk-2"), (STORE, SCREEN), ("store-2", DEVICE), ("central", DEVICE),
-              ("central", STORE)]
+    """Every topic of every message: this store's devices, names that are not devices, another store, central."""
+    places = [(STORE, device) for device in (*KINDS, SCREEN, "console", "central-bridge", "bridge")]
+    places += [("store-2", DEVICE), ("central", DEVICE), ("central", STORE)]
     topics = {message.topic_for(store, device) for message in ALL_MESSAGES for store, device in places}
     topics |= {push.topic_for(store) for push in PUSHES.values()
-               for store in (STORE, "store-2", DEVICE, SCREEN, "kiosk-2")}
+               for store in (STORE, "store-2", DEVICE, SCREEN, "kiosk-2", "console")}
     return topics
 
 
 @pytest.fixture(scope="module")
 def broker(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("store-broker")
-    acl = folder / "acl"
-    acl.write_text(STORE_ACL.read_text() + f"\n# Added by the test: its own observer.\nuser {HARNESS}\n"
-                   "topic readwrite #\n")
-    broker = Mosquitto.store(folder / "broker", LOGINS, acl=acl).start()
-    yield broker
-    broker.close()
+    provisioned = Provisioned(tmp_path_factory.mktemp("store-broker"))
+    yield provisioned
+    provisioned.broker.close()
 
 
-def connect_as(port: int, user: str, subscriptions: Sequence[tuple[str, int]] = (), *,
-               password: str | None = None, **options) -> LoginClient:
-    """A client logged in as ``user`` with its password from :data:`LOGINS` (or ``password``)."""
-    return LoginClient(port, user, LOGINS.get(user, "") if password is None else password, subscriptions, **options)
+@pytest.fixture(scope="module")
+def logins(broker) -> dict[str, str]:
+    return broker.logins
+
+
+def connect_as(broker: Provisioned, user: str, subscriptions: Sequence[tuple[str, int]] = (), *,
+               password: str | None = None, lan: bool = False, **options) -> LoginClient:
+    """A client logged in as ``user`` with its provisioned password (or ``password``); with ``lan``, on the
+    LAN listener over TLS, checking the broker against the store CA as devices do."""
+    if lan:
+        options["host"] = LAN
+        options.setdefault("ca_file", broker.store.store_ca)
+    return LoginClient(broker.broker.tls_port if lan else broker.port, user,
+                       broker.logins.get(user, "") if password is None else password, subscriptions, **options)
 
 
 @pytest.fixture
 def harness(broker):
-    client = connect_as(broker.port, HARNESS, [("#", 0)])
+    client = connect_as(broker, HARNESS, [("#", 0)])
     client.wait_connected()
     yield client
     client.close()
+
+
+def test_every_role_of_the_contract_has_a_login_in_the_matrix():
+    assert {Role.AGENT, Role.SCREEN, Role.SHELF, Role.CONSOLE, Role.CENTRAL} == set(Role)
+    for login in ROLES[:-1]:
+        write, read = contract_rights(login)
+        assert write or read, f"{login} is given nothing by the contract: the matrix would prove nothing"
 
 
 @pytest.mark.parametrize("role", ROLES)
@@ -123,16 +170,21 @@ def test_every_login_writes_and_reads_exactly_what_the_contract_gives_its_role(b
     may_write, may_read = contract_rights(role)
     everything = sorted(universe())
     assert may_write | may_read <= set(everything)
-    client = connect_as(broker.port, role, [("#", 0)])  # asks for everything, as an attacker would
+    # MQTT 5, so a refused publish says so (PUBACK 0x87); asks for everything, as an attacker would.
+    client = connect_as(broker, role, [("#", 0)], protocol=mqtt.MQTTv5)
     try:
         client.wait_connected()
         mark = f"{role}|".encode()
-        for topic in everything:
-            client.publish(topic, mark + topic.encode())
+        codes = client.publish_all([(topic, mark + topic.encode()) for topic in everything])
+        refused = {topic for topic, code in zip(everything, codes, strict=True) if code == 0x87}
         settle(client, harness)
         written = harness.topics(mark)
         assert written == may_write, (f"{role} wrote where it may not: {sorted(written - may_write)}; "
                                       f"was refused where it may: {sorted(may_write - written)}")
+        assert refused == set(everything) - may_write, "PUBACK 0x87 exactly where the broker dropped the message"
+        granted = {topic for topic, code in zip(everything, client.subscribe([(topic, 0) for topic in everything]),
+                                                strict=True) if code < 0x80}
+        assert may_read <= granted, f"{role} was refused a subscription it may have: {sorted(may_read - granted)}"
         for topic in everything:
             harness.publish(topic, b"harness|" + topic.encode())
         settle(harness, client)
@@ -141,6 +193,41 @@ def test_every_login_writes_and_reads_exactly_what_the_contract_gives_its_role(b
                                   f"missed what it may: {sorted(may_read - read)}")
     finally:
         client.close()
+
+
+@pytest.mark.parametrize(("user", "password"), [("stranger", "whatever"), (DEVICE, "wrong"), ("", "")],
+                         ids=["unknown-login", "wrong-password", "anonymous"])
+def test_a_stranger_a_wrong_password_and_no_login_are_refused_on_both_listeners(broker, user, password):
+    for host, port, tls in (("127.0.0.1", broker.port, False), (LAN, broker.broker.tls_port, True)):
+        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=DEVICE, protocol=mqtt.MQTTv311)
+        if tls:
+            client.tls_set(ca_certs=str(broker.store.store_ca))
+        if user:
+            client.username_pw_set(user, password)
+        result: list[int] = []
+        client.on_connect = lambda c, u, f, reason_code, p, seen=result: seen.append(reason_code.value)
+        client.connect(host, port)
+        client.loop_start()
+        deadline = time.monotonic() + 30
+        while not result and time.monotonic() < deadline:
+            time.sleep(0.02)
+        client.loop_stop()
+        client.disconnect()
+        assert result and result[0] != 0, f"{user or 'anonymous'} was let in on {host}:{port}"
+
+
+def test_the_lan_listener_takes_tls_with_the_store_ca_on_the_lan_address_only(broker):
+    agent = connect_as(broker, DEVICE, lan=True, ca_file=broker.store.credentials(DEVICE) / "broker-ca.pem")
+    try:
+        agent.wait_connected()
+    finally:
+        agent.close()
+    import socket
+
+    with pytest.raises(OSError):  # not on every interface: nothing on loopback's own address at that port
+        socket.create_connection(("127.0.0.1", broker.broker.tls_port), timeout=5).close()
+    with pytest.raises(OSError):  # nor the loopback port on the LAN address
+        socket.create_connection((LAN, broker.port), timeout=5).close()
 
 
 def test_the_kiosk_app_receives_every_topic_it_subscribes_to_and_may_send_every_request_it_sends(broker):
@@ -152,8 +239,8 @@ def test_the_kiosk_app_receives_every_topic_it_subscribes_to_and_may_send_every_
 
 
 def test_a_kiosk_screen_login_cannot_publish_an_erasure_ack_as_a_device(broker, harness):
-    central = connect_as(broker.port, "central-bridge", [("#", 0)])
-    screen = connect_as(broker.port, SCREEN)
+    central = connect_as(broker, "central-bridge", [("#", 0)])
+    screen = connect_as(broker, SCREEN)
     try:
         central.wait_connected()
         screen.wait_connected()
@@ -174,8 +261,8 @@ def test_no_login_but_central_can_write_a_push_under_the_central_level(broker, h
     customer = PUSHES["customer"]
     payload = envelope(customer.schema_id, customer.example)
     forged = set()
-    for login in (DEVICE, SCREEN, "kiosk-2", STORE):
-        forger = connect_as(broker.port, login)
+    for login in (DEVICE, SCREEN, SHELF, "console", UNLISTED):
+        forger = connect_as(broker, login)
         forger.wait_connected()
         for store in (login, STORE):  # "cs/v1/central/<its name>/" was its own under the old pattern
             for kind in ("customer", "erasure"):
@@ -185,8 +272,8 @@ def test_no_login_but_central_can_write_a_push_under_the_central_level(broker, h
         forger.close()
     settle(harness)
     assert not {t for t, _ in harness.received} & forged, "the broker dropped every forged push"
-    agent = connect_as(broker.port, DEVICE, [(Topics(STORE, DEVICE).central_root + "#", 1)])
-    central = connect_as(broker.port, "central-bridge")
+    agent = connect_as(broker, DEVICE, [(Topics(STORE, DEVICE).central_root + "#", 1)])
+    central = connect_as(broker, "central-bridge")
     try:
         agent.wait_connected()
         central.wait_connected()
@@ -200,7 +287,7 @@ def test_no_login_but_central_can_write_a_push_under_the_central_level(broker, h
 
 def test_no_login_can_write_into_another_stores_topics(broker, harness):
     other = Topics("store-2", DEVICE)
-    agent, screen = connect_as(broker.port, DEVICE), connect_as(broker.port, SCREEN)
+    agent, screen = connect_as(broker, DEVICE), connect_as(broker, SCREEN)
     try:
         agent.wait_connected()
         screen.wait_connected()
@@ -218,7 +305,7 @@ def test_no_login_can_write_into_another_stores_topics(broker, harness):
 
 
 def test_the_agent_login_reads_its_own_stores_pushes_and_no_other_stores(broker, harness):
-    agent = connect_as(broker.port, DEVICE, [("cs/v1/central/#", 1)])
+    agent = connect_as(broker, DEVICE, [("cs/v1/central/#", 1)])
     try:
         agent.wait_connected()
         for store in (STORE, "store-2"):
@@ -229,44 +316,42 @@ def test_the_agent_login_reads_its_own_stores_pushes_and_no_other_stores(broker,
         agent.close()
 
 
-def test_anonymous_clients_and_wrong_passwords_are_refused(broker):
-    for user, password in (("", ""), (DEVICE, "wrong")):
-        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=DEVICE, protocol=mqtt.MQTTv311)
-        if user:
-            client.username_pw_set(user, password)
-        result: list[int] = []
-        client.on_connect = lambda c, u, f, reason_code, p, seen=result: seen.append(reason_code.value)
-        client.connect("127.0.0.1", broker.port)
-        client.loop_start()
-        deadline = time.monotonic() + 10
-        while not result and time.monotonic() < deadline:
-            time.sleep(0.02)
-        client.loop_stop()
-        client.disconnect()
-        assert result and result[0] != 0, f"{user or 'anonymous'} was let in"
-
-
 def test_an_impostor_with_the_agents_client_id_cannot_consume_a_push_queued_for_the_agent(broker, harness):
     central_root = Topics(STORE, DEVICE).central_root
-    agent = connect_as(broker.port, DEVICE, [(central_root + "#", 1)], clean_session=False)
+    agent = connect_as(broker, DEVICE, [(central_root + "#", 1)], clean_session=False)
     agent.wait_connected()
     agent.close()  # offline: central's push waits in its persistent session
     push = PUSHES["erasure"].topic_for(STORE)
-    central = connect_as(broker.port, "central-bridge")
+    central = connect_as(broker, "central-bridge")
     central.wait_connected()
     central.publish(push, envelope(PUSHES["erasure"].schema_id, PUSHES["erasure"].example), qos=1)
     central.close()
-    for login in (SCREEN, "kiosk-2"):
-        impostor = connect_as(broker.port, login, [(central_root + "#", 1)], client_id=DEVICE, clean_session=False)
+    for login in (SCREEN, "kiosk-2", SHELF, "console"):
+        impostor = connect_as(broker, login, [(central_root + "#", 1)], client_id=DEVICE, clean_session=False)
         impostor.flush()
         assert impostor.session_present is False, f"{login} got the agent's session"
         assert not impostor.topics(), f"{login} consumed the agent's queued push"
         impostor.close()
-    agent = connect_as(broker.port, DEVICE, clean_session=False)
+    agent = connect_as(broker, DEVICE, clean_session=False)
     try:
         agent.flush()
         assert agent.session_present is True
         assert agent.topics() == {push}, "the push waited for the agent"
+    finally:
+        agent.close()
+
+
+def test_a_login_taking_the_agents_client_id_on_the_lan_listener_leaves_the_agent_connected(broker):
+    # use_username_as_clientid is a setting of each listener: the LAN's must bind ids to logins as well.
+    agent = connect_as(broker, DEVICE)
+    try:
+        agent.wait_connected()
+        for login in (SCREEN, "kiosk-2", SHELF, "console", "central-bridge"):
+            impostor = connect_as(broker, login, client_id=DEVICE, lan=True)
+            impostor.wait_connected()
+            impostor.close()
+        agent.flush()
+        assert not agent.disconnected.is_set(), "an impostor on the LAN listener knocked the agent off"
     finally:
         agent.close()
 
@@ -276,8 +361,8 @@ def test_a_login_using_the_agents_client_id_does_not_knock_the_agent_off_the_bro
     config = tmp_path / "agent.toml"
     config.write_text(config_text(broker.port, tmp_path / "agent.db", STORE, DEVICE))
     monkeypatch.setenv("CS_MQTT_USERNAME", DEVICE)
-    monkeypatch.setenv("CS_MQTT_PASSWORD", LOGINS[DEVICE])
-    central = connect_as(broker.port, "central-bridge", [(topics.response("ping"), 1), (topics.state, 1)])
+    monkeypatch.setenv("CS_MQTT_PASSWORD", broker.logins[DEVICE])
+    central = connect_as(broker, "central-bridge", [(topics.response("ping"), 1), (topics.state, 1)])
     agent = AgentProcess(config, tmp_path / "agent.log").start()
     try:
         central.wait_connected()
@@ -286,8 +371,8 @@ def test_a_login_using_the_agents_client_id_does_not_knock_the_agent_off_the_bro
             assert time.monotonic() < deadline, f"the agent never came online: {agent.log()}"
             time.sleep(0.05)
         for _ in range(6):
-            for login in (SCREEN, "kiosk-2"):
-                impostor = connect_as(broker.port, login, client_id=DEVICE)
+            for login in (SCREEN, "kiosk-2", SHELF, "console"):
+                impostor = connect_as(broker, login, client_id=DEVICE)
                 impostor.wait_connected()
                 impostor.close()
         ping = envelope(COMMANDS["ping"].schema_id, {}, transaction="after-impostors")
@@ -308,7 +393,7 @@ def test_the_agent_and_the_kiosk_talk_through_the_shipped_broker_with_their_logi
     config = tmp_path / "agent.toml"
     config.write_text(config_text(broker.port, tmp_path / "agent.db", STORE, DEVICE))
     monkeypatch.setenv("CS_MQTT_USERNAME", DEVICE)
-    monkeypatch.setenv("CS_MQTT_PASSWORD", LOGINS[DEVICE])
+    monkeypatch.setenv("CS_MQTT_PASSWORD", broker.logins[DEVICE])
 
     class Sink:
         def __init__(self):
@@ -325,7 +410,7 @@ def test_the_agent_and_the_kiosk_talk_through_the_shipped_broker_with_their_logi
 
     sink = Sink()
     kiosk = Bridge("127.0.0.1", broker.port, STORE, DEVICE, sink, post=lambda function, *args: function(*args),
-                   username=SCREEN, password=LOGINS[SCREEN], client_id="cs-kiosk-anything")
+                   username=SCREEN, password=broker.logins[SCREEN], client_id="cs-kiosk-anything")
     assert kiosk.client._client_id == SCREEN.encode(), "the kiosk's client id is its login"
     agent = AgentProcess(config, tmp_path / "agent.log").start()
     kiosk.start()
@@ -344,42 +429,6 @@ def test_the_agent_and_the_kiosk_talk_through_the_shipped_broker_with_their_logi
     finally:
         kiosk.stop()
         assert agent.terminate() == 0
-
-
-def test_the_shipped_bridge_brings_central_pushes_to_the_agent_login_and_its_events_to_central(tmp_path):
-    root = Path(__file__).resolve().parents[1]
-    central = Mosquitto(workdir=tmp_path / "central").start()
-    lines = []
-    for line in (root / "config" / "mosquitto" / "bridge.conf").read_text().splitlines():
-        if line.startswith(("bridge_cafile", "bridge_certfile", "bridge_keyfile")):
-            continue  # loopback has no certificates
-        lines.append(f"address 127.0.0.1:{central.port}" if line.startswith("address ") else
-                     line.replace("STORE_ID", STORE))
-    store = Mosquitto.store(tmp_path / "store", LOGINS, bridge="\n".join(lines) + "\n").start()
-    topics = Topics(STORE, DEVICE)
-    agent = connect_as(store.port, DEVICE, [(topics.central_root + "#", 1)])
-    at_central = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="central-watch", protocol=mqtt.MQTTv311)
-    upstream: list[str] = []
-    at_central.on_message = lambda c, u, message: upstream.append(message.topic)
-    at_central.on_connect = lambda c, *_: c.subscribe("cs/v1/#", 1)
-    at_central.connect("127.0.0.1", central.port)
-    at_central.loop_start()
-    try:
-        agent.wait_connected()
-        push = PUSHES["customer"].topic_for(STORE)
-        footfall = topics.event("footfall")
-        deadline = time.monotonic() + 30
-        while push not in agent.topics() or footfall not in upstream:
-            assert time.monotonic() < deadline, f"the bridge carried nothing: {store.log()}"
-            at_central.publish(push, b"{}", qos=1)  # until the bridge is up
-            agent.publish(footfall, b"{}", qos=1)
-            time.sleep(0.2)
-    finally:
-        agent.close()
-        at_central.disconnect()
-        at_central.loop_stop()
-        store.close()
-        central.close()
 
 
 def test_the_agent_and_the_kiosk_send_their_login_as_client_id_whatever_is_configured(mosquitto, tmp_path,
