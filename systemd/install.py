@@ -53,6 +53,7 @@ import grp
 import os
 import pwd
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -164,6 +165,12 @@ ROLES = {
 # Mosquitto refuses to start without its password file: an empty one (no login at all) until the
 # broker's devices are provisioned.
 MOSQUITTO_PASSWORDS = Path("/etc/mosquitto/connected-store.passwd")
+
+# `edge-agent broker provision`'s folder on the broker (--provision): the store CA's key and every login's
+# password live here, root-only; a re-run on the same folder keeps them, so devices need no new credentials.
+PROVISIONING = ETC / "broker"
+MOSQUITTO_ETC = Path("/etc/mosquitto")
+MOSQUITTO_INCLUDED = MOSQUITTO_ETC / "connected-store.d"
 
 # What the software owns outside /opt (removed by --uninstall), derived from the roles.
 SOFTWARE_FILES = sorted({placed.target for role in ROLES.values() for placed in role.files if not placed.config})
@@ -317,6 +324,46 @@ class Installer:
             if path.is_file() and not path.is_symlink():
                 self.ownership(path, 0o600, "root", "root")
 
+    def generated(self, source: Path, target: Path, mode: int, group: str) -> None:
+        """Put the generated file ``source`` at ``target`` when it differs (provisioning is authoritative)."""
+        content = source.read_bytes()
+        if not target.is_file() or target.read_bytes() != content:
+            existed = target.is_file()
+            target.parent.mkdir(parents=True, exist_ok=True)
+            temporary = target.with_name(f".{target.name}.new")
+            temporary.write_bytes(content)
+            os.chmod(temporary, mode)
+            os.replace(temporary, target)
+            self.changed(f"{'updated' if existed else 'installed'} {target} (provisioned)")
+        self.ownership(target, mode, "root", group)
+
+    def provision(self, arguments: str, roles: Sequence[Role]) -> None:
+        """Run ``edge-agent broker provision ARGUMENTS`` into /etc/connected-store/broker and install what
+        it wrote: the broker's configuration, ACL, password file and certificates into /etc/mosquitto, and,
+        when this machine is also a device of the store, that device's credentials."""
+        self.directory(PROVISIONING, 0o700, "root")
+        run([str(CURRENT / "bin" / "edge-agent"), "broker", "provision", *shlex.split(arguments),
+             "--out", str(PROVISIONING), "--etc", str(MOSQUITTO_ETC)])
+        made = PROVISIONING / "mosquitto"
+        # The broker reads its files after dropping root: readable by the mosquitto group, by no one else.
+        for conf in sorted((made / "conf.d").glob("*.conf")):
+            self.generated(conf, MOSQUITTO_INCLUDED / conf.name, 0o640, "mosquitto")
+        for name in ("connected-store.acl", "connected-store.passwd"):
+            if (made / name).is_file():
+                self.generated(made / name, MOSQUITTO_ETC / name, 0o640, "mosquitto")
+        if (made / "certs").is_dir():
+            self.directory(MOSQUITTO_ETC / "certs", 0o750, "mosquitto")
+            for source in sorted((made / "certs").iterdir()):
+                if source.is_file():
+                    mode = 0o640 if source.suffix == ".key" else 0o644
+                    self.generated(source, MOSQUITTO_ETC / "certs" / source.name, mode, "mosquitto")
+        device = this_device() if any(AGENT_UNIT in role.units for role in roles) else None
+        if device is not None and (PROVISIONING / "credentials" / device).is_dir():
+            self.credentials()
+            for source in sorted((PROVISIONING / "credentials" / device).iterdir()):
+                if source.is_file():
+                    self.generated(source, CREDENTIALS / source.name, 0o600, "root")
+
     def mosquitto_passwords(self) -> None:
         if not MOSQUITTO_PASSWORDS.exists():
             MOSQUITTO_PASSWORDS.touch(mode=0o640)
@@ -343,8 +390,9 @@ class Installer:
 
     # ------------------------------------------------------------------ the whole run
 
-    def install(self, roles: Sequence[Role], version: str) -> None:
-        """Install ``roles`` at ``version`` (made active); restarts what changed on a running systemd."""
+    def install(self, roles: Sequence[Role], version: str, provision: str | None = None) -> None:
+        """Install ``roles`` at ``version`` (made active), provision the broker when asked; restarts what
+        changed on a running systemd."""
         self.apt([*BASE_PACKAGES, *(name for role in roles for name in role.packages)])
         self.user(name for role in roles for name in role.groups)
         self.install_version(version)
@@ -352,7 +400,9 @@ class Installer:
         self.switch(version)
         switched = len(self.changes) > before
         files_changed = self.system_files(roles)
-        self.start(roles, restart=switched or files_changed)
+        if provision is not None:
+            self.provision(provision, roles)
+        self.start(roles, restart=switched or files_changed or len(self.changes) > before)
 
     def system_files(self, roles: Sequence[Role]) -> bool:
         """Units, drop-ins, PAM and tmpfiles entries, configuration and credentials for ``roles``, from
@@ -374,6 +424,10 @@ class Installer:
                 self.directory(path, mode, group)
             if role.name == "broker":
                 self.mosquitto_passwords()
+                if not PROVISIONING.is_dir():
+                    self.note("Mosquitto has the shipped example configuration (config/mosquitto) until the store "
+                              "is provisioned: install.sh --role broker --provision \"--store ID --devices "
+                              "kiosk-1,shelf-3 --lan-address ADDRESS\" (docs/broker.md)")
         if changed and systemd_running():
             run(["systemctl", "daemon-reload"])
         self.enable(unit for role in roles for unit in role.units)
@@ -461,6 +515,9 @@ class Installer:
             if path.exists() and not str(path).startswith(str(ETC) + "/"):
                 path.unlink()
                 self.changed(f"removed {path}")
+        if MOSQUITTO_INCLUDED.is_dir():
+            shutil.rmtree(MOSQUITTO_INCLUDED)
+            self.changed(f"removed {MOSQUITTO_INCLUDED}")
         for folder, _, _ in ROLES["broker"].directories:
             if folder.is_dir() and not any(folder.iterdir()):
                 folder.rmdir()
@@ -560,6 +617,15 @@ def agent_ready(version: str, probe: str | None, timeout_s: float) -> bool | Non
     return False
 
 
+def this_device() -> str | None:
+    """The device id of this machine's agent configuration (``[device] id``), or None without one."""
+    try:
+        with (ETC / "agent.toml").open("rb") as handle:
+            return str(tomllib.load(handle)["device"]["id"])
+    except (OSError, KeyError, tomllib.TOMLDecodeError):
+        return None
+
+
 def installed_roles() -> list[Role]:
     """The roles whose units are installed here (for --upgrade without --role)."""
     roles = []
@@ -602,6 +668,11 @@ def parse(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--version", help="The version to install (default: the checkout's, pyproject.toml).")
     parser.add_argument("--wheelhouse", action="append", type=Path, default=[], metavar="DIR",
                         help="Install offline from the wheels in DIR (pip --no-index --find-links; repeatable).")
+    parser.add_argument("--provision", metavar="ARGS",
+                        help="With --role broker: run `edge-agent broker provision ARGS` (e.g. \"--store store-0042 "
+                             "--devices kiosk-1,shelf-3 --lan-address 192.168.42.2\") into /etc/connected-store/broker "
+                             "and install the broker's logins, ACL, certificates and bridge, and this device's "
+                             "credentials. Run again to add devices: passwords and the CA are kept.")
     parser.add_argument("--ready-timeout", type=float, default=60.0, metavar="S",
                         help="--upgrade: seconds the new agent has to report READY (default 60).")
     parser.add_argument("--readiness-probe", metavar="CMD",
@@ -612,6 +683,8 @@ def parse(argv: Sequence[str]) -> argparse.Namespace:
         parser.error("--purge goes with --uninstall")
     if not args.role and not (args.upgrade or args.uninstall):
         parser.error("say what this machine is: --role kiosk, shelf or broker")
+    if args.provision is not None and "broker" not in args.role:
+        parser.error("--provision goes with --role broker")
     if "kiosk" in args.role and "shelf" in args.role:
         parser.error("a device is a kiosk or a shelf (device.kind), not both")
     return args
@@ -635,7 +708,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 raise InstallError("no role is installed here: install first with --role")
             ok = installer.upgrade(roles, version, args.readiness_probe, args.ready_timeout)
         else:
-            installer.install(roles, version)
+            installer.install(roles, version, args.provision)
     except InstallError as error:
         print(f"install: error: {error}", file=sys.stderr)
         return EXIT_USAGE

@@ -13,6 +13,7 @@ version whose agent fails at start must be switched back.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import stat
 import textwrap
@@ -34,6 +35,7 @@ VERSION = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["versi
 GOOD_NEXT = f"{VERSION}.post1"
 BROKEN_NEXT = f"{VERSION}.post2"
 
+PROVISIONED = "etc/connected-store/broker/"  # edge-agent broker provision's folder (--provision)
 # What the installer may touch: compared between two runs (path -> mode, owner, size, mtime, link).
 WATCHED = ("/opt/connected-store", "/etc/connected-store", "/etc/systemd/system", "/etc/pam.d",
            "/etc/tmpfiles.d", "/etc/mosquitto", "/etc/passwd", "/etc/group", "/var/lib/connected-store")
@@ -113,7 +115,8 @@ def fresh_root(debian_base, wheelhouses, tmp_path):
 
 
 def snapshot(root: Chroot) -> dict[str, tuple]:
-    """Every file and folder under the watched paths: mode, owner, size, modification time, link target."""
+    """Every file and folder under the watched paths: mode, owner, size, modification time, link target,
+    and the content's sha256 of the files under /etc."""
     found: dict[str, tuple] = {}
     for watched in WATCHED:
         top = root.file(watched)
@@ -123,8 +126,11 @@ def snapshot(root: Chroot) -> dict[str, tuple]:
         for path in paths:
             info = path.lstat()
             link = os.readlink(path) if path.is_symlink() else None
-            found[str(path.relative_to(root.path))] = (info.st_mode, info.st_uid, info.st_gid, info.st_size,
-                                                        info.st_mtime_ns, link)
+            name = str(path.relative_to(root.path))
+            # The configuration's content too (small); the software's by size and time.
+            digest = (hashlib.sha256(path.read_bytes()).hexdigest()
+                      if name.startswith("etc/") and stat.S_ISREG(info.st_mode) else None)
+            found[name] = (info.st_mode, info.st_uid, info.st_gid, info.st_size, info.st_mtime_ns, link, digest)
     return found
 
 
@@ -158,7 +164,13 @@ def assert_second_run_changes_nothing(root: Chroot, arguments: str) -> None:
     before = snapshot(root)
     output = install(root, arguments)
     assert "install: nothing changed" in output, output
-    assert snapshot(root) == before
+    after = snapshot(root)
+    # `edge-agent broker provision` writes its own folder again, unchanged but with new times: what it
+    # holds must stay the same, and everything installed from it is compared whole above.
+    for path in [path for path in after if path.startswith(PROVISIONED)]:
+        after[path] = after[path][:4] + after[path][5:]
+        before[path] = before[path][:4] + before[path][5:]
+    assert after == before
 
 
 def test_kiosk_role_on_fresh_debian_installs_verified_units_and_valid_config_twice_the_same(fresh_root):
@@ -230,6 +242,22 @@ def test_broker_role_runs_debians_mosquitto_unit_with_our_config(fresh_root):
     assert "ExecStart=/usr/sbin/mosquitto -c /etc/mosquitto/connected-store.conf" in drop_in
     assert_units_verify(root, "/lib/systemd/system/mosquitto.service")  # with its drop-in
     assert_second_run_changes_nothing(root, "--role broker")
+
+    # Provisioned by broker17's command (edge-agent broker provision), with this machine also a device.
+    provisioned = ("--role broker --role shelf --provision "
+                   "'--store store-0042 --devices kiosk-1,shelf-3 --lan-address 192.168.42.2'")
+    install(root, provisioned)
+    made = root.file("/etc/connected-store/broker")
+    assert mode(made) == 0o700 and made.stat().st_uid == 0
+    assert conf.read_bytes() == (made / "mosquitto/conf.d/connected-store.conf").read_bytes()
+    logins = [line.split(":")[0] for line in passwords.read_text().splitlines()]
+    assert {"kiosk-1", "kiosk-1-screen", "shelf-3"} <= set(logins)
+    assert mode(passwords) == 0o640 and mode(root.file("/etc/mosquitto/certs/broker.key")) == 0o640
+    # This machine's agent is device kiosk-1 (agent.toml): its login, root-only.
+    username = root.file("/etc/connected-store/credentials/mqtt-username")
+    assert username.read_text().strip() == "kiosk-1" and mode(username) == 0o600
+    assert_units_verify(root, "/lib/systemd/system/mosquitto.service", "/etc/systemd/system/edge-agent.service")
+    assert_second_run_changes_nothing(root, provisioned)
     install(root, "--uninstall")
     assert not root.file("/etc/systemd/system/mosquitto.service.d/connected-store.conf").exists()
     assert not root.file("/etc/mosquitto/connected-store.conf").exists()  # Debian's own mosquitto.conf again
