@@ -297,24 +297,27 @@ class Installer:
             os.chmod(path, mode)
             self.changed(f"{path}: mode {mode:04o}")
 
-    def place(self, placed: Placed, share: Path) -> bool:
-        """Put ``placed`` in place from ``share``; True when the target changed."""
-        content = (share / placed.source).read_bytes()
-        target = placed.target
-        if placed.config and target.exists():
-            return False  # the operator's file: never overwritten
+    def write(self, target: Path, content: bytes, mode: int, group: str, why: str = "") -> bool:
+        """``content`` at ``target`` (root:``group``, ``mode``) unless it is there already; True when
+        written. Written beside and renamed over, so a power cut leaves the old file or the new one."""
+        written = False
         if not target.is_file() or target.read_bytes() != content:
             existed = target.is_file()
             target.parent.mkdir(parents=True, exist_ok=True)
             temporary = target.with_name(f".{target.name}.new")
             temporary.write_bytes(content)
-            os.chmod(temporary, placed.mode)
+            os.chmod(temporary, mode)
             os.replace(temporary, target)
-            self.changed(f"{'updated' if existed else 'installed'} {target}")
-            self.ownership(target, placed.mode, "root", placed.group)
-            return True
-        self.ownership(target, placed.mode, "root", placed.group)
-        return False
+            self.changed(f"{'updated' if existed else 'installed'} {target}{why}")
+            written = True
+        self.ownership(target, mode, "root", group)
+        return written
+
+    def place(self, placed: Placed, share: Path) -> bool:
+        """Put ``placed`` in place from ``share``; True when the target changed."""
+        if placed.config and placed.target.exists():
+            return False  # the operator's file: never overwritten
+        return self.write(placed.target, (share / placed.source).read_bytes(), placed.mode, placed.group)
 
     def credentials(self) -> None:
         """The credentials folder root-only, and every secret in it 0600 root:root."""
@@ -326,16 +329,7 @@ class Installer:
 
     def generated(self, source: Path, target: Path, mode: int, group: str) -> None:
         """Put the generated file ``source`` at ``target`` when it differs (provisioning is authoritative)."""
-        content = source.read_bytes()
-        if not target.is_file() or target.read_bytes() != content:
-            existed = target.is_file()
-            target.parent.mkdir(parents=True, exist_ok=True)
-            temporary = target.with_name(f".{target.name}.new")
-            temporary.write_bytes(content)
-            os.chmod(temporary, mode)
-            os.replace(temporary, target)
-            self.changed(f"{'updated' if existed else 'installed'} {target} (provisioned)")
-        self.ownership(target, mode, "root", group)
+        self.write(target, source.read_bytes(), mode, group, " (provisioned)")
 
     def provision(self, arguments: str, roles: Sequence[Role]) -> None:
         """Run ``edge-agent broker provision ARGUMENTS`` into /etc/connected-store/broker and install what
