@@ -20,6 +20,7 @@ from pathlib import Path
 
 import _common as common
 
+from edge_agent import link
 from edge_agent.agent import Agent
 from edge_agent.credentials import Credentials
 
@@ -29,6 +30,11 @@ def main() -> int:
     p.add_argument("--port", type=int, required=True)
     p.add_argument("--db", type=Path, required=True)
     p.add_argument("--fifo", action="store_true", help="one lane in arrival order (no command lane)")
+    p.add_argument("--no-yield", action="store_true", help="bulk work does not wait while commands are handled")
+    p.add_argument("--no-read-buffer", action="store_true", help="paho reads its socket itself")
+    p.add_argument("--whole", action="store_true", help="validate each push in one go (not in slices)")
+    p.add_argument("--switch-interval", type=float, default=None,
+                   help="the interpreter's switch interval in s after the agent started (Python's default: 0.005)")
     args = p.parse_args()
     logging.basicConfig(level=logging.WARNING)
     agent = Agent(common.agent_config(args.port, args.db), Credentials({}))
@@ -36,7 +42,12 @@ def main() -> int:
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
+    agent.inbox.sliced = not args.whole
+    link.READ_BUFFER = not args.no_read_buffer
+    agent.link.intake.yielding = not args.no_yield
     agent.start()
+    if args.switch_interval is not None:
+        sys.setswitchinterval(args.switch_interval)
     try:
         if not agent.link.wait_connected(20):
             print("not connected", flush=True)

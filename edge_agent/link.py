@@ -48,6 +48,7 @@ from .backoff import backoff_delay
 from .config import AgentConfig
 from .contract import STATE, StatePayload, Topics, encode
 from .credentials import MQTT_PASSWORD, MQTT_USERNAME, Credentials
+from .mqtt_read_buffer import buffer_reads
 from .mqtt_socket import set_nodelay
 from .outbox import Outbox
 from .transient import describe_bug, fault_of, locations
@@ -79,6 +80,12 @@ class Received:
     mid: int
     qos: int
     retain: bool
+    intake: Intake | None = None
+
+    def yield_to_commands(self) -> None:
+        """For a handler doing long work: let waiting device commands go first (:meth:`Intake.yield_to_commands`)."""
+        if self.intake is not None:
+            self.intake.yield_to_commands()
 
     def acknowledge(self) -> None:
         """Send the PUBACK (QoS 1) now. Moot for a connection that has gone: the broker delivers the
@@ -93,6 +100,9 @@ Handler = Callable[[Received], "bool | None"]
 # Retries what the handler holds; returns the seconds until it wants to be called again, None when
 # it holds nothing.
 Retry = Callable[[], "float | None"]
+
+
+YIELD_MAX_S = 0.05  # the longest bulk work waits for commands at a time (a flood of commands cannot stop it)
 
 
 class Intake:
@@ -119,6 +129,9 @@ class Intake:
         # thousands of bulk messages a second would cost GIL hand-overs).
         self._lock = threading.Lock()
         self._ready = {lane: threading.Condition(self._lock) for lane in self._lanes}
+        self._serving = 0
+        self._commands_done = threading.Condition(self._lock)
+        self.yielding = True
 
     def is_command(self, topic: str) -> bool:
         return topic.startswith(self.command_prefix) or topic == self.probe
@@ -143,7 +156,34 @@ class Intake:
         with self._ready[lane]:
             if not self._ready[lane].wait_for(lambda: queued, timeout):
                 raise queue.Empty
+            if lane == self.COMMANDS:
+                self._serving += 1
+            elif self.yielding:
+                self._commands_done.wait_for(self._no_commands, YIELD_MAX_S)
             return queued.popleft()
+
+    def done(self, lane: str) -> None:
+        """The message ``lane``'s thread took last was handled (and acknowledged)."""
+        if lane == self.COMMANDS:
+            with self._lock:
+                self._serving -= 1
+                if self._no_commands():
+                    self._commands_done.notify_all()
+
+    def yield_to_commands(self) -> None:
+        """Wait (at most :data:`YIELD_MAX_S`) while device commands are queued or being handled.
+
+        The bulk lane's thread calls it before each message and a long handler between its steps: while it
+        waits it does not hold the interpreter lock, so the command thread and paho's network thread have it
+        to themselves.
+        """
+        if not self.yielding:
+            return
+        with self._lock:
+            self._commands_done.wait_for(self._no_commands, YIELD_MAX_S)
+
+    def _no_commands(self) -> bool:
+        return not self._serving and not self._lanes[self.COMMANDS]
 
     def __len__(self) -> int:
         with self._lock:
@@ -288,7 +328,7 @@ class Link:
                            cert_reqs=ssl.CERT_REQUIRED, tls_version=ssl.PROTOCOL_TLS_CLIENT)
             client.tls_insecure_set(tls.insecure)
         client.connect_timeout = self.mqtt_config.connect_timeout_s
-        client.on_socket_open = set_nodelay
+        client.on_socket_open = _socket_opened
         client.on_connect = self._handle_connect
         client.on_disconnect = self._handle_disconnect
         client.on_subscribe = self._handle_subscribe
@@ -375,7 +415,8 @@ class Link:
         # paho types the attribute bytes | bytearray (a caller may assign either); a received PUBLISH's
         # payload is always bytes (decode_publish slices it with struct.unpack).
         payload = cast(bytes, message.payload)
-        self._inbox.put(Received(client, message.topic, payload, message.mid, message.qos, message.retain))
+        self._inbox.put(Received(client, message.topic, payload, message.mid, message.qos, message.retain,
+                                 self._inbox))
 
     def _work(self, lane: str = Intake.BULK) -> None:
         # Held messages are bulk work (pushes): only the bulk lane's thread retries them.
@@ -400,8 +441,11 @@ class Link:
                     # and acknowledge.
                     logger.error("handler failed on a message on %s: %s\n%s", item.topic, describe_bug(exc),
                                  locations(exc))
-                if not held:
-                    item.acknowledge()
+                try:
+                    if not held:
+                        item.acknowledge()
+                finally:
+                    self._inbox.done(lane)
             wait = self._run_retry() if retries else None
 
     def _run_retry(self) -> float | None:
@@ -412,6 +456,15 @@ class Link:
         except Exception as exc:  # noqa: BLE001 - logged; retried later
             logger.error("retrying held messages failed: %s\n%s", describe_bug(exc), locations(exc))
             return RETRY_AFTER_BUG_S
+
+
+def _socket_opened(client: mqtt.Client, userdata, sock) -> None:
+    set_nodelay(client, userdata, sock)
+    if READ_BUFFER:
+        buffer_reads(client, sock)
+
+
+READ_BUFFER = True  # False: paho reads its socket itself (what bench/ping_under_load.py compares with)
 
 
 # Never put on the queue: what _work takes when the retry hook's delay has passed without a message.
