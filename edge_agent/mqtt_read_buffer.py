@@ -15,7 +15,7 @@ It wraps plain TCP sockets only: a TLS socket buffers decrypted bytes itself and
 from __future__ import annotations
 
 import socket
-from typing import Any
+from typing import Any, cast
 
 CHUNK = 64 * 1024
 
@@ -55,6 +55,5 @@ def buffer_reads(client: Any, sock: Any) -> None:
     tests/test_link_read_buffer.py); a TLS socket, or a client that does not hold ``sock`` there, is left
     as it is.
     """
-    if type(sock) is not socket.socket or getattr(client, "_sock", None) is not sock:
-        return
-    client._sock = ReadBuffer(sock)
+    if type(sock) is socket.socket and getattr(client, "_sock", None) is sock:
+        client._sock = ReadBuffer(cast(socket.socket, sock))
