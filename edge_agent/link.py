@@ -34,6 +34,7 @@ import logging
 import queue
 import sqlite3
 import ssl
+import sys
 import threading
 import time
 from collections import deque
@@ -102,6 +103,7 @@ Handler = Callable[[Received], "bool | None"]
 Retry = Callable[[], "float | None"]
 
 
+SWITCH_INTERVAL_S = 0.0005
 YIELD_MAX_S = 0.05  # the longest bulk work waits for commands at a time (a flood of commands cannot stop it)
 
 
@@ -244,6 +246,10 @@ class Link:
     # ------------------------------------------------------------------ lifecycle
 
     def start(self) -> None:
+        # The agent's process is this link's: its threads hand the interpreter lock over every
+        # SWITCH_INTERVAL_S instead of Python's 5 ms, so paho's network thread and the command lane wait that
+        # long, not 5 ms, each time they need it from the bulk lane's thread (bench/ping_under_load.py).
+        sys.setswitchinterval(SWITCH_INTERVAL_S)
         for target, name, args in ((self._supervise, "mqtt-supervisor", ()), (self._drain.run, "outbox-drain", ()),
                                    (self._work, "mqtt-inbox", ()), (self._work, "mqtt-commands", (Intake.COMMANDS,))):
             thread = threading.Thread(target=target, name=name, args=args, daemon=True)
