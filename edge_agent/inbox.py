@@ -189,16 +189,16 @@ class Inbox:
         """Validate and apply a push, or reject it; raises what is not the message's fault."""
         message = PUSHES.get(item.topic.removeprefix(self._topics.central_root))
         if message is None:
-            self.reject(item.topic, None, "unknown kind of push")
+            self.reject(item.topic, None, "unknown kind of push", hold=True)
             return True
         if item.retain and message.personal:
-            self.reject(item.topic, None, "personal data must not be retained on the broker")
+            self.reject(item.topic, None, "personal data must not be retained on the broker", hold=True)
             return True
         try:
             sliced = functools.partial(validate_in_slices, between=item.yield_to_commands) if self.sliced else None
             decoded = decode(message, item.payload, validate=sliced)
         except ContractError as exc:
-            self.reject(item.topic, _id_of(item.payload), str(exc))
+            self.reject(item.topic, _id_of(item.payload), str(exc), hold=True)
             return True
         message_id = decoded.envelope.id
         try:
@@ -209,29 +209,41 @@ class Inbox:
                     self.duplicates += 1
                     logger.debug("duplicate %s %s ignored", message.name, message_id)
                     return True
-                APPLIERS[message.name](conn, decoded.payload, self._outbox)
+                report = APPLIERS[message.name](conn, decoded.payload, self._outbox)
                 conn.execute("INSERT INTO inbox_seen (id, received) VALUES (?, ?)", (message_id, time.time()))
         except ContractError as exc:
-            self.reject(item.topic, message_id, str(exc))
+            self.reject(item.topic, message_id, str(exc), hold=True)
             return True
+        if report:  # committed now: "erased" is true only from here on
+            logger.info("%s", report)
         self.applied += 1
         logger.debug("applied %s %s", message.name, message_id)
         return True
 
-    def reject(self, topic: str, message_id: str | None, reason: str) -> None:
-        """Log, count and report upstream a message that was not applied."""
-        with self._count_lock:
-            self.rejected += 1
-        logger.warning("rejected message on %s (id %s): %s", topic, message_id or "unknown", reason)
+    def reject(self, topic: str, message_id: str | None, reason: str, *, hold: bool = False) -> None:
+        """Log, count and report upstream a message that was not applied.
+
+        :param hold: for a push: when its report (``event/error``) cannot be written for a transient storage
+            condition (a full disk), raise that error instead, so the push is held, not acknowledged, and
+            rejected again once the condition has passed. An invalid push will never apply, but acknowledged
+            without its report central would never learn that it was refused, nor why. A request's rejection
+            (``hold`` False) is answered at once, so only the log line and the counter remain.
+        :raises sqlite3.Error: with ``hold``, the transient storage error that kept the report from being written.
+        """
         try:
             self._outbox.enqueue("error", ErrorEvent(topic=topic[:512], message_id=message_id,
                                                      reason=reason[:1000]))
         except ContractError as exc:  # the topic itself may be unprintable garbage
             logger.error("could not report the rejection upstream: %s", exc)
-        except sqlite3.Error as exc:  # a full or locked disk: the log line and the counter remain
+        except sqlite3.Error as exc:  # a full or locked disk
             fault = fault_of(exc)
+            if hold and fault is not None:
+                raise
             logger.error("could not report the rejection upstream: %s",
                          describe_fault(fault, exc) if fault else describe_bug(exc))
+        with self._count_lock:
+            self.rejected += 1
+        logger.warning("rejected message on %s (id %s): %s", topic, message_id or "unknown", reason)
 
     def prune(self) -> int:
         """Forget ids of pushes older than the de-duplication window; returns how many."""

@@ -56,7 +56,8 @@ logger = logging.getLogger(__name__)
 
 # The local requests the kiosk sends (each must be in the contract).
 KIOSK_COMMANDS: tuple[str, ...] = ("my-data", "withdraw-consent", "end-session", "enrol", "product", "account",
-                                   "offers", "activate-offer", "check-promo-code", "feedback", "staff-assist")
+                                   "offers", "activate-offer", "check-promo-code", "feedback", "staff-assist",
+                                   "touch")
 
 
 class Sink(Protocol):

@@ -160,6 +160,7 @@ from .payloads_kiosk import (
     SessionPayload,
     SessionRequest,
     StaffAssistRequest,
+    TouchResult,
     WithdrawResult,
 )
 from .types import (
@@ -339,6 +340,7 @@ __all__ = [
     "TapEvent",
     "Targeting",
     "Topics",
+    "TouchResult",
     "Transaction",
     "ValidityBound",
     "Version",
