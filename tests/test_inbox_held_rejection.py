@@ -11,8 +11,8 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from edge_agent.contract import PUSHES, CustomerProfile, encode
 from edge_agent.central import apply_customer
+from edge_agent.contract import PUSHES, CustomerProfile, encode
 from edge_agent.link import Received
 from tests.support.faults import wait_until
 from tests.support.mosquitto import Mosquitto
