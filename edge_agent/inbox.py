@@ -17,8 +17,16 @@ jittered exponential backoff until the condition has passed; each is
 acknowledged once it is applied. If the agent stops or the connection drops
 meanwhile, the broker delivers the unacknowledged pushes again (the session
 is persistent), and what was applied already is a duplicate by id.
-Requests are not held: they are answered at once, with an error saying why
-(``storage full: …``) when they could not be carried out.
+An invalid push whose rejection cannot be reported (its ``event/error`` cannot
+be written for the same reasons) is held the same way and rejected again once
+it can be: it will never apply, but acknowledged unreported, central would
+never learn that it was refused. Requests are not held: they are answered at
+once, with an error saying why (``storage full: …``) when they could not be
+carried out.
+
+Batched pushes are validated a slice of records at a time
+(:mod:`edge_agent.sliced_validation`), yielding to device commands between
+slices, so a ``request/ping`` does not wait for a whole catalogue.
 """
 
 from __future__ import annotations

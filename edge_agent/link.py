@@ -22,7 +22,13 @@ Threads, each named:
   ``get-config``, ``set-log-level``) and the link's probe, their own lane of
   the intake (:class:`Intake`): a liveness check is answered in milliseconds
   while a catalogue is being applied, and bulk work (pushes, the kiosk's
-  requests) keeps its order and never waits for commands.
+  requests) keeps its order. While a command is queued or handled, the bulk
+  thread waits (at most :data:`YIELD_MAX_S`) before its next message and
+  between the slices of a big push (:mod:`edge_agent.sliced_validation`), so
+  the command has the interpreter lock to itself. For the same reason paho
+  reads through a buffer (:mod:`edge_agent.mqtt_read_buffer`) and the
+  process switches threads every :data:`SWITCH_INTERVAL_S`
+  (bench/ping_under_load.py measures all three).
 
 The session is persistent (``clean_session=False``): what central pushes
 while the agent is offline waits on the broker (with its persistence on).
@@ -158,11 +164,12 @@ class Intake:
         with self._ready[lane]:
             if not self._ready[lane].wait_for(lambda: queued, timeout):
                 raise queue.Empty
-            if lane == self.COMMANDS:
-                self._serving += 1
-            elif self.yielding:
+            if lane == self.BULK and self.yielding:
                 self._commands_done.wait_for(self._no_commands, YIELD_MAX_S)
-            return queued.popleft()
+            item = queued.popleft()
+            if lane == self.COMMANDS and item is not None:
+                self._serving += 1  # until done(): bulk work waits meanwhile
+            return item
 
     def done(self, lane: str) -> None:
         """The message ``lane``'s thread took last was handled (and acknowledged)."""
