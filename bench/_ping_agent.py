@@ -37,13 +37,14 @@ def main() -> int:
                    help="the agent before issue 13's changes: --fifo --no-yield --no-read-buffer --whole "
                         "--switch-interval 0.005")
     p.add_argument("--no-yield", action="store_true", help="bulk work does not wait while commands are handled")
+    p.add_argument("--no-flush", action="store_true", help="bulk work goes on before a command's answer is written")
     p.add_argument("--no-read-buffer", action="store_true", help="paho reads its socket itself")
     p.add_argument("--whole", action="store_true", help="validate each push in one go (not in slices)")
     p.add_argument("--switch-interval", type=float, default=None,
                    help="the interpreter's switch interval in s after the agent started (Python's default: 0.005)")
     args = p.parse_args()
     if args.old:
-        args.fifo = args.no_yield = args.no_read_buffer = args.whole = True
+        args.fifo = args.no_yield = args.no_flush = args.no_read_buffer = args.whole = True
         args.switch_interval = 0.005
     logging.basicConfig(level=logging.WARNING)
     agent = Agent(common.agent_config(args.port, args.db), Credentials({}))
@@ -53,6 +54,8 @@ def main() -> int:
         signal.signal(signum, lambda *_: stop.set())
     agent.inbox.sliced = not args.whole
     link.READ_BUFFER = not args.no_read_buffer
+    if args.no_flush:
+        link.FLUSH_COMMANDS_S = 0.0
     agent.link.intake.yielding = not args.no_yield
     agent.start()
     if args.switch_interval is not None:

@@ -7,8 +7,8 @@ a read buffer under paho's network thread (:mod:`edge_agent.mqtt_read_buffer`) a
 interval (:data:`edge_agent.link.SWITCH_INTERVAL_S`). A load process (``_ping_load.py``) keeps it
 saturated: 64 anonymous kiosk ``product`` requests outstanding (a closed loop: each answer sends the
 next) and 10 ``catalogue`` pushes of 500 records a second (central's pace). Meanwhile this process sends
-``request/ping`` (raw paho, QoS 1, TCP_NODELAY, 20-40 ms apart, one at a time) and times each from the
-publish to its response.
+``request/ping`` (raw paho, QoS 1, TCP_NODELAY, 20-40 ms apart on a fixed schedule, so both agents get
+as many) and times each from the publish to its response.
 
 Baselines, in the same run: the same agent idle (no load: the ping's floor), and the old agent
 (``_ping_agent.py --old``: one queue in arrival order, pushes validated in one go, paho reading its socket
@@ -79,7 +79,7 @@ def seed(workdir: Path) -> Path:
 
 
 class Pinger:
-    """Sends ``request/ping`` one at a time and times each to its response."""
+    """Sends ``request/ping`` on a schedule and times each to its response."""
 
     def __init__(self, port: int):
         topics = Topics(common.STORE_ID, common.DEVICE_ID)
@@ -115,13 +115,19 @@ class Pinger:
         self.client.publish(self.topic, payload, qos=1)
         return (self.arrivals.wait(transaction, timeout) - start) * 1000
 
-    def run(self, seconds: float) -> list[float]:
-        found = []
+    def run(self, seconds: float, timeout: float = 120.0) -> list[float]:
+        """Round trips in ms of pings sent 20-40 ms apart for ``seconds``, on a schedule of their own (not
+        after each answer), so a slower agent gets as many pings as a faster one: the same work on both
+        sides, and the requests per second of the two agents compare like with like."""
+        sent: dict[str, float] = {}
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
-            found.append(self.ping())
+            transaction = new_id()
+            _, payload = encode(COMMANDS["ping"], {}, transaction=transaction)
+            sent[transaction] = time.perf_counter()
+            self.client.publish(self.topic, payload, qos=1)
             time.sleep(self.rng.uniform(0.02, 0.04))
-        return found
+        return [(self.arrivals.wait(transaction, timeout) - start) * 1000 for transaction, start in sent.items()]
 
     def close(self) -> None:
         common.close(self.client)

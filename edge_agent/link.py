@@ -110,6 +110,8 @@ Retry = Callable[[], "float | None"]
 
 
 SWITCH_INTERVAL_S = 0.0005
+FLUSH_COMMANDS_S = 0.005  # the longest a command's thread waits for its answer to be written (0: not at all)
+FLUSH_POLL_S = 0.0002
 YIELD_MAX_S = 0.05  # the longest bulk work waits for commands at a time (a flood of commands cannot stop it)
 
 
@@ -457,6 +459,8 @@ class Link:
                 try:
                     if not held:
                         item.acknowledge()
+                    if lane == Intake.COMMANDS:
+                        _flushed(item.client, FLUSH_COMMANDS_S)
                 finally:
                     self._inbox.done(lane)
             wait = self._run_retry() if retries else None
@@ -469,6 +473,15 @@ class Link:
         except Exception as exc:  # noqa: BLE001 - logged; retried later
             logger.error("retrying held messages failed: %s\n%s", describe_bug(exc), locations(exc))
             return RETRY_AFTER_BUG_S
+
+
+def _flushed(client: mqtt.Client, limit_s: float) -> None:
+    """Wait (at most ``limit_s``) until paho's network thread has written what is queued (a command's answer
+    and acknowledgement): bulk work waits for the command until then, so that thread has the interpreter
+    lock to itself for the write."""
+    deadline = time.monotonic() + limit_s
+    while client is not None and client.want_write() and time.monotonic() < deadline:
+        time.sleep(FLUSH_POLL_S)
 
 
 def _socket_opened(client: mqtt.Client, userdata, sock) -> None:
