@@ -126,7 +126,8 @@ def test_subscribes_to_session_health_state_birth_and_its_responses_only(bridge_
     assert subscribed[topics.state] == STATE.qos and subscribed[topics.birth] == BIRTH.qos
     assert {topic for topic in subscribed if "/local/response/" in topic} == {
         topics.response(name) for name in ("my-data", "withdraw-consent", "end-session", "enrol", "product", "account",
-                                           "offers", "activate-offer", "check-promo-code", "feedback", "staff-assist")}
+                                           "offers", "activate-offer", "check-promo-code", "feedback", "staff-assist",
+                                           "touch")}
     assert subscribed[topics.presence] == PRESENCE.qos
     assert subscribed[topics.scan] == SCAN.qos and subscribed[topics.shelf] == SHELF.qos
 
