@@ -54,3 +54,27 @@ def test_flood_of_commands_delays_bulk_work_at_most_by_the_cap_each_time(monkeyp
     intake.put(received(f"{ROOT}/local/request/product", 100))
     item = intake.get(Intake.BULK, timeout=60)
     assert item is not None and item.mid == 100
+
+
+def test_command_thread_lets_bulk_work_resume_only_once_paho_has_written_the_answer(tmp_path):
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    from tests.support.mosquitto import Mosquitto
+
+    broker = Mosquitto(workdir=tmp_path / "broker").start()
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="flush", protocol=mqtt.MQTTv311)
+    connected = threading.Event()
+    client.on_connect = lambda *args: connected.set()
+    try:
+        client.connect("127.0.0.1", broker.port)
+        client.loop_start()
+        assert connected.wait(60)
+        for _ in range(200):
+            client.publish("answers", b"x" * 10_000, qos=1)
+        link._flushed(client, 60.0)
+        assert not client.want_write(), "bulk work would resume with the answer still unwritten"
+    finally:
+        client.disconnect()
+        client.loop_stop()
+        broker.close()
