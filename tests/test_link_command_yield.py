@@ -3,8 +3,12 @@ never longer than the cap: a flood of commands cannot stop it."""
 
 import threading
 
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+
 from edge_agent import link
 from edge_agent.link import Intake, Received
+from tests.support.mosquitto import Mosquitto
 
 ROOT = "cs/v1/s1/kiosk-1"
 
@@ -57,11 +61,6 @@ def test_flood_of_commands_delays_bulk_work_at_most_by_the_cap_each_time(monkeyp
 
 
 def test_command_thread_lets_bulk_work_resume_only_once_paho_has_written_the_answer(tmp_path):
-    import paho.mqtt.client as mqtt
-    from paho.mqtt.enums import CallbackAPIVersion
-
-    from tests.support.mosquitto import Mosquitto
-
     broker = Mosquitto(workdir=tmp_path / "broker").start()
     client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="flush", protocol=mqtt.MQTTv311)
     connected = threading.Event()
