@@ -162,6 +162,7 @@ class Agent:
         self.commands.register("withdraw-consent", self.sessions.withdraw_consent)
         self.commands.register("my-data", self.sessions.my_data)
         self.commands.register("end-session", self.sessions.end_session)
+        self.commands.register("touch", self.sessions.touch)
         self.reader = NfcpyReader(nfc.device, poll_interval_s=nfc.poll_interval_s)
 
     def _setup_device_checks(self) -> DeviceChecks | None:

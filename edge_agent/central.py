@@ -46,8 +46,9 @@ from .staff.records import apply_staff
 logger = logging.getLogger(__name__)
 
 # An applier takes the push's payload as the model its message names in the contract
-# (one model per applier), so the payload is typed Any here.
-Applier = Callable[[sqlite3.Connection, Any, Outbox], None]
+# (one model per applier), so the payload is typed Any here. What it returns, if anything, is a line for
+# the log, written once the transaction has committed (never before: the change may still be rolled back).
+Applier = Callable[[sqlite3.Connection, Any, Outbox], "str | None"]
 
 
 def _newer(conn: sqlite3.Connection, table: str, key_column: str, key: str, version: int) -> bool:
@@ -225,11 +226,13 @@ def apply_purchase_history(conn: sqlite3.Connection, push: PurchaseHistoryPush, 
          for line in _newer_records(conn, push.purchases, "purchases", "purchases", ("line",))])
 
 
-def apply_erasure(conn: sqlite3.Connection, request: ErasureRequest, outbox: Outbox) -> None:
+def apply_erasure(conn: sqlite3.Connection, request: ErasureRequest, outbox: Outbox) -> str:
     """Erase the customer central names (:func:`edge_agent.privacy.erase_customer`) and acknowledge it.
 
     A repeated request erases again (data may have arrived since) and acknowledges
     the records erased by every application of it.
+
+    :returns: the log line, for the inbox to write once the erasure has committed.
     """
     done = conn.execute("SELECT erased_records FROM erasures WHERE request_id = ?",
                         (request.request_id,)).fetchone()
@@ -242,7 +245,7 @@ def apply_erasure(conn: sqlite3.Connection, request: ErasureRequest, outbox: Out
     # once the data is gone, nor sent while the data is still there.
     outbox.enqueue("erasure-ack", ErasureAckEvent(request_id=request.request_id, customer=request.customer,
                                                   erased_records=erased))
-    logger.info("erasure request %s applied: %d records erased", request.request_id, erased)
+    return f"erasure request {request.request_id} applied: {erased} records erased"
 
 
 APPLIERS: dict[str, Applier] = {

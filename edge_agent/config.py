@@ -331,9 +331,12 @@ def load_config(path: str | Path) -> AgentConfig:
     return parse_config(text, str(path))
 
 
-def permission_warnings(path: Path) -> list[str]:
+def permission_warnings(path: Path, controls: str = "the agent") -> list[str]:
     """What makes the file ``path`` changeable by others than its owner: writable by group or others, or in a
-    folder others may write to (without the sticky bit); one sentence each, with the fix."""
+    folder others may write to (without the sticky bit); one sentence each, with the fix.
+
+    :param controls: what the file configures, for the sentence ("the kiosk" for the kiosk's file).
+    """
     warnings: list[str] = []
     try:
         mode, folder_mode = path.stat().st_mode, path.resolve().parent.stat().st_mode
@@ -341,7 +344,7 @@ def permission_warnings(path: Path) -> list[str]:
         return warnings
     if mode & (stat.S_IWGRP | stat.S_IWOTH):
         warnings.append(f"{path}: writable by {'others' if mode & stat.S_IWOTH else 'its group'} "
-                        f"(mode {stat.S_IMODE(mode):04o}): whoever can change it controls the agent; "
+                        f"(mode {stat.S_IMODE(mode):04o}): whoever can change it controls {controls}; "
                         f"chmod go-w {path}")
     if folder_mode & stat.S_IWOTH and not folder_mode & stat.S_ISVTX:
         folder = path.resolve().parent

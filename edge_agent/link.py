@@ -22,7 +22,13 @@ Threads, each named:
   ``get-config``, ``set-log-level``) and the link's probe, their own lane of
   the intake (:class:`Intake`): a liveness check is answered in milliseconds
   while a catalogue is being applied, and bulk work (pushes, the kiosk's
-  requests) keeps its order and never waits for commands.
+  requests) keeps its order. While a command is queued or handled, the bulk
+  thread waits (at most :data:`YIELD_MAX_S`) before its next message and
+  between the slices of a big push (:mod:`edge_agent.sliced_validation`), so
+  the command has the interpreter lock to itself. For the same reason paho
+  reads through a buffer (:mod:`edge_agent.mqtt_read_buffer`) and the
+  process switches threads every :data:`SWITCH_INTERVAL_S`
+  (bench/ping_under_load.py measures all three).
 
 The session is persistent (``clean_session=False``): what central pushes
 while the agent is offline waits on the broker (with its persistence on).
@@ -34,6 +40,7 @@ import logging
 import queue
 import sqlite3
 import ssl
+import sys
 import threading
 import time
 from collections import deque
@@ -48,6 +55,7 @@ from .backoff import backoff_delay
 from .config import AgentConfig
 from .contract import STATE, StatePayload, Topics, encode
 from .credentials import MQTT_PASSWORD, MQTT_USERNAME, Credentials
+from .mqtt_read_buffer import buffer_reads
 from .mqtt_socket import set_nodelay
 from .outbox import Outbox
 from .transient import describe_bug, fault_of, locations
@@ -79,6 +87,12 @@ class Received:
     mid: int
     qos: int
     retain: bool
+    intake: Intake | None = None
+
+    def yield_to_commands(self) -> None:
+        """For a handler doing long work: let waiting device commands go first (:meth:`Intake.yield_to_commands`)."""
+        if self.intake is not None:
+            self.intake.yield_to_commands()
 
     def acknowledge(self) -> None:
         """Send the PUBACK (QoS 1) now. Moot for a connection that has gone: the broker delivers the
@@ -93,6 +107,12 @@ Handler = Callable[[Received], "bool | None"]
 # Retries what the handler holds; returns the seconds until it wants to be called again, None when
 # it holds nothing.
 Retry = Callable[[], "float | None"]
+
+
+SWITCH_INTERVAL_S = 0.0005
+FLUSH_COMMANDS_S = 0.005  # the longest a command's thread waits for its answer to be written (0: not at all)
+FLUSH_POLL_S = 0.0002
+YIELD_MAX_S = 0.05  # the longest bulk work waits for commands at a time (a flood of commands cannot stop it)
 
 
 class Intake:
@@ -119,6 +139,9 @@ class Intake:
         # thousands of bulk messages a second would cost GIL hand-overs).
         self._lock = threading.Lock()
         self._ready = {lane: threading.Condition(self._lock) for lane in self._lanes}
+        self._serving = 0
+        self._commands_done = threading.Condition(self._lock)
+        self.yielding = True
 
     def is_command(self, topic: str) -> bool:
         return topic.startswith(self.command_prefix) or topic == self.probe
@@ -143,7 +166,35 @@ class Intake:
         with self._ready[lane]:
             if not self._ready[lane].wait_for(lambda: queued, timeout):
                 raise queue.Empty
-            return queued.popleft()
+            if lane == self.BULK and self.yielding:
+                self._commands_done.wait_for(self._no_commands, YIELD_MAX_S)
+            item = queued.popleft()
+            if lane == self.COMMANDS and item is not None:
+                self._serving += 1  # until done(): bulk work waits meanwhile
+            return item
+
+    def done(self, lane: str) -> None:
+        """The message ``lane``'s thread took last was handled (and acknowledged)."""
+        if lane == self.COMMANDS:
+            with self._lock:
+                self._serving -= 1
+                if self._no_commands():
+                    self._commands_done.notify_all()
+
+    def yield_to_commands(self) -> None:
+        """Wait (at most :data:`YIELD_MAX_S`) while device commands are queued or being handled.
+
+        The bulk lane's thread calls it before each message and a long handler between its steps: while it
+        waits it does not hold the interpreter lock, so the command thread and paho's network thread have it
+        to themselves.
+        """
+        if not self.yielding:
+            return
+        with self._lock:
+            self._commands_done.wait_for(self._no_commands, YIELD_MAX_S)
+
+    def _no_commands(self) -> bool:
+        return not self._serving and not self._lanes[self.COMMANDS]
 
     def __len__(self) -> int:
         with self._lock:
@@ -204,6 +255,10 @@ class Link:
     # ------------------------------------------------------------------ lifecycle
 
     def start(self) -> None:
+        # The agent's process is this link's: its threads hand the interpreter lock over every
+        # SWITCH_INTERVAL_S instead of Python's 5 ms, so paho's network thread and the command lane wait that
+        # long, not 5 ms, each time they need it from the bulk lane's thread (bench/ping_under_load.py).
+        sys.setswitchinterval(SWITCH_INTERVAL_S)
         for target, name, args in ((self._supervise, "mqtt-supervisor", ()), (self._drain.run, "outbox-drain", ()),
                                    (self._work, "mqtt-inbox", ()), (self._work, "mqtt-commands", (Intake.COMMANDS,))):
             thread = threading.Thread(target=target, name=name, args=args, daemon=True)
@@ -288,7 +343,7 @@ class Link:
                            cert_reqs=ssl.CERT_REQUIRED, tls_version=ssl.PROTOCOL_TLS_CLIENT)
             client.tls_insecure_set(tls.insecure)
         client.connect_timeout = self.mqtt_config.connect_timeout_s
-        client.on_socket_open = set_nodelay
+        client.on_socket_open = _socket_opened
         client.on_connect = self._handle_connect
         client.on_disconnect = self._handle_disconnect
         client.on_subscribe = self._handle_subscribe
@@ -375,7 +430,8 @@ class Link:
         # paho types the attribute bytes | bytearray (a caller may assign either); a received PUBLISH's
         # payload is always bytes (decode_publish slices it with struct.unpack).
         payload = cast(bytes, message.payload)
-        self._inbox.put(Received(client, message.topic, payload, message.mid, message.qos, message.retain))
+        self._inbox.put(Received(client, message.topic, payload, message.mid, message.qos, message.retain,
+                                 self._inbox))
 
     def _work(self, lane: str = Intake.BULK) -> None:
         # Held messages are bulk work (pushes): only the bulk lane's thread retries them.
@@ -400,8 +456,13 @@ class Link:
                     # and acknowledge.
                     logger.error("handler failed on a message on %s: %s\n%s", item.topic, describe_bug(exc),
                                  locations(exc))
-                if not held:
-                    item.acknowledge()
+                try:
+                    if not held:
+                        item.acknowledge()
+                    if lane == Intake.COMMANDS:
+                        _flushed(item.client, FLUSH_COMMANDS_S)
+                finally:
+                    self._inbox.done(lane)
             wait = self._run_retry() if retries else None
 
     def _run_retry(self) -> float | None:
@@ -412,6 +473,24 @@ class Link:
         except Exception as exc:  # noqa: BLE001 - logged; retried later
             logger.error("retrying held messages failed: %s\n%s", describe_bug(exc), locations(exc))
             return RETRY_AFTER_BUG_S
+
+
+def _flushed(client: mqtt.Client, limit_s: float) -> None:
+    """Wait (at most ``limit_s``) until paho's network thread has written what is queued (a command's answer
+    and acknowledgement): bulk work waits for the command until then, so that thread has the interpreter
+    lock to itself for the write."""
+    deadline = time.monotonic() + limit_s
+    while client is not None and client.want_write() and time.monotonic() < deadline:
+        time.sleep(FLUSH_POLL_S)
+
+
+def _socket_opened(client: mqtt.Client, userdata, sock) -> None:
+    set_nodelay(client, userdata, sock)
+    if READ_BUFFER:
+        buffer_reads(client, sock)
+
+
+READ_BUFFER = True  # False: paho reads its socket itself (what bench/ping_under_load.py compares with)
 
 
 # Never put on the queue: what _work takes when the retry hook's delay has passed without a message.

@@ -26,7 +26,8 @@ The kiosk's requests (withdraw consent, my data, end session) name the
 session they belong to; a request for any other session is refused.
 
 Sessions end on the agent too, whatever the kiosk does: after ``[sessions]
-idle_s`` with no request naming the session, after ``max_s`` in all, and when
+idle_s`` with no request naming the session (the kiosk sends a ``touch`` request every few seconds while
+its screen is used without other requests, so browsing counts), after ``max_s`` in all, and when
 the wall clock has moved implausibly far from the session's start (more than
 ``max_s`` plus an hour either way: the clock was set, not a session that long).
 The limits run on the boot clock (monotonic, counting suspend), so setting the
@@ -58,6 +59,7 @@ from .contract import (
     SessionPayload,
     SessionRequest,
     TapEvent,
+    TouchResult,
     WithdrawResult,
     encode,
     new_id,
@@ -457,6 +459,14 @@ class SessionService:
 
     def end_session(self, request: SessionRequest) -> EndSessionResult:
         return EndSessionResult(ended=self.end("ended-by-kiosk", request.session))
+
+    def touch(self, request: SessionRequest) -> TouchResult:
+        """The kiosk says its screen is in use (touched, browsed, a video watched): the session's idle limit
+        starts again; its absolute limit does not move.
+
+        :raises CommandError: "session ended" when a limit ended it (now or before).
+        """
+        return TouchResult(active=self._live(request.session) is not None)
 
     def current(self, session_id: str) -> ActiveSession | None:
         """The current session when it is ``session_id``, else None (it ended or was replaced); a request

@@ -67,7 +67,8 @@ KIOSK_COMMANDS: tuple[str, ...] = ("my-data", "withdraw-consent", "end-session",
                                    "staff-call-handled",
                                    # The device checks (kiosk/device_checks_state.py)
                                    "device-checks", "reader-test", "test-event", "restart-kiosk",
-                                   *CONTENT_COMMANDS)
+                                   *CONTENT_COMMANDS,
+                                   "touch")
 
 
 class Sink(Protocol):

@@ -11,6 +11,7 @@ The broker login, when the broker wants one, is a secret: it is read from
 from __future__ import annotations
 
 import dataclasses
+import logging
 import tomllib
 from collections.abc import Collection
 from pathlib import Path
@@ -18,8 +19,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from edge_agent.config import permission_warnings
 from edge_agent.contract import Language
 from edge_agent.problems import InvalidInput, Problem, toml_error_line, toml_locator, validation_problems
+
+logger = logging.getLogger(__name__)
 
 ID_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"
 #: Where a setting given on the command line comes from, in a problem's place of a file name.
@@ -126,7 +130,8 @@ def parse_config(document: dict[str, Any], source: str = "<config>", text: str |
 
 
 def read_toml(path: Path) -> tuple[dict[str, Any], str]:
-    """The TOML document at ``path`` and its text.
+    """The TOML document at ``path`` and its text; a warning is logged when others than its owner may change
+    the file (as the agent does for its own: :func:`edge_agent.config.permission_warnings`).
 
     :raises ConfigError: when it cannot be read or parsed (with the line).
     """
@@ -135,6 +140,8 @@ def read_toml(path: Path) -> tuple[dict[str, Any], str]:
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) else str(exc)
         raise ConfigError([Problem(path, None, None, f"cannot read: {reason}")], path) from None
+    for warning in permission_warnings(path, controls="the kiosk"):
+        logger.warning("%s", warning)
     try:
         return tomllib.loads(text), text
     except tomllib.TOMLDecodeError as exc:

@@ -11,7 +11,11 @@ main thread and turns what it returns into requests to the agent:
   idle timeout wipe everything personal and go back to Bereik (attract);
 * the idle timeout (``idle_timeout_s``) runs from the last touch; during its
   last ``countdown_s`` seconds :meth:`KioskState.countdown` says how many are
-  left, so the screen can show it;
+  left, so the screen can show it; while the screen is touched, :meth:`KioskState.tick` sends the agent
+  a ``touch`` request at most every :data:`TOUCH_EVERY_S` seconds, so the agent's own idle limit of the
+  session counts browsing as use;
+* a session the agent could not record (rejected, reason ``try-again``: a full disk on the agent) changes
+  nothing on screen but a notice asking to tap again;
 * presence (anonymous, from the camera) wakes Bereik: it invites the shopper to tap a card or
   scan a product, and goes back to the attract loop when nobody is there;
 * a recognised customer's session asks the agent for their ``account`` at once: Begrijp shows
@@ -131,6 +135,14 @@ FEEDBACK_REASONS: tuple[str, ...] = ("product-info", "waiting-time", "prices", "
 NOTICE_WITHDRAWN = N_("Uw toestemming is ingetrokken en uw gegevens zijn gewist.")
 NOTICE_GOODBYE = N_("Tot ziens!")
 NOTICE_TIMED_OUT = N_("De sessie is gestopt omdat het scherm even niet is gebruikt.")
+NOTICE_TRY_AGAIN = N_("Dat lukte even niet. Houd uw pas nog eens bij de lezer.")
+
+# The reason of a session the agent shows as rejected because it could not record the tap (a full disk, a
+# locked database: edge_agent.sessions.TRY_AGAIN): nothing is wrong with the card or the shopper.
+TRY_AGAIN = "try-again"
+# While the screen is used without requests to the agent (browsing, a video), a "touch" request at most this
+# often keeps the agent's own idle limit of the session from ending it ([sessions] idle_s on the agent).
+TOUCH_EVERY_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -239,6 +251,7 @@ class KioskState(StaffStateMixin, DeviceChecksMixin):
         self.device = DeviceInfo()
         self.present = False  # someone in front of the camera (anonymous): Bereik wakes
         self._last_touch = clock()
+        self._touch_sent = self._last_touch  # when the last touch request was sent, or the session began
         self.version = 0  # bumped on every change, so a view can tell it is stale
 
     # ------------------------------------------------------------------ derived
@@ -293,6 +306,14 @@ class KioskState(StaffStateMixin, DeviceChecksMixin):
             return []
         if current == payload.session:
             return []  # a duplicate delivery (QoS 1)
+        if str(payload.outcome) == "rejected" and payload.reason == TRY_AGAIN:
+            # A transient failure on the agent, not an anonymous shopper: what is shown stays, with a
+            # request to tap again.
+            logger.info("tap not recorded by the agent: asking to tap again")
+            self.notice = NOTICE_TRY_AGAIN
+            self._notice_until = self._clock() + self.notice_s
+            self._changed()
+            return []
         self.wipe(None)
         session = Session.from_payload(payload)
         visit = self.visit
@@ -300,7 +321,7 @@ class KioskState(StaffStateMixin, DeviceChecksMixin):
         if session.language in LANGUAGES:
             visit.prefs = replace(visit.prefs, language=session.language)
         self.screen = SCREENS[session.mode][0]
-        self._last_touch = self._clock()
+        self._last_touch = self._touch_sent = self._clock()
         logger.info("session started: %s -> %s", session.outcome, self.screen.value)
         self._changed()
         if session.mode is Mode.CUSTOMER:
@@ -319,6 +340,8 @@ class KioskState(StaffStateMixin, DeviceChecksMixin):
         """
         if session != self._session_id():
             return []  # for a session that is gone: nothing of it may come back
+        if command == "touch":
+            return []  # nothing to show: a session it found ended is ended by the agent's session message
         visit = self.visit
         if command in ("staff-pin", "staff-status"):
             self._on_staff_answer(ok, data, error)
@@ -632,13 +655,15 @@ class KioskState(StaffStateMixin, DeviceChecksMixin):
         return self.idle_running or self.notice is not None
 
     def tick(self) -> list[Request]:
-        """Called periodically: ends the session when the idle timeout has passed, clears old notices."""
+        """Called periodically: ends the session when the idle timeout has passed, clears old notices, and
+        tells the agent the screen is in use (a ``touch`` request, at most every :data:`TOUCH_EVERY_S`)."""
         if self.notice is not None and self._clock() >= self._notice_until:
             self.notice = None
             self._changed()
         remaining = self.remaining()
         if remaining is None or remaining > 0:
-            return self._staff_keepalive()
+            # staff mode keeps the agent's staff mode alive; a shopper's session its idle limit
+            return self._staff_keepalive() if self.staff_active else self._touch()
         session = self._session_id()
         if session is not None:
             logger.info("session idle for %.0f s: ending it", self._idle_limit_s())
@@ -646,6 +671,18 @@ class KioskState(StaffStateMixin, DeviceChecksMixin):
             return [Request("end-session", session)]
         self.wipe(None)  # preferences or a notice left on the attract screen
         return []
+
+    def _touch(self) -> list[Request]:
+        """A ``touch`` request when the session's screen was touched since the agent last heard of it and
+        :data:`TOUCH_EVERY_S` have passed since then; else nothing."""
+        session = self._session_id()
+        if session is None or self._last_touch <= self._touch_sent:
+            return []
+        now = self._clock()
+        if now - self._touch_sent < TOUCH_EVERY_S:
+            return []
+        self._touch_sent = now
+        return [Request("touch", session)]
 
     # ------------------------------------------------------------------ wiping
 
@@ -673,33 +710,14 @@ def _gtin_key(gtin: str) -> str:
     return gtin.lstrip("0")
 
 
-@dataclass(frozen=True)
-class Intent:
-    """A "what brings you here" choice and the screen it opens."""
-
-    label: str
-    screen: Screen
-
-
-# Informeer is not a choice: it opens on a scan, a pickup or a product tapped in Inspireer.
-INTENTS: tuple[Intent, ...] = (
-    Intent(N_("Inspiratie opdoen"), Screen.INSPIREER),
-    Intent(N_("Mijn aanbiedingen"), Screen.CONVERTEER),
-    Intent(N_("Mijn bestellingen en uitleg"), Screen.ONTZORG),
-    Intent(N_("Mijn punten en voordelen"), Screen.CONTINUEER),
-    Intent(N_("Wat weet de winkel van mij?"), Screen.MIJN_GEGEVENS),
-)
-
 __all__ = [
     "FEEDBACK_REASONS",
-    "INTENTS",
     "LANGUAGES",
     "N_",
     "RESPONSES",
     "SCREENS",
     "TEXT_SCALES",
     "DeviceInfo",
-    "Intent",
     "KioskState",
     "Mode",
     "Preferences",

@@ -163,6 +163,7 @@ from .payloads_kiosk import (
     SessionPayload,
     SessionRequest,
     StaffAssistRequest,
+    TouchResult,
     WithdrawResult,
 )
 from .payloads_staff import (
@@ -360,6 +361,7 @@ __all__ = [
     "TapEvent",
     "Targeting",
     "Topics",
+    "TouchResult",
     "Transaction",
     "ValidityBound",
     "Version",

@@ -102,6 +102,7 @@ from .payloads_kiosk import (
     SessionPayload,
     SessionRequest,
     StaffAssistRequest,
+    TouchResult,
     WithdrawResult,
 )
 from .payloads_staff import (
@@ -416,6 +417,12 @@ COMMANDS: dict[str, Message] = {
         Message("request-end-session", 1, SessionRequest, LOCAL + "/request/end-session", "receive",
                 "The kiosk ends a session (Klaar, idle).", response=EndSessionResult, personal=True,
                 bridged=False, example=_EX_SESSION, result_example={"ended": True}),
+        Message("request-touch", 1, SessionRequest, LOCAL + "/request/touch", "receive",
+                "The shopper is using the screen (touching it, browsing, watching a video) without a request to "
+                "the agent: the session's idle limit starts again. Sent at most every few seconds while the "
+                "screen is touched; the session's absolute limit is unchanged.",
+                response=TouchResult, personal=True, bridged=False, example=_EX_SESSION,
+                result_example={"active": True}),
         Message("request-product", 1, ProductRequest, LOCAL + "/request/product", "receive",
                 "One product with the shopper's best price and why, and the offers for it.",
                 response=ProductResult, personal=True, bridged=False,

@@ -18,6 +18,7 @@ import re
 import secrets
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -152,9 +153,12 @@ def parse_envelope(raw: bytes) -> Envelope:
         raise ContractError(f"bad envelope: {describe_validation(exc)}") from None
 
 
-def decode(message: Message, raw: bytes) -> Decoded:
+def decode(message: Message, raw: bytes, *,
+           validate: Callable[[type[BaseModel], Any], BaseModel] | None = None) -> Decoded:
     """Parse and validate a received message against ``message``'s schema.
 
+    :param validate: validates the payload instead of ``model.model_validate`` (same rules, raising
+        :class:`pydantic.ValidationError`), e.g. :func:`edge_agent.sliced_validation.validate_in_slices`.
     :raises ContractError: when the envelope, schema id or payload is wrong.
     """
     envelope = parse_envelope(raw)
@@ -167,7 +171,8 @@ def decode(message: Message, raw: bytes) -> Decoded:
         except UnicodeEncodeError:
             raise ContractError("data: a string holds a lone UTF-16 surrogate (not Unicode text)") from None
     try:
-        payload = message.model.model_validate(envelope.data)
+        payload = (message.model.model_validate(envelope.data) if validate is None
+                   else validate(message.model, envelope.data))
     except ValidationError as exc:
         raise ContractError(describe_validation(exc, "data.")) from None
     return Decoded(envelope, payload)

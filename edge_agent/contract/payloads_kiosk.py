@@ -99,6 +99,12 @@ class EndSessionResult(Payload):
     ended: bool
 
 
+class TouchResult(Payload):
+    """Whether the session a ``touch`` named is still open (its idle limit starts again from the touch)."""
+
+    active: bool
+
+
 # --------------------------------------------------------------------------- shopping at the kiosk
 
 
