@@ -288,8 +288,8 @@ def one_opencv_thread() -> None:
     :func:`~edge_agent.camera.pipeline.build_pipeline`). The camera's pictures are small (a 640x480
     frame, a 320 px picture for the second pass): OpenCV's pool, one thread per core by default, costs
     more than it saves on them. Its workers are woken for every call and spin for a while after
-    each, CPU time the decoding itself does not need (measured on the shared test images: 1.10-1.16x
-    raw zxing-cpp's CPU time with the pool, 1.07-1.11x without it, bench/camera_decode.py), and on a
+    each, CPU time the decoding itself does not need (on the shared test images, bench/camera_decode.py:
+    the reader at a median 1.16x raw zxing-cpp's CPU time with the pool, 1.11x without it), and on a
     device the camera shares the cores with the kiosk and the agent. zxing-cpp has no threads of its own.
     """
     import cv2
