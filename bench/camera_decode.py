@@ -21,13 +21,24 @@ decoding, not on how text is rendered (the default HRI mode writes a GS1 code
 as ``(01)…`` and control characters as ``<GS>``, which the expected texts do
 not). For information, ours without the second pass.
 
-Rounds alternate ours and raw (the order rotates); the time per image is the
-median over rounds of each round's mean, as CPU time of the process
+Ours and raw take turns image by image (each image decoded by both, one
+right after the other, who goes first alternating from image to image), so
+both see the machine in the same state: taking turns round by round (0.3 s
+each), the per-round ratio of one and the same code ranged 1.09-1.18x at
+load 5-6. The time per image is the median over rounds of each round's mean,
+as CPU time of the process
 (``time.process_time``: every thread, OpenCV's pool included) because on a
 shared machine the wall clock measures the others' load as much as ours (at
 load 7-11 on 2 cores, per-round wall-clock ratios of the same code ranged
 1.03-1.42x); the wall-clock figure is shown beside it. Targets: decoded >=
 1.0x raw, mean CPU time <= 1.1x raw, 0 false positives.
+
+OpenCV runs single-threaded, as in the camera's processes (``edge-agent camera
+decode`` and the agent's pipeline call
+:func:`edge_agent.camera.barcodes.one_opencv_thread`); the setting is
+process-wide, so raw's ``imread`` runs the same way. ``--cv-threads N`` sets
+another count for both sides (0 or more: ``cv2.setNumThreads``; -1: OpenCV's
+default, one per core).
 
     .venv/bin/python bench/camera_decode.py [--quick] [--rounds N] [--cv-threads N]
 """
@@ -44,7 +55,7 @@ import cv2
 import zxingcpp
 from _common import Row
 
-from edge_agent.camera.barcodes import BarcodeReader, quiet_opencv
+from edge_agent.camera.barcodes import BarcodeReader, one_opencv_thread, quiet_opencv
 
 BARCODES = common.ROOT.parent / "shared" / "testdata" / "barcodes"
 SUFFIXES = {".png", ".webp", ".jpg", ".jpeg"}
@@ -81,12 +92,26 @@ def run(decode, images) -> tuple[int, int, float, float]:
     return decoded, false_positives, cpu, elapsed
 
 
+def run_paired(first, second, images, round_index: int) -> tuple[tuple[int, int, float, float], ...]:
+    """:func:`run` of ``first`` and ``second`` taking turns image by image, who goes first alternating
+    from image to image (and between rounds); one result per side."""
+    results = []
+    for index, image in enumerate(images):
+        pair = (0, 1) if (index + round_index) % 2 == 0 else (1, 0)
+        once = {side: run((first, second)[side], [image]) for side in pair}
+        results.append((once[0], once[1]))
+    return tuple(tuple(sum(values) for values in zip(*(pair[side] for pair in results), strict=True))
+                 for side in (0, 1))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = common.parser(__doc__.splitlines()[0], rounds=15)
     parser.add_argument("--cv-threads", type=int, default=None,
-                        help="cv2.setNumThreads for both sides (default: OpenCV's own, one per core)")
+                        help="cv2.setNumThreads for both sides (default: 1, as the camera's processes run)")
     args = parser.parse_args(argv)
-    if args.cv_threads is not None:
+    if args.cv_threads is None:
+        one_opencv_thread()
+    else:
         cv2.setNumThreads(args.cv_threads)
     if not BARCODES.is_dir():
         print(f"no test data at {BARCODES}: clone the project with ../shared beside it", file=sys.stderr)
@@ -129,8 +154,9 @@ def main(argv: list[str] | None = None) -> int:
     run(ours, images[:10])  # warm caches and code paths once
     run(raw, images[:10])
     for index in range(common.rounds_of(args)):
-        common.alternate(index, lambda: results["ours"].append(run(ours, images)),
-                         lambda: results["raw"].append(run(raw, images)))
+        ours_round, raw_round = run_paired(ours, raw, images, index)
+        results["ours"].append(ours_round)
+        results["raw"].append(raw_round)
         results["raw-all"].append(run(raw_every_format, images))
         results["ours-1pass"].append(run(ours_single_pass, images))
         results["previous"].append(run(ours_previous, images))

@@ -46,7 +46,10 @@ Rounds alternate ours and the baseline (the order rotates); p50/p95/p99/max
 over all taps of each side. Targets: p95 <= 150 ms and <= 1.25x the
 baseline p95. Diagnostic rows split each side at the MQTT message (the
 session message / the baseline's message, received by a subscriber in this
-process).
+process). The agent commits each tap durably (one fsync) before it publishes
+the session and the baseline writes nothing, so an info row shows the disk's
+fsync time during the run (a 4 KiB write in the database's folder, 20 times
+per round; on a shared machine it depends on what the others write).
 
     .venv/bin/python bench/kiosk_tap_to_frame.py [--quick] [--rounds N] [--taps N] [-v]
 """
@@ -67,6 +70,7 @@ from pathlib import Path
 import _common as common
 import _gui as gui
 from _common import Row
+from _fsync import fsync_times
 
 from edge_agent.agent import Agent
 from edge_agent.config import parse_config
@@ -241,11 +245,15 @@ def first_tap(side, deadline_s: float = 60.0) -> None:
 def main() -> int:
     parser = common.parser(__doc__.splitlines()[0], rounds=4)
     parser.add_argument("--taps", type=int, default=None, help="taps per round and side (default 50, quick 4)")
+    parser.add_argument("--work-dir", default=None,
+                        help="where the database and the broker's files go (default: the system's temporary "
+                             "folder); /dev/shm (tmpfs: fsync returns at once) shows the code's cost without the "
+                             "disk's, for a machine whose disk others keep busy")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     rounds = common.rounds_of(args)
     taps = args.taps or (4 if args.quick else 50)  # 200 a side: p95 is then the 10th slowest, not the 6th
-    workdir = Path(tempfile.mkdtemp(prefix="bench-kiosk-tap-"))
+    workdir = Path(tempfile.mkdtemp(prefix="bench-kiosk-tap-", dir=args.work_dir))
     broker = Mosquitto(workdir=workdir / "mosquitto").start()
     xvfb = Xvfb().start()
     ours_path, base_path = f"udp:127.0.0.1:{free_udp_port()}", f"udp:127.0.0.1:{free_udp_port()}"
@@ -260,6 +268,7 @@ def main() -> int:
     apps: list[gui.App] = []
     cleanup = []
     results: dict[str, list[dict[str, float]]] = {"ours": [], "raw": []}
+    fsyncs: list[float] = []
     try:
         agent.start()
         if not agent.link.wait_connected(10):
@@ -301,6 +310,7 @@ def main() -> int:
             common.alternate(round_index,
                              lambda cards=cards: run(ours, cards, results["ours"]),
                              lambda cards=cards: run(base, cards, results["raw"]))
+            fsyncs.extend(fsync_times(workdir))
             if args.verbose:
                 print(f"round {round_index}: ours p95 "
                       f"{common.percentile([t['total'] for t in results['ours'][-taps:]], 95):.1f} ms, raw p95 "
@@ -333,6 +343,8 @@ def main() -> int:
             o = common.percentile([t[key] for t in results["ours"]], q)
             r = common.percentile([t[key] for t in results["raw"]], q)
             rows.append(Row(f"  part: {label} p{q}", o, r, "ms", o / r if r > 0 else None, "info", None))
+    rows += [Row(f"fsync of a 4 KiB write, p{q}", common.percentile(fsyncs, q), None, "ms", None, "info", None)
+             for q in (50, 95)]
     notes = [(f"{rounds} rounds x {taps} taps per side ({len(ours)} taps each), alternating; {len(NAMES)} customers; "
               f"poll interval {POLL_S * 1000:.0f} ms on both sides; window {gui.SIZE} on one Xvfb"),
              ("baseline: bare nfcpy sense loop + raw paho QoS 1 publish -> a Kivy Label set via Clock.schedule_once, "

@@ -16,7 +16,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -64,6 +65,7 @@ class Outbox:
             # recounted before anything is dropped.
             self._rows = conn.execute("SELECT count(*) FROM outbox").fetchone()[0]
         self._rows_lock = threading.Lock()
+        self._local = threading.local()  # .held: the wake-ups :meth:`wake_later` holds on this thread
 
     def add_listener(self, callback: Callable[[], None]) -> None:
         """Call ``callback`` (without arguments, quickly) after every enqueue."""
@@ -91,9 +93,35 @@ class Outbox:
             )
             with self._rows_lock:
                 self._rows += 1
-        for callback in self._listeners:
-            self._store.after_commit(callback)
+        held = getattr(self._local, "held", None)
+        if held is not None:
+            self._store.after_commit(lambda: held.append(message_id))
+        else:
+            for callback in self._listeners:
+                self._store.after_commit(callback)
         return message_id
+
+    @contextmanager
+    def wake_later(self) -> Iterator[None]:
+        """Hold the listeners' wake-up for events this thread enqueues in the block until the block ends.
+
+        For a caller with something more urgent to do right after its commit: the tap path publishes the
+        session for the kiosk first, and a drain woken at the commit would publish the tap event on the same
+        connection ahead of it. Durability is unchanged (each event is committed at ``synchronous=FULL``
+        as always); only events whose transaction committed wake the listeners, once, at the end.
+        """
+        if getattr(self._local, "held", None) is not None:  # nested: the outer block wakes them
+            yield
+            return
+        held: list[str] = []
+        self._local.held = held
+        try:
+            yield
+        finally:
+            self._local.held = None
+            if held:
+                for callback in self._listeners:
+                    callback()
 
     def _make_room(self, conn, critical: bool) -> bool:
         """Drop the oldest telemetry event if the outbox is full; False when the

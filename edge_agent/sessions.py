@@ -8,13 +8,18 @@ looks up what the card stands for and the customer's consents, lets
 
 * queues a pseudonymous ``tap`` event upstream through the outbox and
   appends the use of the customer's data to their data-use log
-  (:mod:`edge_agent.privacy`, like consent and erasure), in one durable commit;
+  (:mod:`edge_agent.privacy`, like consent and erasure), in one durable commit
+  with everything else the tap writes (a SUN card's read counter, a re-link
+  during a key rotation) and the lookups it decides on: one fsync per tap;
 * only then publishes the session on the device's local topic for the kiosk
   (never retained, never bridged), with only the data categories the
   assurance allows. When that commit fails (the disk is full, the database
   locked: :mod:`edge_agent.transient`) no use of anyone's data can be
   logged, so none is shown: the kiosk gets a ``rejected`` session with the
-  reason ``try-again``, and the log says why, naming no one.
+  reason ``try-again``, and the log says why, naming no one. A SUN card's
+  counter is then not recorded either, so the card is not trusted this time.
+  The outbox's drain is woken after the session is published, so sending the
+  tap event upstream never delays the screen.
 
 During a store key rotation (:class:`edge_agent.identity.StoreKeys`) a card is
 looked up by its token under the new key first, then under the previous key;
@@ -92,12 +97,14 @@ TRY_AGAIN = "try-again"  # the reason of a session shown as rejected because the
 @dataclass(frozen=True)
 class Identified:
     """The result of reading a card: its token (None when rejected), assurance and why; during a key
-    rotation also its token under the previous key."""
+    rotation also its token under the previous key; for a verified SUN message its read counter, to be
+    checked against the last one recorded and recorded in the tap's commit."""
 
     token: str | None
     assurance: Assurance
     reason: str = ""
     previous_token: str | None = None
+    counter: int | None = None
 
 
 @dataclass
@@ -173,7 +180,8 @@ class SessionService:
     # ------------------------------------------------------------------ reading a card
 
     def identify(self, read: CardRead) -> Identified:
-        """Token and assurance of a card read; never raises for a bad card."""
+        """Token and assurance of a card read, before the replay check of a SUN counter (that needs the
+        database: :meth:`_check_counter`); never raises for a bad card."""
         if not read.uid:
             return Identified(None, Assurance.NONE, read.problem or "no-uid")
         if len(read.uid) not in VALID_UID_LENGTHS:
@@ -204,25 +212,25 @@ class SessionService:
             return Identified(None, Assurance.NONE, exc.reason)
         if result.uid != read.uid:
             return Identified(None, Assurance.NONE, "uid-mismatch")
-        cards = (token,) if previous is None else (token, previous)
-        try:
-            with self._store.transaction(durable=True) as conn:
-                # During a rotation the card's counter may still be under its old token.
-                row = conn.execute(
-                    f"SELECT max(counter) FROM sun_counters WHERE card IN ({','.join('?' * len(cards))})",
-                    cards).fetchone()
-                if row[0] is not None and result.counter <= row[0]:
-                    return Identified(None, Assurance.NONE, "replayed-counter")
-                conn.execute("INSERT INTO sun_counters (card, counter) VALUES (?, ?) "
-                             "ON CONFLICT (card) DO UPDATE SET counter = excluded.counter", (token, result.counter))
-        except sqlite3.Error as exc:
-            fault = fault_of(exc)
-            if fault is None:
-                raise
-            # Without the counter on disk a replay of this tap would pass later: not this time.
-            logger.error("SUN counter not recorded (%s): shown as try-again", describe_fault(fault, exc))
-            return Identified(None, Assurance.NONE, TRY_AGAIN)
-        return Identified(token, Assurance.SUN, previous_token=previous)
+        return Identified(token, Assurance.SUN, previous_token=previous, counter=result.counter)
+
+    @staticmethod
+    def _check_counter(conn: sqlite3.Connection, identified: Identified) -> Identified:
+        """Refuse a SUN message whose counter is not above the card's last one; record it otherwise (in the
+        tap's transaction: if that commit fails the card is shown as try-again, so a replay of this
+        message cannot pass later)."""
+        token, counter = identified.token, identified.counter
+        if token is None or counter is None:
+            return identified
+        # During a rotation the card's counter may still be under its old token.
+        cards = (token,) if identified.previous_token is None else (token, identified.previous_token)
+        row = conn.execute(f"SELECT max(counter) FROM sun_counters WHERE card IN ({','.join('?' * len(cards))})",
+                           cards).fetchone()
+        if row[0] is not None and counter <= row[0]:
+            return Identified(None, Assurance.NONE, "replayed-counter")
+        conn.execute("INSERT INTO sun_counters (card, counter) VALUES (?, ?) "
+                     "ON CONFLICT (card) DO UPDATE SET counter = excluded.counter", (token, counter))
+        return identified
 
     def _lookup(self, conn: sqlite3.Connection, token: str) -> tuple[CardLink | None, dict[str, datetime]]:
         row = conn.execute("SELECT kind, subject FROM card_links WHERE card = ? AND active = 1", (token,)).fetchone()
@@ -233,85 +241,101 @@ class SessionService:
             return link, {}
         return link, privacy.stored_consents(conn, link.subject)
 
-    def _relink(self, token: str, previous: str) -> tuple[CardLink | None, dict[str, datetime]]:
+    def _relink(self, conn: sqlite3.Connection, token: str,
+                previous: str) -> tuple[CardLink | None, dict[str, datetime]]:
         """Look the card up by its token under the previous key; when found, move it to ``token`` and queue
-        the ``card-relink`` event, in one durable commit."""
-        with self._store.transaction(durable=True) as conn:
-            link, consents = self._lookup(conn, previous)
-            if link is None or not privacy.relink_card(conn, previous, token, self._outbox):
-                return link, consents
+        the ``card-relink`` event, in the tap's durable transaction (``conn``)."""
+        link, consents = self._lookup(conn, previous)
+        if link is not None and privacy.relink_card(conn, previous, token, self._outbox):
+            self._store.after_commit(self._relinked)
+        return link, consents
+
+    def _relinked(self) -> None:
         self.relinked += 1
         logger.info("card re-linked from the previous store key to the current one")
-        return link, consents
 
     # ------------------------------------------------------------------ reader callbacks
 
     def on_tap(self, read: CardRead) -> Decision:
-        """A card entered the field: decide, publish the session, log the use. Never raises for bad cards."""
+        """A card entered the field: decide, log the use, publish the session. Never raises for bad cards."""
         identified = self.identify(read)
         now = self._consent_now()
+
+        def decide_in(conn: sqlite3.Connection) -> tuple[Decision, str | None]:
+            checked = self._check_counter(conn, identified)
+            if checked.token is None:
+                logger.info("card rejected (%s, %s)", read.tag_type, checked.reason)
+                return decide(None, {}, Assurance.NONE, now, reason=checked.reason), None
+            link, consents = self._lookup(conn, checked.token)
+            if link is None and checked.previous_token is not None:
+                link, consents = self._relink(conn, checked.token, checked.previous_token)
+            decision = decide(link, consents, checked.assurance, now, self._policy)
+            logger.info("card tap: %s at assurance %s", decision.outcome.value, checked.assurance.value)
+            return decision, checked.token
+
         with self._lock:
             self.taps += 1
-            if identified.token is None:
-                decision = decide(None, {}, Assurance.NONE, now, reason=identified.reason)
-                logger.info("card rejected (%s, %s)", read.tag_type, identified.reason)
-            else:
-                with self._store.reading() as conn:
-                    link, consents = self._lookup(conn, identified.token)
-                if link is None and identified.previous_token is not None:
-                    link, consents = self._relink(identified.token, identified.previous_token)
-                decision = decide(link, consents, identified.assurance, now, self._policy)
-                logger.info("card tap: %s at assurance %s", decision.outcome.value, identified.assurance.value)
-            self._start(decision, identified.token)
-        return decision
+            return self._start(decide_in)
 
     def on_app(self, customer: str | None, reason: str | None = None) -> Decision:
         """A customer's app QR code was read (verified by the camera pipeline): the same
         consent rules as a card, at assurance ``app``; ``customer`` None when it was refused."""
         now = self._consent_now()
-        with self._lock:
-            self.taps += 1
+
+        def decide_in(conn: sqlite3.Connection) -> tuple[Decision, str | None]:
             if customer is None:
                 decision = decide(None, {}, Assurance.NONE, now, reason=reason or "bad-app-code")
                 logger.info("app code rejected (%s)", decision.reason)
-            else:
-                with self._store.reading() as conn:
-                    consents = privacy.stored_consents(conn, customer)
-                decision = decide(CardLink("customer", customer), consents, Assurance.APP, now, self._policy)
-                logger.info("app code: %s", decision.outcome.value)
-            self._start(decision, None)
-        return decision
+                return decision, None
+            consents = privacy.stored_consents(conn, customer)
+            decision = decide(CardLink("customer", customer), consents, Assurance.APP, now, self._policy)
+            logger.info("app code: %s", decision.outcome.value)
+            return decision, None
 
-    def _start(self, decision: Decision, token: str | None) -> None:
+        with self._lock:
+            self.taps += 1
+            return self._start(decide_in)
+
+    def _start(self, decide_in: Callable[[sqlite3.Connection], tuple[Decision, str | None]]) -> Decision:
+        """Decide with ``decide_in`` (lookups and writes on the tap's connection) and record the tap, in one
+        durable transaction; then publish the session (a try-again one when that failed). Under the lock."""
         if self._session is not None:
             self._publish_end(self._session, "new-tap")
             self._session = None
         started = self._clock()
-        session = ActiveSession(new_id(), decision, token, started=started, active=started,
-                                started_wall=self._now())
-        try:
-            # Before the kiosk has its session: the event and the data-use entry in one commit, so
-            # nothing of a customer is shown that their data-use log would not hold.
-            with self._store.transaction(durable=True):
-                self._outbox.enqueue("tap", TapEvent(session=session.id, outcome=decision.outcome,
-                                                     assurance=decision.assurance, customer=decision.customer))
-                if decision.outcome is Outcome.RECOGNISED and decision.customer is not None:
-                    self.log_use(decision.customer, "recognised", sorted(decision.may_show))
-            profile = self._profile(decision.customer) if decision.customer else None
-        except Exception as exc:  # noqa: BLE001 - whatever failed, nothing personal is shown unrecorded
-            fault = fault_of(exc)
-            logger.error("tap not recorded (%s, outcome %s): shown as try-again", describe_fault(fault, exc)
-                         if fault else describe_bug(exc), decision.outcome.value)
-            if fault is None:
-                logger.error("where:\n%s", locations(exc))
-            session = ActiveSession(session.id, Decision(Outcome.REJECTED, Assurance.NONE, reason=TRY_AGAIN),
-                                    started=started, active=started, started_wall=session.started_wall)
-            profile = None
-        self._session = session
+        session_id = new_id()
+        decision: Decision | None = None
+        token = profile = None
+        # The drain is woken once the session is out: the tap event's sending does not delay the screen.
+        with self._outbox.wake_later():
+            try:
+                # Before the kiosk has its session: the decision's lookups and writes (a SUN counter, a
+                # re-link), the tap event and the data-use entry in one commit (one fsync), so nothing of
+                # a customer is shown that their data-use log would not hold.
+                with self._store.transaction(durable=True) as conn:
+                    decision, token = decide_in(conn)
+                    self._outbox.enqueue("tap", TapEvent(session=session_id, outcome=decision.outcome,
+                                                         assurance=decision.assurance, customer=decision.customer))
+                    if decision.outcome is Outcome.RECOGNISED and decision.customer is not None:
+                        self.log_use(decision.customer, "recognised", sorted(decision.may_show))
+                    profile = self._profile(decision.customer) if decision.customer else None
+            except Exception as exc:  # noqa: BLE001 - whatever failed, nothing personal is shown unrecorded
+                fault = fault_of(exc)
+                logger.error("tap not recorded (%s, outcome %s): shown as try-again",
+                             describe_fault(fault, exc) if fault else describe_bug(exc),
+                             decision.outcome.value if decision is not None else "not decided")
+                if fault is None:
+                    logger.error("where:\n%s", locations(exc))
+                decision, token, profile = Decision(Outcome.REJECTED, Assurance.NONE, reason=TRY_AGAIN), None, None
+            session = ActiveSession(session_id, decision, token, started=started, active=started,
+                                    started_wall=self._now())
+            self._session = session
+            self._publish_session(session, "started", profile)
+        # After the publish: starting the limits' timer thread is no part of what the kiosk waits for.
         self._arm()
-        self._publish_session(session, "started", profile)
         for listener in self._started_listeners:
             listener(session)
+        return decision
 
     def on_removed(self) -> None:
         session = self._session

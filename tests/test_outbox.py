@@ -174,6 +174,25 @@ def test_enqueue_commits_at_synchronous_full_so_a_queued_event_survives_power_lo
     assert store.conn.execute("PRAGMA synchronous").fetchone()[0] == 1, "NORMAL again for everything else"
 
 
+def test_wake_later_wakes_the_listeners_once_after_the_block_and_not_for_a_rolled_back_event(db_path):
+    store = Store(db_path)
+    outbox = Outbox(store, TOPICS, max_rows=1000)
+    woken: list[int] = []
+    outbox.add_listener(lambda: woken.append(outbox.depth().total))
+    with outbox.wake_later():
+        with store.transaction(durable=True):
+            outbox.enqueue("consent", CONSENT)
+            outbox.enqueue("footfall", FOOTFALL)
+        assert woken == [], "held until the block ends"
+    assert woken == [2], "once, with both events committed"
+    with pytest.raises(RuntimeError), outbox.wake_later(), store.transaction(durable=True):
+        outbox.enqueue("consent", CONSENT)
+        raise RuntimeError("the state change failed")
+    assert woken == [2] and outbox.depth().total == 2, "nothing committed, nothing to wake for"
+    outbox.enqueue("footfall", FOOTFALL)
+    assert woken == [2, 3], "outside the block: woken at the commit, as always"
+
+
 def test_full_outbox_drops_the_oldest_telemetry_first_and_keeps_the_newest(db_path):
     outbox = Outbox(Store(db_path), TOPICS, max_rows=100)
     outbox.enqueue("consent", CONSENT)

@@ -104,6 +104,46 @@ def test_sun_card_shows_balance_and_a_replayed_message_is_rejected(world):
     assert published[-1]["data"]["customer"]["first_name"] == "Sanne"
 
 
+def test_a_tap_writes_counter_event_and_data_use_in_one_full_commit_before_the_session_and_wakes_the_drain_after(
+        world):
+    # One fsync per tap is what the screen waits for; a second commit (the SUN counter on its own) or a
+    # drain woken at the commit (publishing the tap event ahead of the session) would be more.
+    store, outbox, published, service, _ = world
+    statements: list[str] = []
+    store.conn.set_trace_callback(statements.append)
+    woken_after: list[int] = []
+    outbox.add_listener(lambda: woken_after.append(len(published)))
+    for tap in (sun_read(GOLD_UID, 30), read(GOLD_UID)):
+        statements.clear()
+        woken_after.clear()
+        before = len(published)
+        assert service.on_tap(tap).outcome is Outcome.RECOGNISED
+        commits = [index for index, sql in enumerate(statements) if sql.strip().upper() == "COMMIT"]
+        assert len(commits) == 1, f"one commit per tap, not {len(commits)}"
+        levels = [sql for sql in statements[:commits[0]] if sql.startswith("PRAGMA synchronous")]
+        assert levels[-1] == "PRAGMA synchronous=FULL", "the tap's commit is durable"
+        written = " ".join(statements[:commits[0]])
+        assert "INSERT INTO outbox" in written and "INSERT INTO data_use" in written
+        assert ("INSERT INTO sun_counters" in written) == (tap.ndef_uri is not None)
+        assert [m["data"]["state"] for m in published[before:]][-1] == "started"
+        assert woken_after == [len(published)], "the drain is woken once, after the session is published"
+    store.conn.set_trace_callback(None)
+
+
+def test_a_sun_tap_whose_commit_fails_records_no_counter_and_the_same_message_is_accepted_next_time(world):
+    store, _, published, service, _ = world
+    message = sun_read(GOLD_UID, 40)
+    store.conn.execute("CREATE TEMP TRIGGER refuse BEFORE INSERT ON data_use BEGIN "
+                       "SELECT RAISE(ABORT, 'database or disk is full'); END")
+    refused = service.on_tap(message)
+    assert refused.outcome is Outcome.REJECTED and refused.reason == "try-again"
+    assert published[-1]["data"]["customer"] is None
+    with store.reading() as conn:
+        assert conn.execute("SELECT count(*) FROM sun_counters").fetchone()[0] == 0, "rolled back with the tap"
+    store.conn.execute("DROP TRIGGER refuse")
+    assert service.on_tap(message).outcome is Outcome.RECOGNISED, "not taken for a replay of itself"
+
+
 def test_tampered_sun_url_is_rejected_for_every_flipped_bit_of_the_mac(world):
     _, _, _, service, _ = world
     url = sun_url("https://shop.example/c", GOLD_UID, 20, SUN_KEYS)

@@ -187,7 +187,7 @@ class BarcodeReader:
     :param formats: our format names (default: EAN-13, EAN-8, UPC-A, UPC-E, QR code).
     :param enhance: when a picture gives nothing, try once more for the linear retail codes
         (EAN/UPC among ``formats``; all of ``formats`` when there are none) on the picture
-        shrunk to at most :data:`ENHANCE_MAX_SIDE` pixels on its longest side, after a local
+        shrunk (averaging) to at most :data:`ENHANCE_MAX_SIDE` pixels on its longest side, after a local
         contrast equalisation (CLAHE), upright and not inverted only. It finds more codes in blurred,
         low-contrast photos (shrinking a blurred picture sharpens its bars; a small picture
         costs little), at the cost of that second pass on pictures without a code: right for
@@ -225,7 +225,13 @@ class BarcodeReader:
             if self._clahe is None:
                 self._clahe = cv2.createCLAHE(clipLimit=2.0, tileGridSize=(8, 8))
             scale = ENHANCE_MAX_SIDE / max(grey.shape)
-            small = grey if scale >= 1 else cv2.resize(grey, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+            # Above half size bilinear averages the 2x2 pixels around each output pixel, close to what
+            # INTER_AREA does, at a tenth of INTER_AREA's cost for a factor whose inverse is not a whole
+            # number (its generic path: 0.27 ms for a 383 px picture to 320 px, bilinear 0.03 ms); at half
+            # size and below only INTER_AREA averages every pixel (bilinear would skip some and alias the
+            # bars), and for whole-number factors it has a fast path of its own.
+            interpolation = cv2.INTER_LINEAR if scale > 0.5 else cv2.INTER_AREA
+            small = grey if scale >= 1 else cv2.resize(grey, None, fx=scale, fy=scale, interpolation=interpolation)
             # Upright and not inverted: the first pass tried those on the whole picture already.
             codes = self._read(self._clahe.apply(small), self._zx_enhanced, False, try_invert=False)
             if scale < 1:  # corners in the picture's own pixels
@@ -273,6 +279,22 @@ def quiet_opencv() -> None:
         log.setLogLevel(log.LOG_LEVEL_SILENT)
     elif hasattr(cv2, "setLogLevel"):  # OpenCV 4
         cv2.setLogLevel(0)
+
+
+def one_opencv_thread() -> None:
+    """Run OpenCV's own functions (resize, CLAHE, colour conversion) on the calling thread only.
+
+    Process-wide, so it is called where a camera process starts (``edge-agent camera decode`` and
+    :func:`~edge_agent.camera.pipeline.build_pipeline`). The camera's pictures are small (a 640x480
+    frame, a 320 px picture for the second pass): OpenCV's pool, one thread per core by default, costs
+    more than it saves on them. Its workers are woken for every call and spin for a while after
+    each, CPU time the decoding itself does not need (on the shared test images, bench/camera_decode.py:
+    the reader at a median 1.16x raw zxing-cpp's CPU time with the pool, 1.11x without it), and on a
+    device the camera shares the cores with the kiosk and the agent. zxing-cpp has no threads of its own.
+    """
+    import cv2
+
+    cv2.setNumThreads(1)
 
 
 def _grey(image: np.ndarray) -> np.ndarray:

@@ -48,11 +48,12 @@ def add_commands(sub: argparse._SubParsersAction, command: Callable[..., argpars
 
 def cmd_decode(args: argparse.Namespace) -> int:
     """Decode each image; 1 when any could not be read."""
-    from .barcodes import BarcodeReader, quiet_opencv
+    from .barcodes import BarcodeReader, one_opencv_thread, quiet_opencv
 
     # OpenCV would also log its own complaint about an undecodable file to stderr;
     # the JSON line says it already.
     quiet_opencv()
+    one_opencv_thread()  # single images are small: OpenCV's pool costs more CPU than it saves
     reader = BarcodeReader(args.formats, enhance=args.enhance)
     failed = False
     for path in args.images:

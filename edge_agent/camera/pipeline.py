@@ -353,8 +353,12 @@ def build_pipeline(config: CameraConfig, on_event: OnEvent, credentials: Credent
     :raises ImportError: when OpenCV or zxing-cpp is missing.
     """
     from .app_qr import public_key_from_hex
+    from .barcodes import one_opencv_thread
     from .capture import parse_source
 
+    # Frames are small and the capture and pipeline threads are two already: OpenCV's own pool
+    # would spin a worker per core after every resize and colour conversion (see one_opencv_thread).
+    one_opencv_thread()
     source_text = config.source
     if credentials is not None and parse_source(source_text).kind == "stream":
         source_text = with_credentials(source_text, credentials.get(CAMERA_USERNAME), credentials.get(CAMERA_PASSWORD))
