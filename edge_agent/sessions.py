@@ -20,7 +20,9 @@ During a store key rotation (:class:`edge_agent.identity.StoreKeys`) a card is
 looked up by its token under the new key first, then under the previous key;
 found under the previous key, it is re-linked to its new token at once and
 central is told (:func:`edge_agent.privacy.relink_card`), so the next tap, and
-every tap after the window, finds it under the new key.
+every tap after the window, finds it under the new key. A staff badge's
+wrong PINs and lock move with it; when central linked the badge's new token
+first, its lockout still under the old token is moved at its tap.
 
 The kiosk's requests (withdraw consent, my data, end session) name the
 session they belong to; a request for any other session is refused.
@@ -162,7 +164,7 @@ class SessionService:
         self._lock = threading.RLock()
         self._session: ActiveSession | None = None
         self._timer: threading.Timer | None = None
-        self._ended_by_limit: dict[str, str] = {}  # session id -> why, the latest ENDED_REMEMBERED
+        self._ended_by_limit: dict[str, str] = {}  # session id -> why, described; the latest ENDED_REMEMBERED
         self._warned_no_sun_keys = False
         self.taps = 0
         self._started_listeners: list[Callable[[ActiveSession], None]] = []
@@ -242,6 +244,27 @@ class SessionService:
         logger.info("card re-linked from the previous store key to the current one")
         return link, consents
 
+    def _carry_lockout(self, token: str, previous: str) -> bool:
+        """A staff badge central already linked under its new token: move a lockout still kept under its
+        previous token (:func:`edge_agent.staff.lockout.move_lockout`), so the rotation resets no guesses.
+        False when it could not be written (a storage fault): the tap is then shown as try-again."""
+        from .staff.lockout import move_lockout
+
+        with self._store.reading() as conn:
+            if conn.execute("SELECT 1 FROM staff_lockouts WHERE card = ?", (previous,)).fetchone() is None:
+                return True
+        try:
+            with self._store.transaction(durable=True) as conn:
+                move_lockout(conn, previous, token)
+        except sqlite3.Error as exc:
+            fault = fault_of(exc)
+            if fault is None:
+                raise
+            logger.error("staff badge's lockout not moved to its new token (%s): shown as try-again",
+                         describe_fault(fault, exc))
+            return False
+        return True
+
     # ------------------------------------------------------------------ reader callbacks
 
     def on_tap(self, read: CardRead) -> Decision:
@@ -258,7 +281,13 @@ class SessionService:
                     link, consents = self._lookup(conn, identified.token)
                 if link is None and identified.previous_token is not None:
                     link, consents = self._relink(identified.token, identified.previous_token)
-                decision = decide(link, consents, identified.assurance, now, self._policy)
+                elif (link is not None and link.kind == "staff" and identified.previous_token is not None
+                      and not self._carry_lockout(identified.token, identified.previous_token)):
+                    link, identified = None, Identified(None, Assurance.NONE, TRY_AGAIN)
+                if identified.token is None:
+                    decision = decide(None, {}, Assurance.NONE, now, reason=identified.reason)
+                else:
+                    decision = decide(link, consents, identified.assurance, now, self._policy)
                 logger.info("card tap: %s at assurance %s", decision.outcome.value, identified.assurance.value)
             self._start(decision, identified.token)
         return decision
@@ -334,8 +363,10 @@ class SessionService:
                 return "clock-jump"
         return None
 
-    def _describe(self, reason: str) -> str:
-        return {"idle": f"no request for {self._idle_s:g} s", "max-duration": f"open for {self._max_s:g} s",
+    def _describe(self, reason: str, session: ActiveSession) -> str:
+        """What ended ``session`` by a limit, with the limit that applied to it (staff mode has its own)."""
+        idle_s, max_s = self._limits(session)
+        return {"idle": f"no request for {idle_s:g} s", "max-duration": f"open for {max_s:g} s",
                 "clock-jump": "the wall clock moved implausibly far since it began"}.get(reason, reason)
 
     def _arm(self) -> None:
@@ -371,10 +402,11 @@ class SessionService:
 
     def _end_by_limit(self, session: ActiveSession, reason: str) -> None:
         self._session = None
-        self._ended_by_limit[session.id] = reason
+        described = self._describe(reason, session)
+        self._ended_by_limit[session.id] = described
         while len(self._ended_by_limit) > ENDED_REMEMBERED:
             del self._ended_by_limit[next(iter(self._ended_by_limit))]
-        logger.info("session ended by the agent: %s", self._describe(reason))
+        logger.info("session ended by the agent: %s", described)
         self._publish_end(session, reason)
         self._arm()
 
@@ -391,9 +423,9 @@ class SessionService:
                     session.active = self._clock()
                     return session
                 self._end_by_limit(session, reason)
-            reason = self._ended_by_limit.get(session_id)
-            if reason is not None:
-                raise CommandError(f"session ended ({self._describe(reason)})")
+            described = self._ended_by_limit.get(session_id)
+            if described is not None:
+                raise CommandError(f"session ended ({described})")
             return None
 
     def close(self) -> None:
