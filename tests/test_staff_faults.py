@@ -11,6 +11,7 @@ agent calls there. The key rotation runs the agent on nfcpy's UDP reader and a r
 
 from __future__ import annotations
 
+import json
 import logging
 import sqlite3
 import time
@@ -21,10 +22,12 @@ import pytest
 from edge_agent.commands import CommandError
 from edge_agent.config import StaffConfig
 from edge_agent.contract import PUSHES, StaffPinRequest, encode
-from edge_agent.identity import card_token
+from edge_agent.identity import StoreKeys, card_token
 from edge_agent.nfc.emulator import CardEmulator, Type2Card, free_udp_port
 from edge_agent.outbox import Outbox
 from edge_agent.privacy import relink_card
+from edge_agent.sessions import SessionService
+from edge_agent.staff import StaffService
 from edge_agent.staff import audit as audit_module
 from edge_agent.staff import mode as mode_module
 from edge_agent.staff.lockout import move_lockout
@@ -314,3 +317,26 @@ def test_key_rotation_keeps_a_locked_staff_badge_locked_under_its_new_token_no_f
             == "locked", "the right PIN is not even checked: the lock moved with the badge"
     finally:
         phase.stop()
+
+
+def test_badge_central_linked_under_its_new_token_first_brings_its_old_token_s_lock_along(tmp_path):
+    world = World(tmp_path / "agent.db", StaffConfig())  # Anna's badge linked under KEY: the new key
+    previous = bytes(range(100, 132))
+    try:
+        with world.store.transaction(durable=True) as conn:
+            conn.execute("INSERT INTO staff_lockouts (card, failures, locks, locked_at, locked_s) "
+                         "VALUES (?, 0, 1, ?, ?)", (card_token(previous, STAFF_UID), world.clock(), 300.0))
+        world.sessions.close()
+        world.sessions = SessionService(world.store, world.outbox, lambda topic, payload: world.published.append(
+            (topic, json.loads(payload))) or True, device="kiosk-1", session_topic=TOPICS.session,
+            hmac_key=StoreKeys(KEY, previous, datetime.now(UTC) + timedelta(days=1)), end_on_removal=True)
+        world.staff = StaffService(world.store, world.outbox, world.sessions, lambda topic, payload: world.published
+                                   .append((topic, json.loads(payload))) or True, "store-1", "kiosk-1",
+                                   world.config, clock=world.clock)
+        session = world.tap(STAFF_UID)
+        assert world.last("staff")["state"] == "locked", "no fresh five guesses under the new token"
+        assert world.pin(session, ANNA_PIN).state == "locked"
+        assert lockout_row(world) == (0, 1) and world.sessions.relinked == 0
+    finally:
+        world.sessions.close()
+        world.store.close()
