@@ -112,6 +112,21 @@ def test_disk_full_staff_badge_gets_try_again_no_staff_mode_and_the_next_badge_i
         wait_until(lambda: any(d["data"]["action"] == "staff-badge" for d in observer.on("/event/staff-audit")),
                    WAIT_S, "the badge's audit upstream")
         assert observer.query("SELECT action, result FROM staff_audit") == [("staff-badge", "ok")]
+
+        # A PIN while the disk is full: refused saying why, unchecked and uncounted; never staff mode.
+        small_disk.fill()
+        for pin in ("0000", EXAMPLE_PIN):
+            answer = observer.request("staff-pin", {"session": badge["session"], "pin": pin})
+            assert answer["status"] == "error" and answer["error"].startswith("storage full:"), answer
+        assert not any(d["data"]["state"] == "active" for d in observer.on("/local/staff"))
+        small_disk.free()
+        answer = observer.request("staff-pin", {"session": badge["session"], "pin": "0000"})
+        assert answer["status"] == "ok" and answer["data"]["attempts_left"] == 4, answer
+        answer = observer.request("staff-pin", {"session": badge["session"], "pin": EXAMPLE_PIN})
+        assert answer["status"] == "ok" and answer["data"]["state"] == "active", answer
+        assert observer.query("SELECT action, result FROM staff_audit ORDER BY seq") == [
+            ("staff-badge", "ok"), ("pin-attempt", "wrong-pin"), ("pin-attempt", "ok"), ("staff-mode-start", "ok")]
+        assert EXAMPLE_PIN not in agent.log()
         assert agent.alive
         no_traceback(agent)
     finally:
