@@ -16,7 +16,7 @@ how long and how it goes:
   kiosk (:func:`data_use`).
 * **Re-linking a card** (:func:`relink_card`) during a store key rotation:
   a card found only by its token under the previous key is moved to its token
-  under the new key, with its SUN replay counter, and central is told by a
+  under the new key, with its SUN replay counter and a staff badge's lockout, and central is told by a
   never-dropped ``card-relink`` event naming both tokens (never the UID).
 * **Erasure** (:func:`erase_customer`) deletes every row of
   :data:`CUSTOMER_TABLES`. ``tests/test_privacy.py`` migrates a database and
@@ -158,7 +158,9 @@ def relink_card(conn: sqlite3.Connection, old: str, new: str, outbox: Outbox) ->
     ``card-relink`` event. Call inside a durable transaction, so the move and its event commit together.
 
     The card's link keeps its version and subject; its SUN read counter moves with it (the higher one when the
-    new token has one too), so the replay guard survives the rotation. Nothing happens when the new token
+    new token has one too), so the replay guard survives the rotation, and so do a staff badge's wrong PINs and
+    lock (:func:`edge_agent.staff.lockout.move_lockout`), so a locked badge does not start its five guesses
+    afresh under its new token. Nothing happens when the new token
     already has a link of its own (central re-linked the card first) or the old one has none.
 
     :returns: True when the card was re-linked.
@@ -174,6 +176,9 @@ def relink_card(conn: sqlite3.Connection, old: str, new: str, outbox: Outbox) ->
         conn.execute("INSERT INTO sun_counters (card, counter) VALUES (?, ?) ON CONFLICT (card) DO UPDATE "
                      "SET counter = max(counter, excluded.counter)", (new, row[0]))
         conn.execute("DELETE FROM sun_counters WHERE card = ?", (old,))
+    from .staff.lockout import move_lockout  # staff sits above sessions, which import this module
+
+    move_lockout(conn, old, new)
     outbox.enqueue("card-relink", CardRelinkEvent(old_card=old, new_card=new))
     return True
 

@@ -25,7 +25,9 @@ During a store key rotation (:class:`edge_agent.identity.StoreKeys`) a card is
 looked up by its token under the new key first, then under the previous key;
 found under the previous key, it is re-linked to its new token at once and
 central is told (:func:`edge_agent.privacy.relink_card`), so the next tap, and
-every tap after the window, finds it under the new key.
+every tap after the window, finds it under the new key. A staff badge's
+wrong PINs and lock move with it; when central linked the badge's new token
+first, its lockout still under the old token is moved at its tap.
 
 The kiosk's requests (withdraw consent, my data, end session) name the
 session they belong to; a request for any other session is refused.
@@ -171,7 +173,7 @@ class SessionService:
         self._lock = threading.RLock()
         self._session: ActiveSession | None = None
         self._timer: threading.Timer | None = None
-        self._ended_by_limit: dict[str, str] = {}  # session id -> why, the latest ENDED_REMEMBERED
+        self._ended_by_limit: dict[str, str] = {}  # session id -> why, described; the latest ENDED_REMEMBERED
         self._warned_no_sun_keys = False
         self.taps = 0
         self._started_listeners: list[Callable[[ActiveSession], None]] = []
@@ -254,6 +256,16 @@ class SessionService:
         self.relinked += 1
         logger.info("card re-linked from the previous store key to the current one")
 
+    @staticmethod
+    def _carry_lockout(conn: sqlite3.Connection, token: str, previous: str) -> None:
+        """A staff badge central already linked under its new token: move a lockout still kept under its
+        previous token (:func:`edge_agent.staff.lockout.move_lockout`) in the tap's durable transaction, so
+        the rotation resets no guesses; when that write fails the whole tap does, shown as try-again."""
+        from .staff.lockout import move_lockout
+
+        if move_lockout(conn, previous, token):
+            logger.info("staff badge's lockout moved to its new token")
+
     # ------------------------------------------------------------------ reader callbacks
 
     def on_tap(self, read: CardRead) -> Decision:
@@ -269,6 +281,8 @@ class SessionService:
             link, consents = self._lookup(conn, checked.token)
             if link is None and checked.previous_token is not None:
                 link, consents = self._relink(conn, checked.token, checked.previous_token)
+            elif link is not None and link.kind == "staff" and checked.previous_token is not None:
+                self._carry_lockout(conn, checked.token, checked.previous_token)
             decision = decide(link, consents, checked.assurance, now, self._policy)
             logger.info("card tap: %s at assurance %s", decision.outcome.value, checked.assurance.value)
             return decision, checked.token
@@ -360,8 +374,10 @@ class SessionService:
                 return "clock-jump"
         return None
 
-    def _describe(self, reason: str) -> str:
-        return {"idle": f"no request for {self._idle_s:g} s", "max-duration": f"open for {self._max_s:g} s",
+    def _describe(self, reason: str, session: ActiveSession) -> str:
+        """What ended ``session`` by a limit, with the limit that applied to it (staff mode has its own)."""
+        idle_s, max_s = self._limits(session)
+        return {"idle": f"no request for {idle_s:g} s", "max-duration": f"open for {max_s:g} s",
                 "clock-jump": "the wall clock moved implausibly far since it began"}.get(reason, reason)
 
     def _arm(self) -> None:
@@ -397,10 +413,11 @@ class SessionService:
 
     def _end_by_limit(self, session: ActiveSession, reason: str) -> None:
         self._session = None
-        self._ended_by_limit[session.id] = reason
+        described = self._describe(reason, session)
+        self._ended_by_limit[session.id] = described
         while len(self._ended_by_limit) > ENDED_REMEMBERED:
             del self._ended_by_limit[next(iter(self._ended_by_limit))]
-        logger.info("session ended by the agent: %s", self._describe(reason))
+        logger.info("session ended by the agent: %s", described)
         self._publish_end(session, reason)
         self._arm()
 
@@ -417,9 +434,9 @@ class SessionService:
                     session.active = self._clock()
                     return session
                 self._end_by_limit(session, reason)
-            reason = self._ended_by_limit.get(session_id)
-            if reason is not None:
-                raise CommandError(f"session ended ({self._describe(reason)})")
+            described = self._ended_by_limit.get(session_id)
+            if described is not None:
+                raise CommandError(f"session ended ({described})")
             return None
 
     def close(self) -> None:

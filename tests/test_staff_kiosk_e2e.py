@@ -167,7 +167,7 @@ def test_badge_then_right_pin_opens_staff_mode_with_name_and_role_and_every_scre
     kiosk.keep(status, f"staff-home-{size}")
 
     kiosk.click("staff-calls")
-    status = kiosk.wait_screen("staff-calls", "Hulp gevraagd (continue)", "Wacht 0 minuten")
+    status = kiosk.wait_screen("staff-calls", "Hulp gevraagd (Continueer)", "Wacht 0 minuten")
     kiosk.keep(status, f"staff-calls-{size}")
     kiosk.click(f"call-handled-{call[-12:]}")
     status = kiosk.wait_screen("staff-calls", "Er zijn geen open oproepen.")
@@ -245,6 +245,12 @@ def test_a_cloned_uid_only_manager_badge_gets_the_staff_role_only_when_sun_is_re
                                    timeout=15)
         assert "staff-audit" not in status["targets"], "no manager screens"
         kiosk.keep(status, "staff-home-role-limited-800x480")
+        # Why the role is limited, in each language (the shell's language buttons stay in staff mode).
+        for language, why in (("en", "Staff rights only: a manager needs a secure badge here."),
+                              ("fr", "Droits d'employé seulement : un responsable a besoin ici d'un badge sécurisé.")):
+            kiosk.click(f"lang-{language}")
+            status = kiosk.wait_screen("staff", why, timeout=15)
+            kiosk.keep(status, f"staff-home-role-limited-{language}-800x480")
         world.cap.wait_for(lambda _: any(a["data"]["action"] == "manager-role" and a["data"]["result"] == "refused"
                                          for a in audits(world.cap)))
     finally:

@@ -139,3 +139,17 @@ def test_the_shopper_who_called_sees_when_staff_handled_their_call_and_no_other(
     assert state.visit.assist_handled and state.visit.view()["assist_handled"] is True
     state.done()
     assert not state.visit.assist_handled and state.visit.assist_call is None
+
+
+def test_open_call_s_phase_word_is_shown_as_the_phase_s_name_in_the_language_not_the_contract_s_word():
+    from edge_agent.contract import Phase
+    from kiosk.i18n import Translator
+    from kiosk.phase_names import phase_name
+    from kiosk.texts import Words
+
+    words = Words(Translator())
+    assert [phase_name(words, Phase.CONTINUE, language) for language in ("nl", "en", "fr")] == [
+        "Continueer", "Continue", "Fidéliser"]
+    for phase in Phase:
+        names = {language: phase_name(words, phase, language) for language in ("nl", "en", "fr")}
+        assert phase.value not in names.values() and len(set(names.values())) >= 2, names

@@ -82,3 +82,31 @@ class Lockout:
     def succeeded(self, conn: sqlite3.Connection, card: str) -> None:
         """The right PIN: the badge starts afresh."""
         conn.execute("DELETE FROM staff_lockouts WHERE card = ?", (card,))
+
+
+def move_lockout(conn: sqlite3.Connection, old: str, new: str) -> bool:
+    """Move badge ``old``'s wrong PINs and lock to token ``new`` (a store key rotation re-links the badge,
+    :func:`edge_agent.privacy.relink_card`), inside the caller's transaction; True when there was one to move.
+
+    A badge must not start its five guesses afresh because its token changed. When ``new`` has a row of its
+    own the stricter of the two is kept: the more wrong PINs, the more locks (the next lock's length), and
+    the lock that ends later.
+    """
+    row = conn.execute("SELECT failures, locks, locked_at, locked_s FROM staff_lockouts WHERE card = ?",
+                       (old,)).fetchone()
+    if row is None:
+        return False
+    failures, locks, locked_at, locked_s = row
+    mine = conn.execute("SELECT failures, locks, locked_at, locked_s FROM staff_lockouts WHERE card = ?",
+                        (new,)).fetchone()
+    if mine is not None:
+        failures, locks = max(failures, mine[0]), max(locks, mine[1])
+        if mine[2] is not None and mine[3] and (locked_at is None or not locked_s
+                                                or mine[2] + mine[3] > locked_at + locked_s):
+            locked_at, locked_s = mine[2], mine[3]
+    conn.execute("INSERT INTO staff_lockouts (card, failures, locks, locked_at, locked_s) VALUES (?, ?, ?, ?, ?) "
+                 "ON CONFLICT (card) DO UPDATE SET failures = excluded.failures, locks = excluded.locks, "
+                 "locked_at = excluded.locked_at, locked_s = excluded.locked_s",
+                 (new, failures, locks, locked_at, locked_s))
+    conn.execute("DELETE FROM staff_lockouts WHERE card = ?", (old,))
+    return True

@@ -14,8 +14,11 @@ this module follows it (a listener of the session service) through the states of
 * ``ended``: Klaar, the idle timeout, a customer's card (any tap ends the session at once), another badge.
 
 A staff action that cannot be audited is not carried out: when the database cannot take the badge's audit
-entry (disk full, locked: :mod:`edge_agent.transient`), the badge is ``refused`` with the reason ``try-again``;
-a PIN attempt's audit commits with its lockout count, or the request fails as a whole.
+entry (disk full, locked: :mod:`edge_agent.transient`), the badge is ``refused`` with the reason ``try-again``
+and its entry is owed (:meth:`.audit.AuditLog.owe`), written before the next one. (On a disk already full
+the tap itself cannot be recorded, and the session service shows it as ``try-again`` before staff mode sees
+it.) A PIN attempt is counted towards the lock before its PIN is checked, so a storage fault never gives a
+free guess, and staff mode never opens without its entries written (:meth:`StaffModes.pin`).
 
 Each change is published on ``local/staff`` (never retained, never bridged) and audited (:mod:`.audit`):
 the badge's tap, every PIN attempt with its result (never the PIN), the start and end of staff mode.
@@ -48,9 +51,9 @@ from ..store import Store
 from ..transient import describe_fault, fault_of
 from .audit import AuditLog
 from .gate import StaffMember
-from .lockout import Lockout
+from .lockout import Lockout, LockState
 from .pin import verify_pin
-from .records import find_staff
+from .records import StaffRecord, find_staff
 
 logger = logging.getLogger(__name__)
 
@@ -114,13 +117,16 @@ class StaffModes:
             state, reason, result = StaffState.LOCKED, "locked", AuditResult.LOCKED
         current = StaffSession(session.id, session.token, decision.staff, decision.assurance, state, reason=reason)
         try:
+            self._audit.pay_owed()
             self._audit.record(decision.staff, "staff-badge", result)
         except sqlite3.Error as exc:
             fault = fault_of(exc)
             if fault is None:
                 raise
             # Staff actions that cannot be audited are not allowed: no PIN pad until the disk takes writes.
+            # The refused tap is owed to the audit, written before the next badge's or PIN's entry.
             logger.error("staff badge not audited (%s): refused", describe_fault(fault, exc))
+            self._audit.owe(decision.staff, "staff-badge", AuditResult.REFUSED, target=TRY_AGAIN)
             current = replace(current, state=StaffState.REFUSED, reason=TRY_AGAIN)
         self._current = current
         self._announce(self._view(current))
@@ -147,7 +153,19 @@ class StaffModes:
         """Check the PIN typed for the session's badge: staff mode, a wrong PIN (and how many are left) or
         the badge locked. The PIN is not kept, logged or audited; the attempt and its result are.
 
+        An attempt is charged before its PIN is checked: the first durable commit counts it as a wrong PIN
+        (:meth:`.lockout.Lockout.failed`, locking the badge at the fifth); only then is the PIN verified, and
+        the second commit settles it: the right PIN clears the count and writes its audit entry with staff
+        mode's start, a wrong one writes its audit entry (the count stands). So a storage fault (disk full,
+        database locked) never gives a free guess: before the charge commits, the PIN is not checked at all
+        and the request fails saying why (``storage full: …``); after it, the attempt has counted, whatever
+        its PIN. And staff mode never opens without its audit entries written: when the settling commit
+        fails, the request fails as well (the right PIN then costs one of the five attempts, and is asked
+        for again), and the attempt's entry is owed (:meth:`.audit.AuditLog.owe`: written, result ``failed``
+        or ``wrong-pin`` with the target ``try-again``, before the next badge's or PIN's entry).
+
         :raises CommandError: when the session is not a staff badge's PIN pad (gone, refused, already active).
+        :raises sqlite3.Error: a storage fault (:mod:`edge_agent.transient`): the request's error answer.
         """
         with self._sessions.lock:
             current = self._staff_session(request.session)
@@ -155,43 +173,66 @@ class StaffModes:
                 raise CommandError("already in staff mode")
             if current.state is StaffState.REFUSED:
                 raise CommandError("this badge names no staff member of this store")
+            self._audit.pay_owed()  # a fault here: the PIN is not checked, the request fails saying why
+            charged: LockState | None = None
             with self._store.transaction(durable=True) as conn:
                 lock = self._lockout.state(conn, current.card)
                 record = find_staff(conn, current.staff)
                 if record is None:  # removed by central since the tap
                     current = replace(current, state=StaffState.REFUSED, reason="unknown-staff")
-                    result = AuditResult.REFUSED
+                    self._audit.record(current.staff, "pin-attempt", AuditResult.REFUSED)
                 elif lock.locked:
                     current = replace(current, state=StaffState.LOCKED, reason="locked")
-                    result = AuditResult.LOCKED
-                elif verify_pin(record.pin_verifier, request.pin):
-                    self._lockout.succeeded(conn, current.card)
-                    role, limited = record.role, None
-                    if (role is StaffRole.MANAGER and self._config.manager_requires_sun
-                            and current.assurance is not Assurance.SUN):
-                        role, limited = StaffRole.STAFF, "sun-required"
-                    current = replace(current, state=StaffState.ACTIVE, display_name=record.display_name,
-                                      role=role, role_limited=limited, reason=None)
-                    result = AuditResult.OK
+                    self._audit.record(current.staff, "pin-attempt", AuditResult.LOCKED)
                 else:
-                    lock = self._lockout.failed(conn, current.card)
-                    state = StaffState.LOCKED if lock.locked else StaffState.PIN_REQUIRED
-                    current = replace(current, state=state, reason="locked" if lock.locked else "wrong-pin")
-                    result = AuditResult.WRONG_PIN
-                self._audit.record(current.staff, "pin-attempt", result)
+                    charged = self._lockout.failed(conn, current.card)  # counted before the PIN is checked
+            if record is not None and charged is not None:
+                current = self._settle(current, record, request.pin, charged)
             self._current = current
             if current.state is StaffState.ACTIVE:
-                self._sessions.set_limits(current.session, self._config.idle_s + IDLE_GRACE_S, self._config.max_s)
-                self._audit.record(current.staff, "staff-mode-start", AuditResult.OK,
-                                   target=current.role.value if current.role else None)
-                if current.role_limited:
-                    self._audit.record(current.staff, "manager-role", AuditResult.REFUSED, target=current.role_limited)
                 logger.info("staff mode started (role %s)", current.role.value if current.role else "-")
             else:
-                logger.info("staff PIN attempt: %s", result.value)
+                logger.info("staff PIN attempt: %s", current.reason)
             view = self._view(current)
             self._announce(view)
             return view
+
+    def _settle(self, current: StaffSession, record: StaffRecord, pin: str, charged: LockState) -> StaffSession:
+        """Verify ``pin`` of an attempt already counted as wrong (``charged``) and commit its result with its
+        audit: staff mode (the count cleared) or the wrong PIN (the count stands)."""
+        if verify_pin(record.pin_verifier, pin):
+            role, limited = record.role, None
+            if (role is StaffRole.MANAGER and self._config.manager_requires_sun
+                    and current.assurance is not Assurance.SUN):
+                role, limited = StaffRole.STAFF, "sun-required"
+            settled = replace(current, state=StaffState.ACTIVE, display_name=record.display_name, role=role,
+                              role_limited=limited, reason=None)
+            entries = [("pin-attempt", AuditResult.OK, None), ("staff-mode-start", AuditResult.OK, role.value)]
+            if limited:
+                entries.append(("manager-role", AuditResult.REFUSED, limited))
+        else:
+            settled = replace(current, state=StaffState.LOCKED if charged.locked else StaffState.PIN_REQUIRED,
+                              reason="locked" if charged.locked else "wrong-pin")
+            entries = [("pin-attempt", AuditResult.WRONG_PIN, None)]
+        try:
+            with self._store.transaction(durable=True) as conn:
+                if settled.state is StaffState.ACTIVE:
+                    self._lockout.succeeded(conn, current.card)
+                for action, result, target in entries:
+                    self._audit.record(current.staff, action, result, target=target)
+        except sqlite3.Error as exc:
+            fault = fault_of(exc)
+            if fault is None:
+                raise
+            # The attempt has counted; its entry is owed: a right PIN that could not open staff mode "failed".
+            self._audit.owe(current.staff, "pin-attempt", AuditResult.FAILED
+                            if settled.state is StaffState.ACTIVE else AuditResult.WRONG_PIN, target=TRY_AGAIN)
+            logger.error("staff PIN attempt counted but its result not recorded (%s): asked again",
+                         describe_fault(fault, exc))
+            raise
+        if settled.state is StaffState.ACTIVE:
+            self._sessions.set_limits(current.session, self._config.idle_s + IDLE_GRACE_S, self._config.max_s)
+        return settled
 
     def status(self, request: SessionRequest) -> StaffModeView:
         """The staff mode of the session now; asking keeps it alive (the kiosk asks while staff touch it).

@@ -12,6 +12,7 @@ from kivy.app import App
 from kivy.properties import NumericProperty, ObjectProperty, StringProperty
 from kivy.uix.gridlayout import GridLayout
 
+from ..phase_names import phase_name
 from ..widgets import KioskButton, Panel, RebuiltList, TextBlock
 from . import KioskScreen
 
@@ -70,7 +71,8 @@ class PinPad(GridLayout):
 
 
 class CallList(RebuiltList):
-    """A panel per open call: what and where, how long it has waited, and "Afgehandeld"."""
+    """A panel per open call: what and at which phase (its name, translated), how long it has waited, and
+    "Afgehandeld"."""
 
     calls = ObjectProperty(None, allownone=True)
     watched = ("calls",)
@@ -84,7 +86,7 @@ class CallList(RebuiltList):
         for call in self.calls.calls:
             panel = Panel()
             what = call.topic or app.tr("Hulp gevraagd", self.language)
-            where = call.phase.value if call.phase else ""
+            where = phase_name(app.words, call.phase, self.language) if call.phase else ""
             minutes = int((call.waited_s + waited_since) // 60)
             panel.add_widget(TextBlock(role="heading", text=f"{what} ({where})" if where else what))
             panel.add_widget(TextBlock(text=app.words.trn("Wacht {n} minuut", "Wacht {n} minuten", minutes,
