@@ -77,8 +77,8 @@ def tls_file_problems(tls: TlsConfig | None) -> list[tuple[str, str]]:
             try:
                 context.load_cert_chain(str(tls.cert_file), str(tls.key_file))
             except ssl.SSLError:
-                problems.append(("cert_file", f"{tls.cert_file} and {tls.key_file} are not a certificate and "
-                                              "its key (PEM)"))
+                reason = f"{tls.cert_file} and {tls.key_file} are not a certificate and its key (PEM)"
+                problems.append(("cert_file", reason))
     return problems
 
 
