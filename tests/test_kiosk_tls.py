@@ -283,3 +283,30 @@ def test_client_certificate_files_that_cannot_be_used_are_named_each_with_its_ke
     err = capsys.readouterr().err
     assert "mqtt.tls.cert_file: " in err and "are not a certificate and its key (PEM)" in err, err
     assert "mqtt.tls.ca_file" not in err, "the CA itself is fine"
+
+
+def test_the_kiosk_app_given_a_wrong_ca_shows_its_screen_says_why_once_and_keeps_trying(store, xvfb, tmp_path,
+                                                                                       monkeypatch):
+    other = Store(tmp_path / "other")  # another store: its own CA
+    other.broker.close()
+    monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(store.folder))
+    config = write_config(tmp_path / "kiosk.toml", store, other.ca)
+    kiosk = KioskProcess(xvfb, store.tls_port, STORE, DEVICE, tmp_path / "kiosk")
+    # DEBUG: the repeated attempts are logged there (the reason itself once, as a warning).
+    kiosk.command = [sys.executable, "-m", "kiosk", "--config", str(config), "--size", "800x480",
+                     "--status-file", str(kiosk.status_path), "--log-level", "DEBUG"]
+    try:
+        with pytest.raises(TimeoutError):
+            kiosk.start(timeout=0.1)  # launched; it cannot connect, so start's wait for "connected" gives up
+        shown = kiosk.wait(lambda s: bool(s["screen"]), timeout=60)
+        wait_for(lambda: kiosk.log().count("still cannot connect") >= 2, 60,
+                 lambda: f"the kiosk stopped trying:\n{kiosk.log()[-3000:]}")
+        assert kiosk.process is not None and kiosk.process.poll() is None, "the kiosk kept running"
+        assert not kiosk.status()["connected"]
+    finally:
+        code = kiosk.stop()
+    log = kiosk.log()
+    refusals = [line for line in log.splitlines() if "WARNING" in line and "cannot connect to" in line]
+    assert len(refusals) == 1 and "CERTIFICATE_VERIFY_FAILED" in refusals[0], refusals
+    assert shown["screen"] and code == 0, log[-3000:]
+    assert "Traceback" not in log, log[-3000:]
