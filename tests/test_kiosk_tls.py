@@ -5,7 +5,8 @@ LAN (here 127.0.0.2: on Linux all of 127/8 is loopback). A real Mosquitto runs f
 the kiosk logs in with the screen login and checks the broker with the store CA, both from the device's
 credentials folder (as systemd's ``$CREDENTIALS_DIRECTORY``). Promises: the kiosk's bridge connects and gets
 what the agent (over TLS too) publishes; a CA that did not sign the broker's certificate is refused, said
-in one clear log line, and the kiosk keeps trying; the screen login over TLS is still held to the ACL; a
+in one clear log line, and the kiosk keeps trying; so is a certificate for another address (the name check
+is on); the screen login over TLS is still held to the ACL; a
 missing or unusable ``ca_file`` is a configuration mistake with its file, line and key (exit 2); the
 example configuration's TLS block and the kiosk unit's credentials fit what provisioning writes; and the
 kiosk app under Xvfb started against the TLS listener shows its first screen.
@@ -52,14 +53,23 @@ def session_payload(sid: str) -> bytes:
 
 
 class Store:
-    """A provisioned store with its broker running; ``folder`` is the kiosk Pi's credentials folder."""
+    """A provisioned store with its broker running; ``folder`` is the kiosk Pi's credentials folder.
 
-    def __init__(self, folder: Path):
+    :param certified_for: the LAN address provisioning is told (its server certificate names it); the broker
+        listens on :data:`LAN` whatever it is.
+    """
+
+    def __init__(self, folder: Path, certified_for: str = LAN):
         self.port, self.tls_port = free_port(), free_port()
         (folder / "data").mkdir(parents=True)
-        plan = StorePlan(STORE, parse_devices(DEVICE), lan_address=LAN, port=self.port, tls_port=self.tls_port,
-                         etc=str(folder / "store" / "mosquitto"), persistence=f"{folder / 'data'}/")
+        plan = StorePlan(STORE, parse_devices(DEVICE), lan_address=certified_for, port=self.port,
+                         tls_port=self.tls_port, etc=str(folder / "store" / "mosquitto"),
+                         persistence=f"{folder / 'data'}/")
         self.store = provision_store(plan, folder / "store")
+        conf = self.store.etc / "conf.d" / "connected-store.conf"
+        listener = f"listener {self.tls_port} {certified_for}\n"
+        assert listener in conf.read_text(), "the provisioned TLS listener"
+        conf.write_text(conf.read_text().replace(listener, f"listener {self.tls_port} {LAN}\n"))
         self.folder = self.store.credentials(DEVICE)
         self.credentials = Credentials({"CREDENTIALS_DIRECTORY": str(self.folder)})
         self.broker = Mosquitto.provisioned(self.store.etc, port=self.port, tls_port=self.tls_port,
@@ -69,12 +79,12 @@ class Store:
     def ca(self) -> Path:
         return self.folder / "broker-ca.pem"
 
-    def kiosk_bridge(self, sink, ca_file: Path | None = None) -> Bridge:
+    def kiosk_bridge(self, sink, ca_file: Path | None = None, insecure: bool = False) -> Bridge:
         """The kiosk's bridge as the kiosk app builds it, to the LAN listener with the screen login."""
         return Bridge(LAN, self.tls_port, STORE, DEVICE, sink, post=lambda function, *args: function(*args),
                       username=self.credentials.get("kiosk-mqtt-username"),
                       password=self.credentials.get("kiosk-mqtt-password"),
-                      tls=TlsConfig(ca_file=ca_file or self.ca))
+                      tls=TlsConfig(ca_file=ca_file or self.ca, insecure=insecure))
 
     def agent_login(self, subscriptions=()) -> LoginClient:
         """The device's agent login, on the TLS listener."""
@@ -179,6 +189,28 @@ def test_a_ca_that_did_not_sign_the_broker_is_refused_in_a_clear_log_line_and_th
         assert kiosk.client._thread is not None and kiosk.client._thread.is_alive(), "the kiosk stopped trying"
     finally:
         kiosk.stop()
+
+
+def test_a_broker_whose_certificate_names_another_address_is_refused_by_the_name_check(tmp_path, caplog):
+    moved = Store(tmp_path / "moved", certified_for="127.0.0.3")  # the store CA's, but not for 127.0.0.2
+    caplog.set_level(logging.INFO, logger="kiosk.bridge")
+    refused = moved.kiosk_bridge(Sink())
+    refused.start()
+    try:
+        wait_for(lambda: refused.last_error is not None, 60, "no connection attempt")
+        assert "CERTIFICATE_VERIFY_FAILED" in refused.last_error and "mismatch" in refused.last_error, \
+            refused.last_error
+        assert not refused.connected
+    finally:
+        refused.stop()
+    # The same CA without the name check connects: it was the name that was refused, not the CA.
+    unchecked = moved.kiosk_bridge(Sink(), insecure=True)
+    unchecked.start()
+    try:
+        wait_for(lambda: unchecked.connected, 60, lambda: f"no connection: {unchecked.last_error}")
+    finally:
+        unchecked.stop()
+        moved.broker.close()
 
 
 def test_the_screen_login_over_tls_still_cannot_publish_as_the_agent(store):
