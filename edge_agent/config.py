@@ -29,6 +29,7 @@ from .content_control.config import ContentConfig
 from .errors import ConfigError
 from .identity import DEFAULT_POLICY, Assurance, Category
 from .loyalty import Rules, Tier
+from .mqtt_tls import TlsConfig
 from .problems import Problem, toml_error_line, toml_locator, validation_problems
 
 logger = logging.getLogger(__name__)
@@ -58,20 +59,6 @@ class StoreConfig(_Section):
 class DeviceConfig(_Section):
     id: str = Field(description="Device id within the store, part of every topic.", pattern=ID_PATTERN)
     kind: Literal["kiosk", "shelf", "gateway"] = Field("kiosk", description="What this device is.")
-
-
-class TlsConfig(_Section):
-    ca_file: Path | None = Field(None,
-                                 description="CA bundle that signed the broker's certificate; system CAs when empty.")
-    cert_file: Path | None = Field(None, description="Client certificate for mutual TLS.")
-    key_file: Path | None = Field(None, description="Private key of the client certificate.")
-    insecure: bool = Field(False, description="Skip host name verification. For lab use only.")
-
-    @model_validator(mode="after")
-    def _cert_and_key_together(self) -> TlsConfig:
-        if (self.cert_file is None) != (self.key_file is None):
-            raise ValueError("cert_file and key_file must be given together")
-        return self
 
 
 class MqttConfig(_Section):

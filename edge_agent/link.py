@@ -57,6 +57,7 @@ from .contract import STATE, StatePayload, Topics, encode
 from .credentials import MQTT_PASSWORD, MQTT_USERNAME, Credentials
 from .mqtt_read_buffer import buffer_reads
 from .mqtt_socket import set_nodelay
+from .mqtt_tls import use_tls
 from .outbox import Outbox
 from .transient import describe_bug, fault_of, locations
 
@@ -335,13 +336,7 @@ class Link:
         client.will_set(self.topics.state, will, qos=1, retain=True)
         if self._username:
             client.username_pw_set(self._username, self._password)
-        tls = self.mqtt_config.tls
-        if tls is not None:
-            client.tls_set(ca_certs=str(tls.ca_file) if tls.ca_file else None,
-                           certfile=str(tls.cert_file) if tls.cert_file else None,
-                           keyfile=str(tls.key_file) if tls.key_file else None,
-                           cert_reqs=ssl.CERT_REQUIRED, tls_version=ssl.PROTOCOL_TLS_CLIENT)
-            client.tls_insecure_set(tls.insecure)
+        use_tls(client, self.mqtt_config.tls)
         client.connect_timeout = self.mqtt_config.connect_timeout_s
         client.on_socket_open = _socket_opened
         client.on_connect = self._handle_connect

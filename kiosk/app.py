@@ -273,7 +273,7 @@ class KioskApp(_VisitProperties):
                              _Sink(self), username=credentials.get("kiosk-mqtt-username"),
                              password=credentials.get("kiosk-mqtt-password"), client_id=settings.mqtt.client_id,
                              keepalive_s=settings.mqtt.keepalive_s,
-                             request_timeout_s=settings.mqtt.request_timeout_s)
+                             request_timeout_s=settings.mqtt.request_timeout_s, tls=settings.mqtt.tls)
         self.screens: dict[Screen, KioskScreen] = {}
         self.window: Any = None  # Kivy's Window, once built
         self._frame_log_path = frame_log

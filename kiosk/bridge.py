@@ -14,11 +14,17 @@ on screen.
 Requests carry a fresh ``transaction``; a response is matched to its request
 by it, so responses to other clients on the same topic are ignored. A request
 unanswered after ``request_timeout_s`` fails (:meth:`Bridge.expire`).
+
+With ``tls`` (``[mqtt.tls]``) the kiosk reaches a store broker on another Pi over its TLS listener, the
+broker checked against the store CA and its name (:mod:`edge_agent.mqtt_tls`, as the agent does). A
+connection that fails (a broker that is away, a certificate that does not check out) is logged with its
+reason, once until the reason changes, and paho tries again every 1-5 s while the screen keeps running.
 """
 
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -54,6 +60,7 @@ from edge_agent.contract import (
 )
 from edge_agent.errors import ContractError
 from edge_agent.mqtt_socket import set_nodelay
+from edge_agent.mqtt_tls import TlsConfig, use_tls
 
 from .content_control import CONTENT_COMMANDS
 
@@ -144,12 +151,13 @@ class Bridge:
     :param keepalive_s: MQTT keepalive.
     :param request_timeout_s: a request unanswered this long fails.
     :param clock: monotonic seconds.
+    :param tls: connect with TLS as this says (``[mqtt.tls]``); plain MQTT when None.
     """
 
     def __init__(self, host: str, port: int, store: str, device: str, sink: Sink, *,
                  post: Callable[..., None] = kivy_post, username: str | None = None, password: str | None = None,
                  client_id: str | None = None, keepalive_s: int = 15, request_timeout_s: float = 5.0,
-                 clock: Callable[[], float] = time.monotonic):
+                 clock: Callable[[], float] = time.monotonic, tls: TlsConfig | None = None):
         self.topics = Topics(store, device)
         self._host, self._port, self._keepalive = host, port, keepalive_s
         self._sink = sink
@@ -174,6 +182,9 @@ class Bridge:
             self.topics.content_schedule: self._on_content_schedule,
         }
         self.connected = False
+        self._tls = tls is not None
+        #: Why the last connection attempt failed (None after a connection), logged once until it changes.
+        self.last_error: str | None = None
         # The store broker binds a client id to its login (use_username_as_clientid): with a login, the
         # login is the client id.
         self.client = mqtt.Client(CallbackAPIVersion.VERSION2,
@@ -181,7 +192,9 @@ class Bridge:
                                   clean_session=True, protocol=mqtt.MQTTv311)
         if username:
             self.client.username_pw_set(username, password)
+        use_tls(self.client, tls)
         self.client.reconnect_delay_set(min_delay=1, max_delay=5)
+        self.client.on_connect_fail = self._on_connect_fail
         self.client.on_socket_open = set_nodelay
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
@@ -279,8 +292,21 @@ class Bridge:
             return
         client.subscribe(self.subscriptions())
         self.connected = True
-        logger.info("connected to %s:%d", self._host, self._port)
+        self.last_error = None
+        logger.info("connected to %s:%d%s", self._host, self._port, " over TLS" if self._tls else "")
         self._post(self._sink.on_connection, True)
+
+    def _on_connect_fail(self, client, userdata) -> None:
+        # paho calls this from inside its ``except OSError`` around the attempt (loop_forever), with no
+        # argument for the reason: the exception being handled is it (ssl.SSLError for a certificate).
+        error = sys.exc_info()[1]
+        reason = f"{type(error).__name__}: {error}" if error is not None else "no reason given"
+        if reason != self.last_error:
+            logger.warning("cannot connect to %s:%d%s: %s; trying again", self._host, self._port,
+                           " over TLS" if self._tls else "", reason)
+        else:
+            logger.debug("still cannot connect to %s:%d: %s", self._host, self._port, reason)
+        self.last_error = reason
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
         was = self.connected

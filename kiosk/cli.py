@@ -28,7 +28,7 @@ from edge_agent.contract import LANGUAGES
 from edge_agent.problems import EXIT_INVALID, EXIT_OK, InvalidInput, report
 from edge_agent.redaction import install_everywhere, setup_logging
 
-from .config import OPTIONS, KioskConfig, merge, parse_config, read_toml
+from .config import OPTIONS, KioskConfig, check_tls_files, merge, parse_config, read_toml
 from .content import load_pack
 
 if TYPE_CHECKING:
@@ -81,7 +81,8 @@ def build_parser() -> argparse.ArgumentParser:
 def load_config(args: argparse.Namespace) -> KioskConfig:
     """The configuration from ``--config`` with the other options on top.
 
-    :raises ConfigError: naming the file, line and key path of each mistake (or ``options`` for an option's).
+    :raises ConfigError: naming the file, line and key path of each mistake (or ``options`` for an option's),
+        or of each file of ``[mqtt.tls]`` that cannot be used.
     """
     document: dict[str, Any] = {}
     text = None
@@ -98,7 +99,11 @@ def load_config(args: argparse.Namespace) -> KioskConfig:
     }
     given = {f"{section}.{key}" for section, values in overrides.items()
              for key, value in values.items() if value is not None}
-    return parse_config(merge(document, overrides), str(args.config) if args.config else OPTIONS, text, given)
+    source = str(args.config) if args.config else OPTIONS
+    settings = parse_config(merge(document, overrides), source, text, given)
+    # At every start, not only with --validate-config: the broker's CA is read when the bridge is built.
+    check_tls_files(settings, source, text)
+    return settings
 
 
 def check_content(settings: KioskConfig) -> None:

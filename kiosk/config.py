@@ -6,6 +6,9 @@ key path and line (:mod:`edge_agent.problems`). Command-line options override th
 The broker login, when the broker wants one, is a secret: it is read from
 ``$CREDENTIALS_DIRECTORY/kiosk-mqtt-username`` / ``kiosk-mqtt-password`` or
 ``CS_KIOSK_MQTT_USERNAME`` / ``CS_KIOSK_MQTT_PASSWORD``, never from the file.
+A broker on another Pi (one store broker per store) is reached over TLS: ``[mqtt.tls]``, the agent's table
+(:class:`edge_agent.mqtt_tls.TlsConfig`), with the store CA as ``ca_file``; :func:`check_tls_files` names a
+file of it that cannot be used, before the kiosk starts.
 """
 
 from __future__ import annotations
@@ -21,7 +24,15 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from edge_agent.config import permission_warnings
 from edge_agent.contract import Language
-from edge_agent.problems import InvalidInput, Problem, toml_error_line, toml_locator, validation_problems
+from edge_agent.mqtt_tls import TlsConfig, tls_file_problems
+from edge_agent.problems import (
+    InvalidInput,
+    Problem,
+    toml_error_line,
+    toml_line,
+    toml_locator,
+    validation_problems,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +66,8 @@ class MqttSection(_Section):
     client_id: str | None = Field(None, description="MQTT client id without a broker login (with one, the "
                                                     "login is the client id); cs-kiosk-<store>-<device> by default.")
     request_timeout_s: float = Field(5.0, gt=0, le=60, description="A request unanswered this long has failed.")
+    tls: TlsConfig | None = Field(None, description="Connect with TLS when present (the store broker's LAN "
+                                                    "listener; ca_file: the store CA, broker-ca.pem).")
 
 
 class SessionSection(_Section):
@@ -127,6 +140,20 @@ def parse_config(document: dict[str, Any], source: str = "<config>", text: str |
         problems = validation_problems(exc, file=source, locate=toml_locator(text) if text is not None else None)
         raise ConfigError([dataclasses.replace(problem, file=OPTIONS, line=None)
                            if problem.key in options else problem for problem in problems], source) from None
+
+
+def check_tls_files(config: KioskConfig, source: str = "<config>", text: str | None = None) -> None:
+    """Check that the files ``[mqtt.tls]`` names can be read and hold a certificate (or key).
+
+    :param source: the file the configuration was read from.
+    :param text: its TOML text, for the line of each file's key.
+    :raises ConfigError: naming the file, line and key path (``mqtt.tls.ca_file``) of each unusable file.
+    """
+    problems = [Problem(source, toml_line(text, ("mqtt", "tls", key)) if text is not None else None,
+                        f"mqtt.tls.{key}", message)
+                for key, message in tls_file_problems(config.mqtt.tls)]
+    if problems:
+        raise ConfigError(problems, source)
 
 
 def read_toml(path: Path) -> tuple[dict[str, Any], str]:
