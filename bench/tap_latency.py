@@ -211,13 +211,17 @@ def main() -> int:
     session_arrivals = common.Arrivals(broker.port, topics.session, session_key)
     agent = Agent(config, credentials)
     removed = threading.Event()
-    on_removed = agent.sessions.on_removed
+    # The reader is given the callbacks at start: the device checks' reader test's when there is one (it
+    # passes a tap on to the sessions unless staff armed it), else the sessions'.
+    tapped = agent.device_checks.reader_test if agent.device_checks is not None else None
+    tapped = tapped or agent.sessions
+    on_removed = tapped.on_removed
 
     def removed_hook():
         on_removed()
         removed.set()
 
-    agent.sessions.on_removed = removed_hook  # the reader is given the callbacks at start
+    tapped.on_removed = removed_hook  # type: ignore[method-assign]
     agent.start()
     import nfc
 

@@ -56,7 +56,7 @@ class Kiosk:
         inbox = Inbox(self.store, self.outbox, TOPICS, Commands(config, lambda *a: None), on_probe=lambda r: None)
         for message in messages(load(EXAMPLE, hmac_key=KEY), STORE):
             inbox.handle(Received(None, message.topic, message.payload, 0, 1, False))
-        assert inbox.rejected == 0 and inbox.applied == 13
+        assert inbox.rejected == 0 and inbox.applied == 14
         self.sessions = SessionService(self.store, self.outbox, lambda topic, payload: True, device="kiosk-1",
                                        session_topic=TOPICS.session, hmac_key=KEY, policy=policy,
                                        now=lambda: NOW) if with_sessions else None
