@@ -182,9 +182,16 @@ class Agent:
                               connected=lambda: self.link.connected, probe=self._send_probe,
                               round_trip=lambda: (self.broker_rtt_ms, self.broker_rtt_at), reader_test=reader_test,
                               reader_state=self._reader_state if reader_test is not None else None,
-                              camera=camera)
+                              camera=camera, content_pack=self._content_pack)
         checks.register(self.commands)
         return checks
+
+    def _content_pack(self) -> str | None:
+        """The content pack the agent holds ("name version", for the device checks), or None."""
+        if self.content_control is None:
+            return None
+        pack = self.content_control.library.current
+        return f"{pack.name} {pack.version}".strip() or None if pack else None
 
     def _reader_state(self):
         assert self.reader is not None, "asked only with a reader"

@@ -383,3 +383,13 @@ def test_the_staff_role_is_refused_the_managers_actions_and_each_refusal_is_audi
     assert mine == [("s-anna", "reader-test", "ok"), ("s-anna", "test-event", "refused"),
                     ("s-anna", "restart-kiosk", "refused")]
     assert not cap.on("/event/device-test")
+
+
+def test_the_content_pack_the_agent_holds_is_named_in_the_checks(make_world, tmp_path):
+    from tests.test_content_control_e2e import write_pack
+
+    pack = tmp_path / "pack"
+    write_pack(pack, "7")
+    agent, emulator, cap, screen, _ = make_world(f'[content]\nfolder = "{pack}"\ncheck_s = 0.5\n')
+    session = staff_session(emulator, cap, screen)
+    assert screen.wait_report(session, lambda r: r["content_pack"] is not None)["content_pack"] == "proef 7"
