@@ -173,7 +173,7 @@ class Agent:
             return None
         reader_test = None
         if self.reader is not None:
-            reader_test = ReaderTest(self.store, sessions.identify, sessions.on_tap, sessions.on_removed,
+            reader_test = ReaderTest(self.store, sessions.identify_checked, sessions.on_tap, sessions.on_removed,
                                      alive=lambda session: isinstance(staff.modes.member(session), StaffMember))
         camera = None
         if self.camera is not None and self.config.camera is not None:

@@ -205,6 +205,16 @@ class SessionService:
             return Identified(token, Assurance.UID, previous_token=previous)
         return self._verify_sun(read, token, url, previous)
 
+    def identify_checked(self, read: CardRead) -> Identified:
+        """:meth:`identify` and a SUN counter's replay check, the counter recorded in a durable commit of its
+        own: for a tap that opens no session (the device checks' reader test), so that a replayed message is
+        reported as one and the tested message cannot be replayed later."""
+        identified = self.identify(read)
+        if identified.counter is None:
+            return identified
+        with self._store.transaction(durable=True) as conn:
+            return self._check_counter(conn, identified)
+
     def _verify_sun(self, read: CardRead, token: str, url: str, previous: str | None) -> Identified:
         from .nfc.sun import SunError, verify_sun
 

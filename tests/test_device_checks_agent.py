@@ -390,6 +390,6 @@ def test_the_content_pack_the_agent_holds_is_named_in_the_checks(make_world, tmp
 
     pack = tmp_path / "pack"
     write_pack(pack, "7")
-    agent, emulator, cap, screen, _ = make_world(f'[content]\nfolder = "{pack}"\ncheck_s = 0.5\n')
+    _, emulator, cap, screen, _ = make_world(f'[content]\nfolder = "{pack}"\ncheck_s = 0.5\n')
     session = staff_session(emulator, cap, screen)
     assert screen.wait_report(session, lambda r: r["content_pack"] is not None)["content_pack"] == "proef 7"

@@ -20,6 +20,7 @@ customer stepped in), the tap is a customer's tap as usual.
 from __future__ import annotations
 
 import logging
+import sqlite3
 import threading
 import time
 from collections.abc import Callable
@@ -32,6 +33,7 @@ from ..contract.payloads_device_checks import ProductName, ReaderTestResult, Rea
 from ..identity import Assurance
 from ..sessions import TRY_AGAIN, UNUSABLE_READS, Identified, is_sun_url
 from ..store import Store
+from ..transient import describe_fault, fault_of
 
 if TYPE_CHECKING:
     from ..nfc.reader import CardRead
@@ -69,8 +71,9 @@ def assurance_of(read: CardRead, identified: Identified) -> tuple[str, str | Non
 class ReaderTest:
     """Routes card taps to the reader test while it is armed, to the sessions otherwise.
 
-    :param store: the agent's database (``card_links`` is read, nothing is written).
-    :param identify: reads a card as a tap does (``SessionService.identify``).
+    :param store: the agent's database (``card_links`` is read).
+    :param identify: reads a card as a tap does, a SUN counter's replay check included and the counter
+        recorded (``SessionService.identify_checked``).
     :param on_tap: where a tap goes when no test is armed (``SessionService.on_tap``).
     :param on_removed: where that card's removal goes (``SessionService.on_removed``).
     :param alive: whether the staff-mode session that armed the test is still the current one.
@@ -146,7 +149,15 @@ class ReaderTest:
     # ------------------------------------------------------------------ the test itself
 
     def _test(self, read: CardRead) -> ReaderTestResult:
-        identified = self._identify(read)
+        try:
+            identified = self._identify(read)
+        except sqlite3.Error as exc:
+            fault = fault_of(exc)
+            if fault is None:
+                raise
+            # The counter could not be recorded (disk full, locked): the test says it could not read the card.
+            logger.error("reader test: the card's SUN counter could not be recorded (%s)", describe_fault(fault, exc))
+            identified = Identified(None, Assurance.NONE, TRY_AGAIN)
         assurance, sun_failure = assurance_of(read, identified)
         linked = self._linked(identified)
         problem = read.problem if read.problem and read.problem.replace("-", "").isalpha() else None
