@@ -12,7 +12,7 @@ SCRIPTS = sorted(p.name for p in BENCH.glob("*.py") if not p.name.startswith("_"
 EXPECTED_ROWS = {
     "camera_decode.py": ["vs raw zxingcpp.read_barcodes, same formats", "raw searching every format"],
     "kiosk_idle.py": ["kiosk, video attract loop vs bare video player: CPU"],
-    "ping_under_load.py": ["ping p99 under saturation (vs idle)", "ping p99 under saturation: lane vs one lane",
+    "ping_under_load.py": ["ping p99 under saturation (vs idle)", "ping p99 under saturation: ours vs old agent",
                            "kiosk requests answered under saturation"],
 }
 
