@@ -19,9 +19,12 @@ through ``Clock.schedule_once`` and stamps its first flip with the same ``FrameL
 
 Rounds alternate ours and the baseline (the order rotates), 100 changes a side; p50/p95/max over all.
 Target: p95 <= 1.5x the baseline's p95. Diagnostic rows split ours at the ``content-schedule`` message (at a
-subscriber in this process).
+subscriber in this process), and both sides' frames at the app's mark (the change applied), the end of the
+frame's drawing and the buffer swap (the ``FrameLog``'s ``changed``, ``drawn`` and ``t``). ``--work-dir`` puts
+the agent's database elsewhere (``/dev/shm``: tmpfs) to tell the disk's part; with ``bench/_fsync.py`` there,
+the disk's fsync time under the database is sampled between rounds and printed.
 
-    .venv/bin/python bench/staff_change_to_frame.py [--quick] [--rounds N] [--changes N] [-v]
+    .venv/bin/python bench/staff_change_to_frame.py [--quick] [--rounds N] [--changes N] [--work-dir DIR] [-v]
 """
 
 from __future__ import annotations
