@@ -19,9 +19,12 @@ through ``Clock.schedule_once`` and stamps its first flip with the same ``FrameL
 
 Rounds alternate ours and the baseline (the order rotates), 100 changes a side; p50/p95/max over all.
 Target: p95 <= 1.5x the baseline's p95. Diagnostic rows split ours at the ``content-schedule`` message (at a
-subscriber in this process).
+subscriber in this process), and both sides' frames at the app's mark (the change applied), the end of the
+frame's drawing and the buffer swap (the ``FrameLog``'s ``changed``, ``drawn`` and ``t``). ``--work-dir`` puts
+the agent's database elsewhere (``/dev/shm``: tmpfs) to tell the disk's part; with ``bench/_fsync.py`` there,
+the disk's fsync time under the database is sampled between rounds and printed.
 
-    .venv/bin/python bench/staff_change_to_frame.py [--quick] [--rounds N] [--changes N] [-v]
+    .venv/bin/python bench/staff_change_to_frame.py [--quick] [--rounds N] [--changes N] [--work-dir DIR] [-v]
 """
 
 from __future__ import annotations
@@ -49,6 +52,11 @@ from tests.support.kiosk import KioskProcess
 from tests.support.mosquitto import Mosquitto
 from tests.support.xvfb import Xvfb
 from tests.test_content_control_e2e import write_pack
+
+try:
+    from _fsync import fsync_times  # the disk's fsync time (bench/_fsync.py, where it is there)
+except ImportError:
+    fsync_times = None  # type: ignore[assignment]  # without it the figures go out without the disk's fsync time
 
 HMAC_KEY = bytes(range(32))
 FIXTURES = Path(__file__).resolve().parents[1] / "config" / "central-fixtures.example.yaml"
@@ -86,8 +94,15 @@ class Ours:
         shown, self.seen = self.frames.wait("content-shown", self.seen, key, timeout=10)
         message = self.schedules.wait(key)
         self.enabled = not self.enabled
-        return {"total": (shown["t"] - start) * 1000, "message": (message - start) * 1000,
-                "frame": (shown["t"] - message) * 1000}
+        return parts(start, message, shown)
+
+
+def parts(start: float, message: float, shown: dict) -> dict[str, float]:
+    """The change's time and its parts, in ms: to the message (at this process's subscriber), on to the app's
+    ``mark`` (the change applied: ``changed``), on to the frame's draw starting (``drawn``) and its swap (``t``)."""
+    return {"total": (shown["t"] - start) * 1000, "message": (message - start) * 1000,
+            "frame": (shown["t"] - message) * 1000, "applied": (shown["changed"] - message) * 1000,
+            "drawn": (shown["drawn"] - shown["changed"]) * 1000, "swap": (shown["t"] - shown["drawn"]) * 1000}
 
 
 class Baseline:
@@ -105,8 +120,7 @@ class Baseline:
         self.publisher.publish(BASE_TOPIC, payload.encode(), qos=1)
         shown, self.seen = self.frames.wait("name-shown", self.seen, gui_hash(key), timeout=10)
         message = self.messages.wait(key)
-        return {"total": (shown["t"] - start) * 1000, "message": (message - start) * 1000,
-                "frame": (shown["t"] - message) * 1000}
+        return parts(start, message, shown)
 
 
 class Watched:
@@ -157,11 +171,15 @@ def staff_session(agent: Agent, emulator: CardEmulator, sessions: common.Arrival
 def main() -> int:
     parser = common.parser(__doc__.splitlines()[0], rounds=4)
     parser.add_argument("--changes", type=int, default=None, help="changes per round and side (default 25, quick 5)")
+    parser.add_argument("--work-dir", type=Path, default=None,
+                        help="where the agent's database (and the rest) go, e.g. /dev/shm for tmpfs; default a "
+                             "temporary folder on the system's disk")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     rounds = common.rounds_of(args)
     changes = args.changes or (5 if args.quick else 25)  # 4 x 25 = 100 a side
-    workdir = Path(tempfile.mkdtemp(prefix="bench-staff-change-"))
+    workdir = Path(tempfile.mkdtemp(prefix="bench-staff-change-", dir=args.work_dir))
+    fsyncs: list[float] = []
     broker = Mosquitto(workdir=workdir / "mosquitto").start()
     xvfb = Xvfb().start()
     pack = workdir / "pack"
@@ -226,6 +244,8 @@ def main() -> int:
             common.alternate(round_index,
                              lambda: run(ours, changes, results["ours"]),
                              lambda: run(base, changes, results["raw"]))
+            if fsync_times is not None:
+                fsyncs.extend(fsync_times(workdir))  # the disk under the agent's database, between rounds
             if args.verbose:
                 print(f"round {round_index}: ours p95 "
                       f"{common.percentile([t['total'] for t in results['ours'][-changes:]], 95):.1f} ms, raw p95 "
@@ -253,7 +273,10 @@ def main() -> int:
         else:
             rows.append(Row(f"change -> frame showing it {name}", o, r, "ms", o / r, "info", None))
     for key, name in (("message", "request -> content-schedule message (raw: publish -> message)"),
-                      ("frame", "message -> frame on screen")):
+                      ("frame", "message -> frame on screen"),
+                      ("applied", "  message -> applied in the app (its mark)"),
+                      ("drawn", "  applied -> the frame's draw starts"),
+                      ("swap", "  draw -> buffers swapped")):
         for q in (50, 95):
             o = common.percentile([t[key] for t in results["ours"]], q)
             r = common.percentile([t[key] for t in results["raw"]], q)
@@ -264,7 +287,11 @@ def main() -> int:
              ("ours: content-control request in the staff session -> staff gate -> SQLite change + audit (one durable "
              "commit) -> retained content-schedule -> kiosk lays it over the pack, sets the row's text -> first "
              "on_flip after"),
-             "baseline: raw paho QoS 1 publish -> a Kivy Label set via Clock.schedule_once, first on_flip after"]
+             "baseline: raw paho QoS 1 publish -> a Kivy Label set via Clock.schedule_once, first on_flip after",
+             f"work dir (the agent's database): {workdir.parent}"]
+    if fsyncs:
+        notes.append(f"fsync of a 4 KiB write there (bench/_fsync.py, between rounds): p50 "
+                     f"{common.median(fsyncs):.2f} ms, p95 {common.percentile(fsyncs, 95):.2f} ms")
     return common.finish("staff change -> kiosk frame (issue 14)", args, rows, notes)
 
 

@@ -529,7 +529,10 @@ class KioskApp(_VisitProperties):
 
     def on_content_schedule(self, schedule) -> None:
         """The agent's ``content-schedule`` (retained): laid over the pack at once; the attract loop starts again
-        with it, and the staff's content screens show it."""
+        with it, and the staff's content screens show it. The same schedule again (sent on every connection of
+        the agent) changes nothing and is not laid over again."""
+        if schedule == self.content.schedule:
+            return
         shown = self.content.current.instructions
         self.content.set_schedule(schedule)
         if self.frame_log is not None:

@@ -20,8 +20,10 @@ from pathlib import Path
 
 import pytest
 
-from edge_agent.contract import DEMO_CONTROL, encode
+from edge_agent.contract import CONTENT_SCHEDULE, DEMO_CONTROL, decode, encode
 from edge_agent.demo.cards import DEMO_CARDS
+from edge_agent.demo.run import DEMO_CONTENT
+from kiosk.content import load_pack
 from tests.support.mosquitto import free_port
 from tests.support.uid_spellings import found_uids
 
@@ -36,6 +38,23 @@ def no_uid_in(text: str) -> bool:
 def tracebacks(text: str) -> list[str]:
     """The tracebacks in ``text`` (Kivy's probes for libmtdev and xsel log none: the test setup installs them)."""
     return [block[:400] for block in text.split("Traceback (most recent call last):")[1:]]
+
+
+def retained(client, topic: str, timeout: float = 30.0):
+    """The payload of the retained message on ``topic`` (``client`` connected, its loop running)."""
+    got: list[bytes] = []
+    arrived = threading.Event()
+
+    def on_message(_client, _userdata, message) -> None:
+        if message.topic == topic and message.payload:
+            got.append(message.payload)
+            arrived.set()
+
+    client.on_message = on_message
+    client.subscribe(topic, qos=1)
+    assert arrived.wait(timeout), f"nothing retained on {topic} in {timeout} s"
+    client.unsubscribe(topic)
+    return decode(CONTENT_SCHEDULE, got[0]).payload
 
 
 def headless_env() -> dict[str, str]:
@@ -102,7 +121,7 @@ def test_demo_starts_embedded_broker_and_agent_and_pushes_the_example_fixtures(t
         capture_output=True, text=True, cwd=ROOT, timeout=60, check=False)
     assert result.returncode == 0, result.stderr
     out = result.stdout
-    for schema in ("state/1", "birth/1", "catalogue/1", "offers/1", "order/1", "card-link/1"):
+    for schema in ("state/1", "birth/1", "catalogue/1", "offers/1", "order/1", "card-link/1", "content-schedule/1"):
         assert schema in out, f"{schema} missing from demo output:\n{out}"
     assert "no kiosk window (--no-kiosk)" in out
     assert "Traceback" not in result.stderr
@@ -133,6 +152,7 @@ def test_without_a_display_the_demo_says_so_and_its_controls_tap_cards_and_hold_
         demo.wait_for("local/scan", after=mark, timeout=15)
         client.publish(topic, b"not an envelope").wait_for_publish(5)  # ignored, with a warning
         demo.wait_for("ignored a malformed demo control")
+        schedule = retained(client, CONTENT_SCHEDULE.topic_for("demo-store", "kiosk-1"))
         client.loop_stop()
         client.disconnect()
     finally:
@@ -141,6 +161,10 @@ def test_without_a_display_the_demo_says_so_and_its_controls_tap_cards_and_hold_
     assert code == 0, out[-8000:]
     assert "Traceback" not in out
     assert no_uid_in(out), "a demo card's UID was printed or logged"
+    # The demo's agent has the pack the demo's kiosk shows: staff mode's Inhoud screen has its schedule.
+    pack = load_pack(DEMO_CONTENT)
+    assert (schedule.pack, schedule.version) == (pack.name, pack.version)
+    assert [item.id for item in schedule.attract] == [item.id for item in pack.attract_items]
 
 
 @pytest.fixture

@@ -138,21 +138,41 @@ def showing(items: Iterable[PackItem], overlay: PackOverlay, section: Section, a
 
 def effective(pack: ContentPack, overlay: PackOverlay, revision: int) -> ContentSchedulePayload:
     """The retained ``content-schedule`` of ``pack`` with ``overlay`` laid over it."""
-    sections: dict[str, list[ItemState]] = {}
-    for section, items in pack_items(pack).items():
-        order = overlay.orders.get(section)
-        listed = ordered(items, order)
-        states = []
-        for position, item in enumerate(listed):
-            change = overlay.items.get((section, item.id))
-            states.append(ItemState(
-                id=item.id, enabled=change.enabled if change else True, until=change.until if change else None,
-                schedule=change.schedule if change else None,
-                moved=bool(order) and items.index(item) != position,
-                windows=[window_of(window) for window in windows(item, change)]))
-        sections[section] = states
-    assert set(sections) == set(SECTIONS), "pack_items gives every section"
-    return ContentSchedulePayload(pack=pack.name, version=pack.version, revision=revision,
-                                  attract=sections["attract"], inspire=sections["inspire"],
-                                  instructions=sections["instructions"], dropped=list(overlay.dropped),
-                                  undo=overlay.undo, changed=overlay.changed)
+    return PackSchedule(pack).effective(overlay, revision)
+
+
+class PackSchedule:
+    """:func:`effective` for one pack, with what the pack itself gives made once: its items and, for each
+    item the store did not change, its state (the pack's own windows). After a change only the changed
+    items' states are made again (the agent publishes a schedule after every change)."""
+
+    def __init__(self, pack: ContentPack):
+        self.pack = pack
+        self.items = pack_items(pack)
+        self._own = {(section, item.id): ItemState(id=item.id, enabled=True, until=None, schedule=None,
+                                                   moved=False, windows=[window_of(item.schedule)])
+                     for section, items in self.items.items() for item in items}
+
+    def effective(self, overlay: PackOverlay, revision: int) -> ContentSchedulePayload:
+        """The retained ``content-schedule`` of the pack with ``overlay`` laid over it."""
+        sections: dict[str, list[ItemState]] = {}
+        for section, items in self.items.items():
+            order = overlay.orders.get(section)
+            listed = ordered(items, order)
+            states = []
+            for position, item in enumerate(listed):
+                change = overlay.items.get((section, item.id))
+                moved = bool(order) and items.index(item) != position
+                if change is None:
+                    own = self._own[(section, item.id)]
+                    states.append(own.model_copy(update={"moved": True}) if moved else own)
+                    continue
+                states.append(ItemState(
+                    id=item.id, enabled=change.enabled, until=change.until, schedule=change.schedule, moved=moved,
+                    windows=[window_of(window) for window in windows(item, change)]))
+            sections[section] = states
+        assert set(sections) == set(SECTIONS), "pack_items gives every section"
+        return ContentSchedulePayload(pack=self.pack.name, version=self.pack.version, revision=revision,
+                                      attract=sections["attract"], inspire=sections["inspire"],
+                                      instructions=sections["instructions"], dropped=list(overlay.dropped),
+                                      undo=overlay.undo, changed=overlay.changed)

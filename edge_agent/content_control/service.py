@@ -45,7 +45,7 @@ from ..store import Store
 from .config import ContentConfig
 from .overlay import ItemOverlay, OverlayStore, PackOverlay
 from .preview import InUsePack, PreviewSource
-from .schedule import effective, ordered, pack_items, showing
+from .schedule import PackSchedule, ordered, pack_items, showing
 
 if TYPE_CHECKING:
     from ..staff.audit import AuditLog
@@ -85,7 +85,8 @@ class ContentControl:
         self._lock = threading.RLock()  # the library and the overlay: the checking thread and the requests
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
-        self.schedule: ContentSchedulePayload | None = None  # the last one made
+        self.schedule: ContentSchedulePayload | None = None  # the last one sent
+        self._items: PackSchedule | None = None  # the pack in use's own items and schedules, made once
 
     def register(self, commands: Commands) -> None:
         """Carry out the content requests."""
@@ -136,9 +137,18 @@ class ContentControl:
 
     def _publish_schedule(self) -> None:
         pack = self.library.current
+        self._send(pack, *self._make_schedule(pack))
+
+    def _make_schedule(self, pack: ContentPack) -> tuple[ContentSchedulePayload, bytes]:
+        """The effective schedule of ``pack`` now and its message; what the pack gives is made once a pack."""
+        if self._items is None or self._items.pack is not pack:
+            self._items = PackSchedule(pack)
         overlay = self.overlays.load(pack.name)
-        self.schedule = effective(pack, overlay, overlay.revision)
-        _, payload = encode(CONTENT_SCHEDULE, self.schedule)
+        schedule = self._items.effective(overlay, overlay.revision)
+        return schedule, encode(CONTENT_SCHEDULE, schedule)[1]
+
+    def _send(self, pack: ContentPack, schedule: ContentSchedulePayload, payload: bytes) -> None:
+        self.schedule = schedule
         if not self._publish(self.topic, payload, True):
             logger.info("content schedule of %s not sent now (offline): sent on the next connection", pack.name)
 
@@ -160,16 +170,21 @@ class ContentControl:
         role = StaffRole.MANAGER if request.action in MANAGER_ACTIONS else StaffRole.STAFF
         member = self.gate.require(request.session, role, action=action, target=target)
         with self._lock:
+            made: list[tuple[ContentSchedulePayload, bytes]] = []
             try:
                 pack = self._pack()
                 with self.store.transaction(durable=True):  # the change and its audit entry commit together
+                    # The new schedule goes out once the commit is durable, and first: before the outbox's
+                    # upstream drain, which the audit entry wakes, competes for the connection.
+                    self.store.after_commit(lambda: self._send(pack, *made[0]))
                     revision = self._change(pack, request)
                     self.audit.record(member.staff, action, AuditResult.OK, target)
+                    # Made inside the transaction (it reads its own writes): after the commit only the publish.
+                    made.append(self._make_schedule(pack))
             except CommandError:
                 self.audit.record(member.staff, action, AuditResult.REFUSED, target)
                 raise
-            self._publish_schedule()
-            assert self.schedule is not None, "_publish_schedule makes it"
+            assert self.schedule is not None, "_send keeps it"
             result = ContentControlResult(action=request.action, revision=revision, undo=self.schedule.undo)
         logger.info("content %s of %s: revision %d", request.action, target, revision)
         return result

@@ -10,6 +10,9 @@ One command starts:
   videos (:mod:`.video`);
 * **central**: the example fixtures (``config/central-fixtures.example.yaml``)
   pushed as ``edge-agent central push`` does;
+* the **content** pack ``content/tuincentrum``, the one the kiosk window shows, is the
+  agent's ``[content] folder`` too: it publishes the pack's schedule (retained
+  ``content-schedule``) and staff mode's Inhoud screen changes it;
 * the **kiosk** window (``python -m kiosk … --demo``) when there is a display;
   its demo buttons and keys publish ``demo-control`` messages, which
   :mod:`.controls` turns into card taps and the product clip. Closing the
@@ -41,6 +44,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from .. import central_push
 from ..agent import Agent
 from ..config import AgentConfig, load_config
+from ..content_control.config import ContentConfig
 from ..contract import DEMO_CONTROL, EVERYTHING
 from ..credentials import STORE_HMAC_KEY, Credentials, env_name
 from ..errors import EdgeAgentError
@@ -83,12 +87,19 @@ class Monitor:
         self.client.loop_stop()
 
 
-def demo_config(config_path: Path | None, state_dir: Path) -> tuple[AgentConfig, DemoVideos | None]:
+def demo_config(config_path: Path | None, state_dir: Path,
+                content: Path | None = None) -> tuple[AgentConfig, DemoVideos | None]:
     """The demo configuration with the database in ``state_dir``, a free UDP port for a simulated
-    reader on port 0, and for a ``demo-video`` camera the generated videos (made in ``state_dir``)."""
+    reader on port 0, and for a ``demo-video`` camera the generated videos (made in ``state_dir``).
+
+    :param content: the pack folder the demo's kiosk shows: the agent's ``[content] folder`` when the
+        configuration sets none, so staff mode's Inhoud screen has the store's control over that pack.
+    """
     path = config_path or DEFAULT_CONFIG
     config = load_config(path)
     update: dict = {"database": config.database.model_copy(update={"path": state_dir / "agent.db"})}
+    if config.content is None and content is not None:
+        update["content"] = ContentConfig(folder=content)
     nfc = config.nfc
     if nfc is not None and nfc.device.startswith("udp:") and nfc.device.endswith(":0"):
         host = nfc.device.split(":")[1] or "127.0.0.1"
@@ -192,7 +203,8 @@ def run_demo(config_path: Path | None = None, state_dir: Path | None = None,
             raise EdgeAgentError(problem)
     state_dir = Path(state_dir or tempfile.mkdtemp(prefix="connected-store-demo-"))
     state_dir.mkdir(parents=True, exist_ok=True)
-    config, videos = demo_config(config_path, state_dir)
+    content = prepare_content()  # before the agent reads it: the media are made first
+    config, videos = demo_config(config_path, state_dir, content)
     credentials = demo_credentials()
     broker = cards = camera = agent = monitor = controls = window = None
     stopping = threading.Event()
@@ -243,7 +255,7 @@ def run_demo(config_path: Path | None = None, state_dir: Path | None = None,
                   flush=True)
         else:
             window = KioskWindow(host, port, config.store.id, config.device.id,
-                                 prepare_content(), kiosk_args).start()
+                                 config.content.folder if config.content else content, kiosk_args).start()
             print(f"kiosk window started (pid {window.pid}); closing it stops the demo", flush=True)
         ways = ["the kiosk's keys or demo buttons"] if window is not None else []
         if sys.stdin is not None and sys.stdin.isatty():

@@ -68,6 +68,7 @@ class InhoudScreen(KioskScreen):
         self.control = ContentControlState()
         self._layout: tuple | None = None  # what the widgets were built for (see _rebuild)
         self._refs: dict[str, Any] = {}  # the widgets whose text or state follows the schedule
+        self._shown: dict[str, tuple] = {}  # per item row: the state and the day its text was made for
         self.fbind("rev", self._rebuild)
 
     # ------------------------------------------------------------------ from the app
@@ -139,7 +140,7 @@ class InhoudScreen(KioskScreen):
         if layout == self._layout and schedule is not None:
             self._refresh(schedule, tr)
             return
-        self._layout, self._refs = layout, {}
+        self._layout, self._refs, self._shown = layout, {}, {}
         body.clear_widgets()
         if schedule is None or not pack or schedule.pack != pack.name:
             body.add_widget(TextBlock(role="title", text=tr("Inhoud")))
@@ -169,6 +170,7 @@ class InhoudScreen(KioskScreen):
         for position, state in enumerate(states, 1):
             title = item_title(pack, control.section, state.id, app.lang)
             chosen = state.id == control.item
+            self._shown[state.id] = (state, today)
             self._refs[f"item-{state.id}"] = row = button(
                 f"inhoud-item-{state.id}", f"{position}. {title} · {state_text(state, self._now(), tr)}",
                 lambda id=state.id: self._choose(id), "primary" if chosen else "secondary")
@@ -188,9 +190,14 @@ class InhoudScreen(KioskScreen):
         control, refs = self.control, self._refs
         refs["message"].text = control.message
         states = getattr(schedule, control.section)
+        now = self._now()
         for position, state in enumerate(states, 1):
-            title = item_title(app.content.pack, control.section, state.id, app.lang)
-            refs[f"item-{state.id}"].text = f"{position}. {title} · {state_text(state, self._now(), tr)}"
+            # Only a row whose item changed (or a new day, which words "today" differently) gets its text made.
+            shown = (state, now.date())
+            if self._shown.get(state.id) != shown:
+                self._shown[state.id] = shown
+                title = item_title(app.content.pack, control.section, state.id, app.lang)
+                refs[f"item-{state.id}"].text = f"{position}. {title} · {state_text(state, now, tr)}"
             if state.id == control.item and "switch" in refs:
                 self._set_switches(state, tr)
         refs["undo"].disabled = schedule.undo is None or control.busy
