@@ -89,16 +89,22 @@ def _load_adjtimex() -> Callable[..., int] | None:
 _adjtimex = _load_adjtimex()
 
 
+def kernel_timex() -> tuple[int, int] | None:
+    """``adjtimex(2)`` read with no modes set (it changes nothing): (its clock state, the maximum error in
+    microseconds), or None where it cannot be asked (not Linux, no libc, an error)."""
+    if _adjtimex is None:
+        return None
+    timex = _Timex()
+    state = _adjtimex(ctypes.byref(timex))
+    return None if state < 0 else (state, timex.maxerror)
+
+
 def kernel_synchronised() -> bool:
     """True when the kernel's NTP status says an NTP daemon disciplines the clock (as systemd's
     ``ntp_synced()``: a maximum error below 16 s; the STA_UNSYNC flag is not looked at, since it may be
     set only to keep the kernel from writing the RTC). False where ``adjtimex`` is not available."""
-    if _adjtimex is None:
-        return False
-    timex = _Timex()
-    if _adjtimex(ctypes.byref(timex)) < 0:
-        return False
-    return 0 <= timex.maxerror < _UNSYNCHRONISED_MAXERROR_US
+    read = kernel_timex()
+    return read is not None and 0 <= read[1] < _UNSYNCHRONISED_MAXERROR_US
 
 
 class WallClock:

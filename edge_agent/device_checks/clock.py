@@ -17,17 +17,15 @@ elsewhere.
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import logging
 import re
-import sys
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
 from datetime import datetime
 
+from ..clock import kernel_timex
 from ..contract.payloads_device_checks import ClockCheck
 
 logger = logging.getLogger(__name__)
@@ -100,33 +98,11 @@ class CentralClock:
                           max_error_ms=max_error_ms)
 
 
-class _Timex(ctypes.Structure):
-    # struct timex of <sys/timex.h> (Linux): the fields up to tai, then the kernel's reserved ints.
-    _fields_ = [("modes", ctypes.c_uint), ("offset", ctypes.c_long), ("freq", ctypes.c_long),
-                ("maxerror", ctypes.c_long), ("esterror", ctypes.c_long), ("status", ctypes.c_int),
-                ("constant", ctypes.c_long), ("precision", ctypes.c_long), ("tolerance", ctypes.c_long),
-                ("time_sec", ctypes.c_long), ("time_usec", ctypes.c_long), ("tick", ctypes.c_long),
-                ("ppsfreq", ctypes.c_long), ("jitter", ctypes.c_long), ("shift", ctypes.c_int),
-                ("stabil", ctypes.c_long), ("jitcnt", ctypes.c_long), ("calcnt", ctypes.c_long),
-                ("errcnt", ctypes.c_long), ("stbcnt", ctypes.c_long), ("tai", ctypes.c_int),
-                ("reserved", ctypes.c_int * 11),
-                ("slack", ctypes.c_byte * 64)]  # room beyond the kernel's struct, should a future one be larger
-
-
 def kernel_clock() -> tuple[bool | None, float | None]:
-    """(synchronised, maximum error in ms) from ``adjtimex(2)`` with no modes set (it changes nothing);
+    """(synchronised, maximum error in ms) from ``adjtimex(2)`` (:func:`edge_agent.clock.kernel_timex`);
     (None, None) where it cannot be asked (not Linux, no libc)."""
-    if not sys.platform.startswith("linux"):
+    read = kernel_timex()
+    if read is None:
         return None, None
-    name = ctypes.util.find_library("c")
-    if name is None:
-        return None, None
-    try:
-        libc = ctypes.CDLL(name, use_errno=True)
-        timex = _Timex()
-        state = libc.adjtimex(ctypes.byref(timex))
-    except (OSError, AttributeError):
-        return None, None
-    if state < 0:
-        return None, None
-    return state != TIME_ERROR, round(timex.maxerror / 1000.0, 3)
+    state, max_error_us = read
+    return state != TIME_ERROR, round(max_error_us / 1000.0, 3)
