@@ -41,7 +41,8 @@ def main() -> int:
     p.add_argument("--no-read-buffer", action="store_true", help="paho reads its socket itself")
     p.add_argument("--whole", action="store_true", help="validate each push in one go (not in slices)")
     p.add_argument("--switch-interval", type=float, default=None,
-                   help="the interpreter's switch interval in s after the agent started (Python's default: 0.005)")
+                   help="the interpreter's switch interval in s after the agent started (default: the agent "
+                        "process's, edge_agent.link.SWITCH_INTERVAL_S; Python's default: 0.005)")
     args = p.parse_args()
     if args.old:
         args.fifo = args.no_yield = args.no_flush = args.no_read_buffer = args.whole = True
@@ -58,8 +59,8 @@ def main() -> int:
         link.FLUSH_COMMANDS_S = 0.0
     agent.link.intake.yielding = not args.no_yield
     agent.start()
-    if args.switch_interval is not None:
-        sys.setswitchinterval(args.switch_interval)
+    # As the agent's own process does (Agent.run_forever), unless told otherwise.
+    sys.setswitchinterval(link.SWITCH_INTERVAL_S if args.switch_interval is None else args.switch_interval)
     try:
         if not agent.link.wait_connected(20):
             print("not connected", flush=True)

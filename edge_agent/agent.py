@@ -14,6 +14,7 @@ import logging
 import platform
 import signal
 import sqlite3
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -51,7 +52,7 @@ from .credentials import Credentials, store_keys
 from .device_checks import CameraCheckSource, CentralClock, DeviceChecks, ReaderTest
 from .errors import ContractError
 from .inbox import Inbox
-from .link import Link
+from .link import SWITCH_INTERVAL_S, Link
 from .matching import MatchService
 from .outbox import Outbox
 from .retention import DatabaseUpkeep, Retention
@@ -258,7 +259,14 @@ class Agent:
             logger.error("could not report the offers' problem upstream: %s", exc)
 
     def run_forever(self) -> None:
-        """Start, then run until SIGTERM or SIGINT."""
+        """Start, then run until SIGTERM or SIGINT: the agent as its own process (``edge-agent run``).
+
+        The process is the agent's, so it also sets the interpreter's thread switch interval to
+        :data:`edge_agent.link.SWITCH_INTERVAL_S` (0.5 ms, Python's default is 5 ms): a device command that
+        arrives while a push is validated gets the interpreter lock ten times sooner (``request/ping`` p99
+        under saturation 78 -> 41 ms with this alone, bench/ping_under_load.py).
+        """
+        sys.setswitchinterval(SWITCH_INTERVAL_S)
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: self._stopping.set())
         self.start()

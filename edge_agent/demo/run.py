@@ -61,6 +61,7 @@ DEFAULT_CONFIG = PROJECT_ROOT / "config" / "demo.toml"
 DEMO_FIXTURES = PROJECT_ROOT / "config" / "central-fixtures.example.yaml"
 DEMO_CONTENT = PROJECT_ROOT / "content" / "tuincentrum"
 DEMO_VIDEO = "demo-video"  # the [camera] source that means: the demo's generated videos
+FIXTURES_APPLIED_S = 30.0  # how long the demo waits for the agent to apply central's demo data
 
 
 class Monitor:
@@ -244,7 +245,19 @@ def run_demo(config_path: Path | None = None, state_dir: Path | None = None,
         # Central's data, pushed the way `edge-agent central push` does it. The demo's
         # card key is made up per run: the fixtures name their demo cards by UID.
         demo_fixtures = central_push.load(DEMO_FIXTURES, hmac_key=credentials.require_key(STORE_HMAC_KEY))
-        central_push.publish(central_push.messages(demo_fixtures, config.store.id), host, port)
+        outgoing = central_push.messages(demo_fixtures, config.store.id)
+        inbox = agent.inbox
+        before = inbox.applied + inbox.rejected + inbox.duplicates
+        central_push.publish(outgoing, host, port)
+        # The demo cards name customers central has just pushed: a tap before the agent applied them finds
+        # an unknown card. Published means received by the broker, not applied by the agent: wait for that.
+        applied_by = time.monotonic() + FIXTURES_APPLIED_S
+        while (inbox.applied + inbox.rejected + inbox.duplicates < before + len(outgoing)
+               and time.monotonic() < applied_by):
+            time.sleep(0.05)
+        if inbox.applied + inbox.rejected + inbox.duplicates < before + len(outgoing):
+            logger.warning("central's demo data is not all applied after %.0f s: a demo card may be unknown at first",
+                           FIXTURES_APPLIED_S)
         controls = DemoControls(host, port, agent.topics, cards, camera)
         if not controls.wait_ready(30):
             logger.warning("the demo controls are not subscribed yet: a demo button may do nothing at first")
