@@ -22,7 +22,8 @@ Target: p95 <= 1.5x the baseline's p95. Diagnostic rows split ours at the ``cont
 subscriber in this process), and both sides' frames at the app's mark (the change applied), the end of the
 frame's drawing and the buffer swap (the ``FrameLog``'s ``changed``, ``drawn`` and ``t``). ``--work-dir`` puts
 the agent's database elsewhere (``/dev/shm``: tmpfs) to tell the disk's part; with ``bench/_fsync.py`` there,
-the disk's fsync time under the database is sampled between rounds and printed.
+the disk's fsync time under the database is sampled between rounds and printed. The process runs with the
+agent process's thread switch interval (``edge_agent.link.SWITCH_INTERVAL_S``, as ``Agent.run_forever`` sets it).
 
     .venv/bin/python bench/staff_change_to_frame.py [--quick] [--rounds N] [--changes N] [--work-dir DIR] [-v]
 """
@@ -33,6 +34,7 @@ import json
 import logging
 import random
 import shutil
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -46,6 +48,7 @@ from edge_agent.agent import Agent
 from edge_agent.config import parse_config
 from edge_agent.contract import COMMANDS, CONTENT_SCHEDULE, StaffPinRequest, Topics, encode, new_id
 from edge_agent.credentials import Credentials
+from edge_agent.link import SWITCH_INTERVAL_S
 from edge_agent.nfc.emulator import CardEmulator, Type2Card, free_udp_port
 from tests.support.cards import STAFF_UID
 from tests.support.kiosk import KioskProcess
@@ -199,6 +202,9 @@ def main() -> int:
     cleanup: list = []
     results: dict[str, list[dict[str, float]]] = {"ours": [], "raw": []}
     try:
+        # The agent runs in this process as in its own (Agent.run_forever): with the agent process's switch
+        # interval. The baseline's publisher and subscriber share this process, and so the setting.
+        sys.setswitchinterval(SWITCH_INTERVAL_S)
         agent.start()
         if not agent.link.wait_connected(10) or not emulator.wait_for_reader(10):
             raise SystemExit("the agent did not connect, or its reader never polled")
