@@ -365,7 +365,7 @@ class Downloader:
             headers["Range"] = f"bytes={writer.offset}-"
         try:
             with self.client.stream("GET", url, headers=headers) as response:
-                self._check_status(url, response, writer, tally)
+                self._check_status(url, spec, response, writer, tally)
                 for data in response.iter_raw():
                     if stop.is_set():
                         raise DownloadCancelled()
@@ -389,14 +389,26 @@ class Downloader:
             raise _Retry(f"{url}: the connection ended at byte {writer.offset} of {spec.size}")
 
     @staticmethod
-    def _check_status(url: str, response: httpx.Response, writer: BlobWriter, tally: _Tally) -> None:
+    def _check_status(url: str, spec: FileSpec, response: httpx.Response, writer: BlobWriter, tally: _Tally
+                      ) -> None:
         status = response.status_code
         if status == 206:
             match = _CONTENT_RANGE.fullmatch(response.headers.get("content-range", "").strip())
             if not match or int(match.group(1)) != writer.offset:
                 raise _Restart(f"Content-Range {response.headers.get('content-range')!r} does not start at "
                                f"byte {writer.offset}")
+            if match.group(3) != "*" and int(match.group(3)) != spec.size:
+                tally.add(-writer.offset)
+                writer.restart()  # a prefix of some other file: nothing to resume
+                raise DownloadError(f"{spec.path}: size mismatch: the server has {match.group(3)} bytes, the "
+                                    f"manifest says {spec.size} ({url})")
         elif status == 200:
+            length = response.headers.get("content-length")
+            if length is not None and length.isdigit() and int(length) != spec.size:
+                tally.add(-writer.offset)
+                writer.restart()
+                raise DownloadError(f"{spec.path}: size mismatch: the server has {length} bytes, the manifest "
+                                    f"says {spec.size} ({url})")
             if writer.offset:
                 logger.info("%s ignored the Range header: fetching from byte 0", url)
                 tally.add(-writer.offset)
