@@ -128,7 +128,7 @@ def test_server_down_then_back_is_retried_until_it_answers(nginx, cutting_proxy,
         try:
             with Downloader(blobs, DownloadPolicy(retries=1000, **FAST_RETRIES)) as downloader:
                 downloader.fetch(cutting_proxy.base_url, [spec])
-        except BaseException as exc:  # handed to the test's thread
+        except DownloadError as exc:  # handed to the test's thread
             errors.append(exc)
         finally:
             done.set()
@@ -313,3 +313,45 @@ def test_progress_reports_start_and_end_and_a_failing_callback_does_not_stop_the
         downloader.fetch(nginx.base_url, files, progress=lambda done, total: seen.append((done, total)))
     assert seen[0] == (500_000, 1_500_000) and seen[-1] == (1_500_000, 1_500_000)
     assert [done for done, _ in seen] == sorted(done for done, _ in seen)
+
+
+class SettableClock:
+    """A wall clock the test moves: real time plus an offset it sets."""
+
+    def __init__(self) -> None:
+        self.offset = timedelta(0)
+
+    def __call__(self) -> datetime:
+        return datetime.now(UTC) + self.offset
+
+
+def test_window_closing_mid_file_pauses_it_and_it_resumes_with_range_when_the_window_opens(
+        nginx, cutting_proxy, blobs, caplog):
+    spec = serve(nginx.root, "overnight.mp4", 3_000_000)
+    cutting_proxy.pace_bytes_per_s = 1_000_000
+    clock = SettableClock()
+    now = datetime.now(UTC)
+    window = DownloadWindow.parse(f"{now - timedelta(hours=1):%H:%M}-{now + timedelta(hours=1):%H:%M}")
+    closed = threading.Event()
+
+    def close_window_once_started(done: int, total: int) -> None:
+        if done >= 500_000 and not closed.is_set():
+            clock.offset = timedelta(hours=3)  # past the window's end
+            closed.set()
+
+    policy = DownloadPolicy(window=window, window_poll_s=0.1, progress_interval_s=0)
+    finished = threading.Event()
+    with caplog.at_level(logging.INFO, logger="edge_agent.content_delivery.download"), \
+            Downloader(blobs, policy, clock=clock, timezone=UTC) as downloader:
+        thread = threading.Thread(target=lambda: (downloader.fetch(cutting_proxy.base_url, [spec],
+                                                                   progress=close_window_once_started),
+                                                  finished.set()), name="test-fetch")
+        thread.start()
+        wait_until(lambda: any("closed at byte" in r.getMessage() for r in caplog.records), 30,
+                   "the download stopping when the window closed")
+        paused_at = blobs.partial_size(spec.sha256)
+        assert 0 < paused_at < spec.size and not finished.is_set()
+        clock.offset = timedelta(0)
+        thread.join(60)
+    assert finished.is_set() and blobs.has(spec.sha256)
+    assert gets(nginx, spec.path)[-1].split('" ')[1].startswith("206")

@@ -65,8 +65,6 @@ RETRY_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
 #: most this much at a time, so a cut loses at most one read that had not returned yet.
 CHUNK_BYTES = 64 * 1024
 _CONTENT_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+|\*)")
-#: How long one wait for the window is at most, so a clock set forward is noticed.
-_WINDOW_POLL_S = 60.0
 
 Progress = Callable[[int, int], None]
 
@@ -119,6 +117,7 @@ class DownloadPolicy:
     :param connect_timeout_s: how long a connection may take.
     :param read_timeout_s: how long the server may send nothing before the attempt counts as failed.
     :param progress_interval_s: the least time between two progress calls (the first and last always come).
+    :param window_poll_s: the longest single wait for the window to open, so a clock set forward is noticed.
     """
 
     max_parallel: int = 2
@@ -132,6 +131,7 @@ class DownloadPolicy:
     connect_timeout_s: float = 10.0
     read_timeout_s: float = 30.0
     progress_interval_s: float = 0.5
+    window_poll_s: float = 60.0
 
     def __post_init__(self) -> None:
         if not 1 <= self.max_parallel <= 2:
@@ -433,7 +433,7 @@ class Downloader:
             if wait <= 0:
                 return
             logger.info("outside the download window %s: waiting %.0f s", window, wait)
-            if stop.wait(min(wait, _WINDOW_POLL_S)):
+            if stop.wait(min(wait, self.policy.window_poll_s)):
                 raise DownloadCancelled()
         if stop.is_set():
             raise DownloadCancelled()
