@@ -88,7 +88,7 @@ def test_two_writers_for_one_blob_are_refused(tmp_path):
 
 
 def test_missing_blob_is_named(tmp_path):
-    with pytest.raises(BlobMissing, match="blob (cd)+ is not in the store"):
+    with pytest.raises(BlobMissing, match=r"blob (cd)+ is not in the store"):
         BlobStore(tmp_path).path("cd" * 32)
 
 
