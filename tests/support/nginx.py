@@ -39,10 +39,11 @@ class Nginx:
     :param workdir: its prefix, configuration, logs and temp files (a temporary folder by default).
     :param extra_http: configuration lines added in its ``http`` block (e.g. ``max_ranges 0;``).
     :param location: the directives of its ``location /`` (e.g. ``return 503;``); none: serve the files.
+    :param access_format: the access log's line format (nginx variables); nginx's ``combined`` by default.
     """
 
     def __init__(self, root: Path | None = None, port: int | None = None, workdir: Path | None = None,
-                 extra_http: str = "", location: str = ""):
+                 extra_http: str = "", location: str = "", access_format: str | None = None):
         self.binary = ensure_installed("nginx", binary="nginx")
         self.workdir = Path(workdir or tempfile.mkdtemp(prefix="nginx-"))
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -66,7 +67,8 @@ class Nginx:
             "http {\n"
             f"    {mime}\n"
             "    default_type application/octet-stream;\n"
-            f"    access_log {self.access_log};\n"
+            + (f"    log_format custom '{access_format}';\n" if access_format else "")
+            + f"    access_log {self.access_log}{' custom' if access_format else ''};\n"
             + "".join(f"    {name}_temp_path {temp / name};\n" for name in ("client_body", "proxy", "fastcgi",
                                                                            "uwsgi", "scgi"))
             + "    sendfile on;\n"
