@@ -160,19 +160,11 @@ class CuttingProxy:
                 if not data:
                     break
                 if down and not self._spend_line(len(data)):
-                    allowed = self._line_left(len(data))
-                    sink.sendall(data[:allowed])
-                    with self._lock:
-                        self.bytes_down += allowed
+                    self._send(sink, data[:self._line_left(len(data))], down)
                     self._cut_line()
                     break
-                sink.sendall(data)
+                self._send(sink, data, down)
                 sent += len(data)
-                with self._lock:
-                    if down:
-                        self.bytes_down += len(data)
-                    else:
-                        self.bytes_up += len(data)
                 pace = self.pace_bytes_per_s
                 if down and pace:
                     ahead = sent / pace - (time.monotonic() - started)
@@ -187,6 +179,19 @@ class CuttingProxy:
             if pair.finish():
                 with self._lock:
                     self._active -= 1
+
+    def _send(self, sink: socket.socket, data: bytes, down: bool) -> None:
+        """``sendall``, counting each part the kernel took, so a cut from another thread mid-send still counts
+        what went out (a count that errs towards more bytes fetched again, never fewer)."""
+        view = memoryview(data)
+        while view:
+            taken = sink.send(view)
+            with self._lock:
+                if down:
+                    self.bytes_down += taken
+                else:
+                    self.bytes_up += taken
+            view = view[taken:]
 
     def _spend_line(self, amount: int) -> bool:
         """Take ``amount`` from the line's budget; False (taking nothing) when it does not hold that much."""
