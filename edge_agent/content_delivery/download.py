@@ -336,6 +336,8 @@ class Downloader:
             try:
                 self._attempt(url, spec, writer, tally, stop)
             except _Restart as exc:
+                if not writer.offset:  # nothing was asked by Range: a restart would ask the same again
+                    raise DownloadError(f"{url}: {exc}") from None
                 logger.warning("%s: %s: fetching it again from byte 0", url, exc)
                 tally.add(-writer.offset)
                 writer.restart()
