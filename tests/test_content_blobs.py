@@ -157,25 +157,3 @@ def test_verify_removes_a_blob_whose_bytes_changed_on_disk(tmp_path):
     found.write_bytes(b"bit rot!")
     assert not blobs.verify(sha) and not blobs.has(sha)
 
-
-def test_big_blob_written_on_its_own_thread_resumes_restarts_and_verifies_like_a_small_one(tmp_path):
-    from edge_agent.content_delivery.blobs import PIPELINE_MIN_BYTES
-
-    blobs = BlobStore(tmp_path)
-    data = os.urandom(PIPELINE_MIN_BYTES + 300_000)
-    sha = hashlib.sha256(data).hexdigest()
-    with blobs.writer(sha, len(data)) as writer:
-        for at in range(0, 1_000_000, 65536):
-            writer.write(data[at:min(at + 65536, 1_000_000)])
-    assert blobs.partial_size(sha) == 1_000_000  # closing waited for the writer's thread
-    with blobs.writer(sha, len(data)) as writer:
-        writer.write(b"garbage")
-        writer.restart()
-        for at in range(0, len(data), 65536):
-            writer.write(data[at:at + 65536])
-        writer.commit()
-    assert blobs.path(sha).read_bytes() == data
-    with blobs.writer("ab" * 32, len(data)) as writer:
-        writer.write(data)
-        with pytest.raises(BlobMismatch, match="checksum mismatch"):
-            writer.commit()

@@ -28,7 +28,6 @@ import contextlib
 import hashlib
 import logging
 import os
-import queue
 import shutil
 import stat
 import threading
@@ -42,10 +41,6 @@ from .file_spec import check_relative_path, check_sha256
 logger = logging.getLogger(__name__)
 
 _HASH_BLOCK = 1 << 20
-#: Blobs at least this big are hashed and written on a thread of their own (see :class:`BlobWriter`).
-PIPELINE_MIN_BYTES = 4 << 20
-#: Reads waiting for that thread at most (64 KiB each: 4 MiB), so a slow disk slows the download.
-_PIPELINE_DEPTH = 64
 
 
 class BlobError(Exception):
@@ -296,14 +291,7 @@ class BlobStore:
 class BlobWriter:
     """Appends the bytes of one blob to its ``.part`` file, hashing as it goes; :meth:`commit` verifies them
     and moves the file into the store. Made by :meth:`BlobStore.writer`; use it as a context manager
-    (leaving it closes the ``.part`` file and keeps it for a later resume).
-
-    For a blob of :data:`PIPELINE_MIN_BYTES` or more, hashing and writing run on a thread of the writer's
-    own, so the download thread goes back to the network at once (on two cores the two overlap; a download
-    thread doing all three ran at about half of curl's speed). :attr:`offset` counts what was handed over;
-    :meth:`restart`, :meth:`commit` and :meth:`close` wait until it is on disk, and a failed write (a full
-    disk) is raised by the next call.
-    """
+    (leaving it closes the ``.part`` file and keeps it for a later resume)."""
 
     def __init__(self, store: BlobStore, sha256: str, size: int):
         self.store = store
@@ -311,12 +299,9 @@ class BlobWriter:
         self.size = size
         self._part = store.partial_path(sha256)
         self._released = False
-        self._failure: BaseException | None = None
-        self._pending: queue.Queue[bytes | None] | None = None
-        self._thread: threading.Thread | None = None
         self._file: BinaryIO = open(self._part, "ab+")  # noqa: SIM115 - held open across writes, closed by close()
         self._digest = hashlib.sha256()
-        #: Bytes of the blob already in the ``.part`` file (or handed to its thread): where a download resumes.
+        #: Bytes of the blob already in the ``.part`` file: where a download resumes.
         self.offset = 0
         have = os.fstat(self._file.fileno()).st_size
         if have > size:
@@ -327,41 +312,9 @@ class BlobWriter:
                 self._digest.update(block)
             self.offset = have
         self._file.seek(0, os.SEEK_END)
-        if size - self.offset >= PIPELINE_MIN_BYTES:
-            self._pending = queue.Queue(_PIPELINE_DEPTH)
-            self._thread = threading.Thread(target=self._drain_forever, name=f"blob-writer-{sha256[:8]}",
-                                            daemon=True)
-            self._thread.start()
-
-    def _append(self, data: bytes) -> None:
-        self._file.write(data)
-        self._digest.update(data)
-
-    def _drain_forever(self) -> None:
-        assert self._pending is not None
-        while True:
-            data = self._pending.get()
-            try:
-                if data is None:
-                    return
-                if self._failure is None:
-                    self._append(data)
-            except BaseException as exc:  # noqa: BLE001 - handed to the download's thread, raised by its next call
-                self._failure = exc
-            finally:
-                self._pending.task_done()
-
-    def _settle(self) -> None:
-        """Wait until everything handed over is written; raise a write's failure."""
-        if self._pending is not None:
-            self._pending.join()
-        if self._failure is not None:
-            failure, self._failure = self._failure, None
-            raise failure
 
     def restart(self) -> None:
         """Forget what the ``.part`` file holds and start the blob from byte 0."""
-        self._settle()
         self._file.seek(0)
         self._file.truncate()
         self._digest = hashlib.sha256()
@@ -369,12 +322,8 @@ class BlobWriter:
 
     def write(self, data: bytes) -> None:
         """Append ``data`` (the next bytes of the blob)."""
-        if self._failure is not None:
-            self._settle()
-        if self._pending is not None:
-            self._pending.put(data)
-        else:
-            self._append(data)
+        self._file.write(data)
+        self._digest.update(data)
         self.offset += len(data)
 
     def commit(self) -> Path:
@@ -383,7 +332,6 @@ class BlobWriter:
         :raises BlobMismatch: when they are not the announced ones; the ``.part`` file is removed, so
             nothing of it is used or resumed.
         """
-        self._settle()
         self._file.flush()
         actual = self._digest.hexdigest()
         if self.offset != self.size or actual != self.sha256:
@@ -392,7 +340,6 @@ class BlobWriter:
             self._part.unlink(missing_ok=True)
             raise error
         os.fsync(self._file.fileno())
-        self._stop_thread()
         self._file.close()
         try:
             # Still held while it moves, so a keep_only() meanwhile does not take the .part away.
@@ -400,16 +347,8 @@ class BlobWriter:
         finally:
             self.close()
 
-    def _stop_thread(self) -> None:
-        if self._thread is not None and self._pending is not None:
-            self._pending.put(None)
-            self._thread.join()
-            self._thread = None
-
     def close(self) -> None:
-        """Close the ``.part`` file (kept for a resume unless committed or refused), once what was handed over
-        is written."""
-        self._stop_thread()
+        """Close the ``.part`` file (kept for a resume unless committed or refused)."""
         if not self._file.closed:
             self._file.close()
         if not self._released:

@@ -55,15 +55,16 @@ from ..backoff import backoff_delay
 from .blobs import BlobMismatch, BlobStore, BlobWriter
 from .file_spec import FileSpec
 from .throttle import TokenBucket
+from .transport import READ_BYTES, download_transport
 from .window import DownloadWindow
 
 logger = logging.getLogger(__name__)
 
 #: Statuses a server (or a proxy before it) gives for a passing trouble: tried again with backoff.
 RETRY_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
-#: The most a cut can cost: bytes are written as each network read returns them, and httpcore reads at
-#: most this much at a time, so a cut loses at most one read that had not returned yet.
-CHUNK_BYTES = 64 * 1024
+#: The most a cut can cost: bytes are written as each network read returns them, and a read returns at most
+#: this much (:mod:`.transport`), so a cut loses at most one read that had not returned yet.
+CHUNK_BYTES = READ_BYTES
 _CONTENT_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+|\*)")
 
 Progress = Callable[[int, int], None]
@@ -186,11 +187,11 @@ class Downloader:
         self.blobs = blobs
         self.policy = policy or DownloadPolicy()
         self._own_client = client is None
+        limits = httpx.Limits(max_connections=self.policy.max_parallel,
+                              max_keepalive_connections=self.policy.max_parallel)
         self.client = client if client is not None else httpx.Client(
             timeout=httpx.Timeout(self.policy.read_timeout_s, connect=self.policy.connect_timeout_s),
-            limits=httpx.Limits(max_connections=self.policy.max_parallel,
-                                max_keepalive_connections=self.policy.max_parallel),
-            follow_redirects=True)
+            transport=download_transport(limits), follow_redirects=True)
         self._clock = clock or (lambda: datetime.now(UTC))
         self._timezone = timezone
         self._rng = rng or random.Random()
