@@ -209,7 +209,7 @@ def test_file_shared_by_two_packs_is_fetched_once_and_linked_into_both(nginx, bl
 
 def test_at_most_two_files_are_fetched_at_once(nginx, cutting_proxy, blobs):
     files = [serve(nginx.root, f"slide-{n}.jpg", 300_000) for n in range(6)]
-    cutting_proxy.pace_bytes_per_s = 600_000  # each file takes about half a second: transfers overlap
+    cutting_proxy.pace_bytes_per_s = 300_000  # each file takes about a second: transfers overlap
     with Downloader(blobs, DownloadPolicy(max_parallel=2)) as downloader:
         downloader.fetch(cutting_proxy.base_url, files)
     assert all(blobs.has(spec.sha256) for spec in files)

@@ -308,8 +308,8 @@ class Downloader:
         failures = [error for error in errors if not isinstance(error, DownloadCancelled)]
         if failures:
             raise failures[0]
-        if cancel.is_set() or errors:
-            raise DownloadCancelled()
+        if not all(self.blobs.has(spec.sha256) for spec in missing):
+            raise DownloadCancelled()  # no failure, yet files missing: the workers stopped for the cancel
 
     @staticmethod
     def url_of(base_url: str, spec: FileSpec) -> str:
