@@ -364,8 +364,9 @@ def test_downloads_read_up_to_a_mebibyte_at_once_through_httpx_own_pool(nginx, b
 
     from edge_agent.content_delivery.transport import READ_BYTES, LargeReadBackend, download_transport
 
-    transport = download_transport(httpx.Limits(max_connections=2))
+    transport, large = download_transport(httpx.Limits(max_connections=2))
     assert isinstance(transport._pool._network_backend, LargeReadBackend)
+    assert large is transport._pool._network_backend
     reads: list[int] = []
     backend = transport._pool._network_backend
     connect = backend.connect_tcp
@@ -388,3 +389,33 @@ def test_downloads_read_up_to_a_mebibyte_at_once_through_httpx_own_pool(nginx, b
         downloader.fetch(nginx.base_url, [spec])
     assert blobs.has(spec.sha256)
     assert max(reads) > 64 * 1024 and max(reads) <= READ_BYTES
+
+
+def test_cancel_while_the_server_has_gone_silent_returns_without_waiting_for_the_read_timeout(nginx, blobs):
+    import socket
+
+    spec = serve(nginx.root, "silent.bin", 1000)
+    with socket.socket() as silent:  # accepts (the kernel does) and never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(4)
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        cancel = threading.Event()
+        outcome: list[BaseException] = []
+
+        def fetch() -> None:
+            try:
+                with Downloader(blobs, DownloadPolicy(read_timeout_s=3600)) as downloader:
+                    downloader.fetch(url, [spec], cancel=cancel)
+            except DownloadError as exc:
+                outcome.append(exc)
+
+        thread = threading.Thread(target=fetch, name="test-fetch")
+        thread.start()
+        silent.settimeout(60)
+        connection, _ = silent.accept()
+        with connection:  # held open: a close would end the read by itself
+            assert connection.recv(4096).startswith(b"GET /silent.bin ")  # the client now waits for an answer
+            cancel.set()
+            thread.join(60)
+            assert not thread.is_alive(), "the cancel waited for the hour-long read timeout"
+    assert len(outcome) == 1 and isinstance(outcome[0], DownloadCancelled)

@@ -27,9 +27,10 @@ reason a person can act on. What it promises:
 * **Verified before use**: size and sha256 are checked as the bytes arrive
   and before the blob enters the store (:meth:`~.blobs.BlobWriter.commit`);
   a mismatch enters nothing.
-* **Cancellable**: ``cancel`` stops waits and transfers at the next read
-  (a server that sends nothing is noticed at the read timeout); the
-  ``.part`` files stay for the next fetch.
+* **Cancellable**: ``cancel`` stops waits at once and transfers by shutting
+  their connections down (a read blocked on a silent server returns too;
+  with a client of the caller's, only at its read timeout); the ``.part``
+  files stay for the next fetch.
 
 ``Accept-Encoding: identity`` is sent: the sha256 is of the file's bytes, not
 of a compressed transfer, and media compress badly anyway.
@@ -55,7 +56,7 @@ from ..backoff import backoff_delay
 from .blobs import BlobMismatch, BlobStore, BlobWriter
 from .file_spec import FileSpec
 from .throttle import TokenBucket
-from .transport import READ_BYTES, download_transport
+from .transport import READ_BYTES, LargeReadBackend, download_transport
 from .window import DownloadWindow
 
 logger = logging.getLogger(__name__)
@@ -189,9 +190,13 @@ class Downloader:
         self._own_client = client is None
         limits = httpx.Limits(max_connections=self.policy.max_parallel,
                               max_keepalive_connections=self.policy.max_parallel)
-        self.client = client if client is not None else httpx.Client(
-            timeout=httpx.Timeout(self.policy.read_timeout_s, connect=self.policy.connect_timeout_s),
-            transport=download_transport(limits), follow_redirects=True)
+        self._backend: LargeReadBackend | None = None
+        if client is None:
+            transport, self._backend = download_transport(limits)
+            client = httpx.Client(timeout=httpx.Timeout(self.policy.read_timeout_s,
+                                                        connect=self.policy.connect_timeout_s),
+                                  transport=transport, follow_redirects=True)
+        self.client = client
         self._clock = clock or (lambda: datetime.now(UTC))
         self._timezone = timezone
         self._rng = rng or random.Random()
@@ -295,10 +300,15 @@ class Downloader:
         workers = min(self.policy.max_parallel, len(missing))
         with concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="content-download") as pool:
             futures = [pool.submit(worker) for _ in range(workers)]
-            # The caller's thread watches its cancel event and hands it on to the workers' stop.
+            # The caller's thread watches its cancel event and hands it on to the workers' stop; once they are
+            # to stop, their connections are shut down, so one blocked on a silent server returns now.
+            aborted = False
             while concurrent.futures.wait(futures, timeout=0.05).not_done:
                 if cancel.is_set():
                     stop.set()
+                if stop.is_set() and not aborted and self._backend is not None:
+                    aborted = True
+                    self._backend.abort()
         committer.shutdown(wait=True)  # verified files are kept even when the fetch is cancelled or failed
         for spec, commit in commits:
             failed = commit.exception()
