@@ -419,3 +419,43 @@ def test_cancel_while_the_server_has_gone_silent_returns_without_waiting_for_the
             thread.join(60)
             assert not thread.is_alive(), "the cancel waited for the hour-long read timeout"
     assert len(outcome) == 1 and isinstance(outcome[0], DownloadCancelled)
+
+
+@pytest.fixture
+def https_nginx(tmp_path):
+    """nginx serving HTTPS with a certificate for 127.0.0.1 from a test CA; (server, the CA's PEM file)."""
+    from edge_agent.provisioning.certificates import CertificateAuthority, write_public
+
+    ca = CertificateAuthority.create("test content CA")
+    ca_file = tmp_path / "content-ca.pem"
+    write_public(ca_file, ca.issued.cert_pem)
+    ca.issue_server("content.test", ip_addresses=["127.0.0.1"]).save(tmp_path / "server.pem", tmp_path / "server.key")
+    server = Nginx(root=tmp_path / "tls-www", workdir=tmp_path / "tls-nginx",
+                   tls=(tmp_path / "server.pem", tmp_path / "server.key")).start()
+    yield server, ca_file
+    server.close()
+
+
+def test_https_download_checked_against_the_configured_ca_resumes_after_a_cut(https_nginx, blobs):
+    from tests.support.cutting_proxy import CuttingProxy
+
+    server, ca_file = https_nginx
+    spec = serve(server.root, "media/film.mp4", 3_000_000)
+    with CuttingProxy(server.port) as proxy:
+        proxy.cut_after(1_500_000)
+        with Downloader(blobs, DownloadPolicy(ca_file=ca_file, **FAST_RETRIES)) as downloader:
+            downloader.fetch(f"https://127.0.0.1:{proxy.port}", [spec])
+        assert proxy.cut_count == 1 and proxy.connections == 2
+    assert blobs.path(spec.sha256).read_bytes() == (server.root / spec.path).read_bytes()
+    assert gets(server, spec.path)[-1].split('" ')[1].startswith("206")
+
+
+def test_https_server_whose_certificate_is_not_trusted_is_refused_at_once_saying_so(https_nginx, blobs):
+    server, _ = https_nginx
+    spec = serve(server.root, "a.png", 1000)
+    with Downloader(blobs, DownloadPolicy(retries=50, **FAST_RETRIES)) as downloader, \
+            pytest.raises(DownloadError) as caught:
+        downloader.fetch(server.base_url, [spec])  # httpx's public CAs do not know the test CA
+    assert caught.value.reason.startswith(f"the server's TLS certificate was refused ({server.base_url}/a.png): ")
+    assert "CERTIFICATE_VERIFY_FAILED" in caught.value.reason
+    assert blobs.size_used() == 0

@@ -42,11 +42,13 @@ import concurrent.futures
 import logging
 import random
 import re
+import ssl
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
+from pathlib import Path
 from typing import Self
 from urllib.parse import quote
 
@@ -98,6 +100,16 @@ class _Restart(Exception):
     """The part file was not a prefix of the server's file: fetch it again from byte 0, at once."""
 
 
+def _certificate_refused(exc: BaseException) -> bool:
+    """Whether ``exc`` (httpx's, wrapping httpcore's, wrapping ssl's) comes from a refused certificate."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ssl.SSLCertVerificationError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return "CERTIFICATE_VERIFY_FAILED" in str(exc)
+
+
 def megabytes(size: int) -> str:
     """``size`` bytes as decimal megabytes for a reason text (``"12.3"``)."""
     return f"{size / 1e6:.1f}"
@@ -120,6 +132,8 @@ class DownloadPolicy:
     :param read_timeout_s: how long the server may send nothing before the attempt counts as failed.
     :param progress_interval_s: the least time between two progress calls (the first and last always come).
     :param window_poll_s: the longest single wait for the window to open, so a clock set forward is noticed.
+    :param ca_file: the CA certificate(s) (PEM) an HTTPS server's certificate must chain to; None: httpx's
+        bundle (certifi's public CAs).
     """
 
     max_parallel: int = 2
@@ -134,6 +148,7 @@ class DownloadPolicy:
     read_timeout_s: float = 30.0
     progress_interval_s: float = 0.5
     window_poll_s: float = 60.0
+    ca_file: Path | None = None
 
     def __post_init__(self) -> None:
         if not 1 <= self.max_parallel <= 2:
@@ -192,7 +207,9 @@ class Downloader:
                               max_keepalive_connections=self.policy.max_parallel)
         self._backend: LargeReadBackend | None = None
         if client is None:
-            transport, self._backend = download_transport(limits)
+            verify = (ssl.create_default_context(cafile=str(self.policy.ca_file))
+                      if self.policy.ca_file is not None else True)
+            transport, self._backend = download_transport(limits, verify)
             client = httpx.Client(timeout=httpx.Timeout(self.policy.read_timeout_s,
                                                         connect=self.policy.connect_timeout_s),
                                   transport=transport, follow_redirects=True)
@@ -416,6 +433,8 @@ class Downloader:
                                     spec.path, self.policy.window, writer.offset)
                         return
         except httpx.TransportError as exc:
+            if _certificate_refused(exc):  # not a passing fault: trying again gives the same answer
+                raise DownloadError(f"the server's TLS certificate was refused ({url}): {exc}") from None
             raise _Retry(f"{url}: {type(exc).__name__}: {exc or 'connection failed'}",
                          unreachable=isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout)) from None
         if writer.offset < spec.size:

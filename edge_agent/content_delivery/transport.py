@@ -105,10 +105,15 @@ class LargeReadBackend(httpcore.NetworkBackend):
         self._backend.sleep(seconds)
 
 
-def download_transport(limits: httpx.Limits) -> tuple[httpx.HTTPTransport, LargeReadBackend | None]:
-    """httpx's transport with its defaults (TLS verified against its CA bundle), reading up to
-    :data:`READ_BYTES` at once; and its backend (None when httpx's pool could not be given one)."""
-    transport = httpx.HTTPTransport(limits=limits)
+def download_transport(limits: httpx.Limits, verify: ssl.SSLContext | bool = True
+                       ) -> tuple[httpx.HTTPTransport, LargeReadBackend | None]:
+    """httpx's transport reading up to :data:`READ_BYTES` at once; and its backend (None when httpx's pool
+    could not be given one).
+
+    :param verify: how the server's certificate is checked: an SSL context (a private CA's), or True for
+        httpx's CA bundle.
+    """
+    transport = httpx.HTTPTransport(limits=limits, verify=verify)
     pool = getattr(transport, "_pool", None)
     backend = getattr(pool, "_network_backend", None)
     if not isinstance(backend, httpcore.NetworkBackend):
