@@ -25,8 +25,13 @@ reason a person can act on. What it promises:
   compared with what the quota and the disk leave; a pack that does not fit
   is refused with both sizes.
 * **Verified before use**: size and sha256 are checked as the bytes arrive
-  and before the blob enters the store (:meth:`~.blobs.BlobWriter.commit`);
-  a mismatch enters nothing.
+  and before the blob enters the store (:meth:`~.blobs.BlobWriter.verify`);
+  a mismatch enters nothing. A verified file is fsynced and renamed into
+  the store on a thread of its own while the next file is fetched (the
+  disk writes one out while the line brings the next); ``fetch`` returns
+  once every file is in.
+* **HTTPS** against httpx's public CAs or the ``ca_file`` of a private one;
+  a refused certificate fails at once (trying again cannot change it).
 * **Cancellable**: ``cancel`` stops waits at once and transfers by shutting
   their connections down (a read blocked on a silent server returns too;
   with a client of the caller's, only at its read timeout); the ``.part``
