@@ -72,14 +72,14 @@ def _audits(cap, store: str, device: str) -> list[dict]:
 
 
 def test_staff_at_the_console_switch_an_item_off_and_move_one_and_the_agent_applies_and_audits_it(world):
-    store, agent, console, cap, driver = world
+    store, _agent, console, cap, driver = world
     deadline = time.monotonic() + WAIT
     while True:  # the console has Anna's record once a login works
         log_in(driver, console.url, "s-anna", "2468")
-        if _wait(driver, lambda d: d.find_elements(By.CLASS_NAME, "who") or d.find_elements(By.CSS_SELECTOR,
-                                                                                              "[role=alert]")):
-            if driver.find_elements(By.CLASS_NAME, "who"):
-                break
+        _wait(driver, lambda d: d.find_elements(By.CLASS_NAME, "who") or d.find_elements(By.CSS_SELECTOR,
+                                                                                          "[role=alert]"))
+        if driver.find_elements(By.CLASS_NAME, "who"):
+            break
         assert time.monotonic() < deadline, "the console never took Anna's staff record"
         time.sleep(0.5)
     driver.get(console.url + "/devices/kiosk-1")
@@ -108,7 +108,7 @@ def test_staff_at_the_console_switch_an_item_off_and_move_one_and_the_agent_appl
 
 def test_a_console_request_naming_a_staff_id_the_agent_does_not_know_is_refused_and_audited(world, publisher,
                                                                                               mosquitto):
-    store, agent, console, cap, driver = world
+    store, _agent, _console, cap, _driver = world
     command = COMMANDS["console-content-control"]
     _, raw = encode(command, {"session": "01a20735-b502-769a-a830-637530718552", "staff": "s-nobody",
                               "action": "disable", "section": "attract", "item": "lente"}, transaction="t-1")

@@ -69,7 +69,7 @@ class ConsoleLink:
         self._lock = threading.Lock()
         self._waiting: dict[str, tuple[threading.Event, list[ResponseEnvelope]]] = {}
         self.connected = threading.Event()
-        self.on_connected: list[Callable[[], None]] = []
+        self.on_connected: list[Callable[[], object]] = []
         self.on_acknowledged: list[Callable[[int], None]] = []
         # With a login the store broker binds the client id to it; without one (a test broker) the store names it.
         client_id = username or f"console-{self.store}"
@@ -146,7 +146,7 @@ class ConsoleLink:
             if found is None:
                 continue
             try:
-                route.handler(found.group(1) if found.groups() else "", message.payload, bool(message.retain))
+                route.handler(found.group(1) if found.groups() else "", bytes(message.payload), bool(message.retain))
             except ContractError as exc:
                 logger.warning("message on %s refused: %s", message.topic, exc)
             except Exception:  # a handler's bug must not stop the console from reading the store

@@ -11,6 +11,7 @@ on each event, so losing an intermediate one loses nothing). :func:`stream` is t
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import threading
@@ -46,10 +47,8 @@ class Live:
         with self._lock:
             targets = [(loop, queue) for loop, queue, channels in self._subscribers if channel in channels]
         for loop, queue in targets:
-            try:
+            with contextlib.suppress(RuntimeError):  # the loop is closed: the server is stopping
                 loop.call_soon_threadsafe(_put, queue, (channel, data))
-            except RuntimeError:  # the loop is closed: the server is stopping
-                pass
 
     @property
     def subscribers(self) -> int:
