@@ -102,6 +102,9 @@ OVERRIDES: dict[str, Rights] = {
 # PIN verifiers as the kiosk) and each kiosk's content schedule (the devices page), writes its own staff audit
 # (under its own device level, the console's login: edge_agent.provisioning.acl) and sends the content requests
 # of a staff member logged in at the console; the agents answer it alone.
+#: The personal messages the console may read: staff's own records (name, role, PIN verifier), which its login
+#: checks; never a customer's.
+CONSOLE_PERSONAL = frozenset({PUSHES["staff"].name})
 OVERRIDES.update({
     PUSHES["staff"].name: Rights(Family.PUSH, _roles(Role.CENTRAL), _roles(Role.AGENT, Role.CONSOLE)),
     CONTENT_SCHEDULE.name: Rights(Family.LOCAL_VIEW, _roles(Role.AGENT), _roles(Role.SCREEN, Role.CONSOLE)),
