@@ -104,6 +104,13 @@ def test_staff_at_the_console_switch_an_item_off_and_move_one_and_the_agent_appl
     cap.wait_for(lambda _: {a["action"] for a in _audits(cap, store, "console")} >= {"pin-attempt", "console-login"},
                  timeout=WAIT)
     assert all("2468" not in json.dumps(a) for a in _audits(cap, store, "console"))
+    # The preview link: what the kiosk shows at a chosen moment, answered by the agent (audited there too).
+    driver.get(console.url + "/devices/kiosk-1/preview?at=2030-06-01T10:00")
+    shown = _wait(driver, lambda d: d.find_element(By.CSS_SELECTOR, "section.card"))
+    assert "gazon" in shown.text and "klantenpas" not in shown.text
+    screenshot(driver, "phone-devices-kiosk-1-preview")
+    cap.wait_for(lambda _: ("content-preview", "ok") in {(a["action"], a["result"])
+                                                         for a in _audits(cap, store, "kiosk-1")}, timeout=WAIT)
 
 
 def test_a_console_request_naming_a_staff_id_the_agent_does_not_know_is_refused_and_audited(world, publisher,

@@ -18,7 +18,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
 from edge_agent.console.web import build_app
-from edge_agent.contract import PUSHES
+from edge_agent.contract import BIRTH, CONTENT_SCHEDULE, PUSHES, STATE, encode
 from tests.support.agent import new_store_id
 from tests.support.console import (
     DESKTOP,
@@ -53,6 +53,9 @@ def console(mosquitto, store, tmp_path_factory):
     publisher.publish(topic, staff_push(*ANNA, role="staff", display_name="Anna"))
     publisher.publish(topic, staff_push(*BOB, role="manager", display_name="Bob"))
     publisher.publish(topic, staff_push(*LOCKED, role="staff", display_name="Carl"))
+    # A second kiosk as its agent would announce it, with a content schedule (the device page's controls).
+    for message in (STATE, BIRTH, CONTENT_SCHEDULE):
+        publisher.publish(message.topic_for(store, "kiosk-2"), encode(message, message.example)[1], retain=True)
     yield process
     publisher.close()
     process.stop()
@@ -193,7 +196,8 @@ def test_devices_page_shows_a_real_agent_online_with_its_version(console, store,
     assert phone.execute_script("return window.consoleMark") == 1  # the same page: updated, not reloaded
 
 
-PAGES = ["/login", "/", "/devices", "/devices/kiosk-1", "/devices/kiosk-1/preview", "/devices/unknown"]
+# Every page (the preview, which needs a real agent's answer, is taken in tests/test_console_content_e2e.py).
+PAGES = ["/login", "/", "/devices", "/devices/kiosk-2", "/devices/unknown"]
 
 
 @pytest.mark.parametrize(("label", "size"), [("phone", PHONE), ("desktop", DESKTOP)])
