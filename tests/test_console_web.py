@@ -112,6 +112,7 @@ def test_five_wrong_pins_lock_the_staff_id_and_then_even_the_right_pin_is_refuse
     alert = _wait(phone, lambda d: d.find_element(By.CSS_SELECTOR, "[role=alert]"))
     assert "Te vaak" in alert.text
     assert phone.current_url.endswith("/login")
+    assert LOCKED[1] not in console.log() and "0000" not in console.log()  # no PIN in the log
 
 
 def test_a_form_posted_without_its_csrf_token_is_refused_and_changes_nothing(console):
