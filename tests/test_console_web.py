@@ -132,6 +132,19 @@ def test_a_form_posted_without_its_csrf_token_is_refused_and_changes_nothing(con
     client.close()
 
 
+def test_a_staff_member_is_refused_the_managers_page_and_a_manager_sees_it(console):
+    staff, _ = _login_http(console, *ANNA)
+    refused = staff.get("/staff")
+    assert refused.status_code == 403 and "manager" in refused.text
+    assert 'href="/staff"' not in staff.get("/").text  # not in a staff member's menu
+    manager, _ = _login_http(console, *BOB)
+    page = manager.get("/staff")
+    assert page.status_code == 200 and "Anna" in page.text and "Bob" in page.text
+    assert "argon2" not in page.text
+    staff.close()
+    manager.close()
+
+
 def _paths() -> list[tuple[str, str, bool]]:
     """(method, path, public) of every route of the app, path parameters filled in."""
     from starlette.routing import Mount, Route
@@ -199,7 +212,7 @@ def test_devices_page_shows_a_real_agent_online_with_its_version(console, store,
 
 
 # Every page (the preview, which needs a real agent's answer, is taken in tests/test_console_content_e2e.py).
-PAGES = ["/login", "/", "/devices", "/devices/kiosk-2", "/devices/unknown"]
+PAGES = ["/login", "/", "/devices", "/devices/kiosk-2", "/devices/unknown", "/staff"]
 
 
 @pytest.mark.parametrize(("label", "size"), [("phone", PHONE), ("desktop", DESKTOP)])

@@ -45,6 +45,16 @@ class LoginResult:
     locked_for_s: float | None = None
 
 
+@dataclass(frozen=True)
+class Member:
+    """A member of staff as the managers' page lists them (no verifier)."""
+
+    staff: str
+    display_name: str
+    role: StaffRole
+    locked: bool
+
+
 class StaffLogin:
     """Staff records and PIN checks of the console.
 
@@ -84,6 +94,14 @@ class StaffLogin:
         if after.locked:
             return LoginResult(Outcome.LOCKED, staff=staff, locked_for_s=after.locked_for_s)
         return LoginResult(Outcome.WRONG, staff=staff, attempts_left=after.attempts_left)
+
+    def members(self) -> list[Member]:
+        """Every active member, by name, and whether their id is locked at the console now."""
+        with self._db.reading() as conn:
+            rows = conn.execute("SELECT staff, display_name, role FROM staff WHERE active = 1 "
+                                "ORDER BY display_name, staff").fetchall()
+            return [Member(staff, name, StaffRole(role), self.lockout.state(conn, f"console:{staff}").locked)
+                    for staff, name, role in rows]
 
     def member(self, staff: str) -> tuple[str, StaffRole] | None:
         """(display name, role) of an active member now, or None: a login ends when its member is removed."""
