@@ -97,7 +97,13 @@ def test_staff_at_the_console_switch_an_item_off_and_move_one_and_the_agent_appl
     _wait(driver, lambda d: d.find_element(By.CSS_SELECTOR, "[role=status]"))
     cap.wait_for(lambda _: [e["id"] for e in _schedule(cap, store)["attract"]][:2] == ["gazon", "lente"],
                  timeout=WAIT)
-    # The agent audited both under Anna's id, as if made at the kiosk; the console audited her login.
+    # Today only: off until tomorrow, then as the pack schedules it again.
+    item = _wait(driver, lambda d: d.find_element(By.CSS_SELECTOR, "li.item.on[data-item='attract/lente']"))
+    item.find_element(By.CSS_SELECTOR, "button[value=disable-today]").click()
+    _wait(driver, lambda d: d.find_element(By.CSS_SELECTOR, "[role=status]"))
+    cap.wait_for(lambda _: [(e["enabled"], e["until"] is not None) for e in _schedule(cap, store)["attract"]
+                            if e["id"] == "lente"] == [(False, True)], timeout=WAIT)
+    # The agent audited them under Anna's id, as if made at the kiosk; the console audited her login.
     cap.wait_for(lambda _: {(a["action"], a["result"]) for a in _audits(cap, store, "kiosk-1")}
                  >= {("content-disable", "ok"), ("content-move-up", "ok")}, timeout=WAIT)
     assert {a["staff"] for a in _audits(cap, store, "kiosk-1") if a["action"].startswith("content-")} == {"s-anna"}

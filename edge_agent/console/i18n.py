@@ -24,7 +24,8 @@ LANGUAGES = ("nl", "en", "fr")
 #: Texts the templates translate from a value (``_(section)``, ``_(session.role.value)``…), not a literal:
 #: the catalogue check (tests/test_console_i18n.py) adds them to the literals it finds.
 DYNAMIC = ("staff", "manager", "attract", "inspire", "instructions", "enable", "disable", "move-up", "move-down",
-           "undo", "reset", "ok", "full", "busy", "io-error", "Aan", "Uit", "Overzicht", "Apparaten")
+           "undo", "reset", "ok", "full", "busy", "io-error", "Aan", "Uit", "Vandaag aan", "Vandaag uit", "Overzicht",
+           "Apparaten", "Personeel")
 
 
 def po_path(language: str, locale_dir: Path = LOCALE_DIR) -> Path:
