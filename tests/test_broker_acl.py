@@ -112,6 +112,8 @@ def contract_rights(login: str) -> tuple[set[str], set[str]]:
         else:  # the console and central: every device on which some role of its kind uses the message
             involved = right.publishers | right.subscribers
             topics = [message.topic_for(STORE, device) for device, kind in KINDS.items() if ON_DEVICE[kind] & involved]
+            if Role.CONSOLE in right.publishers and right.family is Family.EVENT:
+                topics.append(message.topic_for(STORE, "console"))  # the console's own events, for their readers
         if role in right.publishers:
             write.update(topics)
         if role in right.subscribers:

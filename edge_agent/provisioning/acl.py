@@ -18,7 +18,7 @@ from collections.abc import Iterable
 
 from ..contract.catalogue import ALL_MESSAGES, STATE, Message
 from ..contract.roles import DEVICE_ROLES, Family, Rights, Role, rights
-from .plan import CENTRAL_LOGIN, DeviceKind, Login, StorePlan
+from .plan import CENTRAL_LOGIN, CONSOLE_LOGIN, DeviceKind, Login, StorePlan
 
 #: The roles acting for a device of each kind.
 KIND_ROLES: dict[DeviceKind, frozenset[Role]] = {"kiosk": frozenset({Role.AGENT, Role.SCREEN}),
@@ -62,7 +62,10 @@ def _topics(plan: StorePlan, login: Login, message: Message, right: Rights, kind
         # not write a device's events.
         return [message.topic_for(plan.store, login.name)]
     involved = right.publishers | right.subscribers
-    return [message.topic_for(plan.store, device) for device, kind in kinds.items() if KIND_ROLES[kind] & involved]
+    topics = [message.topic_for(plan.store, device) for device, kind in kinds.items() if KIND_ROLES[kind] & involved]
+    if Role.CONSOLE in right.publishers and right.family is Family.EVENT and login.role in right.subscribers:
+        topics.append(message.topic_for(plan.store, CONSOLE_LOGIN))  # the console's own events, for their readers
+    return topics
 
 
 def _ordered(plan: StorePlan, topics: set[str], login: Login) -> list[str]:
