@@ -44,7 +44,7 @@ from edge_agent.contract import (
     Topics,
     encode,
 )
-from edge_agent.contract.roles import Role, rights
+from edge_agent.contract.roles import Family, Role, rights
 from edge_agent.provisioning import StorePlan, parse_devices, provision_store
 from edge_agent.provisioning.mosquitto_config import ACL_FILE, PASSWORD_FILE
 from edge_agent.provisioning.passwords import hash_password
@@ -105,11 +105,15 @@ def contract_rights(login: str) -> tuple[set[str], set[str]]:
         right = rights(message)
         if "{device}" not in message.topic:
             topics = [message.topic_for(STORE)]
+        elif role is Role.CONSOLE and Role.CONSOLE in right.publishers and right.family is Family.EVENT:
+            topics = [message.topic_for(STORE, "console")]  # the console's own events (its audit): its own level
         elif own is not None:  # a device's login: its own device only
             topics = [message.topic_for(STORE, own)]
         else:  # the console and central: every device on which some role of its kind uses the message
             involved = right.publishers | right.subscribers
             topics = [message.topic_for(STORE, device) for device, kind in KINDS.items() if ON_DEVICE[kind] & involved]
+            if Role.CONSOLE in right.publishers and right.family is Family.EVENT:
+                topics.append(message.topic_for(STORE, "console"))  # the console's own events, for their readers
         if role in right.publishers:
             write.update(topics)
         if role in right.subscribers:
