@@ -25,6 +25,7 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel
 
 from . import __version__
+from .analytics.service import AnalyticsService
 from .clock import WallClock
 from .commands import Commands
 from .config import AgentConfig, NfcConfig
@@ -137,6 +138,11 @@ class Agent:
                     lambda topic, payload, retain: self.link.publish(topic, payload, qos=1, retain=retain),
                     self.staff.gate, self.staff.audit)
                 self.content_control.register(self.commands)
+        # The anonymous hourly analytics (edge_agent.analytics): the kiosk's usage reports and the events queued
+        # upstream, into hourly buckets; each complete hour goes upstream through the outbox.
+        self.analytics = AnalyticsService(self.store, self.outbox, config.analytics, ZoneInfo(config.store.timezone),
+                                          self.clock.timestamp)
+        self.analytics.register(self.commands)
         self.broker_rtt_ms: float | None = None
         self.broker_rtt_at: float | None = None  # monotonic time of the last round trip
         self._probe: tuple[str, float] | None = None
@@ -288,6 +294,7 @@ class Agent:
         self.link.stop()
         if self._housekeeping is not None:
             self._housekeeping.join(5)
+        self.analytics.stop()
         self.store.close()
 
     # ------------------------------------------------------------------ health
@@ -432,6 +439,7 @@ class Agent:
                 next_health = now + interval
                 self._publish_health()
             self.upkeep.tick()
+            self.analytics.tick()
 
     def _publish_health(self) -> None:
         try:
