@@ -29,6 +29,7 @@ from .analytics.service import AnalyticsService
 from .clock import WallClock
 from .commands import Commands
 from .config import AgentConfig, NfcConfig
+from .content_control.console_requests import ConsoleRequests
 from .content_control.service import ContentControl
 from .contract import (
     BIRTH,
@@ -138,6 +139,8 @@ class Agent:
                     lambda topic, payload, retain: self.link.publish(topic, payload, qos=1, retain=retain),
                     self.staff.gate, self.staff.audit)
                 self.content_control.register(self.commands)
+                # The store console's requests for a staff member logged in there (issue 16).
+                ConsoleRequests(self.content_control).register(self.commands)
         # The anonymous hourly analytics (edge_agent.analytics): the kiosk's usage reports and the events queued
         # upstream, into hourly buckets; each complete hour goes upstream through the outbox.
         self.analytics = AnalyticsService(self.store, self.outbox, config.analytics, ZoneInfo(config.store.timezone),

@@ -44,6 +44,7 @@ from .payloads_central import (
     PriceListPush,
     PurchaseHistoryPush,
 )
+from .payloads_console import ConsoleContentControlRequest, ConsolePreviewRequest
 from .payloads_content_control import (
     ContentControlRequest,
     ContentControlResult,
@@ -612,6 +613,37 @@ RESPONSES.update({name: response_message(name) for name in _STAFF_COMMANDS})
 ALL_MESSAGES.extend([STAFF_MODE, STAFF_CALL, EVENTS["staff-audit"], PUSHES["staff"], *_STAFF_COMMANDS.values(),
                      *(RESPONSES[name] for name in _STAFF_COMMANDS)])
 
+# --------------------------------------------------------------------------- the store console (payloads_console.py)
+# One block: the content requests the store console sends to a kiosk's agent for the staff member logged in at
+# the console (edge_agent.content_control.console_requests). Local topics (never bridged); only the console's
+# login publishes them (roles.py).
+#: The console's requests, by command name.
+CONSOLE_COMMANDS: dict[str, Message] = {
+    message.name.removeprefix("request-"): message
+    for message in (
+        Message("request-console-content-control", 1, ConsoleContentControlRequest,
+                LOCAL + "/request/console-content-control", "receive",
+                "The store console changes this kiosk's content for the staff member logged in there (the same "
+                "changes as content-control); the agent checks the staff member and role, and audits it.",
+                response=ContentControlResult, bridged=False,
+                example={"session": _EX_SESSION_ID, "staff": "s-anna", "action": "disable", "section": "attract",
+                         "item": "klantenpas", "today_only": True, "until": None, "schedule": None},
+                result_example={"action": "disable", "revision": 3, "undo": "disable"}),
+        Message("request-console-content-preview", 1, ConsolePreviewRequest,
+                LOCAL + "/request/console-content-preview", "receive",
+                "The store console asks what this kiosk's content shows at a chosen moment (audited).",
+                response=PreviewResult, bridged=False,
+                example={"session": _EX_SESSION_ID, "staff": "s-anna", "at": "2026-04-04T10:00:00+02:00",
+                         "pack": None},
+                result_example={"pack": "tuincentrum-de-linde", "version": "2026.11.1",
+                                "at": "2026-04-04T10:00:00+02:00", "attract": ["snoeien"], "inspire": ["voorjaar"],
+                                "instructions": []}),
+    )
+}
+COMMANDS.update(CONSOLE_COMMANDS)
+RESPONSES.update({name: response_message(name) for name in CONSOLE_COMMANDS})
+ALL_MESSAGES.extend([*CONSOLE_COMMANDS.values(), *(RESPONSES[name] for name in CONSOLE_COMMANDS)])
+
 
 # --------------------------------------------------------------------------- analytics (payloads_analytics.py)
 # One block: the kiosk's usage reports to its agent (local, never bridged; a visit's random id, nobody's), and the
@@ -648,6 +680,7 @@ COMMANDS.update(_ANALYTICS_COMMANDS)
 RESPONSES.update({name: response_message(name) for name in _ANALYTICS_COMMANDS})
 ALL_MESSAGES.extend([EVENTS["analytics-hourly"], *_ANALYTICS_COMMANDS.values(),
                      *(RESPONSES[name] for name in _ANALYTICS_COMMANDS)])
+
 
 class Topics:
     """The concrete topics of one device in one store."""
@@ -697,4 +730,5 @@ class Topics:
                     command = None  # a local command on the bridged path, or the reverse
                 return "command", command
         return "unknown", None
+
 
