@@ -25,6 +25,10 @@ LANGUAGES = ("nl", "en", "fr")
 #: the catalogue check (tests/test_console_i18n.py) adds them to the literals it finds.
 DYNAMIC = ("staff", "manager", "attract", "inspire", "instructions", "enable", "disable", "move-up", "move-down",
            "undo", "reset", "ok", "full", "busy", "io-error", "Aan", "Uit", "Overzicht", "Apparaten")
+# The analytics pages (pages_analytics.py): the menu entry, the phases and the kinds of session, by their Dutch names.
+# (mypy typed the tuple above by its length: this block widens it.)
+DYNAMIC += ("Gebruik", "Bereik", "Begrijp", "Inspireer", "Informeer", "Converteer", "Ontzorg",  # type: ignore[assignment]
+            "Continueer", "Herkend", "Anoniem", "Aanmelding", "Zonder pas", "Overige")
 
 
 def po_path(language: str, locale_dir: Path = LOCALE_DIR) -> Path:

@@ -45,6 +45,7 @@ STATIC = PACKAGE / "static"
 
 #: The modules whose ``ROUTES`` make up the console (each one concept).
 PAGE_MODULES = ["edge_agent.console.pages_login", "edge_agent.console.pages_home", "edge_agent.console.pages_devices"]
+PAGE_MODULES.append("edge_agent.console.pages_analytics")  # the charts of the kiosks' use (analytics16)
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,7 @@ class NavItem:
 
 #: The menu, in order; a page module adds its entry here.
 NAV: list[NavItem] = [NavItem("/", "Overzicht"), NavItem("/devices", "Apparaten")]
+NAV.append(NavItem("/analytics", "Gebruik"))  # the charts of the kiosks' use (pages_analytics.py)
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 
