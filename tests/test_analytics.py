@@ -69,6 +69,11 @@ def sent_events(store: Store) -> list[tuple[str, dict]]:
     return [(topic, json.loads(payload)) for topic, payload in rows]
 
 
+def service_store(service: AnalyticsService) -> Store:
+    """The database the service writes (the test adds the staff calls an agent's staff service would)."""
+    return service._store
+
+
 def visit(service: AnalyticsService, clock: FakeClock, at: datetime, kind: VisitKind, screens: list[str],
           seconds: float = 10.0, session: str | None = None) -> str:
     """One visit of ``screens`` from ``at``, each shown ``seconds``, reported as the kiosk reports them."""
@@ -94,13 +99,14 @@ DAY_PLAN = {  # local hour -> visits (kind, screens)
 }
 
 
-def generate_day(service: AnalyticsService, outbox: Outbox, clock: FakeClock) -> dict:
-    """Visits by :data:`DAY_PLAN`, footfall every 10 minutes, presences, plays, feedback, offers and calls;
-    returns what the test expects, tallied independently of the aggregator."""
+def generate_day(service: AnalyticsService, outbox: Outbox, clock: FakeClock, day: datetime = DAY) -> dict:
+    """Visits by :data:`DAY_PLAN` on ``day`` (local midnight), footfall every 10 minutes, presences, plays,
+    feedback, offers, and a staff call from each anonymous visit answered after 30, 40, ... seconds; returns
+    what the test expects, tallied independently of the aggregator."""
     expected: dict = {"footfall": Counter(), "sessions": Counter(), "reached": Counter(), "plays": Counter(),
-                      "seconds": Counter(), "visit_seconds": Counter()}
+                      "seconds": Counter(), "visit_seconds": Counter(), "answered": Counter(), "waited": Counter()}
     for hour, visits in DAY_PLAN.items():
-        base = DAY.replace(hour=hour)
+        base = day.replace(hour=hour)
         for minute in range(0, 60, 10):
             clock.set(base + timedelta(minutes=minute, seconds=30))
             outbox.enqueue("footfall", {"interval_start": (base + timedelta(minutes=minute)).isoformat(),
@@ -123,6 +129,19 @@ def generate_day(service: AnalyticsService, outbox: Outbox, clock: FakeClock) ->
                 outbox.enqueue("offer-activation", {"session": session, "customer": CUSTOMER,
                                                     "offer": "voorjaar-2026", "offer_version": 3})
                 outbox.enqueue("feedback", {"session": session, "score": 4, "reason": None, "phase": "convert"})
+            if kind is VisitKind.ANONYMOUS:
+                called = at + timedelta(seconds=50)
+                clock.set(called)
+                call = outbox.enqueue("staff-assist", {"session": session, "phase": "inform", "topic": None})
+                with service_store(service).transaction() as conn:
+                    conn.execute("INSERT INTO staff_calls (call, at, phase) VALUES (?, ?, 'inform')",
+                                 (call, called.isoformat()))
+                waited = 30 + 10 * index
+                clock.set(called + timedelta(seconds=waited))
+                outbox.enqueue("staff-audit", {"staff": "s-anna", "action": "call-handled", "target": call,
+                                               "result": "ok", "at": (called + timedelta(seconds=waited)).isoformat()})
+                expected["answered"][hour] += 1
+                expected["waited"][hour] += waited
         clock.set(base + timedelta(minutes=58))
         for item, seconds in (("voorjaar", 8.0), ("gazon-video", 20.0)):
             service.report_play(PlayReport(item=item, media="image", started=base, shown_s=seconds))
@@ -154,6 +173,9 @@ def test_a_generated_day_of_visits_gives_the_expected_hourly_buckets(store):
     for hour, visits in DAY_PLAN.items():
         assert buckets[(hour, "engaged", "")][0] == len(visits)
         assert buckets[(hour, "presence", "")] == (len(visits), None, 43.0 * len(visits))
+    for hour, answered in expected["answered"].items():
+        assert buckets[(hour, "assist-ack", "")] == (answered, answered, expected["waited"][hour])
+        assert buckets[(hour, "assist", "inform")][:2] == (answered, answered)
     assert buckets[(9, "offer-activation", "voorjaar-2026")][:2] == (6, 6)
     assert buckets[(9, "phase-exit", "convert")][1] == 6
 

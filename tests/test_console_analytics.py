@@ -7,7 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta
 from xml.etree import ElementTree
 
 import pytest
@@ -22,14 +22,14 @@ from tests.test_analytics import DAY, TZ, FakeClock, generate_day, make_service,
 SVG = "{http://www.w3.org/2000/svg}"
 
 
-def agent_day(tmp_path, name: str) -> list[dict]:
-    """The analytics events (envelopes) an agent sends for the generated day."""
+def agent_day(tmp_path, name: str, day: datetime = DAY) -> list[dict]:
+    """The analytics events (envelopes) an agent sends for the generated day ``day`` (local midnight)."""
     store = Store(tmp_path / f"{name}.db")
     try:
-        clock = FakeClock(DAY)
+        clock = FakeClock(day)
         service, outbox = make_service(store, clock)
-        generate_day(service, outbox, clock)
-        clock.set(DAY + timedelta(days=1, minutes=5))
+        generate_day(service, outbox, clock, day)
+        clock.set(day + timedelta(days=1, minutes=5))
         service.publish_due()
         return [envelope for _topic, envelope in sent_events(store)]
     finally:
@@ -76,6 +76,8 @@ def test_a_day_from_two_kiosks_adds_up_per_device_and_for_the_store_and_a_redeli
     assert dict(one.plays) == {"voorjaar": 4, "gazon-video": 4}
     assert dict(one.play_seconds) == {"voorjaar": 32.0, "gazon-video": 80.0}
     assert one.offers == 6 + 7 and one.feedback == 13 and one.feedback_score == 4.0
+    assert one.assist_calls == 5 and one.answered == 5 and one.answer_s == 50.0, "10:00's five calls, 30-70 s"
+    assert dict(store.calls)["10"] == 10 and dict(store.answer_by_slot)["10"] == 50.0
     week = console.view("", "week", DAY.date() + timedelta(days=3))
     assert len(week.footfall) == 7 and dict(week.footfall)[DAY.strftime("%d-%m")] == 2 * 18 * 4
 

@@ -11,6 +11,7 @@ numbers as CSV; ``/analytics/charts`` is the charts alone, which the page reload
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import date, timedelta
 
 from markupsafe import Markup
@@ -84,37 +85,45 @@ async def analytics_csv(request: Request) -> Response:
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 
-def _charts(request: Request, figures: AnalyticsView) -> dict[str, Markup]:
-    """Every chart of ``figures``, titled in the page's language."""
+@dataclass(frozen=True)
+class Chart:
+    """One chart of the page: its SVG and the same numbers for its table, labels in the page's language."""
+
+    svg: Markup
+    rows: list[tuple[str, float]]
+    unit: str = ""
+
+
+def _charts(request: Request, figures: AnalyticsView) -> dict[str, Chart]:
+    """Every chart of ``figures``, titled and labelled in the page's language."""
     console: Console = request.app.state.console
     _ = console.translations.get(request.state.language).gettext
-
-    def named(series: list[tuple[str, float]]) -> list[tuple[str, float]]:
-        return [(_(NAMES[label]) if label in NAMES else label, value) for label, value in series]
-
     slot = _("per uur") if figures.view == "day" else _("per dag")
     every = 3 if figures.view == "day" else 1
+
+    def columns(name: str, title: str, desc: str, series: list[tuple[str, float]], unit: str = "") -> Chart:
+        return Chart(charts.columns(f"chart-{name}", f"{title} {slot}", desc, series, unit=unit, label_every=every),
+                     series, unit)
+
+    def bars(name: str, title: str, desc: str, series: list[tuple[str, float]], unit: str = "") -> Chart:
+        named = [(_(NAMES[label]) if label in NAMES else label, value) for label, value in series]
+        return Chart(charts.bars(f"chart-{name}", title, desc, named, unit=unit), named, unit)
+
     return {
-        "footfall": charts.columns("chart-footfall", f'{_("Bezoekers")} {slot}',
-                                   _("Mensen die de camera telde."), figures.footfall, label_every=every),
-        "calls": charts.columns("chart-calls", f'{_("Hulpvragen")} {slot}',
-                                _("Oproepen voor een medewerker."), figures.calls, label_every=every),
-        "answer": charts.columns("chart-answer", f'{_("Tijd tot antwoord")} {slot}',
-                                 _("Gemiddelde seconden tot een medewerker reageerde."), figures.answer_by_slot,
-                                 unit="s", label_every=every),
-        "sessions": charts.bars("chart-sessions", _("Sessies per soort"), _("Bezoeken aan de kiosk."),
-                                named(figures.sessions)),
-        "funnel": charts.bars("chart-funnel", _("Trechter: fasen bereikt"),
-                              _("Sessies die elke fase van de verkoopcyclus bereikten."), named(figures.funnel)),
-        "phase_seconds": charts.bars("chart-phase-seconds", _("Tijd per fase"),
-                                     _("Gemiddelde seconden per sessie in elke fase."), named(figures.phase_seconds),
-                                     unit="s"),
-        "exits": charts.bars("chart-exits", _("Waar sessies eindigen"), _("De laatste fase van elke sessie."),
-                             named(figures.exits)),
-        "plays": charts.bars("chart-plays", _("Proof of play: vertoningen"),
-                             _("Hoe vaak elk item van de lus werd getoond."), figures.plays),
-        "play_seconds": charts.bars("chart-play-seconds", _("Proof of play: seconden"),
-                                    _("Hoe lang elk item van de lus in beeld was."), figures.play_seconds, unit="s"),
+        "footfall": columns("footfall", _("Bezoekers"), _("Mensen die de camera telde."), figures.footfall),
+        "calls": columns("calls", _("Hulpvragen"), _("Oproepen voor een medewerker."), figures.calls),
+        "answer": columns("answer", _("Tijd tot antwoord"), _("Gemiddelde seconden tot een medewerker reageerde."),
+                          figures.answer_by_slot, "s"),
+        "sessions": bars("sessions", _("Sessies per soort"), _("Bezoeken aan de kiosk."), figures.sessions),
+        "funnel": bars("funnel", _("Trechter: fasen bereikt"),
+                       _("Sessies die elke fase van de verkoopcyclus bereikten."), figures.funnel),
+        "phase_seconds": bars("phase-seconds", _("Tijd per fase"), _("Gemiddelde seconden per sessie in elke fase."),
+                              figures.phase_seconds, "s"),
+        "exits": bars("exits", _("Waar sessies eindigen"), _("De laatste fase van elke sessie."), figures.exits),
+        "plays": bars("plays", _("Proof of play: vertoningen"), _("Hoe vaak elk item van de lus werd getoond."),
+                      figures.plays),
+        "play_seconds": bars("play-seconds", _("Proof of play: seconden"),
+                             _("Hoe lang elk item van de lus in beeld was."), figures.play_seconds, "s"),
     }
 
 
