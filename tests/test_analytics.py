@@ -266,7 +266,8 @@ def test_a_failed_write_keeps_the_sums_for_the_next_one(store, monkeypatch):
         assert conn.execute("SELECT count, total FROM analytics_buckets WHERE metric = 'play'").fetchone() == (1, 8.0)
 
 
-def test_a_staff_answer_to_a_call_gives_the_time_to_answer_once(store):
+@pytest.mark.parametrize("first", ["call-coming", "call-handled"])
+def test_the_first_staff_answer_to_a_call_gives_the_time_to_answer_once(store, first):
     clock = FakeClock(DAY.replace(hour=9))
     service, outbox = make_service(store, clock)
     call = outbox.enqueue("staff-assist", {"session": new_id(), "phase": "inform", "topic": "product-advice"})
@@ -274,10 +275,11 @@ def test_a_staff_answer_to_a_call_gives_the_time_to_answer_once(store):
         conn.execute("INSERT INTO staff_calls (call, at, phase, topic) VALUES (?, ?, 'inform', 'product-advice')",
                      (call, DAY.replace(hour=9).isoformat()))
     clock.set(DAY.replace(hour=9, minute=2))
-    audit = {"staff": "s-anna", "action": "call-handled", "target": call, "result": "ok",
+    audit = {"staff": "s-anna", "action": first, "target": call, "result": "ok",
              "at": DAY.replace(hour=9, minute=2).isoformat()}
     outbox.enqueue("staff-audit", audit)
-    outbox.enqueue("staff-audit", audit)
+    clock.set(DAY.replace(hour=9, minute=5))
+    outbox.enqueue("staff-audit", {**audit, "action": "call-handled"})  # "afgehandeld" after "Ik kom eraan"
     service.flush()
     with store.reading() as conn:
         rows = {metric: (count, total) for metric, count, total in conn.execute(

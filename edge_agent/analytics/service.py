@@ -6,7 +6,8 @@ Sources, all anonymous by the time they reach :class:`~.buckets.Aggregator`:
   ``request/report-play`` per attract item that ended: proof of play);
 * the events the agent itself sends (an observer of the outbox, :meth:`edge_agent.outbox.Outbox.add_observer`):
   the camera's footfall and presence, feedback, offer activations, staff-assist calls, and the staff audit's
-  answers to them (``call-handled``: the time to answer is the call's age then, from ``staff_calls``).
+  answers to them (``call-coming``, ``call-handled``: the first one times the answer, the call's age then,
+  from ``staff_calls``).
   The session ids some of them carry are only counted (distinct per hour, in memory), never kept.
 
 The aggregator sums in memory; :meth:`AnalyticsService.tick` (the agent's housekeeping thread) writes the sums
@@ -42,7 +43,9 @@ from .kanon import Row, day_rows, split
 logger = logging.getLogger(__name__)
 
 #: Staff audit actions that answer a staff-assist call (its id as the target): the first one times the answer.
-ANSWERS = frozenset({"call-handled", "call-acknowledged"})
+#: "call-coming" is the console's "Ik kom eraan" (alerts16's edge_agent.staff.call_answers), "call-handled" the
+#: kiosk's and the console's "afgehandeld".
+ANSWERS = frozenset({"call-handled", "call-coming"})
 ANSWERED_REMEMBERED = 1000  # ids of calls already answered, so a later "handled" does not time it again
 
 
