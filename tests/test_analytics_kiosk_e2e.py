@@ -10,9 +10,9 @@ import json
 import pytest
 
 from edge_agent.agent import Agent
-from edge_agent.contract import COMMANDS, EVENTS, decode
+from edge_agent.contract import COMMANDS, EVENTS, Topics, decode
 from edge_agent.credentials import Credentials
-from tests.support.kiosk import KioskProcess
+from tests.support.kiosk import KioskProcess, publish_session
 from tests.support.mqtt import BUSY_MACHINE_WAIT_S
 
 
@@ -34,7 +34,7 @@ def buckets(agent: Agent) -> dict[tuple[str, str], tuple[int, int | None, float]
 
 
 def test_the_kiosk_reports_its_screens_and_attract_items_and_the_agent_buckets_and_sends_them(
-        agent, mosquitto, capture, xvfb, tmp_path):
+        agent, mosquitto, capture, publisher, xvfb, tmp_path):
     store, device = agent.config.store.id, agent.config.device.id
     cap = capture(mosquitto, [f"cs/v1/{store}/{device}/#"])
     kiosk = KioskProcess(xvfb, mosquitto.port, store, device, tmp_path / "kiosk",
@@ -52,13 +52,25 @@ def test_the_kiosk_reports_its_screens_and_attract_items_and_the_agent_buckets_a
         plays = COMMANDS["report-play"].topic_for(store, device)
         cap.wait_for(lambda messages: sum(m.topic == screens for m in messages) >= 2
                      and any(m.topic == plays for m in messages), timeout=BUSY_MACHINE_WAIT_S)
+        # A recognised customer's session (its message as the agent's session service sends it), then its end.
+        pub = publisher(mosquitto)
+        topics = Topics(store, device)
+        session = publish_session(pub, topics, "recognised", first_name="Sanne")
+        kiosk.wait_screen("begrijp", "Sanne")
+        publish_session(pub, topics, "recognised", sid=session, state="ended", reason="done")
+        kiosk.wait_screen("bereik")
+        cap.wait_for(lambda messages: sum(m.topic == screens for m in messages) >= 3, timeout=BUSY_MACHINE_WAIT_S)
     finally:
         kiosk.stop()
     reports = [decode(COMMANDS["report-screen"], m.payload).payload for m in cap.messages if m.topic == screens]
     assert [(r.screen, r.phase.value, r.kind.value, r.ends_visit) for r in reports] == [
-        ("inspireer", "inspire", "browse", False), ("ontzorg", "after-care", "browse", True)]
-    assert len({r.visit for r in reports}) == 1, "one visit"
-    assert all(r.touched for r in reports), "both screens were touched (the clicks)"
+        ("inspireer", "inspire", "browse", False), ("ontzorg", "after-care", "browse", True),
+        ("begrijp", "understand", "recognised", True)]
+    assert len({r.visit for r in reports}) == 2, "two visits"
+    assert all(r.touched for r in reports[:2]), "both screens were touched (the clicks)"
+    assert not reports[2].touched, "nobody touched the greeting"
+    usage = b"".join(m.payload for m in cap.messages if "/local/request/report-" in m.topic)
+    assert session.encode() not in usage and b"Sanne" not in usage, "no session id, no name in a report"
     played = [decode(COMMANDS["report-play"], m.payload).payload for m in cap.messages if m.topic == plays]
     assert played and played[0].item == "builtin" and played[0].media == "text"
     for message in cap.messages:
@@ -69,9 +81,9 @@ def test_the_kiosk_reports_its_screens_and_attract_items_and_the_agent_buckets_a
     # the agent took them: answered ok, and into its buckets at the next flush
     answered = [m for m in cap.messages if m.topic.endswith("/local/response/report-screen")]
     assert answered and all(json.loads(m.payload)["status"] == "ok" for m in answered)
-    cap.wait_for(lambda _: ("sessions", "browse") in buckets(agent), timeout=BUSY_MACHINE_WAIT_S)
+    cap.wait_for(lambda _: ("sessions", "recognised") in buckets(agent), timeout=BUSY_MACHINE_WAIT_S)
     rows = buckets(agent)
-    assert rows[("sessions", "browse")][:2] == (1, 1)
+    assert rows[("sessions", "browse")][:2] == (1, 1) and rows[("sessions", "recognised")][:2] == (1, 1)
     assert rows[("phase-reached", "inspire")][1] == 1 and rows[("phase-exit", "after-care")][1] == 1
     assert rows[("play", "builtin")][0] >= 1
     # Two hours later (the service's clock moved): the hour is complete and goes upstream through the outbox.
@@ -84,5 +96,6 @@ def test_the_kiosk_reports_its_screens_and_attract_items_and_the_agent_buckets_a
     event = decode(EVENTS["analytics-hourly"], next(m for m in cap.messages if m.topic == hourly).payload).payload
     published = {(row.metric.value, row.dim) for row in event.rows}
     assert ("play", "builtin") in published
-    assert ("sessions", "browse") not in published, "one session, below k = 2: held back for the day"
+    assert ("sessions", "browse") not in published and ("sessions", "recognised") not in published, (
+        "one session of each kind, below k = 2: held back for the day")
     assert all(row.sessions is None or row.sessions >= 2 for row in event.rows)
