@@ -144,7 +144,7 @@ class Agent:
         # The anonymous hourly analytics (edge_agent.analytics): the kiosk's usage reports and the events queued
         # upstream, into hourly buckets; each complete hour goes upstream through the outbox.
         self.analytics = AnalyticsService(self.store, self.outbox, config.analytics, ZoneInfo(config.store.timezone),
-                                          self.clock.timestamp)
+                                          self.clock.timestamp, trusted=lambda: self.clock.trusted_now() is not None)
         self.analytics.register(self.commands)
         self.broker_rtt_ms: float | None = None
         self.broker_rtt_at: float | None = None  # monotonic time of the last round trip

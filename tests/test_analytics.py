@@ -415,3 +415,16 @@ def test_the_aggregator_forgets_the_session_ids_of_closed_hours():
         aggregator.feedback(start + index, new_id(), 5)
     aggregator.expire(start + 3 * 3600)
     assert not aggregator._seen, "session ids are kept for the open hours only"
+
+
+def test_no_hour_is_sent_while_the_wall_clock_is_not_trusted_and_it_is_sent_once_it_is(store):
+    clock = FakeClock(DAY.replace(hour=9))
+    trusted = [False]
+    outbox = Outbox(store, Topics("store-1", "kiosk-1"), max_rows=1000)
+    service = AnalyticsService(store, outbox, AnalyticsConfig(), TZ, clock, trusted=lambda: trusted[0])
+    service.report_play(PlayReport(item="voorjaar", media="image", started=DAY, shown_s=8.0))
+    service.flush()
+    clock.set(DAY.replace(hour=11))
+    assert service.publish_due() == [] and sent_events(store) == []
+    trusted[0] = True
+    assert len(service.publish_due()) == 1

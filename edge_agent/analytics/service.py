@@ -67,15 +67,18 @@ class AnalyticsService:
     :param config: ``[analytics]``.
     :param timezone: the store's time zone: its days.
     :param clock: wall-clock seconds since the epoch; replaceable in tests.
+    :param trusted: whether that clock is trusted now (:meth:`edge_agent.clock.WallClock.trusted_now`): an hour is
+        judged complete only by a trusted clock, since one months ahead would close hours still to come.
     """
 
     def __init__(self, store: Store, outbox: Outbox, config: AnalyticsConfig, timezone: ZoneInfo,
-                 clock: Callable[[], float]):
+                 clock: Callable[[], float], trusted: Callable[[], bool] = lambda: True):
         self._store = store
         self._outbox = outbox
         self.config = config
         self._tz = timezone
         self._clock = clock
+        self._trusted = trusted
         self._lock = threading.Lock()  # the aggregator: MQTT, camera and housekeeping threads
         self.aggregator = Aggregator(config.visit_timeout_s)
         self._next_flush = clock() + config.flush_s
@@ -188,10 +191,13 @@ class AnalyticsService:
 
     def publish_due(self) -> list[str]:
         """Queue every complete hour not sent yet, then every complete day with withheld rows; returns the
-        event ids queued.
+        event ids queued (none while the clock is not trusted).
 
         :raises sqlite3.Error: when the database cannot be read or written.
         """
+        if not self._trusted():
+            logger.info("analytics hours not sent yet: the wall clock is not trusted")
+            return []
         now = self._clock()
         limit = iso(hour_of(now - self.config.publish_delay_s))
         with self._store.reading() as conn:
