@@ -26,6 +26,7 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel
 
 from . import __version__
+from .analytics.service import AnalyticsService
 from .clock import WallClock
 from .commands import Commands
 from .config import AgentConfig, NfcConfig
@@ -141,6 +142,11 @@ class Agent:
                 self.content_control.register(self.commands)
                 # The store console's requests for a staff member logged in there (issue 16).
                 ConsoleRequests(self.content_control).register(self.commands)
+        # The anonymous hourly analytics (edge_agent.analytics): the kiosk's usage reports and the events queued
+        # upstream, into hourly buckets; each complete hour goes upstream through the outbox.
+        self.analytics = AnalyticsService(self.store, self.outbox, config.analytics, ZoneInfo(config.store.timezone),
+                                          self.clock.timestamp, trusted=lambda: self.clock.trusted_now() is not None)
+        self.analytics.register(self.commands)
         self.broker_rtt_ms: float | None = None
         self.broker_rtt_at: float | None = None  # monotonic time of the last round trip
         self._probe: tuple[str, float] | None = None
@@ -299,6 +305,7 @@ class Agent:
         self.link.stop()
         if self._housekeeping is not None:
             self._housekeeping.join(5)
+        self.analytics.stop()
         self.store.close()
 
     # ------------------------------------------------------------------ health
@@ -443,6 +450,7 @@ class Agent:
                 next_health = now + interval
                 self._publish_health()
             self.upkeep.tick()
+            self.analytics.tick()
 
     def _publish_health(self) -> None:
         try:

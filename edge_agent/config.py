@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from .analytics.config import AnalyticsConfig
 from .camera.config import CameraConfig
 from .clock import EARLIEST_PLAUSIBLE, TIMESYNCD_MARKER
 from .content_control.config import ContentConfig
@@ -266,6 +267,8 @@ class AgentConfig(_Section):
                                        description="What the database keeps and for how long.")
     content: ContentConfig | None = Field(None, description="The content pack in use, for the store's changes to "
                                                             "it; none when absent.")
+    analytics: AnalyticsConfig = Field(default_factory=AnalyticsConfig,
+                                       description="The anonymous hourly analytics: k and retention.")
 
     @property
     def client_id(self) -> str:

@@ -247,3 +247,36 @@ def m006_content_overlay(db: Database) -> None:
             version TEXT,
             revision INTEGER NOT NULL)""",
     )
+
+
+@migrations()
+def m007_analytics(db: Database) -> None:
+    # The anonymous hourly analytics (edge_agent.analytics): sums per hour (its start, UTC, ISO 8601), metric and
+    # dimension; no session, visit, card or customer in any of them.
+    _run(
+        db,
+        """CREATE TABLE analytics_buckets (
+            hour TEXT NOT NULL,
+            metric TEXT NOT NULL,
+            dim TEXT NOT NULL,
+            count INTEGER NOT NULL,
+            sessions INTEGER,
+            total REAL NOT NULL,
+            PRIMARY KEY (hour, metric, dim)) WITHOUT ROWID""",
+        # Which hours and days went into the outbox as event/analytics-hourly (queued in the same commit).
+        """CREATE TABLE analytics_sent (
+            period TEXT NOT NULL,
+            start TEXT NOT NULL,
+            event TEXT NOT NULL,
+            rows INTEGER NOT NULL,
+            PRIMARY KEY (period, start)) WITHOUT ROWID""",
+        # Rows an hour withheld (fewer than k sessions), summed per store day (its start, UTC), for the day's event.
+        """CREATE TABLE analytics_withheld (
+            day TEXT NOT NULL,
+            metric TEXT NOT NULL,
+            dim TEXT NOT NULL,
+            count INTEGER NOT NULL,
+            sessions INTEGER NOT NULL,
+            total REAL NOT NULL,
+            PRIMARY KEY (day, metric, dim)) WITHOUT ROWID""",
+    )

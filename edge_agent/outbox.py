@@ -59,6 +59,7 @@ class Outbox:
         self.max_rows = max_rows
         self.dropped_telemetry = 0
         self._listeners: list[Callable[[], None]] = []
+        self._observers: list[Callable[[str, str, BaseModel | dict[str, Any]], None]] = []
         with store.reading() as conn:
             # An estimate kept in memory so enqueue needs no COUNT(*); it can
             # only overestimate (a rolled-back outer transaction), and is
@@ -70,6 +71,19 @@ class Outbox:
     def add_listener(self, callback: Callable[[], None]) -> None:
         """Call ``callback`` (without arguments, quickly) after every enqueue."""
         self._listeners.append(callback)
+
+    def add_observer(self, callback: Callable[[str, str, BaseModel | dict[str, Any]], None]) -> None:
+        """Call ``callback(name, message_id, data)`` for every event enqueued from now on, once its transaction
+        has committed (the analytics count what the agent sends: :mod:`edge_agent.analytics`). It runs on the
+        enqueueing thread, so it must be quick; an exception in it is logged, never raised to the sender."""
+        self._observers.append(callback)
+
+    def _observed(self, name: str, message_id: str, data: BaseModel | dict[str, Any]) -> None:
+        for observer in self._observers:
+            try:
+                observer(name, message_id, data)
+            except Exception:  # an observer's fault must not fail an event already committed
+                logger.exception("an observer of the outbox failed on event %s", name)
 
     def enqueue(self, name: str, data: BaseModel | dict[str, Any]) -> str:
         """Validate, encode and durably store the event ``name``; return its message id.
@@ -93,6 +107,8 @@ class Outbox:
             )
             with self._rows_lock:
                 self._rows += 1
+            if self._observers:
+                self._store.after_commit(lambda: self._observed(name, message_id, data))
         held = getattr(self._local, "held", None)
         if held is not None:
             self._store.after_commit(lambda: held.append(message_id))

@@ -22,6 +22,9 @@ The rules (defaults in brackets, docs/operations.md has the table):
 * ``staff_calls``: staff-assist calls made at this device, handled or not,
   after ``staff_calls_days`` [7] (a call nobody answered in a week is not
   waiting any more; handled ones go after 7 days in any case).
+* ``analytics_buckets``, ``analytics_sent``, ``analytics_withheld``: the
+  anonymous hourly analytics (:mod:`edge_agent.analytics`), after
+  ``[analytics] retention_days`` [90], by the hour or day they describe.
 * Tombstones (records central removed, ``active = 0``, kept so a late older
   copy cannot bring them back) of ``products``, ``group_prices``, ``offers``,
   ``card_links``, ``purchases`` and ``staff``, and ``offer_activations`` of offers no
@@ -109,6 +112,13 @@ RULES: tuple[Rule, ...] = (
          "activations of offers no longer active", where=f"offer NOT IN ({_ACTIVE_OFFERS})", iso=True),
     Rule("staff_calls", "at", lambda c: c.retention.staff_calls_days, "retention.staff_calls_days",
          "staff-assist calls made at this device, handled or not", iso=True),
+    # The anonymous hourly analytics (edge_agent.analytics), by the hour or day they describe.
+    Rule("analytics_buckets", "hour", lambda c: c.analytics.retention_days, "analytics.retention_days",
+         "hourly analytics buckets", iso=True),
+    Rule("analytics_sent", "start", lambda c: c.analytics.retention_days, "analytics.retention_days",
+         "the record of the analytics hours and days sent", iso=True),
+    Rule("analytics_withheld", "day", lambda c: c.analytics.retention_days, "analytics.retention_days",
+         "analytics rows withheld from their hours (below k), for their day", iso=True),
 )
 
 #: Tables that do not grow with time, and what bounds them.

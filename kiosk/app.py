@@ -52,6 +52,7 @@ from kivy.uix.screenmanager import FadeTransition, NoTransition, SlideTransition
 from kivy.uix.scrollview import ScrollView
 
 from edge_agent.credentials import Credentials
+from edge_agent.errors import ContractError
 
 from .bridge import Bridge
 from .config import KioskConfig
@@ -62,6 +63,7 @@ from .diagnostics import FrameLog, StatusWriter, held_texts, targets, visible_te
 from .i18n import Translator
 from .state import SCREENS, KioskState, Mode, Preferences, Request, Screen
 from .texts import Words
+from .usage_report import USAGE_COMMANDS, UsageReporter
 from .visit import Visit
 from .widgets import HIGH_CONTRAST, STANDARD, KioskButton
 
@@ -163,6 +165,8 @@ class _Sink:
         self._app.apply(self._app.state.on_health, payload)
 
     def on_response(self, command, session, ok, data, error) -> None:
+        if command in USAGE_COMMANDS:  # the agent took a usage report (kiosk.usage_report): nothing to show
+            return
         if command in CONTENT_COMMANDS:  # the staff's content screens' own requests (kiosk.screens.inhoud)
             self._app.on_content_response(command, ok, data, error)
             return
@@ -274,6 +278,8 @@ class KioskApp(_VisitProperties):
                              password=credentials.get("kiosk-mqtt-password"), client_id=settings.mqtt.client_id,
                              keepalive_s=settings.mqtt.keepalive_s,
                              request_timeout_s=settings.mqtt.request_timeout_s, tls=settings.mqtt.tls)
+        # What the kiosk shows, for the agent's anonymous analytics: screens of visits, attract items played.
+        self.usage = UsageReporter(self._send_usage)
         self.screens: dict[Screen, KioskScreen] = {}
         self.window: Any = None  # Kivy's Window, once built
         self._frame_log_path = frame_log
@@ -364,6 +370,15 @@ class KioskApp(_VisitProperties):
         for effect in effects:
             self.bridge.request(effect.command, effect.session, effect.language, effect.gtin, **effect.fields())
 
+    def _send_usage(self, command: str, fields: dict) -> bool:
+        if not self.bridge.connected:
+            return False  # kept by the reporter until the broker is back
+        try:
+            return self.bridge.request(command, None, **fields) is not None
+        except ContractError as exc:  # a report the contract refuses is dropped, never retried
+            logger.error("usage report %s dropped: %s", command, exc)
+            return True
+
     def sync(self) -> None:
         """Copy the state into the properties the screens are bound to, and switch screens."""
         state = self.state
@@ -400,6 +415,8 @@ class KioskApp(_VisitProperties):
             self.device_rev += 1
         self._update_nav()  # first: the screen comes in with the height it keeps (see _update_nav)
         self._show(state.screen)
+        self.usage.shown(state.screen.value, state.screen.phase.value, visit.session.id if visit.session else None,
+                         visit.session.outcome if visit.session else None, state.mode is Mode.STAFF)
         if self.frame_log is not None:
             session = visit.session
             self.frame_log.update(session.id if session else None, bool(session and session.first_name),
@@ -559,6 +576,7 @@ class KioskApp(_VisitProperties):
 
     def _on_touch(self, _window, _touch) -> bool:
         self.state.touched()
+        self.usage.touched()
         self.sync()  # hides the countdown at once
         return False  # let the widgets have the touch
 

@@ -75,6 +75,8 @@ KIOSK_COMMANDS: tuple[str, ...] = ("my-data", "withdraw-consent", "end-session",
                                    # The device checks (kiosk/device_checks_state.py)
                                    "device-checks", "reader-test", "test-event", "restart-kiosk",
                                    *CONTENT_COMMANDS,
+                                   # Usage reports for the agent's analytics (kiosk/usage_report.py)
+                                   "report-screen", "report-play",
                                    "touch")
 
 

@@ -36,6 +36,12 @@ ROWS: dict[str, str] = {
     "offer_activations": "INSERT INTO offer_activations (customer, offer, at) VALUES ('c-1', :key, :iso)",
     "staff": "INSERT INTO staff (staff, version, active, updated) VALUES (:key, 1, 0, :epoch)",
     "staff_calls": "INSERT INTO staff_calls (call, at) VALUES (:key, :iso)",
+    # The anonymous hourly analytics (edge_agent.analytics), by the hour or day they describe.
+    "analytics_buckets": "INSERT INTO analytics_buckets (hour, metric, dim, count, sessions, total) "
+                         "VALUES (:iso, 'footfall', :key, 1, NULL, 0)",
+    "analytics_sent": "INSERT INTO analytics_sent (period, start, event, rows) VALUES (:key, :iso, '', 0)",
+    "analytics_withheld": "INSERT INTO analytics_withheld (day, metric, dim, count, sessions, total) "
+                          "VALUES (:iso, 'sessions', :key, 1, 1, 0)",
 }
 
 

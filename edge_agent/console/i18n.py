@@ -23,9 +23,13 @@ LOCALE_DIR = Path(__file__).resolve().parent / "locale"
 LANGUAGES = ("nl", "en", "fr")
 #: Texts the templates translate from a value (``_(section)``, ``_(session.role.value)``…), not a literal:
 #: the catalogue check (tests/test_console_i18n.py) adds them to the literals it finds.
-DYNAMIC = ("staff", "manager", "attract", "inspire", "instructions", "enable", "disable", "move-up", "move-down",
-           "undo", "reset", "ok", "full", "busy", "io-error", "Aan", "Uit", "Vandaag aan", "Vandaag uit", "Overzicht",
-           "Apparaten", "Personeel")
+DYNAMIC: tuple[str, ...] = (
+    "staff", "manager", "attract", "inspire", "instructions", "enable", "disable", "move-up", "move-down",
+    "undo", "reset", "ok", "full", "busy", "io-error", "Aan", "Uit", "Vandaag aan", "Vandaag uit", "Overzicht",
+    "Apparaten", "Personeel",
+    # The analytics pages (pages_analytics.py): the menu entry, the phases and the kinds of session.
+    "Gebruik", "Bereik", "Begrijp", "Inspireer", "Informeer", "Converteer", "Ontzorg", "Continueer", "Herkend",
+    "Anoniem", "Aanmelding", "Zonder pas", "Overige")
 
 
 def po_path(language: str, locale_dir: Path = LOCALE_DIR) -> Path:

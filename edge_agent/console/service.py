@@ -9,9 +9,11 @@ that add pages (alerts, analytics) add their MQTT routes with ``console.link.rou
 from __future__ import annotations
 
 import logging
+from zoneinfo import ZoneInfo
 
-from ..contract import BIRTH, CONTENT_SCHEDULE, HEALTH, PUSHES, STATE, Message, StaffPush
+from ..contract import BIRTH, CONTENT_SCHEDULE, EVENTS, HEALTH, PUSHES, STATE, Message, StaffPush
 from ..errors import RejectedMessage
+from .analytics import ConsoleAnalytics
 from .audit import ConsoleAudit
 from .config import ConsoleConfig
 from .database import ConsoleDatabase
@@ -52,6 +54,9 @@ class Console:
         for kind, message in (("state", STATE), ("birth", BIRTH), ("health", HEALTH), ("schedule", CONTENT_SCHEDULE)):
             self.link.route(message, self._device_message(kind, message))
         self.link.route(PUSHES["staff"], self._staff_push)
+        # The store's anonymous analytics, for the charts (pages_analytics.py): every device's hourly event.
+        self.analytics = ConsoleAnalytics(self.db, self.live.notify, ZoneInfo(config.store.timezone))
+        self.link.route(EVENTS["analytics-hourly"], self.analytics.receive)
 
     def _device_message(self, kind: str, message: Message) -> Handler:
         def handle(device: str, raw: bytes, retained: bool) -> None:

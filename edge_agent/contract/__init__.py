@@ -400,3 +400,16 @@ __all__ += [
     "StaffRole",
     "StaffState",
 ]
+
+# Analytics (payloads_analytics.py, and the analytics block of the catalogue).
+from .payloads_analytics import (  # noqa: E402 - one block for the analytics, after the families above
+    AnalyticsEvent,
+    AnalyticsRow,
+    Metric,
+    PlayReport,
+    ReportResult,
+    ScreenReport,
+    VisitKind,
+)
+
+__all__ += ["AnalyticsEvent", "AnalyticsRow", "Metric", "PlayReport", "ReportResult", "ScreenReport", "VisitKind"]

@@ -32,6 +32,7 @@ from typing import Any, Literal
 from pydantic import BaseModel
 
 from .envelope import ResponseEnvelope
+from .payloads_analytics import AnalyticsEvent, PlayReport, ReportResult, ScreenReport
 from .payloads_camera import FootfallEvent, PresenceEvent, PresenceState, ScanPayload, ShelfPayload, StockEvent
 from .payloads_central import (
     CardLinkPush,
@@ -642,6 +643,43 @@ CONSOLE_COMMANDS: dict[str, Message] = {
 COMMANDS.update(CONSOLE_COMMANDS)
 RESPONSES.update({name: response_message(name) for name in CONSOLE_COMMANDS})
 ALL_MESSAGES.extend([*CONSOLE_COMMANDS.values(), *(RESPONSES[name] for name in CONSOLE_COMMANDS)])
+
+
+# --------------------------------------------------------------------------- analytics (payloads_analytics.py)
+# One block: the kiosk's usage reports to its agent (local, never bridged; a visit's random id, nobody's), and the
+# agent's anonymous hourly buckets upstream (edge_agent.analytics), critical so that none is dropped.
+_EX_VISIT = "v-3c9e1a7f5b2d4e60"
+EVENTS["analytics-hourly"] = Message(
+    "event-analytics-hourly", 1, AnalyticsEvent, DEVICE + "/event/analytics-hourly", "publish",
+    "A complete hour of this device's anonymous analytics (footfall, engagement, sessions by kind, the phase "
+    "funnel, proof of play, feedback, offers, staff calls), or a day's remainder: no row counts fewer than k "
+    "sessions, and no session, card or customer is named.", delivery=DeliveryClass.CRITICAL,
+    example={"period": "hour", "start": "2026-04-01T09:00:00Z", "end": "2026-04-01T10:00:00Z", "k": 5,
+             "rows": [{"metric": "footfall", "dim": "", "count": 41, "sessions": None, "total": 0.0},
+                      {"metric": "sessions", "dim": "recognised", "count": 6, "sessions": 6, "total": 512.5},
+                      {"metric": "play", "dim": "voorjaar", "count": 30, "sessions": None, "total": 240.0}]})
+_ANALYTICS_COMMANDS: dict[str, Message] = {
+    message.name.removeprefix("request-"): message
+    for message in (
+        Message("request-report-screen", 1, ScreenReport, LOCAL + "/request/report-screen", "receive",
+                "The kiosk left a screen of a visit: which, its phase, when and how long, touched or not (for the "
+                "hourly analytics; the visit is the kiosk's random id, nobody's).", response=ReportResult,
+                bridged=False,
+                example={"visit": _EX_VISIT, "kind": "recognised", "screen": "informeer", "phase": "inform",
+                         "started": EXAMPLE_TS, "shown_s": 24.5, "touched": True, "ends_visit": False},
+                result_example={"recorded": True}),
+        Message("request-report-play", 1, PlayReport, LOCAL + "/request/report-play", "receive",
+                "An attract item ended on the attract loop: proof of play (item, when, seconds shown).",
+                response=ReportResult, bridged=False,
+                example={"item": "voorjaar", "media": "image", "started": EXAMPLE_TS, "shown_s": 8.0,
+                         "pack": "tuincentrum-de-linde 2026.04.1"},
+                result_example={"recorded": True}),
+    )
+}
+COMMANDS.update(_ANALYTICS_COMMANDS)
+RESPONSES.update({name: response_message(name) for name in _ANALYTICS_COMMANDS})
+ALL_MESSAGES.extend([EVENTS["analytics-hourly"], *_ANALYTICS_COMMANDS.values(),
+                     *(RESPONSES[name] for name in _ANALYTICS_COMMANDS)])
 
 
 class Topics:

@@ -89,9 +89,11 @@ def _roles(*roles: Role) -> frozenset[Role]:
 SHELF_EVENTS = frozenset({"error", "presence", "scan", "shelf", "stock", "footfall"})
 
 #: The events the store console reads (its alerts and anonymous counts): staff calls, empty and refilled
-#: shelves, errors, footfall, presence and feedback scores. Not those naming a customer or a card (consent,
-#: taps, activations, enrolments, erasure acks): the console has no use for pseudonyms.
-CONSOLE_EVENTS = frozenset({"error", "stock", "staff-assist", "footfall", "presence", "feedback"})
+#: shelves, errors, footfall, presence and feedback scores, and the anonymous hourly analytics (its charts).
+#: Not those naming a customer or a card (consent, taps, activations, enrolments, erasure acks): the console
+#: has no use for pseudonyms.
+CONSOLE_EVENTS = frozenset({"error", "stock", "staff-assist", "footfall", "presence", "feedback",
+                            "analytics-hourly"})
 
 #: Messages whose rights are not their family's, by :attr:`Message.name`.
 OVERRIDES: dict[str, Rights] = {

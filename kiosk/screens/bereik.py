@@ -80,6 +80,9 @@ class BereikScreen(KioskScreen):
         self._show()
 
     def on_leave(self, *args) -> None:
+        app = App.get_running_app()
+        if app is not None:
+            app.usage.play_stopped()  # the item shown ends with the loop (kiosk.usage_report)
         if self._event is not None:
             self._event.cancel()
             self._event = None
@@ -98,11 +101,13 @@ class BereikScreen(KioskScreen):
             self.video_source = str(item.path) if item.kind == "video" else ""
             self.caption = item.caption
             seconds = item.seconds
+            usage_item: str | None = item.id or None
         else:
             self.item_kind = self.item_path = self.slide_source = self.video_source = ""
             self.caption = None
             self.tagline = TAGLINES[self.index % len(TAGLINES)]
             seconds = TAGLINE_SECONDS
+            usage_item = None
         if app is not None and app.content.revision != self._players_revision:
             self._players_revision = app.content.revision
             self.unload_players()  # a new pack may bring another file under the same name
@@ -112,6 +117,10 @@ class BereikScreen(KioskScreen):
             self._event.cancel()
         self._event = Clock.schedule_once(self._next, seconds)
         if app is not None:
+            # Proof of play (kiosk.usage_report): this item came up, the one before it ended.
+            pack = app.content.current
+            app.usage.play_started(usage_item, self.item_kind or "text",
+                                   f"{pack.name} {pack.version}".strip() or None if items else None)
             app.request_status()
 
     def _next(self, _dt) -> None:
