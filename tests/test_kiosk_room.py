@@ -10,15 +10,13 @@ behind its Meer button (:mod:`kiosk.bars`), which opens a panel of full-size tar
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import pytest
 
 from tests.support.kiosk import publish_session
+from tests.support.packs import demo_pack as demo_pack_in
 
-ROOT = Path(__file__).resolve().parents[1]
-DEMO = ROOT / "content" / "tuincentrum"
 SIZES = ["800x480", "480x800", "1920x1080", "1080x1920"]
 CUSTOMER_NAV = {"nav-begrijp", "nav-inspireer", "nav-converteer", "nav-ontzorg", "nav-continueer",
                 "nav-mijn-gegevens"}
@@ -27,13 +25,7 @@ CUSTOMER_NAV = {"nav-begrijp", "nav-inspireer", "nav-converteer", "nav-ontzorg",
 @pytest.fixture(scope="module")
 def demo_pack(tmp_path_factory) -> Path:
     """The demo pack with its media (its logo among them) drawn."""
-    folder = tmp_path_factory.mktemp("tuincentrum")
-    (folder / "content.yaml").write_text((DEMO / "content.yaml").read_text(encoding="utf-8"), encoding="utf-8")
-    spec = importlib.util.spec_from_file_location("make_media", DEMO / "make_media.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    module.build_media(folder)
-    return folder
+    return demo_pack_in(tmp_path_factory.mktemp("tuincentrum"))
 
 
 def content_share(status: dict) -> float:
@@ -64,7 +56,7 @@ def check_room(app, status: dict, label: str) -> None:
     assert not inside_window(status), f"{label}: targets outside the window: {inside_window(status)}"
     more = status["geometry"]["more"]["items"]
     shown = set(status["targets"])
-    assert CUSTOMER_NAV <= shown | set(more), f"{label}: a phase is neither in the bar nor behind Meer"
+    assert shown | set(more) >= CUSTOMER_NAV, f"{label}: a phase is neither in the bar nor behind Meer"
     assert {"klaar", "lang-nl", "lang-en", "lang-fr", "text-size", "contrast"} <= shown, label
     assert ("nav-more" in shown) == bool(more), label
     assert status["logo_shown"], f"{label}: the brand's logo is not in the top bar"
@@ -82,7 +74,6 @@ def test_the_bars_leave_65_percent_to_content_at_normal_and_large_text_with_9_mm
     app.wait(lambda s: s["text_scale"] == 1.25)
     app.click("text-size")
     status = app.wait(lambda s: s["text_scale"] == 1.5)
-    status = app.wait(lambda s: s["seq"] > status["seq"] + 1 or True)
     check_room(app, status, f"{size} at 1.5x")
     app.keep(status, f"room-begrijp-large-{size}")
     more = status["geometry"]["more"]["items"]
