@@ -85,6 +85,13 @@ def test_the_bars_leave_65_percent_to_content_at_normal_and_large_text_with_9_mm
         panel, bar = opened["geometry"]["more"]["panel"], opened["geometry"]["bottom_bar"]
         assert panel[1] + panel[3] <= bar[1] + 1, "the panel lies above the bottom bar"
         app.keep(opened, f"room-more-large-{size}")
+        # A tap beside the open panel closes it and does nothing else; Meer opens it again.
+        content = opened["geometry"]["content"]
+        app.tap(content[0] + 4, content[1] + 4)
+        closed = app.wait(lambda s: not s["geometry"]["more"]["open"])
+        assert closed["screen"] == "begrijp" and not set(more) & set(closed["targets"])
+        app.click("nav-more")
+        app.wait(lambda s: s["geometry"]["more"]["open"])
         target = more[-1]
         app.click(target)
         status = app.wait(lambda s: s["screen"] == target.removeprefix("nav-") and not s["geometry"]["more"]["open"])

@@ -130,6 +130,11 @@ class KioskProcess:
         self._pointer.click(self._window, x, y)
         return status
 
+    def tap(self, x: float, y: float) -> None:
+        """Click at ``x``, ``y`` (window pixels from the top left), on whatever is there."""
+        self._pointer_ready()
+        self._pointer.click(self._window, x, y)
+
     def _pointer_ready(self) -> None:
         if self._pointer is None:
             self._pointer = Pointer(self.xvfb.display)
