@@ -104,3 +104,21 @@ def test_without_a_brand_the_kiosk_keeps_its_own_look(kiosk):
     assert status["colours"]["bar"] == "#" + "".join(f"{round(c * 255):02x}" for c in STANDARD.bar[:3])
     assert status["colours"]["caption"] == "#ffffff", "the attract captions' band stays white"
     assert status["geometry"]["top_rows"] == 1
+
+
+def test_a_new_pack_changes_the_look_and_one_with_a_low_contrast_brand_is_refused_with_its_ratio(kiosk, tmp_path):
+    folder = bike_shop_pack(tmp_path / "pack")
+    app, _topics = kiosk(args=("--content", str(folder), "--transition", "none"))
+    app.wait(lambda s: s["brand"] is not None and s["brand"]["name"] == "Fietsen Van Dijk", timeout=20)
+    manifest = (folder / "content.yaml").read_text(encoding="utf-8")
+    plain = manifest.split("brand:")[0].replace('version: "1"', 'version: "2"')
+    (folder / "content.yaml").write_text(plain, encoding="utf-8")
+    status = app.wait(lambda s: s["brand"] is None and s["theme"] == "standard", timeout=40)
+    assert "Fietsen Van Dijk" not in status["texts"] and not status["logo_shown"]
+    faint = manifest.replace('version: "1"', 'version: "3"').replace(
+        f'text: "{BIKE_COLOURS["text"]}"', 'text: "#9aa5b1"')
+    (folder / "content.yaml").write_text(faint, encoding="utf-8")
+    app.wait(lambda _s: "brand.colours.text: contrast 2.2:1 against background #eef2f7, needs at least 4.5:1"
+             in app.log(), timeout=40)
+    status = app.status()
+    assert status["brand"] is None and status["theme"] == "standard", "the refused pack's look is not taken"
