@@ -17,7 +17,6 @@ from __future__ import annotations
 import functools
 import gc
 import logging
-import math
 import os
 import threading
 import time
@@ -47,13 +46,15 @@ from kivy.properties import (
     StringProperty,
 )
 from kivy.uix.floatlayout import FloatLayout
-from kivy.uix.gridlayout import GridLayout
 from kivy.uix.screenmanager import FadeTransition, NoTransition, SlideTransition
 from kivy.uix.scrollview import ScrollView
 
 from edge_agent.credentials import Credentials
 from edge_agent.errors import ContractError
 
+# BottomBar and MorePanel are shell.kv's: importing them registers them with Kivy's Factory.
+from .bars import BottomBar, MorePanel, NavItem, arrange_top, control_width  # noqa: F401 - see above
+from .brand import Brand
 from .bridge import Bridge
 from .config import KioskConfig
 from .content import ContentLibrary, PackUpdate
@@ -65,7 +66,7 @@ from .state import SCREENS, KioskState, Mode, Preferences, Request, Screen
 from .texts import Words
 from .usage_report import USAGE_COMMANDS, UsageReporter
 from .visit import Visit
-from .widgets import HIGH_CONTRAST, STANDARD, KioskButton
+from .widgets import HIGH_CONTRAST, STANDARD, Theme, brand_theme
 
 if TYPE_CHECKING:
     from .screens import KioskScreen
@@ -77,69 +78,10 @@ TICK_S = 0.25
 TRANSITION_S = 0.18
 STATUS_DELAY_S = 0.12
 
-# A button of the bottom bar: (target, text, kind, what a tap does).
-NavItem = tuple[str, str, str, Callable[[], None]]
 
 
 class Shell(FloatLayout):
     """The root: top bar, the screens, the session's bottom bar and the idle countdown (``shell.kv``)."""
-
-
-class BottomBar(GridLayout):
-    """Navigation of the current session; empty (and hidden) without one. One row on a wide screen; on a
-    narrow one more than four buttons take two rows, so no label has to break inside a word."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self._buttons: dict[str, KioskButton] = {}
-        self._callbacks: dict[str, Callable[[], None]] = {}
-
-    def prepare(self, items: list[NavItem]) -> None:
-        """Build these buttons now without showing them, so a session's first frame only has to place them."""
-        for target, text, kind, _callback in items:
-            self._button(target, text, kind)
-
-    def show(self, items: list[NavItem]) -> None:
-        """Show these buttons: (target, text, kind, on_release callback).
-
-        A button is built once per target and kept: building one (kv rules, its label) takes about 1 ms,
-        and a session's first frame would otherwise build seven before the customer's name shows.
-        """
-        wanted = []
-        for target, text, kind, callback in items:
-            self._callbacks[target] = callback
-            wanted.append(self._button(target, text, kind))
-        if self.children[::-1] != wanted:
-            self.clear_widgets()
-            for button in wanted:
-                self.add_widget(button)
-        self.arrange()
-
-    def _button(self, target: str, text: str, kind: str) -> KioskButton:
-        button = self._buttons.get(target)
-        if button is None:
-            button = self._buttons[target] = KioskButton(target=target, over_bar=True)
-            button.bind(on_release=self._release)
-        button.text = text
-        button.kind = kind
-        return button
-
-    def _release(self, button: KioskButton) -> None:
-        self._callbacks[button.target]()
-
-    def arrange(self, *_args) -> None:
-        count = len(self.children)
-        app = App.get_running_app()
-        if app is None or app.window is None or count == 0:
-            self.cols = max(1, count)
-            return
-        # As many per row as fit their longest word unbroken (bold text is about 0.62 em per character),
-        # then rows balanced: never a label broken inside a word.
-        longest = max(len(word) for child in self.children for word in (child.text or "x").split())
-        needed = longest * app.unit * 0.62 + app.unit * 1.5
-        per_row = max(1, min(count, int(app.window.width // needed)))
-        rows = math.ceil(count / per_row)
-        self.cols = math.ceil(count / rows)
 
 
 class _Sink:
@@ -251,6 +193,11 @@ class KioskApp(_VisitProperties):
     instructions = ObjectProperty((), rebind=True)  # the pack's instruction videos, the customer's first
     content_rev = NumericProperty(0)  # bumped when the content pack in use changes
     staff_left = NumericProperty(-1)  # seconds before staff mode ends for want of a touch; -1 outside it
+    # The store's look (kiosk.brand, from the pack) and the bars' arrangement (kiosk.bars).
+    logo = StringProperty("")  # the brand's logo, or ""
+    logo_ratio = NumericProperty(0.0)  # its width / height
+    top_rows = NumericProperty(1)  # the top bar's rows
+    control_pad = NumericProperty(1.6)  # the top bar's buttons' padding, in units
 
     def __init__(self, settings: KioskConfig, status_file: Path | None = None, screenshot_dir: Path | None = None,
                  frame_log: Path | None = None, **kwargs):
@@ -293,6 +240,9 @@ class KioskApp(_VisitProperties):
         self._changed_frame = 0
         self._outgoing: list[Request] = []
         self._send_trigger = Clock.create_trigger(self._send_outgoing, 0)  # 0: after the next frame
+        self.brand: Brand | None = None
+        self.standard_theme: Theme = STANDARD  # the brand's colours, or the kiosk's own
+        self.bind(content_rev=self._apply_brand)
 
     # ------------------------------------------------------------------ Kivy lifecycle
 
@@ -391,7 +341,7 @@ class KioskApp(_VisitProperties):
         visit = state.visit
         prefs = visit.prefs
         self.lang = prefs.language
-        self.theme = HIGH_CONTRAST if prefs.high_contrast else STANDARD
+        self.theme = HIGH_CONTRAST if prefs.high_contrast else self.standard_theme
         if self.text_scale != prefs.text_scale:
             self.text_scale = prefs.text_scale
             self._on_resize(None, self.window.size)
@@ -464,6 +414,7 @@ class KioskApp(_VisitProperties):
             return
         self._nav_key = key
         bar = self.shell.ids.bottom_bar
+        self._arrange_top()  # the language changes the labels
         bar.show(self._nav_items(state.mode, state.screen))
         # Lay the bar and the column out now, not before the next frame: the screen manager then has its
         # new height before the next screen is shown, and that screen (which kept its height from when it
@@ -487,7 +438,8 @@ class KioskApp(_VisitProperties):
                           functools.partial(self.open_screen, screen.value))
                          for screen in SCREENS[mode] if screen in names)
         if mode is not Mode.NOBODY or current is not Screen.BEREIK:
-            items.append(("klaar", self.tr("Klaar", self.lang), "primary" if self.theme is STANDARD else "secondary",
+            items.append(("klaar", self.tr("Klaar", self.lang),
+                          "primary" if self.theme is not HIGH_CONTRAST else "secondary",
                           self.done))
         return items
 
@@ -497,7 +449,7 @@ class KioskApp(_VisitProperties):
         self.unit = max(12.0, min(width, height) / 27.0) * self.text_scale
         self.target = max(mm(9), self.unit * 2.4)
         if getattr(self, "shell", None) is not None:
-            self.shell.ids.bottom_bar.arrange()  # after the unit: how many buttons fit a row depends on it
+            self.arrange_bars()  # after the unit: how many buttons fit a row depends on it
         self.request_status()
 
     def _tick(self, _dt) -> None:
@@ -624,8 +576,73 @@ class KioskApp(_VisitProperties):
                         "preview": self.screens[Screen.VOORBEELD].report()},
             "texts": texts, "targets": targets(self.shell, window.size),
             "held_texts": held_texts([*self.screens.values(), self.shell]), "screenshot": shot,
+            **self._look_status(),
             "last_screenshot": self.status.last_screenshot,
         })
+
+    # ------------------------------------------------------------------ the store's look and the bars
+
+    shell: Any = None
+
+    def _apply_brand(self, *_args) -> None:
+        """The pack in use changed: its brand (or none) gives the theme, the store's name and the logo."""
+        brand = self.content.pack.brand
+        if brand == self.brand:
+            return
+        self.brand = brand
+        self.standard_theme = brand_theme(brand.colours) if brand is not None else STANDARD
+        self.store_name = brand.name if brand is not None else self.settings.store.name
+        self.logo_ratio = _image_ratio(brand.logo) if brand is not None else 0.0
+        self.logo = str(brand.logo) if brand is not None and self.logo_ratio else ""
+        logger.info("store's look: %s", f"brand {brand.name!r} of pack {self.content.pack.name}" if brand
+                    else "the kiosk's own")
+        self._synced = None
+        self._nav_key = None
+        self.sync()
+        self.arrange_bars()
+
+    def arrange_bars(self) -> None:
+        """Plan the top and the bottom bar for the window, the text size and the language (:mod:`kiosk.bars`)."""
+        self._arrange_top()
+        self.shell.ids.bottom_bar.arrange()
+
+    def _arrange_top(self) -> None:
+        if self.window is None:
+            return
+        controls = self.shell.ids.controls.children[::-1]
+        texts = [button.text for button in controls if getattr(button, "target", "")]
+        name = self.store_name or self.tr("Connected Store", self.lang)
+        self.top_rows, self.control_pad = arrange_top(self, texts, name, self.logo_ratio if self.logo else 0.0)
+
+    def control_width(self, text: str, unit: float, target: float, pad: float) -> float:
+        """A top-bar button's width (``shell.kv``; the arguments are there so kv follows them)."""
+        return control_width(text, unit, target, pad)
+
+    def _look_status(self) -> dict:
+        """The status file's brand, colours and geometry: the rectangles (x, y from the top, width, height in
+        window pixels) of the top bar, the screens' area (``content``), the bottom bar and the Meer panel."""
+        ids = self.shell.ids
+        height = self.window.height
+
+        def rect(widget) -> list[float]:
+            x, y = widget.to_window(widget.x, widget.y)
+            return [round(x, 1), round(height - y - widget.height, 1), round(widget.width, 1),
+                    round(widget.height, 1)]
+
+        theme = self.theme
+        brand = self.brand
+        return {
+            "brand": {"name": brand.name, "logo": str(brand.logo), "colours": brand.colours} if brand else None,
+            "colours": {name: "#" + "".join(f"{round(channel * 255):02x}" for channel in getattr(theme, name)[:3])
+                        for name in ("background", "text", "primary", "on_primary", "secondary", "on_secondary",
+                                     "bar", "on_bar", "caption", "on_caption")},
+            "logo_shown": bool(self.logo) and ids.logo.width > 0 and ids.logo.texture is not None,
+            "geometry": {"top_bar": rect(ids.top_bar), "content": rect(self.manager),
+                         "bottom_bar": rect(ids.bottom_bar), "top_rows": self.top_rows,
+                         "bottom_rows": len(ids.bottom_bar.children),
+                         "more": {"open": ids.more_panel.is_open, "items": list(ids.bottom_bar.overflow),
+                                  "panel": rect(ids.more_panel)}},
+        }
 
     # ------------------------------------------------------------------ what the .kv files call
 
@@ -795,6 +812,18 @@ class KioskApp(_VisitProperties):
 
     def product_lines(self, result, status: str, session, language: str) -> dict[str, str]:
         return self.words.product(result, status, session, language)
+
+
+def _image_ratio(path: Path) -> float:
+    """Width / height of the image at ``path``, or 0 when Kivy cannot read it (the logo is then not shown)."""
+    from kivy.core.image import Image as CoreImage
+
+    try:
+        width, height = CoreImage(str(path)).size
+    except Exception as exc:  # noqa: BLE001 - Kivy's image providers raise anything for a file they cannot read
+        logger.warning("the brand's logo %s cannot be shown: %s", path, exc)
+        return 0.0
+    return width / height if height else 0.0
 
 
 # A method or attribute of the app named like one of the visit's properties would hide it from the screens.

@@ -32,6 +32,11 @@ A pack is a folder with a manifest, ``content.yaml``, and the media it names
         poster: attract/gazon.png       # optional still
         products: ["8712345000011"]     # GTINs it is about (leading zeros do not matter)
         categories: [gazonmest]         # and/or categories
+    brand:                              # optional: the store's look (kiosk.brand has every colour)
+      name: "Tuincentrum De Linde"
+      logo: brand/logo.png              # an image in the pack
+      colours: {primary: "#2e6b3a", on_primary: "#ffffff", accent: "#e3ded2", on_accent: "#1d1d1b",
+                bar: "#24552e", on_bar: "#ffffff", background: "#f4f1ea", text: "#1d1d1b"}
 
 Texts are given per language (``nl``, ``en``, ``fr``; at least one) and shown
 in the shopper's language, else in Dutch, English, French. Schedules are read
@@ -41,6 +46,11 @@ day the pack is loaded on the kiosk's clock: ``today-30d``, ``today+180d``;
 :mod:`edge_agent.relative_dates`), ``days`` and
 ``hours`` must all match; an hours range ends before its end time and may not
 cross midnight (write ``22:00-24:00`` and ``00:00-02:00`` instead).
+
+A ``brand`` gives the top bar the store's name and logo and the buttons, bars and attract captions its
+colours; a text colour below WCAG AA's 4.5:1 against a colour it is drawn on is refused with the ratio
+(``content.yaml:40: brand.colours.text: contrast 3.2:1 against background #ffffff, needs at least 4.5:1``;
+:mod:`kiosk.brand`). Without one the kiosk has its own look.
 
 Every attract item, carousel and instruction has an id (``id``, ``carousel``,
 ``id``), unique among its kind in the pack: the store's own changes
@@ -107,6 +117,8 @@ from edge_agent.problems import (
     yaml_line,
 )
 from edge_agent.relative_dates import relative_date
+
+from .brand import Brand, BrandEntry, contrast_problems
 
 logger = logging.getLogger(__name__)
 
@@ -253,7 +265,8 @@ class ContentPack:
 
     def __init__(self, folder: Path | None, name: str = "", version: str = "",
                  attract: tuple[AttractItem, ...] = (), carousels: tuple[Carousel, ...] = (),
-                 instructions: tuple[Instruction, ...] = (), files: tuple[str, ...] = (), tz: tzinfo | None = None):
+                 instructions: tuple[Instruction, ...] = (), files: tuple[str, ...] = (), tz: tzinfo | None = None,
+                 brand: Brand | None = None):
         self.folder = folder
         self.name = name
         self.version = version
@@ -262,6 +275,7 @@ class ContentPack:
         self.all_instructions = instructions
         self.files = files  # the manifest and every medium it names, relative to the folder
         self.tz = tz
+        self.brand: Brand | None = brand
 
     @classmethod
     def empty(cls) -> ContentPack:
@@ -466,6 +480,7 @@ class Manifest(_Strict):
     attract: list[AttractEntry] = Field(default_factory=list, max_length=200)
     inspire: list[CarouselEntry] = Field(default_factory=list, max_length=100)
     instructions: list[InstructionEntry] = Field(default_factory=list, max_length=200)
+    brand: BrandEntry | None = Field(None, description="The store's name, logo and colours (kiosk.brand).")
 
 
 # Where the manifest names media ("*" = every item of a list), and what kind they must be.
@@ -475,6 +490,7 @@ MEDIA_FIELDS = (
     (("inspire", "*", "items", "*", "image"), "image"),
     (("instructions", "*", "video"), "video"),
     (("instructions", "*", "poster"), "image"),
+    (("brand", "logo"), "image"),
 )
 UNIQUE_IDS = ((("attract", "*", "id"), "attract item"), (("inspire", "*", "carousel"), "carousel"),
               (("instructions", "*", "id"), "instruction"))
@@ -727,6 +743,9 @@ def _read(folder: Path, tz: tzinfo | None) -> _Reading:
                 report(loc, f"duplicate {what} id {value!r} (also at line {line_of(first[value])})")
             else:
                 first[value] = loc
+    if manifest is not None and manifest.brand is not None:
+        for colour, problem in contrast_problems(manifest.brand.colours):
+            report(("brand", "colours", colour), problem)
     if found or manifest is None:
         problems = sorted(found.values(), key=lambda problem: (problem.line or 0, problem.key or ""))
         return _Reading(None, problems, tuple(seen))
@@ -762,8 +781,9 @@ def _build(folder: Path, manifest: Manifest, tz: tzinfo | None) -> ContentPack:
     files = [MANIFEST]
     for pattern, _kind in MEDIA_FIELDS:
         files.extend(value for _loc, value in _find(manifest.model_dump(by_alias=True), pattern) if value)
+    brand = Brand.from_entry(manifest.brand, folder) if manifest.brand is not None else None
     return ContentPack(folder, manifest.pack, manifest.version, attract, carousels, instructions,
-                       tuple(dict.fromkeys(files)), tz)
+                       tuple(dict.fromkeys(files)), tz, brand)
 
 
 def load_pack(folder: Path, tz: tzinfo | None = None) -> ContentPack:
@@ -810,7 +830,7 @@ def apply_overlay(pack: ContentPack, schedule: ContentSchedulePayload | None) ->
         return pack
     return ContentPack(pack.folder, pack.name, pack.version, _laid_over(pack.attract_items, schedule.attract),
                        _laid_over(pack.all_carousels, schedule.inspire),
-                       _laid_over(pack.all_instructions, schedule.instructions), pack.files, pack.tz)
+                       _laid_over(pack.all_instructions, schedule.instructions), pack.files, pack.tz, pack.brand)
 
 
 # --------------------------------------------------------------------------- the pack in use

@@ -8,7 +8,9 @@ the screen's scroll views are scrolled (Kivy's ``scroll_y``: 1 at the top), the
 status of each of the visit's answers (``product_status``, ``withdrawal_status``…:
 :meth:`kiosk.visit.Visit.statuses`, so a new answer is in it without being listed
 here), and ``held_texts``: every text any screen widget holds, shown or not, so a
-test can check nothing personal lingers after a wipe. With ``--screenshot-dir``
+test can check nothing personal lingers after a wipe; the store's look (``brand``, the ``colours`` in use,
+``logo_shown``) and ``geometry``: the rectangles of the top bar, the screens' area (``content``) and the
+bottom bar, their rows, and what opens from Meer (:mod:`kiosk.bars`). With ``--screenshot-dir``
 each such change is also saved as a PNG (``Window.screenshot``).
 
 The file is replaced atomically, so a reader never sees half a document.

@@ -48,6 +48,8 @@ class Theme:
     bar: Color
     on_bar: Color
     track: Color
+    caption: Color  # the attract captions' band
+    on_caption: Color
 
 
 def _rgb(hex_colour: str) -> Color:
@@ -60,7 +62,7 @@ STANDARD = Theme(
     background=_rgb("#F4F1EA"), surface=_rgb("#FFFFFF"), text=_rgb("#1D1D1B"), muted=_rgb("#4A4A45"),
     primary=_rgb("#2E6B3A"), on_primary=_rgb("#FFFFFF"), secondary=_rgb("#E3DED2"), on_secondary=_rgb("#1D1D1B"),
     danger=_rgb("#A8241C"), on_danger=_rgb("#FFFFFF"), bar=_rgb("#24552E"), on_bar=_rgb("#FFFFFF"),
-    track=_rgb("#D6D1C4"),
+    track=_rgb("#D6D1C4"), caption=_rgb("#FFFFFF"), on_caption=_rgb("#1D1D1B"),
 )
 
 # White and yellow on black: contrast ratios of 21:1 and 19:1 (WCAG AAA).
@@ -69,8 +71,23 @@ HIGH_CONTRAST = Theme(
     background=_rgb("#000000"), surface=_rgb("#000000"), text=_rgb("#FFFFFF"), muted=_rgb("#FFFFFF"),
     primary=_rgb("#FFD500"), on_primary=_rgb("#000000"), secondary=_rgb("#FFFFFF"), on_secondary=_rgb("#000000"),
     danger=_rgb("#FF9E9E"), on_danger=_rgb("#000000"), bar=_rgb("#000000"), on_bar=_rgb("#FFFFFF"),
-    track=_rgb("#5A5A5A"),
+    track=_rgb("#5A5A5A"), caption=_rgb("#000000"), on_caption=_rgb("#FFFFFF"),
 )
+
+
+def brand_theme(colours: dict[str, str]) -> Theme:
+    """The standard theme in a pack's brand colours (:class:`kiosk.brand.Brand`'s ``colours``, each text colour
+    checked against what it is drawn on): buttons in ``primary``, the other buttons and the current screen's in
+    ``accent``, the bars and the attract captions' band in ``bar``. Small text is in ``text`` too (the brand
+    gives no muted colour, and ``text`` is the one checked); warnings keep the kiosk's own red."""
+    return Theme(
+        name="brand",
+        background=_rgb(colours["background"]), surface=_rgb(colours["surface"]), text=_rgb(colours["text"]),
+        muted=_rgb(colours["text"]), primary=_rgb(colours["primary"]), on_primary=_rgb(colours["on_primary"]),
+        secondary=_rgb(colours["accent"]), on_secondary=_rgb(colours["on_accent"]), danger=STANDARD.danger,
+        on_danger=STANDARD.on_danger, bar=_rgb(colours["bar"]), on_bar=_rgb(colours["on_bar"]),
+        track=_rgb(colours["accent"]), caption=_rgb(colours["bar"]), on_caption=_rgb(colours["on_bar"]),
+    )
 
 
 if TYPE_CHECKING:  # to a type checker the mixin has a widget's canvas, geometry and bindings

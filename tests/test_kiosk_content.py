@@ -110,11 +110,12 @@ def test_the_demo_media_are_drawn_the_same_every_time_and_only_what_is_missing_a
 
 def test_the_generated_pictures_read_back_with_opencv(demo_pack):
     folder, _ = demo_pack
-    sizes = {"products": (600, 600, 3), "attract": (720, 1280, 3), "posters": (360, 640, 3)}
+    sizes = {"products": (600, 600, 3), "attract": (720, 1280, 3), "posters": (360, 640, 3),
+             "brand": (240, 240, 4)}  # the logo keeps its transparency
     pictures = [path for path in folder.rglob("*") if path.suffix in (".jpg", ".png")]
-    assert len(pictures) == 6 + 3 + 2
+    assert len(pictures) == 6 + 3 + 2 + 1
     for path in pictures:
-        image = cv2.imread(str(path))
+        image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
         assert image is not None and image.shape == sizes[path.parent.name], path
         assert image.std() > 20, f"{path} is nearly blank"
 

@@ -436,6 +436,29 @@ POSTERS: dict[str, Callable[[], np.ndarray]] = {
 }
 
 
+# --------------------------------------------------------------------------- the brand's logo
+
+
+def logo() -> np.ndarray:
+    """The store's logo for the top bar (``brand.logo``): a linden leaf on a cream disc, on transparency
+    (BGRA), so it sits on the bar's colour."""
+    size = 240
+    image = np.zeros((size, size, 4), np.uint8)
+    centre = (size // 2, size // 2)
+    cv2.circle(image, centre, size // 2 - 4, (*CREAM, 255), -1, cv2.LINE_AA)
+    leaf = np.array([(120, 40), (168, 70), (190, 120), (170, 170), (120, 200), (70, 170), (50, 120),
+                     (72, 70)], np.int32)
+    cv2.fillPoly(image, [leaf], (*GREEN, 255), cv2.LINE_AA)
+    cv2.line(image, (120, 60), (120, 214), (*DARK_GREEN, 255), 7, cv2.LINE_AA)
+    for offset in (95, 130, 165):
+        cv2.line(image, (120, offset + 10), (82, offset - 14), (*DARK_GREEN, 255), 4, cv2.LINE_AA)
+        cv2.line(image, (120, offset + 10), (158, offset - 14), (*DARK_GREEN, 255), 4, cv2.LINE_AA)
+    return image
+
+
+BRAND: dict[str, Callable[[], np.ndarray]] = {"brand/logo.png": logo}
+
+
 # --------------------------------------------------------------------------- writing
 
 
@@ -469,7 +492,7 @@ def write_video(path: Path, draw: Callable[[float], np.ndarray], seconds: float)
 def media() -> dict[str, Callable[[Path], None]]:
     """Every generated file (pack-relative) and how to write it."""
     made: dict[str, Callable[[Path], None]] = {}
-    for name, draw in {**PRODUCTS, **SLIDES, **POSTERS}.items():
+    for name, draw in {**PRODUCTS, **SLIDES, **POSTERS, **BRAND}.items():
         made[name] = lambda path, draw=draw: write_image(path, draw())
     for name, (draw, seconds) in VIDEOS.items():
         made[name] = lambda path, draw=draw, seconds=seconds: write_video(path, draw, seconds)

@@ -118,11 +118,22 @@ class KioskProcess:
         try:
             status = self.wait(lambda s: target in s["targets"], min(timeout, 2.0))
         except TimeoutError:
-            status = self._scroll_to(target, timeout)
+            status = self.status() or {}
+            if target in status.get("geometry", {}).get("more", {}).get("items", ()):
+                # In the bottom bar's Meer panel (kiosk.bars): open it, as a shopper would.
+                self.click("nav-more", timeout)
+                status = self.wait(lambda s: target in s["targets"], timeout)
+            else:
+                status = self._scroll_to(target, timeout)
         x, y, _w, _h = status["targets"][target]
         self._pointer_ready()
         self._pointer.click(self._window, x, y)
         return status
+
+    def tap(self, x: float, y: float) -> None:
+        """Click at ``x``, ``y`` (window pixels from the top left), on whatever is there."""
+        self._pointer_ready()
+        self._pointer.click(self._window, x, y)
 
     def _pointer_ready(self) -> None:
         if self._pointer is None:
