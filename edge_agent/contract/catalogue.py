@@ -620,7 +620,7 @@ RESPONSES.update({name: response_message(name) for name in _STAFF_COMMANDS})
 ALL_MESSAGES.extend([STAFF_MODE, STAFF_CALL, EVENTS["staff-audit"], PUSHES["staff"], *_STAFF_COMMANDS.values(),
                      *(RESPONSES[name] for name in _STAFF_COMMANDS)])
 
-# --------------------------------------------------------------------------- content delivery (payloads_content_delivery.py)
+# ----------------------------------------------------------------- content delivery (payloads_content_delivery.py)
 # One block: central's signed pack manifest (edge_agent.content_delivery), the agent's progress upstream, the
 # retained local state saying which pack the kiosk shows (and falls back to), the kiosk's answer to a switch,
 # and a manager's approval in staff mode ([content] approval).
