@@ -632,7 +632,7 @@ _EX_PREVIOUS_REF = {"pack": "tuincentrum-de-linde", "version": 11, "pack_version
 PUSHES["content-pack"] = Message(
     "content-pack", 1, ContentPackManifest, CENTRAL_TOPIC + "content-pack", "receive",
     "A content pack to fetch and show: every file with size, sha256 and media type (each at "
-    "{base_url}/{sha256}), when to activate it, which devices it is for, signed with Ed25519 by central's "
+    "{base_url}/{path}), when to activate it, which devices it is for, signed with Ed25519 by central's "
     "content key over the canonical manifest (JSON without `signature`, keys sorted, no whitespace, UTF-8, "
     "after the domain line 'connected-store/content-pack/v1'). Refused with event/error when unsigned, "
     "wrongly signed, by an unknown key or not newer than the active or staged pack.",

@@ -2,10 +2,10 @@
 between the agent and its kiosk.
 
 Central authors a content pack (a folder with ``content.yaml`` and its media,
-:mod:`kiosk.content`), puts every file on a content server under its sha256
-and pushes a :class:`ContentPackManifest` on ``cs/v1/central/{store}/content-pack``.
+:mod:`kiosk.content`), puts the folder on a web server as it is and pushes a :class:`ContentPackManifest` on ``cs/v1/central/{store}/content-pack``.
 The agent checks the signature, downloads the files it does not hold yet
-(``{base_url}/{sha256}``, verified by size and sha256), checks the folder with
+(each at ``{base_url}/{path}``, the path percent-encoded; stored by sha256, so
+a file shared by packs is fetched once; verified by size and sha256), checks the folder with
 the kiosk's own pack validation, stages it, and switches to it at
 ``activate_at`` (or when a manager approves it). Every step is reported as
 ``event/content-status`` (:class:`ContentStatusEvent`).
@@ -76,7 +76,7 @@ PackPath = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_][A-Za-z0-9._/
 MediaType = Annotated[str, StringConstraints(pattern=r"^[a-z]+/[a-z0-9][a-z0-9.+-]{0,80}$"),
                       Field(description="The file's media type, e.g. image/png, video/mp4, application/yaml.")]
 BaseUrl = Annotated[str, StringConstraints(pattern=r"^https?://[!-~]{1,480}$"),
-                    Field(description="Where the files are: each at {base_url}/{sha256}. https in production; "
+                    Field(description="Where the files are: each at {base_url}/{path}. https in production; "
                                       "the sha256 of every file is signed, so http cannot change what is shown.")]
 DeviceKind = Literal["kiosk", "shelf", "gateway"]
 Orientation = Literal["landscape", "portrait"]
