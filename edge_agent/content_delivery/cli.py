@@ -43,6 +43,8 @@ def add_commands(sub: argparse._SubParsersAction, command: Callable[..., argpars
                        help="For this kind of device only (repeatable).")
     build.add_argument("--orientation", action="append", dest="orientations", choices=["landscape", "portrait"],
                        help="For screens of this orientation only (repeatable).")
+    build.add_argument("--exclude", action="append", default=[], metavar="PATTERN",
+                       help="Leave out paths matching this fnmatch pattern, e.g. make_media.py (repeatable).")
     build.add_argument("--output", "-o", type=Path, help="Write the manifest here (default: standard output).")
 
     publish = command(sub, "publish", "Publish a signed manifest on a store's content-pack topic, as central.",
@@ -77,7 +79,8 @@ def cmd_build(args: argparse.Namespace) -> int:
     try:
         manifest = build_signed(args.folder, args.key, args.key_id, version=args.version, base_url=args.base_url,
                                 activate_at=args.activate_at, end=args.end, stores=args.stores,
-                                device_kinds=args.device_kinds, orientations=args.orientations)
+                                device_kinds=args.device_kinds, orientations=args.orientations,
+                                exclude=args.exclude)
     except ValueError as exc:
         raise EdgeAgentError(str(exc)) from None
     total = sum(item["size"] for item in manifest["files"])

@@ -10,18 +10,21 @@ sends the manifest on the store's ``content-pack`` topic, as ``edge-agent
 central push`` sends its pushes (QoS 1, every PUBACK awaited), or prints a
 ``mosquitto_pub`` command line.
 
-Hidden files (a name starting with ``.``) are left out: editors' and file
-managers' leftovers are not part of a pack.
+Hidden files and folders (a name starting with ``.``) and ``__pycache__``
+are left out, and whatever matches an ``exclude`` pattern (``fnmatch`` on the
+path in the pack, e.g. ``make_media.py``): editors' leftovers and a pack's own
+tools are not part of what the kiosk shows.
 """
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import json
 import mimetypes
 import os
 import shlex
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -49,12 +52,14 @@ def media_type(path: str) -> str:
     return _MEDIA_TYPES.get(suffix) or mimetypes.guess_type(path)[0] or "application/octet-stream"
 
 
-def _files(folder: Path) -> Iterator[Path]:
+def _files(folder: Path, exclude: Sequence[str] = ()) -> Iterator[Path]:
     for dirpath, dirnames, filenames in os.walk(folder):
-        dirnames[:] = sorted(name for name in dirnames if not name.startswith("."))
+        dirnames[:] = sorted(name for name in dirnames if not name.startswith(".") and name != "__pycache__")
         for name in sorted(filenames):
-            if not name.startswith("."):
-                yield Path(dirpath) / name
+            path = Path(dirpath) / name
+            relative = path.relative_to(folder).as_posix()
+            if not name.startswith(".") and not any(fnmatch.fnmatch(relative, pattern) for pattern in exclude):
+                yield path
 
 
 def file_entry(folder: Path, path: Path) -> dict[str, Any]:
@@ -71,8 +76,11 @@ def file_entry(folder: Path, path: Path) -> dict[str, Any]:
 
 def build_manifest(folder: Path, *, version: int, base_url: str, activate_at: datetime | None = None,
                    end: datetime | None = None, stores: list[str] | None = None,
-                   device_kinds: list[str] | None = None, orientations: list[str] | None = None) -> dict[str, Any]:
+                   device_kinds: list[str] | None = None, orientations: list[str] | None = None,
+                   exclude: Sequence[str] = ()) -> dict[str, Any]:
     """The unsigned manifest of the pack in ``folder``.
+
+    :param exclude: ``fnmatch`` patterns of paths in the pack to leave out.
 
     :raises PackBuildError: when the kiosk's validation refuses the pack (its problems listed), or the folder
         has a file the contract cannot name (or too many).
@@ -81,7 +89,7 @@ def build_manifest(folder: Path, *, version: int, base_url: str, activate_at: da
     folder = Path(folder)
     pack = load_pack(folder)
     files = []
-    for path in _files(folder):
+    for path in _files(folder, exclude):
         if path.is_symlink():
             raise PackBuildError(f"{path}: a symbolic link; a pack holds files only")
         files.append(file_entry(folder, path))
