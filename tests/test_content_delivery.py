@@ -238,7 +238,7 @@ def test_a_pack_with_activate_at_is_staged_and_becomes_active_at_that_time_not_b
     switched = next(m for m in delivery.cap.on("/event/content-status")
                     if m.json()["data"]["version"] == 2 and m.json()["data"]["state"] == "active")
     assert datetime.fromisoformat(switched.json()["ts"].replace("Z", "+00:00")) >= at
-    assert delivery.content_active().previous.version == 1
+    assert delivery.wait_active(2).previous.version == 1
 
 
 def test_a_pack_due_while_the_agent_was_down_is_activated_at_start_up(delivery):
