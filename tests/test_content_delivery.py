@@ -67,7 +67,8 @@ class Delivery:
         return message_id
 
     def statuses(self, version: int) -> list[dict]:
-        return [m.json()["data"] for m in self.cap.on("/event/content-status") if m.json()["data"]["version"] == version]
+        return [m.json()["data"] for m in self.cap.on("/event/content-status")
+                if m.json()["data"]["version"] == version]
 
     def wait_status(self, version: int, state: str, timeout: float = 60) -> dict:
         self.cap.wait_for(lambda _: any(s["state"] == state for s in self.statuses(version)), timeout=timeout)
@@ -227,8 +228,8 @@ def test_a_pack_with_activate_at_is_staged_and_becomes_active_at_that_time_not_b
     delivery.wait_active(1)
     at = (datetime.now(UTC) + timedelta(seconds=6)).replace(microsecond=0)
     delivery.publish_pack("winkel-2", 2, activate_at=at)
-    delivery.cap.wait_for(lambda _: delivery.cap.on("/local/content-active")
-                          and delivery.content_active().staged is not None
+    delivery.cap.wait_for(lambda _: (delivery.cap.on("/local/content-active")
+                          and delivery.content_active().staged is not None)
                           or any(s["state"] == "active" for s in delivery.statuses(2)), timeout=60)
     view = delivery.content_active()
     if datetime.now(UTC) < at:  # still before its time (on any machine this is checked before it)
