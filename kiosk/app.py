@@ -55,7 +55,7 @@ from edge_agent.credentials import Credentials
 
 from .bridge import Bridge
 from .config import KioskConfig
-from .content import ContentLibrary, PackUpdate
+from .content import ContentLibrary, PackUpdate, apply_overlay
 from .content_control import CONTENT_COMMANDS
 from .device_checks_texts import CheckTexts
 from .diagnostics import FrameLog, StatusWriter, held_texts, targets, visible_texts
@@ -66,6 +66,7 @@ from .visit import Visit
 from .widgets import HIGH_CONTRAST, STANDARD, KioskButton
 
 if TYPE_CHECKING:
+    from .frame_recorder import FrameRecorder
     from .screens import KioskScreen
 
 logger = logging.getLogger(__name__)
@@ -225,6 +226,7 @@ class KioskApp(_VisitProperties):
     :param status_file: write the status document here (see :mod:`kiosk.diagnostics`).
     :param screenshot_dir: save a screenshot of every change here.
     :param frame_log: append when a customer's name reaches the screen here (:class:`kiosk.diagnostics.FrameLog`).
+    :param frame_record: append a line for every frame drawn here (:class:`kiosk.frame_recorder.FrameRecorder`).
     """
 
     title = "Connected Store"
@@ -249,7 +251,7 @@ class KioskApp(_VisitProperties):
     staff_left = NumericProperty(-1)  # seconds before staff mode ends for want of a touch; -1 outside it
 
     def __init__(self, settings: KioskConfig, status_file: Path | None = None, screenshot_dir: Path | None = None,
-                 frame_log: Path | None = None, **kwargs):
+                 frame_log: Path | None = None, frame_record: Path | None = None, **kwargs):
         super().__init__(**kwargs)
         self.settings = settings
         display = settings.display
@@ -278,6 +280,8 @@ class KioskApp(_VisitProperties):
         self.window: Any = None  # Kivy's Window, once built
         self._frame_log_path = frame_log
         self.frame_log: FrameLog | None = None
+        self._frame_record_path = frame_record
+        self.frame_recorder: FrameRecorder | None = None
         self._synced: tuple | None = None
         self._shown: dict[str, object] = {}  # the visit's view the properties were last set from
         self._nav_key: tuple | None = None
@@ -331,6 +335,10 @@ class KioskApp(_VisitProperties):
         Clock.schedule_interval(self._tick, TICK_S)
         Clock.schedule_interval(self._refresh_content, self.settings.content.check_s)
         self._refresh_content(0)
+        if self._frame_record_path is not None:
+            from .frame_recorder import FrameRecorder
+
+            self.frame_recorder = FrameRecorder(self._frame_record_path, self)
         self.bridge.start()
         return self.shell
 
@@ -343,6 +351,8 @@ class KioskApp(_VisitProperties):
     def on_stop(self) -> None:
         self.bridge.stop()
         self.screens[Screen.BEREIK].unload_players()
+        if self.frame_recorder is not None:
+            self.frame_recorder.close()
 
     # ------------------------------------------------------------------ state -> screen
 
@@ -516,6 +526,20 @@ class KioskApp(_VisitProperties):
             Clock.schedule_once(functools.partial(self._adopt_content, update), 0)
 
     def _adopt_content(self, update: PackUpdate | None, _dt) -> None:
+        # Gapless: a good new pack's first attract item is made ready while the old pack's item shows, and the
+        # pack is taken into use only then, so the attract loop swaps to it in one frame (screens.bereik).
+        pack = None
+        if update is not None:
+            pack = update.reading.pack or (update.fallback if not self.content.pack else None)
+        if pack is None:
+            self._take_content(update)
+            return
+        self.screens[Screen.BEREIK].preload(apply_overlay(pack, self.content.schedule),
+                                            lambda _ok, _reason: self._take_content(update))
+
+    def _take_content(self, update: PackUpdate | None) -> None:
+        """Take what a reading found into use (its first attract item is ready), and let a waiting switch to
+        the agent's active pack start."""
         self._content_reading = False
         if self.content.adopt(update):
             self.content_rev = self.content.revision
