@@ -10,7 +10,8 @@ appends one JSON line per frame drawn::
 The verdict is read back from the frame itself, the honest measure: once
 the frame is drawn and before its buffers are swapped (``on_flip``, see
 :class:`kiosk.diagnostics.FrameLog`), the pixels of the attract area (the
-Bereik screen's stage, where the items and the built-in texts show) are read
+Bereik screen's stage, where the items and the built-in texts show, above its
+bottom box of caption and buttons) are read
 with ``glReadPixels`` and compared with the window's clear colour (the
 theme's background). ``background_only`` is true when no pixel there differs
 from it by more than :data:`TOLERANCE` in any channel; null when Bereik is not
@@ -23,7 +24,7 @@ time since the previous frame drawn; ``shows`` is the Bereik screen's count of
 items swapped in, so the first frame with a new value is the transition's.
 
 The lines hold no personal data: screen names, pack paths and numbers.
-Lines are written in batches (at most :data:`FLUSH_S` apart) and the file is
+Lines are written in batches (every :data:`FLUSH_S`) and the file is
 flushed when the app stops. Not to be combined with ``--frame-log``: both
 observe the same ``on_flip``, and the frame log ends its dispatch.
 """
@@ -32,6 +33,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import time
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
@@ -73,9 +75,9 @@ class FrameRecorder:
         self._app = app
         self._lines: list[str] = []
         self._last_flip: float | None = None
-        self._last_write = time.monotonic()
         self._count = 0
         app.window.fbind("on_flip", self._on_flip)
+        self._flushing = Clock.schedule_interval(lambda _dt: self.flush(), FLUSH_S)  # no frame is drawn for it
 
     def region(self) -> tuple[int, int, int, int] | None:
         """The attract area in window pixels (x, y from the bottom, width, height), or None when Bereik is not
@@ -84,12 +86,14 @@ class FrameRecorder:
         bereik = app.screens.get(Screen.BEREIK)
         if bereik is None or app.manager.current_screen is not bereik or app.manager.transition.is_active:
             return None
-        stage = bereik.stage
-        x0, y0 = stage.to_window(stage.x, stage.y)
+        stage, bottom = bereik.stage, bereik.ids.bottom
+        x0, y0 = stage.to_window(stage.x, max(stage.y, bottom.top))  # what the bottom bar covers is not the stage's
         x1, y1 = stage.to_window(stage.right, stage.top)
         width, height = app.window.size
-        left, bottom = max(0, int(x0)), max(0, int(y0))
-        right, top = min(int(width), int(x1)), min(int(height), int(y1))
+        # Whole pixels inside the area, one in from each edge: an edge on a fraction of a pixel is blended with
+        # its neighbour (anti-aliasing) and is neither the area's nor the neighbour's colour.
+        left, bottom = max(0, math.ceil(x0) + 1), max(0, math.ceil(y0) + 1)
+        right, top = min(int(width), math.floor(x1) - 1), min(int(height), math.floor(y1) - 1)
         if right <= left or top <= bottom:
             return None
         return left, bottom, right - left, top - bottom
@@ -120,14 +124,11 @@ class FrameRecorder:
             "pack": f"{pack.name} {pack.version}" if pack else "",
             "background_only": verdict}) + "\n")
         self._last_flip = drawn
-        if time.monotonic() - self._last_write >= FLUSH_S:
-            self.flush()
         return False  # the window swaps the buffers as usual
 
     def flush(self) -> None:
         """Write the buffered lines."""
         lines, self._lines = self._lines, []
-        self._last_write = time.monotonic()
         if not lines:
             return
         try:
@@ -138,6 +139,7 @@ class FrameRecorder:
 
     def close(self) -> None:
         """Write what is left and close the file."""
+        self._flushing.cancel()
         self.flush()
         self._app.window.funbind("on_flip", self._on_flip)
         self._file.close()

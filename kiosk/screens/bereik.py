@@ -160,6 +160,7 @@ class BereikScreen(KioskScreen):
             then = self._preload[1]
             self._preload = None
             then(False, f"{Path(prepared.path).name}: {prepared.reason}")
+            self._next(0)  # the pack in use loops on (its item showing stays until the next one is ready)
             return
         self._failed.add(prepared.path)
         if self._wanted == (prepared.kind, prepared.path):

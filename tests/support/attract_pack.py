@@ -91,3 +91,20 @@ def frames(path: Path) -> list[dict]:
         except ValueError:
             break
     return found
+
+
+def transitions(recorded: list[dict]) -> list[dict]:
+    """The frames that showed a new attract item (the first frame with a new ``shows`` count, on Bereik alone)."""
+    found, shows = [], None
+    for frame in recorded:
+        if frame["background_only"] is None:
+            continue
+        if shows is not None and frame["shows"] != shows:
+            found.append(frame)
+        shows = frame["shows"]
+    return found
+
+
+def background_only(recorded: list[dict]) -> list[dict]:
+    """The frames in which the attract area showed only the background."""
+    return [frame for frame in recorded if frame["background_only"]]
