@@ -135,7 +135,8 @@ class ContentDelivery:
         self._lock = threading.RLock()  # switches: the service's thread and the kiosk's / a manager's requests
         self._thread: threading.Thread | None = None
         self._progress_sent = 0.0
-        #: What the last delivery took, by part (download, verify, validate, switch): bench/content_activation.py.
+        #: What each delivery took, by release: ``received`` (monotonic), ``download_s``, ``verify_s``,
+        #: ``validate_s``, ``switch_s``, ``received_to_active_s`` (bench/content_activation.py reads them).
         self.timings: dict[int, dict[str, float]] = {}
 
     # ------------------------------------------------------------------ wiring
@@ -199,6 +200,8 @@ class ContentDelivery:
                 self.store.after_commit(self._cancel_fetch)
         records.insert(conn, manifest)
         outbox.enqueue("content-status", self._status(manifest, "received"))
+        received = time.monotonic()
+        self.store.after_commit(lambda: self.timings.setdefault(manifest.version, {}).update(received=received))
         self.store.after_commit(self._wake.set)
         return f"content pack {manifest.pack} version {manifest.version} received ({manifest.total_bytes} bytes)"
 
@@ -272,8 +275,7 @@ class ContentDelivery:
 
     def _deliver(self, record: PackRecord) -> None:
         manifest = record.manifest
-        timing: dict[str, float] = {}
-        self.timings[manifest.version] = timing
+        timing = self.timings.setdefault(manifest.version, {})
         with self.store.transaction(durable=True) as conn:
             records.set_state(conn, manifest.version, "downloading")
         self._cancel.clear()
@@ -368,7 +370,10 @@ class ContentDelivery:
             records.set_state(conn, record.version, "active", activated=now)
             self.outbox.enqueue("content-status", self._status(record.manifest, "active"))
         self.folders.point_current(self.folders.folder(record.pack, record.version))
-        self.timings.setdefault(record.version, {})["switch_s"] = time.monotonic() - started
+        timing = self.timings.setdefault(record.version, {})
+        timing["switch_s"] = time.monotonic() - started
+        if "received" in timing:  # received by this process (not before a restart)
+            timing["received_to_active_s"] = time.monotonic() - timing["received"]
         logger.info("content pack %s version %s active", record.pack, record.version)
         self.publish()
         self.collect_garbage()
