@@ -48,6 +48,8 @@ from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import httpx
+
 from kiosk.content import ContentError, load_pack
 
 from ..commands import CommandError, Commands
@@ -280,6 +282,15 @@ class ContentDelivery:
             records.set_state(conn, manifest.version, "downloading")
         self._cancel.clear()
         self._fetching = manifest.version
+        try:  # the contract checks its characters; whether it is a URL to fetch from is checked here
+            url = httpx.URL(manifest.base_url)
+            if url.scheme not in ("http", "https") or not url.host:
+                raise ValueError("it names no http(s) host")
+            if url.port is not None and not 0 < url.port < 65536:
+                raise ValueError(f"port {url.port} is not 1-65535")
+        except (httpx.InvalidURL, ValueError) as exc:
+            self._fail(manifest, f"base_url is not a URL the agent can fetch from: {exc}")
+            return
         specs = [FileSpec(item.path, item.size, item.sha256, item.media_type) for item in manifest.files]
         held = {item.sha256 for item in manifest.files if self.folders.blobs.has(item.sha256)}
         started = time.monotonic()

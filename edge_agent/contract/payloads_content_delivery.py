@@ -92,7 +92,11 @@ def _utc_instant(value: str) -> str:
 
 # A string in one spelling (UTC, whole seconds, "Z"), not a parsed datetime: what is validated is then exactly
 # what was signed, and any sender writes it the same way.
-UtcInstant = Annotated[str, StringConstraints(pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$"),
+# The pattern says as much as a pattern can (the contract's years, months, days, hours); the validator the rest
+# (the 30th of February).
+_UTC_PATTERN = (r"^(?:20[0-9]{2}|2100)-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])"
+                r"T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]Z$")
+UtcInstant = Annotated[str, StringConstraints(pattern=_UTC_PATTERN),
                        AfterValidator(_utc_instant),
                        Field(description="An instant in UTC, whole seconds: YYYY-MM-DDTHH:MM:SSZ.")]
 
