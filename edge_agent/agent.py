@@ -28,6 +28,7 @@ from . import __version__
 from .clock import WallClock
 from .commands import Commands
 from .config import AgentConfig, NfcConfig
+from .content_control.preview import InUsePack, PreviewSource, Sources
 from .content_control.service import ContentControl
 from .content_delivery.service import ContentDelivery
 from .contract import (
@@ -142,7 +143,7 @@ class Agent:
                 self.content_control = ContentControl(
                     self.store, config.content, ZoneInfo(config.store.timezone), self.topics.content_schedule,
                     lambda topic, payload, retain: self.link.publish(topic, payload, qos=1, retain=retain),
-                    self.staff.gate, self.staff.audit)
+                    self.staff.gate, self.staff.audit, previews=self._previews())
                 self.content_control.register(self.commands)
         if self.content_delivery is not None and self.staff is not None:
             self.content_delivery.gate, self.content_delivery.audit = self.staff.gate, self.staff.audit
@@ -153,6 +154,18 @@ class Agent:
         self._stopping = threading.Event()
         self._stopped = threading.Event()
         self._housekeeping: threading.Thread | None = None
+
+    def _previews(self) -> PreviewSource | None:
+        """The packs staff can preview: the one in use, and with content delivery its staged pack."""
+        if self.content_delivery is None:
+            return None  # the service's default: the pack in use
+        from kiosk.content import ContentPack
+
+        from .content_delivery.preview_source import StagedPacks
+
+        delivery, tz = self.content_delivery, ZoneInfo(self.config.store.timezone)
+        return Sources([InUsePack(lambda: self.content_control.library.current if self.content_control else
+                                  ContentPack.empty()), StagedPacks(delivery, tz)])
 
     def _setup_content_delivery(self) -> ContentDelivery | None:
         content = self.config.content

@@ -44,7 +44,7 @@ class StaffDelivery(Delivery):
                     if m.json().get("transaction") == transaction)
 
 
-def test_a_staged_pack_waits_for_a_managers_approval_in_staff_mode_which_is_audited(
+def test_a_staged_pack_waits_for_a_managers_approval_in_staff_mode_can_be_previewed_and_is_audited(
         mosquitto, make_config, capture, tmp_path, nginx, cutting_proxy):
     reader = f"udp:127.0.0.1:{free_udp_port()}"
     emulator = CardEmulator(reader)
@@ -76,6 +76,12 @@ def test_a_staged_pack_waits_for_a_managers_approval_in_staff_mode_which_is_audi
                        if m.json()["data"].get("outcome") == "staff")
         mode = world.request("staff-pin", {"session": session, "pin": ANNA_PIN}, "t-pin")
         assert mode["status"] == "ok" and mode["data"]["role"] == "manager", mode
+
+        # Before it is approved, staff can preview it (Voorbeeld lists it, staged, from its own folder).
+        packs = world.request("content-preview-packs", {"session": session}, "t-packs")
+        assert packs["status"] == "ok", packs
+        assert [(p["pack"], p["state"]) for p in packs["data"]["packs"]] == [("winkel", "staged")], packs
+        assert packs["data"]["packs"][0]["folder"].endswith("/packs/winkel-1")
 
         approved = world.request("content-approve", {"session": session, "pack": "winkel", "version": 1},
                                  "t-approve")
