@@ -13,6 +13,8 @@ from __future__ import annotations
 import json
 import logging
 import os
+import subprocess
+import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -354,3 +356,52 @@ def test_a_shop_without_content_keys_keeps_its_folder_pack_and_refuses_content_p
         assert os.path.isdir(folder) and (folder / "content.yaml").exists()
     finally:
         agent.stop()
+
+
+def test_at_a_packs_end_the_previous_pack_comes_back(delivery):
+    delivery.publish_pack("winkel-1", 1)
+    delivery.wait_active(1)
+    end = (datetime.now(UTC) + timedelta(seconds=4)).replace(microsecond=0)
+    delivery.publish_pack("winkel-2", 2, end=end)
+    delivery.wait_status(2, "active")
+    ended = delivery.wait_status(2, "ended")
+    assert "has passed" in ended["reason"]
+    view = delivery.wait_active(1)
+    assert delivery.current() == Path(view.active.path).resolve()
+    stamp = next(m for m in delivery.cap.on("/event/content-status")
+                 if m.json()["data"]["version"] == 2 and m.json()["data"]["state"] == "ended").json()["ts"]
+    assert datetime.fromisoformat(stamp.replace("Z", "+00:00")) >= end
+
+
+def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "edge_agent", *args], capture_output=True, text=True, cwd=cwd,
+                          timeout=120, check=False)
+
+
+def test_content_build_refuses_a_broken_pack_with_file_and_line_and_publish_print_gives_mosquitto_pub(tmp_path):
+    key = tmp_path / "central.pem"
+    made = run_cli("content", "keygen", str(key), "--key-id", "content-7", cwd=tmp_path)
+    assert made.returncode == 0 and 'content-7 = "' in made.stdout, made.stderr
+    assert (key.stat().st_mode & 0o777) == 0o600
+    assert run_cli("content", "keygen", str(key), cwd=tmp_path).returncode != 0, "a key is never overwritten"
+    folder = write_pack(tmp_path / "pack", version="3")
+    (folder / ".DS_Store").write_bytes(b"left by a file manager")
+    built = run_cli("content", "build", str(folder), "--key", str(key), "--key-id", "content-7", "--version", "3",
+                    "--base-url", "https://content.example.com/winkel", "--activate-at", "2026-12-05T07:00+01:00",
+                    "--device-kind", "kiosk", "-o", str(tmp_path / "manifest.json"), cwd=tmp_path)
+    assert built.returncode == 0, built.stderr
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    assert manifest["activate_at"] == "2026-12-05T06:00:00Z" and manifest["targets"]["device_kinds"] == ["kiosk"]
+    assert sorted(item["path"] for item in manifest["files"]) == ["attract/welkom.png", "content.yaml",
+                                                                  "videos/uitleg.mp4"]
+    assert {item["media_type"] for item in manifest["files"]} == {"image/png", "application/yaml", "video/mp4"}
+    printed = run_cli("content", "publish", str(tmp_path / "manifest.json"), "--store", "store-0042", "--print",
+                      cwd=tmp_path)
+    assert printed.returncode == 0, printed.stderr
+    assert printed.stdout.startswith("mosquitto_pub -h localhost -p 1883 -q 1 -t cs/v1/central/store-0042/"
+                                     "content-pack -m ")
+    (folder / "attract" / "welkom.png").unlink()
+    broken = run_cli("content", "build", str(folder), "--key", str(key), "--version", "4", "--base-url",
+                     "https://content.example.com/winkel", cwd=tmp_path)
+    assert broken.returncode != 0
+    assert "content.yaml:5: attract.0.image: attract/welkom.png does not exist" in broken.stderr, broken.stderr
