@@ -145,6 +145,8 @@ class InhoudScreen(KioskScreen):
         if schedule is None or not pack or schedule.pack != pack.name:
             body.add_widget(TextBlock(role="title", text=tr("Inhoud")))
             body.add_widget(TextBlock(text=tr("Nog geen inhoud van de agent.")))
+            if self._awaiting() is not None:  # the first delivered pack: approved before anything is shown
+                body.add_widget(self._approval_panel(self._awaiting(), tr))
             return
         today = self._today()
         body.add_widget(TextBlock(role="title", text=tr("Inhoud")))
