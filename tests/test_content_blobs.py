@@ -156,3 +156,4 @@ def test_verify_removes_a_blob_whose_bytes_changed_on_disk(tmp_path):
     found.chmod(0o644)
     found.write_bytes(b"bit rot!")
     assert not blobs.verify(sha) and not blobs.has(sha)
+

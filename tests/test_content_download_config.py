@@ -51,3 +51,10 @@ def test_window_opens_in_the_seconds_until_its_next_start():
     assert window.opens_in(datetime.fromisoformat("2026-12-02T21:59:30")) == 30
     assert window.opens_in(datetime.fromisoformat("2026-12-02T06:00:00")) == 16 * 3600
     assert window.opens_in(datetime.fromisoformat("2026-12-02T23:00:00")) == 0
+
+
+def test_ca_file_must_exist_and_reaches_the_policy(tmp_path):
+    with pytest.raises(ValidationError, match=r"ca_file .*missing\.pem is not a file"):
+        DownloadConfig(ca_file=tmp_path / "missing.pem")
+    (tmp_path / "ca.pem").write_text("-----BEGIN CERTIFICATE-----\n")
+    assert DownloadConfig(ca_file=tmp_path / "ca.pem").policy().ca_file == tmp_path / "ca.pem"

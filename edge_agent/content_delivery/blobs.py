@@ -326,11 +326,11 @@ class BlobWriter:
         self._digest.update(data)
         self.offset += len(data)
 
-    def commit(self) -> Path:
-        """Verify size and sha256 and move the blob into the store; its path.
+    def verify(self) -> None:
+        """Check that the bytes written are the announced size and sha256 (no more writes are expected).
 
-        :raises BlobMismatch: when they are not the announced ones; the ``.part`` file is removed, so
-            nothing of it is used or resumed.
+        :raises BlobMismatch: when they are not; the ``.part`` file is removed (nothing of it is used or
+            resumed) and the writer closed.
         """
         self._file.flush()
         actual = self._digest.hexdigest()
@@ -339,9 +339,17 @@ class BlobWriter:
             self.close()
             self._part.unlink(missing_ok=True)
             raise error
-        os.fsync(self._file.fileno())
-        self._file.close()
+
+    def commit(self) -> Path:
+        """:meth:`verify`, then make the bytes durable (fsync) and move the blob into the store; its path.
+        The writer is closed afterwards.
+
+        :raises BlobMismatch: see :meth:`verify`.
+        """
+        self.verify()
         try:
+            os.fsync(self._file.fileno())
+            self._file.close()
             # Still held while it moves, so a keep_only() meanwhile does not take the .part away.
             return self.store._enter(self._part, self.sha256)
         finally:

@@ -13,6 +13,8 @@ megabytes) because these are the figures a shop's IT person knows; the
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from .download import DownloadPolicy
@@ -40,12 +42,21 @@ class DownloadConfig(BaseModel):
     connect_timeout_s: float = Field(10.0, gt=0, le=600, description="How long a connection may take.")
     read_timeout_s: float = Field(30.0, gt=0, le=3600, description="How long the server may send nothing "
                                   "before the try counts as failed.")
+    ca_file: Path | None = Field(None, description="CA certificate(s), PEM, that central's HTTPS content server "
+                                 "must chain to; none: the public CAs of httpx's bundle (certifi).")
 
     @field_validator("window")
     @classmethod
     def _window(cls, value: str | None) -> str | None:
         if value is not None:
             DownloadWindow.parse(value)
+        return value
+
+    @field_validator("ca_file")
+    @classmethod
+    def _ca_file(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_file():
+            raise ValueError(f"ca_file {value} is not a file")
         return value
 
     @model_validator(mode="after")
@@ -63,4 +74,4 @@ class DownloadConfig(BaseModel):
             bandwidth_bytes_per_s=round(self.bandwidth_mbit_s * 125_000) if self.bandwidth_mbit_s else None,
             quota_bytes=round(self.quota_mb * 1_000_000) if self.quota_mb is not None else None,
             reserve_bytes=round(self.reserve_mb * 1_000_000), connect_timeout_s=self.connect_timeout_s,
-            read_timeout_s=self.read_timeout_s)
+            read_timeout_s=self.read_timeout_s, ca_file=self.ca_file)

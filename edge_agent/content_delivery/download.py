@@ -25,11 +25,17 @@ reason a person can act on. What it promises:
   compared with what the quota and the disk leave; a pack that does not fit
   is refused with both sizes.
 * **Verified before use**: size and sha256 are checked as the bytes arrive
-  and before the blob enters the store (:meth:`~.blobs.BlobWriter.commit`);
-  a mismatch enters nothing.
-* **Cancellable**: ``cancel`` stops waits and transfers at the next read
-  (a server that sends nothing is noticed at the read timeout); the
-  ``.part`` files stay for the next fetch.
+  and before the blob enters the store (:meth:`~.blobs.BlobWriter.verify`);
+  a mismatch enters nothing. A verified file is fsynced and renamed into
+  the store on a thread of its own while the next file is fetched (the
+  disk writes one out while the line brings the next); ``fetch`` returns
+  once every file is in.
+* **HTTPS** against httpx's public CAs or the ``ca_file`` of a private one;
+  a refused certificate fails at once (trying again cannot change it).
+* **Cancellable**: ``cancel`` stops waits at once and transfers by shutting
+  their connections down (a read blocked on a silent server returns too;
+  with a client of the caller's, only at its read timeout); the ``.part``
+  files stay for the next fetch.
 
 ``Accept-Encoding: identity`` is sent: the sha256 is of the file's bytes, not
 of a compressed transfer, and media compress badly anyway.
@@ -41,11 +47,13 @@ import concurrent.futures
 import logging
 import random
 import re
+import ssl
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
+from pathlib import Path
 from typing import Self
 from urllib.parse import quote
 
@@ -55,15 +63,16 @@ from ..backoff import backoff_delay
 from .blobs import BlobMismatch, BlobStore, BlobWriter
 from .file_spec import FileSpec
 from .throttle import TokenBucket
+from .transport import READ_BYTES, LargeReadBackend, download_transport
 from .window import DownloadWindow
 
 logger = logging.getLogger(__name__)
 
 #: Statuses a server (or a proxy before it) gives for a passing trouble: tried again with backoff.
 RETRY_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
-#: The most a cut can cost: bytes are written as each network read returns them, and httpcore reads at
-#: most this much at a time, so a cut loses at most one read that had not returned yet.
-CHUNK_BYTES = 64 * 1024
+#: The most a cut can cost: bytes are written as each network read returns them, and a read returns at most
+#: this much (:mod:`.transport`), so a cut loses at most one read that had not returned yet.
+CHUNK_BYTES = READ_BYTES
 _CONTENT_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+|\*)")
 
 Progress = Callable[[int, int], None]
@@ -96,6 +105,16 @@ class _Restart(Exception):
     """The part file was not a prefix of the server's file: fetch it again from byte 0, at once."""
 
 
+def _certificate_refused(exc: BaseException) -> bool:
+    """Whether ``exc`` (httpx's, wrapping httpcore's, wrapping ssl's) comes from a refused certificate."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ssl.SSLCertVerificationError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return "CERTIFICATE_VERIFY_FAILED" in str(exc)
+
+
 def megabytes(size: int) -> str:
     """``size`` bytes as decimal megabytes for a reason text (``"12.3"``)."""
     return f"{size / 1e6:.1f}"
@@ -118,6 +137,8 @@ class DownloadPolicy:
     :param read_timeout_s: how long the server may send nothing before the attempt counts as failed.
     :param progress_interval_s: the least time between two progress calls (the first and last always come).
     :param window_poll_s: the longest single wait for the window to open, so a clock set forward is noticed.
+    :param ca_file: the CA certificate(s) (PEM) an HTTPS server's certificate must chain to; None: httpx's
+        bundle (certifi's public CAs).
     """
 
     max_parallel: int = 2
@@ -132,6 +153,7 @@ class DownloadPolicy:
     read_timeout_s: float = 30.0
     progress_interval_s: float = 0.5
     window_poll_s: float = 60.0
+    ca_file: Path | None = None
 
     def __post_init__(self) -> None:
         if not 1 <= self.max_parallel <= 2:
@@ -186,11 +208,17 @@ class Downloader:
         self.blobs = blobs
         self.policy = policy or DownloadPolicy()
         self._own_client = client is None
-        self.client = client if client is not None else httpx.Client(
-            timeout=httpx.Timeout(self.policy.read_timeout_s, connect=self.policy.connect_timeout_s),
-            limits=httpx.Limits(max_connections=self.policy.max_parallel,
-                                max_keepalive_connections=self.policy.max_parallel),
-            follow_redirects=True)
+        limits = httpx.Limits(max_connections=self.policy.max_parallel,
+                              max_keepalive_connections=self.policy.max_parallel)
+        self._backend: LargeReadBackend | None = None
+        if client is None:
+            verify = (ssl.create_default_context(cafile=str(self.policy.ca_file))
+                      if self.policy.ca_file is not None else True)
+            transport, self._backend = download_transport(limits, verify)
+            client = httpx.Client(timeout=httpx.Timeout(self.policy.read_timeout_s,
+                                                        connect=self.policy.connect_timeout_s),
+                                  transport=transport, follow_redirects=True)
+        self.client = client
         self._clock = clock or (lambda: datetime.now(UTC))
         self._timezone = timezone
         self._rng = rng or random.Random()
@@ -268,6 +296,10 @@ class Downloader:
         queue = list(reversed(missing))
         queue_lock = threading.Lock()
         errors: list[DownloadError] = []
+        # A verified file's fsync and rename run on their own thread while the next file is fetched: the
+        # disk writes a file out while the line brings the next (they took a sixth of a one-at-a-time fetch).
+        committer = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="content-commit")
+        commits: list[tuple[FileSpec, concurrent.futures.Future[None]]] = []
 
         def worker() -> None:
             while not stop.is_set():
@@ -276,7 +308,8 @@ class Downloader:
                         return
                     spec = queue.pop()
                 try:
-                    self._fetch_file(self.url_of(base_url, spec), spec, tally, stop)
+                    writer = self._fetch_file(self.url_of(base_url, spec), spec, tally, stop)
+                    commits.append((spec, committer.submit(self._commit, writer, spec)))
                 except DownloadError as exc:
                     if not stop.is_set() or not isinstance(exc, DownloadCancelled):
                         errors.append(exc)
@@ -289,15 +322,26 @@ class Downloader:
         workers = min(self.policy.max_parallel, len(missing))
         with concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="content-download") as pool:
             futures = [pool.submit(worker) for _ in range(workers)]
-            # The caller's thread watches its cancel event and hands it on to the workers' stop.
+            # The caller's thread watches its cancel event and hands it on to the workers' stop; once they are
+            # to stop, their connections are shut down, so one blocked on a silent server returns now.
+            aborted = False
             while concurrent.futures.wait(futures, timeout=0.05).not_done:
                 if cancel.is_set():
                     stop.set()
+                if stop.is_set() and not aborted and self._backend is not None:
+                    aborted = True
+                    self._backend.abort()
+        committer.shutdown(wait=True)  # verified files are kept even when the fetch is cancelled or failed
+        for spec, commit in commits:
+            failed = commit.exception()
+            if failed is not None:
+                logger.error("storing %s failed: %s", spec.path, failed)
+                errors.append(DownloadError(f"{spec.path}: {type(failed).__name__}: {failed}"))
         failures = [error for error in errors if not isinstance(error, DownloadCancelled)]
         if failures:
             raise failures[0]
-        if cancel.is_set() or errors:
-            raise DownloadCancelled()
+        if not all(self.blobs.has(spec.sha256) for spec in missing):
+            raise DownloadCancelled()  # no failure, yet files missing: the workers stopped for the cancel
 
     @staticmethod
     def url_of(base_url: str, spec: FileSpec) -> str:
@@ -306,26 +350,35 @@ class Downloader:
 
     # ------------------------------------------------------------------ one file
 
-    def _fetch_file(self, url: str, spec: FileSpec, tally: _Tally, stop: threading.Event) -> None:
+    def _fetch_file(self, url: str, spec: FileSpec, tally: _Tally, stop: threading.Event) -> BlobWriter:
+        """Receive ``spec`` into its part file and verify it; the open writer, for :meth:`_commit`."""
         for fresh in (False, True):
-            with self.blobs.writer(spec.sha256, spec.size) as writer:
+            writer = self.blobs.writer(spec.sha256, spec.size)
+            try:
                 if fresh:
                     tally.add(-writer.offset)
                     writer.restart()
                 resumed_from = writer.offset
                 self._receive(url, spec, writer, tally, stop)
-                try:
-                    writer.commit()
-                except BlobMismatch as exc:
-                    tally.add(-writer.offset)
-                    if resumed_from and not fresh:
-                        # The kept part may be from an earlier, different file at that URL: once more from 0.
-                        logger.warning("%s: %s after resuming at byte %d: fetching it again whole", url, exc,
-                                       resumed_from)
-                        continue
-                    raise DownloadError(f"{spec.path}: {exc} ({url})") from None
-            logger.info("fetched %s (%s MB, sha256 verified)", spec.path, megabytes(spec.size))
-            return
+                writer.verify()
+            except BlobMismatch as exc:  # verify() closed the writer and removed the part
+                tally.add(-writer.offset)
+                if resumed_from and not fresh:
+                    # The kept part may be from an earlier, different file at that URL: once more from 0.
+                    logger.warning("%s: %s after resuming at byte %d: fetching it again whole", url, exc,
+                                   resumed_from)
+                    continue
+                raise DownloadError(f"{spec.path}: {exc} ({url})") from None
+            except BaseException:
+                writer.close()  # the part stays for a resume
+                raise
+            return writer
+        raise AssertionError("unreachable: the second pass returns or raises")
+
+    @staticmethod
+    def _commit(writer: BlobWriter, spec: FileSpec) -> None:
+        writer.commit()
+        logger.info("fetched %s (%s MB, sha256 verified)", spec.path, megabytes(spec.size))
 
     def _receive(self, url: str, spec: FileSpec, writer: BlobWriter, tally: _Tally, stop: threading.Event) -> None:
         """Attempts until the part file holds ``spec.size`` bytes (not yet verified)."""
@@ -336,6 +389,8 @@ class Downloader:
             try:
                 self._attempt(url, spec, writer, tally, stop)
             except _Restart as exc:
+                if not writer.offset:  # nothing was asked by Range: a restart would ask the same again
+                    raise DownloadError(f"{url}: {exc}") from None
                 logger.warning("%s: %s: fetching it again from byte 0", url, exc)
                 tally.add(-writer.offset)
                 writer.restart()
@@ -383,6 +438,8 @@ class Downloader:
                                     spec.path, self.policy.window, writer.offset)
                         return
         except httpx.TransportError as exc:
+            if _certificate_refused(exc):  # not a passing fault: trying again gives the same answer
+                raise DownloadError(f"the server's TLS certificate was refused ({url}): {exc}") from None
             raise _Retry(f"{url}: {type(exc).__name__}: {exc or 'connection failed'}",
                          unreachable=isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout)) from None
         if writer.offset < spec.size:

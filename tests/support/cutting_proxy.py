@@ -3,7 +3,8 @@
 It forwards 127.0.0.1:<port> to a target port and can:
 
 * **cut** connections after N bytes sent towards the client (:meth:`CuttingProxy.cut_after`): it forwards
-  exactly N bytes, then closes both sides, as a line that drops mid-file;
+  exactly N bytes, then closes both sides, as a line that drops mid-file; or cut every open connection once
+  N bytes crossed in all (:meth:`CuttingProxy.cut_line_at`: the whole line drops);
 * be **stopped** (:meth:`stop`: the port refuses connections, as a server or a line that is down) and
   **started** again on the same port;
 * **pace** the bytes towards the client (:attr:`pace_bytes_per_s`), so transfers overlap long enough to
@@ -43,6 +44,7 @@ class CuttingProxy:
         self._open: set[socket.socket] = set()
         self._cuts: list[int] = []
         self._cut_every: int | None = None
+        self._line_budget: int | None = None
         #: Bytes forwarded towards the client / towards the server, over every connection.
         self.bytes_down = 0
         self.bytes_up = 0
@@ -70,6 +72,12 @@ class CuttingProxy:
         """Cut every connection (after the queued :meth:`cut_after` ones) after ``nbytes``; None: no more."""
         with self._lock:
             self._cut_every = nbytes
+
+    def cut_line_at(self, nbytes: int) -> None:
+        """Once ``nbytes`` more have crossed towards the client over all connections, cut every connection open
+        (each forwards exactly its share of the ``nbytes``); once."""
+        with self._lock:
+            self._line_budget = nbytes
 
     def reset_counts(self) -> None:
         with self._lock:
@@ -151,13 +159,12 @@ class CuttingProxy:
                 data = source.recv(want)
                 if not data:
                     break
-                sink.sendall(data)
+                if down and not self._spend_line(len(data)):
+                    self._send(sink, data[:self._line_left(len(data))], down)
+                    self._cut_line()
+                    break
+                self._send(sink, data, down)
                 sent += len(data)
-                with self._lock:
-                    if down:
-                        self.bytes_down += len(data)
-                    else:
-                        self.bytes_up += len(data)
                 pace = self.pace_bytes_per_s
                 if down and pace:
                     ahead = sent / pace - (time.monotonic() - started)
@@ -172,6 +179,43 @@ class CuttingProxy:
             if pair.finish():
                 with self._lock:
                     self._active -= 1
+
+    def _send(self, sink: socket.socket, data: bytes, down: bool) -> None:
+        """``sendall``, counting each part the kernel took, so a cut from another thread mid-send still counts
+        what went out (a count that errs towards more bytes fetched again, never fewer)."""
+        view = memoryview(data)
+        while view:
+            taken = sink.send(view)
+            with self._lock:
+                if down:
+                    self.bytes_down += taken
+                else:
+                    self.bytes_up += taken
+            view = view[taken:]
+
+    def _spend_line(self, amount: int) -> bool:
+        """Take ``amount`` from the line's budget; False (taking nothing) when it does not hold that much."""
+        with self._lock:
+            if self._line_budget is None:
+                return True
+            if self._line_budget >= amount:
+                self._line_budget -= amount
+                return True
+            return False
+
+    def _line_left(self, amount: int) -> int:
+        with self._lock:
+            left = min(amount, self._line_budget or 0)
+            self._line_budget = 0
+            return left
+
+    def _cut_line(self) -> None:
+        with self._lock:
+            self._line_budget = None
+            opened = list(self._open)
+            self.cut_count += len(opened) // 2
+        for sock in opened:
+            self._close(sock)
 
     def _close(self, sock: socket.socket) -> None:
         with self._lock:

@@ -39,16 +39,22 @@ class Nginx:
     :param workdir: its prefix, configuration, logs and temp files (a temporary folder by default).
     :param extra_http: configuration lines added in its ``http`` block (e.g. ``max_ranges 0;``).
     :param location: the directives of its ``location /`` (e.g. ``return 503;``); none: serve the files.
+    :param access_format: the access log's line format (nginx variables); nginx's ``combined`` by default.
+    :param tls: (certificate, key) PEM files: serve HTTPS with them (:attr:`base_url` says ``https``).
     """
 
     def __init__(self, root: Path | None = None, port: int | None = None, workdir: Path | None = None,
-                 extra_http: str = "", location: str = ""):
+                 extra_http: str = "", location: str = "", access_format: str | None = None,
+                 tls: tuple[Path, Path] | None = None):
         self.binary = ensure_installed("nginx", binary="nginx")
         self.workdir = Path(workdir or tempfile.mkdtemp(prefix="nginx-"))
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.root = Path(root or self.workdir / "www")
         self.root.mkdir(parents=True, exist_ok=True)
         self.port = port or free_port()
+        self.tls = tls
+        listen = f"127.0.0.1:{self.port} ssl" if tls else f"127.0.0.1:{self.port}"
+        certificate = f"        ssl_certificate {tls[0]};\n        ssl_certificate_key {tls[1]};\n" if tls else ""
         self.config_path = self.workdir / "nginx.conf"
         self.error_log = self.workdir / "error.log"
         self.access_log = self.workdir / "access.log"
@@ -66,7 +72,8 @@ class Nginx:
             "http {\n"
             f"    {mime}\n"
             "    default_type application/octet-stream;\n"
-            f"    access_log {self.access_log};\n"
+            + (f"    log_format custom '{access_format}';\n" if access_format else "")
+            + f"    access_log {self.access_log}{' custom' if access_format else ''};\n"
             + "".join(f"    {name}_temp_path {temp / name};\n" for name in ("client_body", "proxy", "fastcgi",
                                                                            "uwsgi", "scgi"))
             + "    sendfile on;\n"
@@ -75,7 +82,8 @@ class Nginx:
             "    server_tokens off;\n"
             f"{extra_http}"
             "    server {\n"
-            f"        listen 127.0.0.1:{self.port};\n"
+            f"        listen {listen};\n"
+            f"{certificate}"
             f"        root {self.root};\n"
             f"        location / {{ {location} }}\n"
             "    }\n"
@@ -84,8 +92,8 @@ class Nginx:
 
     @property
     def base_url(self) -> str:
-        """``http://127.0.0.1:<port>`` (no trailing slash)."""
-        return f"http://127.0.0.1:{self.port}"
+        """``http://127.0.0.1:<port>`` (``https`` with ``tls``; no trailing slash)."""
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}"
 
     def check_config(self) -> None:
         """Run ``nginx -t`` on the configuration.
