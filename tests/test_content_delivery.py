@@ -405,3 +405,20 @@ def test_content_build_refuses_a_broken_pack_with_file_and_line_and_publish_prin
                      "https://content.example.com/winkel", cwd=tmp_path)
     assert broken.returncode != 0
     assert "content.yaml:5: attract.0.image: attract/welkom.png does not exist" in broken.stderr, broken.stderr
+
+
+def test_a_newer_manifest_during_a_download_supersedes_it_and_an_older_one_than_the_staged_is_refused(delivery):
+    delivery.proxy.pace_bytes_per_s = 100_000
+    delivery.publish_pack("winkel-1", 1, pack={"video_bytes": 3_000_000})
+    delivery.wait_status(1, "downloading")
+    delivery.proxy.pace_bytes_per_s = None
+    later = (datetime.now(UTC) + timedelta(hours=1)).replace(microsecond=0)
+    delivery.publish_pack("winkel-2", 2, activate_at=later)
+    superseded = delivery.wait_status(1, "failed")
+    assert superseded["reason"] == "superseded by version 2"
+    delivery.wait_status(2, "staged")
+    folder = serve(write_pack(delivery.tmp / "authoring" / "winkel-0", version="0"), delivery.nginx.root, "winkel-0")
+    message_id = delivery.push(signed(folder, 2, f"{delivery.proxy.base_url}/winkel-0"))
+    error = delivery.wait_error(1)[-1]
+    assert error["message_id"] == message_id and "not newer than the staged pack's version 2" in error["reason"]
+    assert delivery.content_active().active is None, "the staged one waits for its time"
