@@ -31,7 +31,9 @@ from .clock import WallClock
 from .commands import Commands
 from .config import AgentConfig, NfcConfig
 from .content_control.console_requests import ConsoleRequests
+from .content_control.preview import InUsePack, PreviewSource, Sources
 from .content_control.service import ContentControl
+from .content_delivery.service import ContentDelivery
 from .contract import (
     BIRTH,
     EVENTS,
@@ -50,6 +52,7 @@ from .contract import (
     encode,
     new_id,
 )
+from .contract.catalogue import CONTENT_ACTIVE
 from .credentials import Credentials, store_keys
 from .device_checks import CameraCheckSource, CentralClock, DeviceChecks, ReaderTest
 from .errors import ContractError
@@ -100,7 +103,12 @@ class Agent:
             self.outbox.enqueue("error", ErrorEvent(topic=self.topics.central_root, message_id=None,
                                                     reason=str(self.store.damaged)[:1000]))
         self.commands = Commands(config, respond=self._respond)
-        self.inbox = Inbox(self.store, self.outbox, self.topics, self.commands, on_probe=self._on_probe)
+        # Content packs from central (edge_agent.content_delivery): with [content] public_keys. Before the inbox,
+        # which hands it the content-pack pushes; the staff gate for approvals is set once staff mode exists.
+        self.content_delivery = self._setup_content_delivery()
+        self.inbox = Inbox(self.store, self.outbox, self.topics, self.commands, on_probe=self._on_probe,
+                           appliers={} if self.content_delivery is None else {
+                               "content-pack": self.content_delivery.apply})
         self.central_clock = CentralClock(self.topics.central_root)  # device checks: central's time, from its pushes
         self.link = Link(config, credentials or Credentials(), self.outbox,
                          on_message=self.central_clock.wrap(self.inbox.receive),
@@ -138,7 +146,7 @@ class Agent:
                 self.content_control = ContentControl(
                     self.store, config.content, ZoneInfo(config.store.timezone), self.topics.content_schedule,
                     lambda topic, payload, retain: self.link.publish(topic, payload, qos=1, retain=retain),
-                    self.staff.gate, self.staff.audit)
+                    self.staff.gate, self.staff.audit, previews=self._previews())
                 self.content_control.register(self.commands)
                 # The store console's requests for a staff member logged in there (issue 16).
                 ConsoleRequests(self.content_control).register(self.commands)
@@ -147,6 +155,8 @@ class Agent:
         self.analytics = AnalyticsService(self.store, self.outbox, config.analytics, ZoneInfo(config.store.timezone),
                                           self.clock.timestamp, trusted=lambda: self.clock.trusted_now() is not None)
         self.analytics.register(self.commands)
+        if self.content_delivery is not None and self.staff is not None:
+            self.content_delivery.gate, self.content_delivery.audit = self.staff.gate, self.staff.audit
         self.broker_rtt_ms: float | None = None
         self.broker_rtt_at: float | None = None  # monotonic time of the last round trip
         self._probe: tuple[str, float] | None = None
@@ -154,6 +164,30 @@ class Agent:
         self._stopping = threading.Event()
         self._stopped = threading.Event()
         self._housekeeping: threading.Thread | None = None
+
+    def _previews(self) -> PreviewSource | None:
+        """The packs staff can preview: the one in use, and with content delivery its staged pack."""
+        if self.content_delivery is None:
+            return None  # the service's default: the pack in use
+        from kiosk.content import ContentPack
+
+        from .content_delivery.preview_source import StagedPacks
+
+        delivery, tz = self.content_delivery, ZoneInfo(self.config.store.timezone)
+        return Sources([InUsePack(lambda: self.content_control.library.current if self.content_control else
+                                  ContentPack.empty()), StagedPacks(delivery, tz)])
+
+    def _setup_content_delivery(self) -> ContentDelivery | None:
+        content = self.config.content
+        if content is None or not content.public_keys:
+            return None
+        delivery = ContentDelivery(
+            self.store, self.outbox, content, self.config.store.id, self.config.device.kind,
+            CONTENT_ACTIVE.topic_for(self.config.store.id, self.config.device.id),
+            lambda topic, payload, retain: self.link.publish(topic, payload, qos=1, retain=retain),
+            ZoneInfo(self.config.store.timezone))
+        delivery.register(self.commands)
+        return delivery
 
     def _setup_sessions(self, nfc: NfcConfig, credentials: Credentials) -> None:
         from .nfc.reader import NfcpyReader
@@ -233,6 +267,8 @@ class Agent:
             self.reader.start(tapped.on_tap, tapped.on_removed)
         if self.camera is not None:
             self.camera.start()
+        if self.content_delivery is not None:
+            self.content_delivery.start()
         if self.content_control is not None:
             self.content_control.start()
         state = "connected" if self.link.connected else "offline, queuing events"
@@ -302,6 +338,8 @@ class Agent:
             self.device_checks.stop()
         if self.content_control is not None:
             self.content_control.stop()
+        if self.content_delivery is not None:
+            self.content_delivery.stop()
         self.link.stop()
         if self._housekeeping is not None:
             self._housekeeping.join(5)
@@ -324,6 +362,7 @@ class Agent:
             broker_rtt_ms=self.broker_rtt_ms,
             clock_trusted=self.clock.trusted(),
             pruned_rows=sum(self.retention.pruned.values()),
+            content_packs=None if self.content_delivery is None else self.content_delivery.health_view(),
             **self._storage_health(),
             **self._reader_health(),
             **self._camera_health(),
@@ -405,6 +444,7 @@ class Agent:
             device_kind=self.config.device.kind, capabilities=capabilities,
             config_hash=self.config.config_hash(),
             started=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.started)),
+            content_packs=None if self.content_delivery is None else self.content_delivery.health_view(),
         )
 
     def _on_connected(self) -> None:
@@ -412,6 +452,8 @@ class Agent:
         self.link.publish(self.topics.birth, payload, qos=1, retain=True)
         if self.content_control is not None:
             self.content_control.publish()
+        if self.content_delivery is not None:
+            self.content_delivery.publish()
 
     def _respond(self, command: str, payload: bytes) -> None:
         if not self.link.publish(self.topics.response(command), payload, qos=1):

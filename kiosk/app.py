@@ -57,11 +57,12 @@ from .bars import BottomBar, MorePanel, NavItem, arrange_top, control_width  # n
 from .brand import Brand
 from .bridge import Bridge
 from .config import KioskConfig
-from .content import ContentLibrary, PackUpdate
+from .content import ContentLibrary, PackUpdate, apply_overlay
 from .content_control import CONTENT_COMMANDS
 from .device_checks_texts import CheckTexts
 from .diagnostics import FrameLog, StatusWriter, held_texts, targets, visible_texts
 from .i18n import Translator
+from .pack_switch import PackSwitch
 from .state import SCREENS, KioskState, Mode, Preferences, Request, Screen
 from .texts import Words
 from .usage_report import USAGE_COMMANDS, UsageReporter
@@ -69,6 +70,7 @@ from .visit import Visit
 from .widgets import HIGH_CONTRAST, STANDARD, Theme, brand_theme
 
 if TYPE_CHECKING:
+    from .frame_recorder import FrameRecorder
     from .screens import KioskScreen
 
 logger = logging.getLogger(__name__)
@@ -109,6 +111,9 @@ class _Sink:
     def on_response(self, command, session, ok, data, error) -> None:
         if command in USAGE_COMMANDS:  # the agent took a usage report (kiosk.usage_report): nothing to show
             return
+        if command == "content-loaded":  # the answer to a pack switch (kiosk.pack_switch)
+            self._app.pack_switch.answered(ok, data, error)
+            return
         if command in CONTENT_COMMANDS:  # the staff's content screens' own requests (kiosk.screens.inhoud)
             self._app.on_content_response(command, ok, data, error)
             return
@@ -116,6 +121,9 @@ class _Sink:
 
     def on_content_schedule(self, payload) -> None:
         self._app.on_content_schedule(payload)
+
+    def on_content_active(self, payload) -> None:
+        self._app.pack_switch.on_content_active(payload)
 
     def on_presence(self, payload) -> None:
         self._app.apply(self._app.state.on_presence, payload)
@@ -171,6 +179,7 @@ class KioskApp(_VisitProperties):
     :param status_file: write the status document here (see :mod:`kiosk.diagnostics`).
     :param screenshot_dir: save a screenshot of every change here.
     :param frame_log: append when a customer's name reaches the screen here (:class:`kiosk.diagnostics.FrameLog`).
+    :param frame_record: append a line for every frame drawn here (:class:`kiosk.frame_recorder.FrameRecorder`).
     """
 
     title = "Connected Store"
@@ -200,7 +209,7 @@ class KioskApp(_VisitProperties):
     control_pad = NumericProperty(1.6)  # the top bar's buttons' padding, in units
 
     def __init__(self, settings: KioskConfig, status_file: Path | None = None, screenshot_dir: Path | None = None,
-                 frame_log: Path | None = None, **kwargs):
+                 frame_log: Path | None = None, frame_record: Path | None = None, **kwargs):
         super().__init__(**kwargs)
         self.settings = settings
         display = settings.display
@@ -214,7 +223,8 @@ class KioskApp(_VisitProperties):
         # Read in a worker thread (see _refresh_content), never here nor on the UI thread: until the first
         # reading is taken into use the built-in texts show, then the folder's pack or its last good copy.
         self.content = ContentLibrary(settings.content.folder, settings.content.last_good, tz=self.tz, load=False)
-        self._content_reading = False  # a worker is reading the folder (see _refresh_content)
+        self.content_busy = False  # a worker is reading a pack folder (_refresh_content, kiosk.pack_switch)
+        self.pack_switch = PackSwitch(self)  # the agent's active pack (content-active)
         self.store_name = settings.store.name
         self.store_id = settings.store.id
         self.device_id = settings.device.id
@@ -231,6 +241,8 @@ class KioskApp(_VisitProperties):
         self.window: Any = None  # Kivy's Window, once built
         self._frame_log_path = frame_log
         self.frame_log: FrameLog | None = None
+        self._frame_record_path = frame_record
+        self.frame_recorder: FrameRecorder | None = None
         self._synced: tuple | None = None
         self._shown: dict[str, object] = {}  # the visit's view the properties were last set from
         self._nav_key: tuple | None = None
@@ -287,6 +299,10 @@ class KioskApp(_VisitProperties):
         Clock.schedule_interval(self._tick, TICK_S)
         Clock.schedule_interval(self._refresh_content, self.settings.content.check_s)
         self._refresh_content(0)
+        if self._frame_record_path is not None:
+            from .frame_recorder import FrameRecorder
+
+            self.frame_recorder = FrameRecorder(self._frame_record_path, self)
         self.bridge.start()
         return self.shell
 
@@ -299,6 +315,8 @@ class KioskApp(_VisitProperties):
     def on_stop(self) -> None:
         self.bridge.stop()
         self.screens[Screen.BEREIK].unload_players()
+        if self.frame_recorder is not None:
+            self.frame_recorder.close()
 
     # ------------------------------------------------------------------ state -> screen
 
@@ -470,9 +488,9 @@ class KioskApp(_VisitProperties):
         # folder is read in a worker thread: a large manifest, or a folder on a file system that hangs, never
         # stops the frames. One reading at a time, from the start of the reader to the UI thread taking in its
         # result: a check that finds one under way waits for the next interval.
-        if self._content_reading:
+        if self.content_busy:
             return
-        self._content_reading = True
+        self.content_busy = True
         threading.Thread(target=self._read_content, name="content-pack", daemon=True).start()
 
     def _read_content(self) -> None:
@@ -485,7 +503,21 @@ class KioskApp(_VisitProperties):
             Clock.schedule_once(functools.partial(self._adopt_content, update), 0)
 
     def _adopt_content(self, update: PackUpdate | None, _dt) -> None:
-        self._content_reading = False
+        # Gapless: a good new pack's first attract item is made ready while the old pack's item shows, and the
+        # pack is taken into use only then, so the attract loop swaps to it in one frame (screens.bereik).
+        pack = None
+        if update is not None:
+            pack = update.reading.pack or (update.fallback if not self.content.pack else None)
+        if pack is None:
+            self.take_content(update)
+            return
+        self.screens[Screen.BEREIK].preload(apply_overlay(pack, self.content.schedule),
+                                            lambda _ok, _reason: self.take_content(update))
+
+    def take_content(self, update: PackUpdate | None) -> None:
+        """Take what a reading found into use (its first attract item is ready), and let a waiting switch to
+        the agent's active pack start."""
+        self.content_busy = False
         if self.content.adopt(update):
             self.content_rev = self.content.revision
             self._synced = None  # what sync() derives from the pack is derived again
@@ -493,6 +525,7 @@ class KioskApp(_VisitProperties):
             bereik = self.screens.get(Screen.BEREIK)
             if bereik is not None and self.manager.current_screen is bereik:
                 bereik.on_pre_enter()  # the attract loop starts again at the new pack's first item
+        self.pack_switch.idle()
 
     # ------------------------------------------------------------------ the store's changes to the content
 
@@ -520,7 +553,7 @@ class KioskApp(_VisitProperties):
 
     def on_content_response(self, command: str, ok: bool, data, error: str | None) -> None:
         """The agent's answer to a content-control or preview request of the staff's content screens."""
-        if command == "content-control":
+        if command in ("content-control", "content-approve"):  # content-approve: a delivered pack (inhoud.py)
             self.screens[Screen.INHOUD].answered(ok, error)
         else:
             self.screens[Screen.VOORBEELD].answered(command, ok, data, error)
@@ -573,7 +606,9 @@ class KioskApp(_VisitProperties):
             "attract": self.screens[Screen.BEREIK].report(),
             "content": {"schedule_revision": self.content.schedule.revision if self.content.schedule else None,
                         "control": self.screens[Screen.INHOUD].report(),
-                        "preview": self.screens[Screen.VOORBEELD].report()},
+                        "preview": self.screens[Screen.VOORBEELD].report(),
+                        "pack": self.content.current.name, "version": self.content.current.version,
+                        "switch": self.pack_switch.last},
             "texts": texts, "targets": targets(self.shell, window.size),
             "held_texts": held_texts([*self.screens.values(), self.shell]), "screenshot": shot,
             **self._look_status(),

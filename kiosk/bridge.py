@@ -58,6 +58,7 @@ from edge_agent.contract import (
     new_id,
     transaction_of,
 )
+from edge_agent.contract.catalogue import CONTENT_ACTIVE
 from edge_agent.errors import ContractError
 from edge_agent.mqtt_socket import set_nodelay
 from edge_agent.mqtt_tls import TlsConfig, use_tls
@@ -77,6 +78,7 @@ KIOSK_COMMANDS: tuple[str, ...] = ("my-data", "withdraw-consent", "end-session",
                                    *CONTENT_COMMANDS,
                                    # Usage reports for the agent's analytics (kiosk/usage_report.py)
                                    "report-screen", "report-play",
+                                   "content-loaded",  # the answer to a pack switch (kiosk/pack_switch.py)
                                    "touch")
 
 
@@ -97,6 +99,7 @@ class Sink(Protocol):
     def on_malformed(self, topic: str, reason: str) -> None: ...
     def on_staff_mode(self, payload: BaseModel) -> None: ...
     def on_staff_call(self, payload: BaseModel) -> None: ...
+    def on_content_active(self, payload: BaseModel) -> None: ...
 
 
 def kivy_post(function: Callable[..., None], *args: Any) -> None:
@@ -182,6 +185,7 @@ class Bridge:
             STAFF_MODE.topic_for(store, device): self._on_staff_mode,  # store staff: the staff mode
             STAFF_CALL.topic_for(store, device): self._on_staff_call,  # and the calls staff handled
             self.topics.content_schedule: self._on_content_schedule,
+            CONTENT_ACTIVE.topic_for(store, device): self._on_content_active,  # the agent's pack switch
         }
         self.connected = False
         self._tls = tls is not None
@@ -211,7 +215,8 @@ class Bridge:
                  (self.topics.shelf, SHELF.qos), (STAFF_MODE.topic_for(self.topics.store, self.topics.device),
                                                   STAFF_MODE.qos),
                  (STAFF_CALL.topic_for(self.topics.store, self.topics.device), STAFF_CALL.qos),
-                 (self.topics.content_schedule, CONTENT_SCHEDULE.qos)]
+                 (self.topics.content_schedule, CONTENT_SCHEDULE.qos),
+                 (CONTENT_ACTIVE.topic_for(self.topics.store, self.topics.device), CONTENT_ACTIVE.qos)]
                 + [(topic, RESPONSES[name].qos) for topic, name in self._responses.items()])
 
     def start(self) -> None:
@@ -244,6 +249,18 @@ class Bridge:
             data["language"] = language
         data.update({name: value for name, value in (("gtin", gtin), *extra.items())
                      if value is not None and name in model_fields})
+        return self._publish_request(command, session, data, transaction)
+
+    def request_data(self, command: str, data: dict[str, Any]) -> str | None:
+        """Send local request ``command`` (without a session) with ``data`` as it is, nulls included (e.g.
+        content-loaded's ``version`` of a local pack); as :meth:`request` otherwise."""
+        if command not in self._requests or not self.connected:
+            reason = "not available" if command not in self._requests else "not connected"
+            self._post(self._sink.on_response, command, None, False, None, reason)
+            return None
+        return self._publish_request(command, None, data, new_id())
+
+    def _publish_request(self, command: str, session: str | None, data: dict[str, Any], transaction: str) -> str | None:
         _, payload = encode(COMMANDS[command], data, transaction=transaction)
         with self._lock:
             self._pending[transaction] = Pending(command, session, self._clock() + self._timeout)
@@ -366,6 +383,10 @@ class Bridge:
     def _on_content_schedule(self, topic: str, raw: bytes) -> None:
         if raw:  # retained: an empty message clears it
             self._post(self._sink.on_content_schedule, decode(CONTENT_SCHEDULE, raw).payload)
+
+    def _on_content_active(self, topic: str, raw: bytes) -> None:
+        if raw:  # retained: an empty message clears it (the kiosk keeps what it shows)
+            self._post(self._sink.on_content_active, decode(CONTENT_ACTIVE, raw).payload)
 
     def _on_response(self, command: str, raw: bytes) -> None:
         # Nothing over the contract's limit is parsed, not even for its transaction.

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+FRAME_RECORD_ENV = "CS_KIOSK_FRAME_RECORD"  # kiosk.frame_recorder.ENV, named here so --help loads no Kivy
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
@@ -73,6 +75,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--frame-log", type=Path,
                         help="Append a JSON line (time, hashed session id) when a name or the attract screen is "
                              "first on screen (for bench/kiosk_tap_to_frame.py).")
+    parser.add_argument("--frame-record", type=Path, default=os.environ.get(FRAME_RECORD_ENV) or None,
+                        help="Append a JSON line for every frame drawn: its time and whether the attract area showed "
+                             f"only the background (kiosk.frame_recorder; also ${FRAME_RECORD_ENV}; for tests and "
+                             "bench/attract_transitions.py).")
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"],
                         help="Log level (default INFO; Kivy's own logging shows from DEBUG).")
     return parser
@@ -132,7 +138,7 @@ def _keep_running() -> ExceptionHandler:
 
 
 def run(settings: KioskConfig, status_file: Path | None = None, screenshot_dir: Path | None = None,
-        frame_log: Path | None = None) -> int:
+        frame_log: Path | None = None, frame_record: Path | None = None) -> int:
     """Open the window and run until it is closed or the process gets SIGTERM/SIGINT; the exit code (a
     manager's restart from the device checks: the code the agent gave, which the kiosk's unit restarts)."""
     import signal
@@ -156,7 +162,8 @@ def run(settings: KioskConfig, status_file: Path | None = None, screenshot_dir: 
     Config.set("input", "mouse", "mouse,disable_multitouch")
     install_everywhere()  # any handler Kivy added at import redacts too
     ExceptionManager.add_handler(_keep_running())
-    app = KioskApp(settings, status_file=status_file, screenshot_dir=screenshot_dir, frame_log=frame_log)
+    app = KioskApp(settings, status_file=status_file, screenshot_dir=screenshot_dir, frame_log=frame_log,
+                   frame_record=frame_record)
 
     def stop(signum, _frame) -> None:
         logger.info("signal %d: stopping", signum)
@@ -170,7 +177,11 @@ def run(settings: KioskConfig, status_file: Path | None = None, screenshot_dir: 
 
 def main(argv: list[str] | None = None) -> int:
     """The ``kiosk`` command; the exit code."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.frame_log is not None and args.frame_record is not None:
+        # Both observe the window's on_flip, and the frame log ends its dispatch: one would miss frames.
+        parser.error("--frame-log and --frame-record (or $CS_KIOSK_FRAME_RECORD) cannot be used together")
     # Every handler redacts UIDs and personal fields (edge_agent.redaction), whatever the level.
     setup_logging(args.log_level, LOG_FORMAT)
     if args.log_level != "DEBUG":
@@ -184,7 +195,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.validate_config:
         print("configuration is valid")
         return EXIT_OK
-    return run(settings, status_file=args.status_file, screenshot_dir=args.screenshot_dir, frame_log=args.frame_log)
+    return run(settings, status_file=args.status_file, screenshot_dir=args.screenshot_dir, frame_log=args.frame_log,
+               frame_record=args.frame_record)
 
 
 if __name__ == "__main__":

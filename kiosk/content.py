@@ -841,11 +841,13 @@ class PackUpdate:
     """What :meth:`ContentLibrary.read_changes` found, for :meth:`ContentLibrary.adopt` to take into use.
 
     ``reading`` is the folder's; ``fallback`` the last good copy, read because nothing is in use yet and the
-    folder's pack cannot be used.
+    folder's pack cannot be used. ``folder`` is set by :meth:`ContentLibrary.read_folder`: another folder than
+    the library's (the agent's active pack), which becomes the library's when its good pack is taken into use.
     """
 
     reading: _Reading
     fallback: ContentPack | None = None
+    folder: Path | None = None
 
 
 class ContentLibrary:
@@ -922,6 +924,10 @@ class ContentLibrary:
         if update is None:
             return False
         reading = update.reading
+        if update.folder is not None:
+            if reading.pack is None:
+                return False  # another folder's broken pack: the library's own folder stays as it was read
+            self.folder = update.folder
         self._seen = reading.seen
         if reading.pack is not None:
             pack = reading.pack
@@ -941,6 +947,12 @@ class ContentLibrary:
             self._use(pack)
             return True
         return False
+
+    def read_folder(self, folder: Path) -> PackUpdate:
+        """The pack in ``folder`` (another than the library's: the agent's active pack), read for :meth:`adopt`;
+        safe in a worker thread. Taken into use, ``folder`` becomes the library's folder, checked for changes
+        from then on. Nothing is copied to ``last_good``: the agent keeps its own last good packs."""
+        return PackUpdate(_read(Path(folder), self.tz), folder=Path(folder))
 
     def _use(self, pack: ContentPack) -> None:
         self.pack, self.revision = pack, self.revision + 1

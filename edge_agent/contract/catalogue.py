@@ -54,6 +54,15 @@ from .payloads_content_control import (
     PreviewRequest,
     PreviewResult,
 )
+from .payloads_content_delivery import (
+    ContentActivePayload,
+    ContentApproveRequest,
+    ContentApproveResult,
+    ContentLoadedRequest,
+    ContentLoadedResult,
+    ContentPackManifest,
+    ContentStatusEvent,
+)
 from .payloads_device import (
     BirthPayload,
     EmptyRequest,
@@ -680,6 +689,63 @@ COMMANDS.update(_ANALYTICS_COMMANDS)
 RESPONSES.update({name: response_message(name) for name in _ANALYTICS_COMMANDS})
 ALL_MESSAGES.extend([EVENTS["analytics-hourly"], *_ANALYTICS_COMMANDS.values(),
                      *(RESPONSES[name] for name in _ANALYTICS_COMMANDS)])
+# ----------------------------------------------------------------- content delivery (payloads_content_delivery.py)
+# One block: central's signed pack manifest (edge_agent.content_delivery), the agent's progress upstream, the
+# retained local state saying which pack the kiosk shows (and falls back to), the kiosk's answer to a switch,
+# and a manager's approval in staff mode ([content] approval).
+_EX_SHA = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+_EX_PACK_REF = {"pack": "tuincentrum-de-linde", "version": 12, "pack_version": "2026.12.1",
+                "path": "/var/lib/connected-store/packs/tuincentrum-de-linde-12"}
+_EX_PREVIOUS_REF = {"pack": "tuincentrum-de-linde", "version": 11, "pack_version": "2026.11.1",
+                    "path": "/var/lib/connected-store/packs/tuincentrum-de-linde-11"}
+PUSHES["content-pack"] = Message(
+    "content-pack", 1, ContentPackManifest, CENTRAL_TOPIC + "content-pack", "receive",
+    "A content pack to fetch and show: every file with size, sha256 and media type (each at "
+    "{base_url}/{path}), when to activate it, which devices it is for, signed with Ed25519 by central's "
+    "content key over the canonical manifest (JSON without `signature`, keys sorted, no whitespace, UTF-8, "
+    "after the domain line 'connected-store/content-pack/v1'). Refused with event/error when unsigned, "
+    "wrongly signed, by an unknown key or not newer than the active or staged pack.",
+    example={"pack": "tuincentrum-de-linde", "version": 12, "pack_version": "2026.12.1",
+             "files": [{"path": "content.yaml", "size": 2210, "sha256": _EX_SHA, "media_type": "application/yaml"},
+                       {"path": "attract/winter.png", "size": 181234,
+                        "sha256": "2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae",
+                        "media_type": "image/png"}],
+             "base_url": "https://content.example.com/blobs", "activate_at": "2026-12-05T06:00:00Z",
+             "end": None, "targets": {"stores": None, "device_kinds": ["kiosk"], "orientations": None},
+             "key_id": "content-2026", "signature": "5e" * 64})
+EVENTS["content-status"] = Message(
+    "event-content-status", 1, ContentStatusEvent, DEVICE + "/event/content-status", "publish",
+    "Where the delivery of a pack is: received, downloading (bytes done and total), staged, active, failed or "
+    "refused (with the reason), ended.", delivery=DeliveryClass.CRITICAL,
+    example={"pack": "tuincentrum-de-linde", "version": 12, "state": "downloading", "bytes_done": 52428800,
+             "bytes_total": 209715200, "awaiting_approval": False, "reason": None})
+CONTENT_ACTIVE = Message(
+    "content-active", 1, ContentActivePayload, LOCAL + "/content-active", "publish",
+    "Which delivered pack the kiosk shows (its folder), the previous one it falls back to, and a staged one "
+    "waiting for its time or a manager. Retained, local; the kiosk answers a switch with request/content-loaded.",
+    retained=True, bridged=False,
+    example={"active": _EX_PACK_REF, "previous": _EX_PREVIOUS_REF, "staged": None})
+_CONTENT_DELIVERY_COMMANDS: dict[str, Message] = {
+    message.name.removeprefix("request-"): message
+    for message in (
+        Message("request-content-loaded", 1, ContentLoadedRequest, LOCAL + "/request/content-loaded", "receive",
+                "The kiosk loaded the active pack of content-active, or could not: then the agent switches back "
+                "to the previous pack and reports the new one failed.", response=ContentLoadedResult,
+                bridged=False,
+                example={"pack": "tuincentrum-de-linde", "version": 12, "ok": False,
+                         "reason": "content.yaml:14: attract[2].image: file not found"},
+                result_example={"fallback": True, "active": _EX_PREVIOUS_REF}),
+        Message("request-content-approve", 1, ContentApproveRequest, LOCAL + "/request/content-approve",
+                "receive", "A manager in staff mode approves the staged pack ([content] approval = true): active "
+                "now, or at its activate_at. Audited as event/staff-audit.", response=ContentApproveResult,
+                bridged=False, example={"session": _EX_SESSION_ID, "pack": "tuincentrum-de-linde", "version": 12},
+                result_example={"pack": "tuincentrum-de-linde", "version": 12, "state": "active"}),
+    )
+}
+COMMANDS.update(_CONTENT_DELIVERY_COMMANDS)
+RESPONSES.update({name: response_message(name) for name in _CONTENT_DELIVERY_COMMANDS})
+ALL_MESSAGES.extend([PUSHES["content-pack"], EVENTS["content-status"], CONTENT_ACTIVE,
+                     *_CONTENT_DELIVERY_COMMANDS.values(), *(RESPONSES[name] for name in _CONTENT_DELIVERY_COMMANDS)])
 
 
 class Topics:

@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, Field, StringConstraints
 
+from .payloads_content_delivery import ContentPacksHealth
 from .types import Payload
 
 
@@ -32,6 +33,9 @@ class BirthPayload(Payload):
     capabilities: list[str] = Field(description="Features this agent offers, e.g. command:ping.")
     config_hash: str = Field(description="Short hash of the effective configuration.")
     started: AwareDatetime = Field(description="When the agent process started.")
+    # Content delivery (edge_agent.content_delivery): one field, the same in health.
+    content_packs: ContentPacksHealth | None = Field(
+        None, description="The delivered content packs: active, staged, downloading; null without delivery.")
 
 
 class HealthPayload(Payload):
@@ -69,6 +73,9 @@ class HealthPayload(Payload):
                                                   "synchronised, not before the earliest plausible time); while "
                                                   "false, customers get anonymous sessions (docs/operations.md).")
     pruned_rows: int = Field(0, ge=0, description="Rows past their retention deleted from the database since start.")
+    # Content delivery (edge_agent.content_delivery): one field, the same in birth.
+    content_packs: ContentPacksHealth | None = Field(
+        None, description="The delivered content packs: active, staged, downloading; null without delivery.")
 
 
 class ProbePayload(Payload):

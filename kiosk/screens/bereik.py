@@ -10,25 +10,30 @@ built-in taglines. Presence (the camera sees someone) changes the texts, not
 the loop; a session wakes the kiosk from it (the state machine switches
 screens).
 
-Each attract video keeps one player, loaded once and paused between its slots
-(a paused ffpyplayer thread waits without using the CPU); the players are
-unloaded when the pack no longer schedules their video, when another pack comes
-into use, and when the app stops. Loading a video again for every slot
-made the kiosk grow ~1 MB per load in Kivy's ffpyplayer provider (C side):
-on the demo pack 204 MB -> 249 MB in 30 min, still growing.
+No frame shows only the background (:mod:`kiosk.attract_stage`): as soon as
+an item shows, the next one is made ready (image decoded into its texture,
+video at its first frame); when the item's time is up the next one is swapped
+in if it is ready, else the current one stays until it is. The caption and
+the item's kind change in the same call as the picture, so they show in the
+same frame. A new pack (:meth:`BereikScreen.preload`) has its first item made
+ready while the old pack's item shows, and the app takes the pack into use
+only then: the swap to it is one frame.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from kivy.app import App
 from kivy.clock import Clock
 from kivy.properties import NumericProperty, ObjectProperty, StringProperty
-from kivy.uix.video import Video
 
+from ..attract_stage import AttractStage, AttractVideo, Prepared
+from ..content import AttractItem, ContentPack
 from ..state import N_
 from . import KioskScreen
 
@@ -43,15 +48,6 @@ TAGLINES = (
 TAGLINE_SECONDS = 6.0
 
 
-class AttractVideo(Video):
-    """Kivy's ``Video`` without its attempt to load the video file as a still image first (which fails and
-    logs "Image: Error loading" for every video); the frames come from the player (ffpyplayer)."""
-
-    def texture_update(self, *largs) -> None:
-        if self.preview:
-            super().texture_update(*largs)
-
-
 class BereikScreen(KioskScreen):
     """The attract screen."""
 
@@ -62,22 +58,35 @@ class BereikScreen(KioskScreen):
     item_path = StringProperty("")  # the item's path inside the pack, e.g. "videos/gazon-bemesten.mp4"
     tagline = StringProperty(TAGLINES[0])
     index = NumericProperty(0)
+    shows = NumericProperty(0)  # items swapped in so far (the frame recorder marks the frame of each)
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self._event = None
+        self._event = None  # the end of the item showing (or of the tagline)
+        self._wanted: tuple[str, str] | None = None  # (kind, path) to swap in as soon as it is ready
+        self._wanted_item: AttractItem | None = None
         self._reported_second = -1
-        self._players: dict[str, AttractVideo] = {}  # video path -> its player, loaded once
-        self._players_revision = None  # the content pack revision the players were loaded from
+        self._revision = None  # the content pack revision the stage's players were opened for
+        self._failed: set[str] = set()  # media of this pack that could not be made ready: skipped
+        self._preload: tuple[Prepared, Callable[[bool, str], None]] | None = None  # a new pack's first item
+        self.stage: AttractStage = self.ids.stage
+        self.stage.on_ready = self._on_ready
+        self.stage.on_failed = self._on_failed
+        self._watched: set[int] = set()  # the players whose position the status file follows
 
     @property
     def player(self) -> AttractVideo | None:
         """The player of the video shown now, or None."""
-        return self._players.get(self.video_source) if self.video_source else None
+        return self.stage.player
+
+    @property
+    def _players(self) -> dict[str, AttractVideo]:
+        return self.stage.players
 
     def on_pre_enter(self, *args) -> None:
         self.index = 0
-        self._show()
+        self.stage.resume()
+        self._want()
 
     def on_leave(self, *args) -> None:
         app = App.get_running_app()
@@ -86,89 +95,134 @@ class BereikScreen(KioskScreen):
         if self._event is not None:
             self._event.cancel()
             self._event = None
+        self._wanted = self._wanted_item = None
         self.video_source = ""
-        self._play("")  # paused: nothing decodes behind another screen
+        self.stage.pause()  # paused: nothing decodes behind another screen
 
-    def _show(self) -> None:
+    # ------------------------------------------------------------------ the loop
+
+    def _items(self, pack: ContentPack | None = None) -> list[AttractItem]:
         app = App.get_running_app()
-        items = app.content.current.attract(datetime.now(app.tz)) if app is not None else []
-        if items:
-            item = items[self.index % len(items)]
-            pack = app.content.current
-            self.item_kind = item.kind
-            self.item_path = item.path.relative_to(pack.folder.resolve()).as_posix()
-            self.slide_source = str(item.path) if item.kind == "image" else ""
-            self.video_source = str(item.path) if item.kind == "video" else ""
-            self.caption = item.caption
-            seconds = item.seconds
-            usage_item: str | None = item.id or None
-        else:
-            self.item_kind = self.item_path = self.slide_source = self.video_source = ""
-            self.caption = None
-            self.tagline = TAGLINES[self.index % len(TAGLINES)]
-            seconds = TAGLINE_SECONDS
-            usage_item = None
-        if app is not None and app.content.revision != self._players_revision:
-            self._players_revision = app.content.revision
-            self.unload_players()  # a new pack may bring another file under the same name
-        self._forget_players({str(item.path) for item in items if item.kind == "video"})
-        self._play(self.video_source)
+        if app is None:
+            return []
+        pack = pack if pack is not None else app.content.current
+        return [item for item in pack.attract(datetime.now(app.tz)) if str(item.path) not in self._failed]
+
+    def _want(self) -> None:
+        """Show the item at ``index`` as soon as it is ready (at once when it is); the one showing stays till then."""
+        app = App.get_running_app()
+        if app is not None and app.content.revision != self._revision:
+            self._revision = app.content.revision
+            self._failed.clear()
+            self.stage.renew()  # a new pack may bring another file under the same name
+        items = self._items()
         if self._event is not None:
             self._event.cancel()
-        self._event = Clock.schedule_once(self._next, seconds)
-        if app is not None:
-            # Proof of play (kiosk.usage_report): this item came up, the one before it ended.
-            pack = app.content.current
-            app.usage.play_started(usage_item, self.item_kind or "text",
-                                   f"{pack.name} {pack.version}".strip() or None if items else None)
-            app.request_status()
+            self._event = None
+        if not items:
+            self._wanted = self._wanted_item = None
+            self.stage.clear()
+            self._present(None)
+            self.tagline = TAGLINES[self.index % len(TAGLINES)]
+            self._event = Clock.schedule_once(self._next, TAGLINE_SECONDS)
+            return
+        item = items[self.index % len(items)]
+        self.stage.keep_players({str(each.path) for each in items if each.kind == "video"})
+        self._wanted, self._wanted_item = (item.kind, str(item.path)), item
+        self.stage.prepare(item.kind, str(item.path), key=item)  # on_ready swaps it in, now if it is ready
 
     def _next(self, _dt) -> None:
         self.index += 1
-        self._show()
+        self._want()
+
+    def _on_ready(self, prepared: Prepared) -> None:
+        if self._preload is not None and prepared is self._preload[0]:
+            then = self._preload[1]
+            self._preload = None
+            then(True, "")  # the app takes the pack into use, and _want() swaps to this item
+            return
+        if self._wanted != (prepared.kind, prepared.path) or self._wanted_item is None:
+            return  # made ready ahead of time: it shows when the current item's time is up
+        item = self._wanted_item
+        self._wanted = self._wanted_item = None
+        self.stage.show(prepared)
+        player = self.player
+        if player is not None and id(player) not in self._watched:
+            self._watched.add(id(player))
+            player.bind(position=self._on_position)
+        self._present(item)
+        self._event = Clock.schedule_once(self._next, item.seconds)
+        upcoming = self._items()
+        if upcoming:  # made ready now, while this one shows for its seconds
+            following = upcoming[(self.index + 1) % len(upcoming)]
+            if (following.kind, str(following.path)) != (prepared.kind, prepared.path):
+                self.stage.prepare(following.kind, str(following.path), key=following)
+
+    def _on_failed(self, prepared: Prepared) -> None:
+        if self._preload is not None and prepared is self._preload[0]:
+            then = self._preload[1]
+            self._preload = None
+            then(False, f"{Path(prepared.path).name}: {prepared.reason}")
+            self._next(0)  # the pack in use loops on (its item showing stays until the next one is ready)
+            return
+        self._failed.add(prepared.path)
+        if self._wanted == (prepared.kind, prepared.path):
+            self._want()  # the same index now names the next item (the failed one is skipped)
+
+    def _present(self, item: AttractItem | None) -> None:
+        """The item's kind, path and caption, set with the swap (so they show in its frame)."""
+        app = App.get_running_app()
+        if item is None:
+            self.item_kind = self.item_path = self.slide_source = self.video_source = ""
+            self.caption = None
+        else:
+            folder = app.content.current.folder if app is not None else None
+            self.item_kind = item.kind
+            self.item_path = (item.path.relative_to(folder.resolve()).as_posix()
+                              if folder is not None and item.path.is_relative_to(folder.resolve()) else item.path.name)
+            self.slide_source = str(item.path) if item.kind == "image" else ""
+            self.video_source = str(item.path) if item.kind == "video" else ""
+            self.caption = item.caption
+            self.shows += 1
+        if app is not None:
+            # Proof of play (kiosk.usage_report): this item came up (in this frame), the one before it ended.
+            pack = app.content.current
+            app.usage.play_started(item.id or None if item is not None else None, self.item_kind or "text",
+                                   f"{pack.name} {pack.version}".strip() or None if item is not None else None)
+            app.request_status()
+
+    # ------------------------------------------------------------------ a new pack
+
+    def preload(self, pack: ContentPack, then: Callable[[bool, str], None]) -> None:
+        """Make ``pack``'s first attract item ready while the current one shows, then call ``then(ok, reason)``
+        (``ok`` False with the reason when it cannot be made ready); at once when Bereik is not shown or the pack
+        has nothing to show now. ``then`` takes the pack into use; :meth:`on_pre_enter` then swaps to the item."""
+        if self.manager is None or self.manager.current_screen is not self or not pack:
+            then(True, "")
+            return
+        app = App.get_running_app()
+        items = pack.attract(datetime.now(app.tz)) if app is not None else []
+        if not items:
+            then(True, "")
+            return
+        if self._event is not None:  # the current item stays until the new pack's is ready
+            self._event.cancel()
+            self._event = None
+        self._wanted = self._wanted_item = None
+        item = items[0]
+        self._preload = (self.stage.prepare(item.kind, str(item.path), key=item), then)
+        if self._preload is not None and self._preload[0].ready:
+            self._on_ready(self._preload[0])
 
     # ------------------------------------------------------------------ the videos' players
 
-    def _play(self, path: str) -> None:
-        """Show and play the video at ``path`` from its start (nothing for ""); pause and hide the others."""
-        for source, other in self._players.items():
-            if source != path:
-                other.state = "pause"
-                other.size_hint = (None, None)
-                other.size = (0, 0)  # no size: nothing of it is drawn
-        if not path:
-            return
-        player = self._players.get(path)
-        if player is None:
-            player = self._players[path] = AttractVideo(
-                source=path, state="play", volume=0, options={"eos": "loop"}, fit_mode="contain",
-                pos_hint={"x": 0, "y": 0.22}, opacity=0)
-            player.bind(loaded=self._on_player, position=self._on_player)
-            layers = self.ids.layers
-            layers.add_widget(player, index=len(layers.children) - 1)  # drawn right after the image
-        else:
-            player.state = "play"
-            if player.loaded:
-                player.seek(0)  # each slot from the start
-        player.size_hint = (1, 0.78)
-        player.opacity = 1 if player.loaded else 0
-
-    def _on_player(self, player: AttractVideo, _value) -> None:
-        if player is self.player:
-            player.opacity = 1 if player.loaded else 0
-            self.on_video_progress()
-
     def unload_players(self) -> None:
-        """Unload every video's player (a new pack; the app stopping: ffpyplayer's threads would keep the
-        process alive)."""
-        self._forget_players(set())
+        """Unload every video's player (the app stopping: ffpyplayer's threads would keep the process alive)."""
+        self.stage.unload_players()
 
-    def _forget_players(self, keep: set[str]) -> None:
-        """Unload the players of the videos not in ``keep`` (paths)."""
-        for path in [path for path in self._players if path not in keep]:
-            player = self._players.pop(path)
-            player.unload()
-            self.ids.layers.remove_widget(player)
+    def _on_position(self, player: AttractVideo, _value) -> None:
+        if player is self.player:
+            self.on_video_progress()
 
     def on_video_progress(self) -> None:
         """The video loaded or played on: the status file says so once a second."""
@@ -182,12 +236,13 @@ class BereikScreen(KioskScreen):
 
     def report(self) -> dict:
         """What the loop shows, for the status file: kind and pack path of the item, for a video whether
-        it is loaded, its position and duration (seconds), and how many videos' players are kept loaded."""
+        it is loaded, its position and duration (seconds), how many videos' players are kept loaded, how many
+        items were swapped in (``shows``) and whether the next one is ready (``next_ready``)."""
         player = self.player
-        app = App.get_running_app()
-        items = [item.id for item in app.content.current.attract(datetime.now(app.tz))] if app is not None else []
-        return {"kind": self.item_kind, "path": self.item_path, "items": items,
+        pending = self.stage.pending
+        return {"kind": self.item_kind, "path": self.item_path, "items": [item.id for item in self._items()],
                 "loaded": player.loaded if player is not None else False,
                 "position": round(player.position, 2) if player is not None else 0.0,
                 "duration": round(player.duration, 2) if player is not None else 0.0,
-                "players": len(self._players)}
+                "players": len(self._players), "shows": self.shows,
+                "next_ready": bool(pending is not None and pending.ready)}
