@@ -17,7 +17,8 @@ What "ready" means:
   one not showing);
 * a **video**: its player (Kivy's ``Video`` on ffpyplayer) opened and a frame
   from its start decoded into its texture. A new player plays hidden until
-  its first frame and pauses there; a player kept from an earlier slot is
+  its second frame and pauses there (shown at its first, it drew nothing
+  until the next one); a player kept from an earlier slot is
   sought to the start while paused (Kivy's ffpyplayer provider decodes the
   frame there) and is ready when that frame arrives. Each video keeps one
   player, loaded once: loading it for every slot made Kivy's ffpyplayer
@@ -214,21 +215,30 @@ class AttractStage(FloatLayout):
             # The same video again: it is on screen already, and the swap seeks it to its start.
             self._ready(prepared)
             return
+        fresh = player is None
         if player is None:
             player = prepared.widget = self.players[prepared.path] = AttractVideo(
                 source=prepared.path, state="play", volume=0, options={"eos": "loop"}, fit_mode="contain")
             self._hidden(player)
             self.add_widget(player)
+            # Kivy's ffpyplayer provider counts its first frame twice (on_load, on_frame) and draws it into a
+            # texture through an Fbo it makes in that same call. Shown at that first frame, the video drew
+            # nothing until its next frame (tests/test_kiosk_gapless.py recorded 1-2 background-only frames
+            # per new player); from its second decoded frame on it shows. Ready then.
+            prepared._frames_at = 2
         elif player.loaded:
             prepared._frames_at = player.frames
             player.state = "pause"
             player.seek(0)  # paused: the provider decodes the frame at the start
+        else:
+            fresh = True  # opened earlier but never gave a frame (its preparation was cancelled)
+            prepared._frames_at = max(player.frames, 2)
 
         def frame(*_args) -> None:
             if prepared is not self.pending or not player.loaded or player.frames <= prepared._frames_at:
                 return
-            if prepared._frames_at < 0:
-                player.state = "pause"  # its first frame is in the texture: wait there, without decoding on
+            if fresh:
+                player.state = "pause"  # a frame from its start is in the texture: wait there, decoding nothing
             self._ready(prepared)
 
         player.bind(frames=frame)
