@@ -230,10 +230,13 @@ class BereikScreen(KioskScreen):
     def report(self) -> dict:
         """What the loop shows, for the status file: kind and pack path of the item, for a video whether
         it is loaded, its position and duration (seconds), how many videos' players are kept loaded, how many
-        items were swapped in (``shows``) and whether the next one is ready (``next_ready``)."""
+        items were swapped in (``shows``) and whether the next one is ready (``next_ready``). ``items`` are the
+        ids scheduled now, those that could not be made ready (and are skipped) included."""
         player = self.player
         pending = self.stage.pending
-        return {"kind": self.item_kind, "path": self.item_path, "items": [item.id for item in self._items()],
+        app = App.get_running_app()
+        scheduled = app.content.current.attract(datetime.now(app.tz)) if app is not None else []
+        return {"kind": self.item_kind, "path": self.item_path, "items": [item.id for item in scheduled],
                 "loaded": player.loaded if player is not None else False,
                 "position": round(player.position, 2) if player is not None else 0.0,
                 "duration": round(player.duration, 2) if player is not None else 0.0,
