@@ -10,7 +10,10 @@ and the frame's time from the clock's tick to the end of its drawing (``work_ms`
 (``read_ms``) are recorded.
 
 * **background-only frames per transition**: frames whose attract area showed only the background, over the
-  transitions recorded (at least 20 and the pack switch; ``--transitions``). Target: 0.
+  transitions recorded (at least 20 and the pack switch; ``--transitions``). Target: 0. Baseline, in the same
+  run on the same display and pack: ``_kivy_attract_naive_app.py``, a bare Kivy loop that changes item when the
+  item ends (an image's ``source`` set then, a video's player shown once loaded), as the kiosk did before,
+  its frames read back the same way.
 * **transition frame vs steady frame**: the frame time (``work_ms + read_ms``: the read-back waits for
   software GL's rasteriser, so it is part of drawing the frame) of the frames that showed a new item,
   against the other frames on Bereik in the same run (a video playing, captions), p50 and p95. The switch's
@@ -35,13 +38,14 @@ from _common import Row
 
 from edge_agent.contract import COMMANDS, Topics, encode
 from edge_agent.contract.catalogue import CONTENT_ACTIVE
-from tests.support.attract_pack import attract_pack, background_only, frames, transitions
+from tests.support.attract_pack import around, attract_pack, background_only, frames, transitions
 from tests.support.kiosk import answer
 from tests.support.mosquitto import Mosquitto
 from tests.support.mqtt import Capture, Publisher
 from tests.support.xvfb import Xvfb
 
 TRANSITIONS = 22  # at least 20 before the switch, and a few after it
+NAIVE_APP = Path(__file__).resolve().parent / "_kivy_attract_naive_app.py"
 
 
 def frame_ms(frame: dict) -> float:
@@ -91,6 +95,29 @@ def one_run(index: int, workdir: Path, broker: Mosquitto, xvfb: Xvfb, first: Pat
     if verbose:
         print(f"run {index}: {len(recorded)} frames, {len(transitions(recorded))} transitions, "
               f"{len(background_only(recorded))} background-only", flush=True)
+        if background_only(recorded):
+            print(around(recorded, background_only(recorded)), flush=True)
+    return recorded
+
+
+def naive_run(index: int, workdir: Path, xvfb: Xvfb, pack: Path, count: int, verbose: bool) -> list[dict]:
+    """The baseline loop on ``pack`` for ``count`` transitions; its frames."""
+    record = workdir / f"naive-{index}.jsonl"
+    app = gui.App(f"naive-{index}", [sys.executable, str(NAIVE_APP), "--pack", str(pack), "--record", str(record),
+                                     "--size", gui.SIZE, "--multisamples", gui.MULTISAMPLES], xvfb, workdir)
+    try:
+        deadline = time.monotonic() + 60 + count * 6
+        while len(transitions(frames(record))) < count:
+            app.check()
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the baseline loop made too few transitions; log:\n{app.log()[-2000:]}")
+            time.sleep(0.2)
+    finally:
+        app.stop()
+    recorded = frames(record)
+    if verbose:
+        print(f"baseline {index}: {len(recorded)} frames, {len(transitions(recorded))} transitions, "
+              f"{len(background_only(recorded))} background-only", flush=True)
     return recorded
 
 
@@ -106,11 +133,13 @@ def main() -> int:
     broker = Mosquitto(workdir=workdir / "mosquitto").start()
     xvfb = Xvfb().start()
     recorded: list[dict] = []
+    naive: list[dict] = []
     try:
         first = attract_pack(workdir / "gapless-1", "1", caption="Eerste")
         second = attract_pack(workdir / "gapless-2", "2", caption="Tweede", images=2, videos=1)
         for index in range(runs):
             recorded.extend(one_run(index, workdir, broker, xvfb, first, second, count, args.verbose))
+            naive.extend(naive_run(index, workdir, xvfb, first, count + 4, args.verbose))
     finally:
         xvfb.close()
         broker.close()
@@ -130,8 +159,12 @@ def main() -> int:
     switch_ms = [frame_ms(frame) for frame in switch]
     p50, steady_p50 = common.median(swap_ms), common.median(steady_ms)
     p95, steady_p95 = common.percentile(swap_ms, 95), common.percentile(steady_ms, 95)
+    naive_swaps, naive_blank = transitions(naive), background_only(naive)
+    naive_per_transition = len(naive_blank) / len(naive_swaps) if naive_swaps else float("nan")
+    naive_ms = [frame_ms(frame) for frame in naive_swaps if frame["shows"] > 1]
     rows = [
-        Row("background-only frames per transition", per_transition, None, "frames", None, "0",
+        Row("background-only frames per transition", per_transition, naive_per_transition, "frames",
+            per_transition / naive_per_transition if naive_per_transition else None, "0",
             len(blank) == 0 and len(swaps) >= count,
             note=f"{len(blank)} background-only frames over {len(swaps)} transitions ({len(switch)} pack switches), "
                  f"{sum(1 for f in recorded if f['background_only'] is not None)} frames read back"),
@@ -139,6 +172,9 @@ def main() -> int:
             "info", None, swap_ms, steady_ms),
         Row("frame time: transition vs steady, p95", p95, steady_p95, "ms", p95 / steady_p95 if steady_p95 else None,
             "info", None),
+        Row("frame time: transition, ours vs the baseline loop's, p50", p50, common.median(naive_ms), "ms",
+            p50 / common.median(naive_ms) if naive_ms else None, "info", None, swap_ms, naive_ms,
+            note=f"baseline: {len(naive_blank)} background-only frames over {len(naive_swaps)} transitions"),
         Row("frame time: the pack switch's frame vs steady p50", common.median(switch_ms), steady_p50, "ms",
             common.median(switch_ms) / steady_p50 if switch_ms and steady_p50 else None, "info", None, switch_ms),
     ]
