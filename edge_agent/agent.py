@@ -29,6 +29,7 @@ from .clock import WallClock
 from .commands import Commands
 from .config import AgentConfig, NfcConfig
 from .content_control.service import ContentControl
+from .content_delivery.service import ContentDelivery
 from .contract import (
     BIRTH,
     EVENTS,
@@ -47,6 +48,7 @@ from .contract import (
     encode,
     new_id,
 )
+from .contract.catalogue import CONTENT_ACTIVE
 from .credentials import Credentials, store_keys
 from .device_checks import CameraCheckSource, CentralClock, DeviceChecks, ReaderTest
 from .errors import ContractError
@@ -97,7 +99,12 @@ class Agent:
             self.outbox.enqueue("error", ErrorEvent(topic=self.topics.central_root, message_id=None,
                                                     reason=str(self.store.damaged)[:1000]))
         self.commands = Commands(config, respond=self._respond)
-        self.inbox = Inbox(self.store, self.outbox, self.topics, self.commands, on_probe=self._on_probe)
+        # Content packs from central (edge_agent.content_delivery): with [content] public_keys. Before the inbox,
+        # which hands it the content-pack pushes; the staff gate for approvals is set once staff mode exists.
+        self.content_delivery = self._setup_content_delivery()
+        self.inbox = Inbox(self.store, self.outbox, self.topics, self.commands, on_probe=self._on_probe,
+                           appliers={} if self.content_delivery is None else {
+                               "content-pack": self.content_delivery.apply})
         self.central_clock = CentralClock(self.topics.central_root)  # device checks: central's time, from its pushes
         self.link = Link(config, credentials or Credentials(), self.outbox,
                          on_message=self.central_clock.wrap(self.inbox.receive),
@@ -137,6 +144,8 @@ class Agent:
                     lambda topic, payload, retain: self.link.publish(topic, payload, qos=1, retain=retain),
                     self.staff.gate, self.staff.audit)
                 self.content_control.register(self.commands)
+        if self.content_delivery is not None and self.staff is not None:
+            self.content_delivery.gate, self.content_delivery.audit = self.staff.gate, self.staff.audit
         self.broker_rtt_ms: float | None = None
         self.broker_rtt_at: float | None = None  # monotonic time of the last round trip
         self._probe: tuple[str, float] | None = None
@@ -144,6 +153,18 @@ class Agent:
         self._stopping = threading.Event()
         self._stopped = threading.Event()
         self._housekeeping: threading.Thread | None = None
+
+    def _setup_content_delivery(self) -> ContentDelivery | None:
+        content = self.config.content
+        if content is None or not content.public_keys:
+            return None
+        delivery = ContentDelivery(
+            self.store, self.outbox, content, self.config.store.id, self.config.device.kind,
+            CONTENT_ACTIVE.topic_for(self.config.store.id, self.config.device.id),
+            lambda topic, payload, retain: self.link.publish(topic, payload, qos=1, retain=retain),
+            ZoneInfo(self.config.store.timezone))
+        delivery.register(self.commands)
+        return delivery
 
     def _setup_sessions(self, nfc: NfcConfig, credentials: Credentials) -> None:
         from .nfc.reader import NfcpyReader
@@ -223,6 +244,8 @@ class Agent:
             self.reader.start(tapped.on_tap, tapped.on_removed)
         if self.camera is not None:
             self.camera.start()
+        if self.content_delivery is not None:
+            self.content_delivery.start()
         if self.content_control is not None:
             self.content_control.start()
         state = "connected" if self.link.connected else "offline, queuing events"
@@ -285,6 +308,8 @@ class Agent:
             self.device_checks.stop()
         if self.content_control is not None:
             self.content_control.stop()
+        if self.content_delivery is not None:
+            self.content_delivery.stop()
         self.link.stop()
         if self._housekeeping is not None:
             self._housekeeping.join(5)
@@ -306,6 +331,7 @@ class Agent:
             broker_rtt_ms=self.broker_rtt_ms,
             clock_trusted=self.clock.trusted(),
             pruned_rows=sum(self.retention.pruned.values()),
+            content_packs=None if self.content_delivery is None else self.content_delivery.health_view(),
             **self._storage_health(),
             **self._reader_health(),
             **self._camera_health(),
@@ -387,6 +413,7 @@ class Agent:
             device_kind=self.config.device.kind, capabilities=capabilities,
             config_hash=self.config.config_hash(),
             started=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.started)),
+            content_packs=None if self.content_delivery is None else self.content_delivery.health_view(),
         )
 
     def _on_connected(self) -> None:
@@ -394,6 +421,8 @@ class Agent:
         self.link.publish(self.topics.birth, payload, qos=1, retain=True)
         if self.content_control is not None:
             self.content_control.publish()
+        if self.content_delivery is not None:
+            self.content_delivery.publish()
 
     def _respond(self, command: str, payload: bytes) -> None:
         if not self.link.publish(self.topics.response(command), payload, qos=1):

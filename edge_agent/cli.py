@@ -24,6 +24,7 @@ from pathlib import Path
 
 from .camera import cli as camera_cli
 from .config import load_config
+from .content_delivery import cli as content_cli
 from .errors import ConfigError, EdgeAgentError
 from .problems import EXIT_FAILURE, EXIT_INVALID, EXIT_OK, InvalidInput, Problem, report
 from .provisioning import cli as broker_cli
@@ -295,6 +296,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     camera_cli.add_commands(_subcommands(_command(sub, "camera", "Camera tools for store staff and developers."),
                                          "camera_command"), _command)
+
+    # Content packs from central (edge_agent.content_delivery): central's tools.
+    content_cli.add_commands(_subcommands(_command(sub, "content", "Central's tools for content packs: a key, a "
+                                                                   "signed manifest, its publication."),
+                                          "content_command"), _command)
 
     broker_cli.add_commands(_subcommands(_command(sub, "broker", "Provision the store broker and central's broker "
                                                                  "(logins, ACL, certificates, bridge)."),

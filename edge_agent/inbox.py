@@ -38,10 +38,10 @@ import sqlite3
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from .backoff import backoff_delay
-from .central import APPLIERS
+from .central import APPLIERS, Applier
 from .commands import Commands
 from .contract import PUSHES, ErrorEvent, Topics, decode, parse_envelope
 from .errors import ContractError
@@ -59,11 +59,14 @@ class Inbox:
 
     :param on_probe: called with the raw payload of a probe message.
     :param retry_min_s: first delay before a held push is tried again (doubling up to ``retry_max_s``).
+    :param appliers: appliers of pushes a service of this agent takes (e.g. ``content-pack``), beside
+        :data:`edge_agent.central.APPLIERS`; a push without an applier is rejected.
     """
 
     def __init__(self, store: Store, outbox: Outbox, topics: Topics, commands: Commands,
                  on_probe: Callable[[bytes], None],
-                 retry_min_s: float = 0.2, retry_max_s: float = 5.0):
+                 retry_min_s: float = 0.2, retry_max_s: float = 5.0, appliers: Mapping[str, Applier] | None = None):
+        self._appliers: dict[str, Applier] = {**APPLIERS, **(appliers or {})}
         self._store = store
         self._outbox = outbox
         self._topics = topics
@@ -198,6 +201,11 @@ class Inbox:
         if message is None:
             self.reject(item.topic, None, "unknown kind of push", hold=True)
             return True
+        applier = self._appliers.get(message.name)
+        if applier is None:
+            self.reject(item.topic, _id_of(item.payload), f"this device does not take {message.name} pushes "
+                                                           "(not configured)", hold=True)
+            return True
         if item.retain and message.personal:
             self.reject(item.topic, None, "personal data must not be retained on the broker", hold=True)
             return True
@@ -216,7 +224,7 @@ class Inbox:
                     self.duplicates += 1
                     logger.debug("duplicate %s %s ignored", message.name, message_id)
                     return True
-                report = APPLIERS[message.name](conn, decoded.payload, self._outbox)
+                report = applier(conn, decoded.payload, self._outbox)
                 conn.execute("INSERT INTO inbox_seen (id, received) VALUES (?, ?)", (message_id, time.time()))
         except ContractError as exc:
             self.reject(item.topic, message_id, str(exc), hold=True)

@@ -247,3 +247,23 @@ def m006_content_overlay(db: Database) -> None:
             version TEXT,
             revision INTEGER NOT NULL)""",
     )
+
+
+@migrations()
+def m008_content_delivery(db: Database) -> None:
+    # Packs central delivers (edge_agent.content_delivery.records): each manifest as received, recorded in the
+    # transaction that accepts the push, so a restart resumes its download; its state and the packs' switches.
+    _run(
+        db,
+        """CREATE TABLE content_packs (
+            version INTEGER PRIMARY KEY,
+            pack TEXT NOT NULL,
+            manifest TEXT NOT NULL,
+            state TEXT NOT NULL,
+            reason TEXT,
+            received REAL NOT NULL,
+            approved_by TEXT,
+            activated REAL,
+            updated REAL NOT NULL)""",
+        "CREATE INDEX content_packs_state ON content_packs (state, version)",
+    )

@@ -584,7 +584,7 @@ class KioskApp(_VisitProperties):
 
     def on_content_response(self, command: str, ok: bool, data, error: str | None) -> None:
         """The agent's answer to a content-control or preview request of the staff's content screens."""
-        if command == "content-control":
+        if command in ("content-control", "content-approve"):  # content-approve: a delivered pack (inhoud.py)
             self.screens[Screen.INHOUD].answered(ok, error)
         else:
             self.screens[Screen.VOORBEELD].answered(command, ok, data, error)

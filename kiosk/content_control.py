@@ -21,7 +21,7 @@ from .content import DAYS, ContentPack, Localized, window_schedule
 from .state import N_
 
 #: The requests of the content screens (their answers go to the screens, not to the visit's state).
-CONTENT_COMMANDS = ("content-control", "content-preview-packs", "content-preview")
+CONTENT_COMMANDS = ("content-control", "content-preview-packs", "content-preview", "content-approve")
 #: The sections' names on screen.
 SECTION_NAMES: dict[Section, str] = {"attract": N_("Bereik"), "inspire": N_("Inspiratie"),
                                      "instructions": N_("Instructies")}

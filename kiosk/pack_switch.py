@@ -60,10 +60,14 @@ class PackSwitch:
         self._waiting: ContentActivePayload | None = None
         self._in_use: tuple[str, int | None, str] | None = None  # the delivered pack shown: (pack, version, path)
         self.last: dict[str, Any] | None = None  # the last outcome, for the status file
+        self.latest: ContentActivePayload | None = None  # the last content-active (its staged pack)
 
     def on_content_active(self, payload: ContentActivePayload) -> None:
         """The agent's retained ``content-active``: switch to its active pack once no reading is under way."""
         self._waiting = payload
+        # A staged pack waiting for a manager (the Inhoud screen's approval, kiosk.screens.inhoud): pack15's.
+        self.latest = payload
+        self._app.screens[Screen.INHOUD].changed()
         self.idle()
 
     def idle(self) -> None:

@@ -129,3 +129,27 @@ def kiosk(xvfb, mosquitto, tmp_path):
     for process in started:
         assert process.stop() == 0, f"the kiosk did not stop cleanly:\n{process.log()[-2000:]}"
         assert "unhandled error in the kiosk" not in process.log(), process.log()[-4000:]
+
+
+# --------------------------------------------------------------------------- a content server and a faulty line
+
+
+@pytest.fixture
+def nginx(tmp_path):
+    """Debian's nginx serving the folder ``nginx.root`` on a free loopback port (``nginx.base_url``)."""
+    from tests.support.nginx import Nginx
+
+    server = Nginx(root=tmp_path / "www", workdir=tmp_path / "nginx")
+    server.start()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def cutting_proxy(nginx):
+    """A :class:`~tests.support.cutting_proxy.CuttingProxy` in front of ``nginx``: cuts, outages, byte counts."""
+    from tests.support.cutting_proxy import CuttingProxy
+
+    proxy = CuttingProxy(nginx.port).start()
+    yield proxy
+    proxy.close()

@@ -41,6 +41,9 @@ from pydantic import BaseModel, ValidationError
 
 import edge_agent.contract as contract
 from edge_agent.central import APPLIERS
+from edge_agent.content_control.config import ContentConfig
+from edge_agent.content_delivery.service import ContentDelivery
+from edge_agent.content_delivery.signing import public_key_hex, sign_manifest
 from edge_agent.contract import (
     COMMANDS,
     DATE_WINDOW,
@@ -64,11 +67,15 @@ from edge_agent.contract import (
     new_id,
     now_ts,
 )
+from edge_agent.contract.payloads_content_delivery import PACK_MANIFEST_PATH, ContentPackManifest
 from edge_agent.errors import ContractError
 from edge_agent.matching import MatchService
 from edge_agent.offers import ANONYMOUS
 from edge_agent.outbox import Outbox
 from edge_agent.store import Store
+from tests.support.content_packs import KEY as CONTENT_KEY
+from tests.support.content_packs import KEY_ID as CONTENT_KEY_ID
+from tests.support.content_packs import content_section
 from tests.support.faults import FastPublisher, wait_until
 from tests.support.mqtt import Capture, envelope
 
@@ -201,8 +208,20 @@ def _deadline_after_ready(draw, record: dict) -> dict:
     return record
 
 
+def _a_pack_manifest(draw, manifest: dict) -> dict:
+    # A pack lists its content.yaml (the first file is made it), and ends after it starts.
+    files = manifest["files"]
+    if PACK_MANIFEST_PATH not in {item["path"] for item in files}:
+        files = [{**files[0], "path": PACK_MANIFEST_PATH}, *files[1:]]
+    start, end = manifest["activate_at"], manifest["end"]
+    if start is not None and end is not None and end <= start:
+        start, end = (end, start) if end < start else (start, None)
+    return manifest | {"files": files, "activate_at": start, "end": end}
+
+
 # Rules between fields that a JSON Schema does not state (the models' validators do).
-RULES_BEYOND_SCHEMA = {OfferRecord.__name__: _window_in_order, OrderPush.__name__: _deadline_after_ready}
+RULES_BEYOND_SCHEMA = {OfferRecord.__name__: _window_in_order, OrderPush.__name__: _deadline_after_ready,
+                       ContentPackManifest.__name__: _a_pack_manifest}
 REPEAT = re.compile(r"(\w+)\[(\d+)\] repeats \1\[\d+\]")
 
 
@@ -399,6 +418,8 @@ class SchemaDraw:
         @st.composite
         def draw_payload(draw) -> dict:
             document = self.object(draw, self.schema)
+            if self.model.__name__ in RULES_BEYOND_SCHEMA:
+                document = RULES_BEYOND_SCHEMA[self.model.__name__](draw, document)
             document = validated(self.model, document)
             return fit(document)
 
@@ -475,12 +496,27 @@ def test_every_push_schema_yields_contract_valid_payloads_at_its_edges(message):
 # --------------------------------------------------------------------------- in process: appliers and the index
 
 
-def apply(store: Store, outbox: Outbox, message: Message, payload: dict) -> str:
+def signed_push(message: Message, payload: dict) -> dict:
+    """A content-pack manifest signed with the tests' content key (the agent refuses anything else before it
+    looks further: tests/test_content_delivery.py); any other push as it is."""
+    return sign_manifest(payload, CONTENT_KEY, CONTENT_KEY_ID) if message.name == "content-pack" else payload
+
+
+def content_appliers(store: Store, outbox: Outbox, folder) -> dict:
+    """The appliers of the pushes an agent's services take (content-pack: its content delivery), beside
+    :data:`edge_agent.central.APPLIERS`; its thread is not started, so nothing is fetched."""
+    config = ContentConfig(folder=folder / "current", packs_dir=folder,
+                           public_keys={CONTENT_KEY_ID: public_key_hex(CONTENT_KEY)})
+    delivery = ContentDelivery(store, outbox, config, "store-edges", "kiosk", "unused", lambda *_: True, UTC)
+    return {**APPLIERS, "content-pack": delivery.apply}
+
+
+def apply(store: Store, outbox: Outbox, message: Message, payload: dict, appliers: dict = APPLIERS) -> str:
     """Decode and apply as the inbox does; 'applied' or 'rejected: <reason>'. Anything else raised is a bug."""
-    decoded = decode(message, wire(message, payload, new_id()))
+    decoded = decode(message, wire(message, signed_push(message, payload), new_id()))
     try:
         with store.transaction(durable=True) as conn:
-            APPLIERS[message.name](conn, decoded.payload, outbox)
+            appliers[message.name](conn, decoded.payload, outbox)
     except ContractError as exc:
         assert str(exc)
         return f"rejected: {exc}"
@@ -496,6 +532,7 @@ def test_edge_values_of_every_push_are_applied_or_rejected_and_the_offer_index_h
     problems: list[tuple[str, str]] = []
     matcher = MatchService(store, "Pacific/Kiritimati", on_unindexable=lambda *problem: problems.append(problem))
     far = MatchService(store, "Pacific/Pago_Pago")  # the other end of the world's offsets
+    appliers = content_appliers(store, outbox, tmp_path / "packs")
     moments = [datetime.combine(FIRST, datetime.min.time(), UTC) - WIDEST,
                datetime.combine(LAST, datetime.max.time(), UTC) + WIDEST, datetime.now(UTC)]
     outcomes: dict[str, int] = {}
@@ -504,7 +541,7 @@ def test_edge_values_of_every_push_are_applied_or_rejected_and_the_offer_index_h
         @given(any_push)
         def apply_one(push):
             message, payload = push
-            outcome = apply(store, outbox, message, payload).split(":")[0]
+            outcome = apply(store, outbox, message, payload, appliers).split(":")[0]
             outcomes[f"{message.name} {outcome}"] = outcomes.get(f"{message.name} {outcome}", 0) + 1
             for service in (matcher, far):
                 service.refresh()
@@ -586,7 +623,9 @@ def test_edge_values_of_every_push_are_applied_or_rejected_with_a_reason_and_the
         mosquitto, make_config, agent_process, tmp_path, monkeypatch):
     from edge_agent.contract import Topics
 
-    config_path, config = make_config(mosquitto)
+    # With content delivery: its manifests are signed with the tests' key (signed_push) and applied.
+    config_path, config = make_config(mosquitto, extra=content_section(tmp_path / "packs", keys={
+        CONTENT_KEY_ID: public_key_hex(CONTENT_KEY)}))
     topics = Topics(config.store.id, config.device.id)
     notifications = Notifications(str(tmp_path / "notify.sock"))
     monkeypatch.setenv("NOTIFY_SOCKET", notifications.path)
@@ -616,7 +655,7 @@ def test_edge_values_of_every_push_are_applied_or_rejected_with_a_reason_and_the
         def push_one(push):
             message, payload = push
             message_id = new_id()
-            pub.publish(message.topic_for(topics.store), wire(message, payload, message_id))
+            pub.publish(message.topic_for(topics.store), wire(message, signed_push(message, payload), message_id))
             pub.flush()
             result = wait_until(lambda: outcome(message_id), 60,
                                 f"{message.name} {message_id} applied or rejected ({agent.log()[-1500:]})")

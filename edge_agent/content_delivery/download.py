@@ -65,8 +65,6 @@ RETRY_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
 #: most this much at a time, so a cut loses at most one read that had not returned yet.
 CHUNK_BYTES = 64 * 1024
 _CONTENT_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+|\*)")
-#: How long one wait for the window is at most, so a clock set forward is noticed.
-_WINDOW_POLL_S = 60.0
 
 Progress = Callable[[int, int], None]
 
@@ -119,6 +117,7 @@ class DownloadPolicy:
     :param connect_timeout_s: how long a connection may take.
     :param read_timeout_s: how long the server may send nothing before the attempt counts as failed.
     :param progress_interval_s: the least time between two progress calls (the first and last always come).
+    :param window_poll_s: the longest single wait for the window to open, so a clock set forward is noticed.
     """
 
     max_parallel: int = 2
@@ -132,6 +131,7 @@ class DownloadPolicy:
     connect_timeout_s: float = 10.0
     read_timeout_s: float = 30.0
     progress_interval_s: float = 0.5
+    window_poll_s: float = 60.0
 
     def __post_init__(self) -> None:
         if not 1 <= self.max_parallel <= 2:
@@ -365,7 +365,7 @@ class Downloader:
             headers["Range"] = f"bytes={writer.offset}-"
         try:
             with self.client.stream("GET", url, headers=headers) as response:
-                self._check_status(url, response, writer, tally)
+                self._check_status(url, spec, response, writer, tally)
                 for data in response.iter_raw():
                     if stop.is_set():
                         raise DownloadCancelled()
@@ -389,14 +389,26 @@ class Downloader:
             raise _Retry(f"{url}: the connection ended at byte {writer.offset} of {spec.size}")
 
     @staticmethod
-    def _check_status(url: str, response: httpx.Response, writer: BlobWriter, tally: _Tally) -> None:
+    def _check_status(url: str, spec: FileSpec, response: httpx.Response, writer: BlobWriter, tally: _Tally
+                      ) -> None:
         status = response.status_code
         if status == 206:
             match = _CONTENT_RANGE.fullmatch(response.headers.get("content-range", "").strip())
             if not match or int(match.group(1)) != writer.offset:
                 raise _Restart(f"Content-Range {response.headers.get('content-range')!r} does not start at "
                                f"byte {writer.offset}")
+            if match.group(3) != "*" and int(match.group(3)) != spec.size:
+                tally.add(-writer.offset)
+                writer.restart()  # a prefix of some other file: nothing to resume
+                raise DownloadError(f"{spec.path}: size mismatch: the server has {match.group(3)} bytes, the "
+                                    f"manifest says {spec.size} ({url})")
         elif status == 200:
+            length = response.headers.get("content-length")
+            if length is not None and length.isdigit() and int(length) != spec.size:
+                tally.add(-writer.offset)
+                writer.restart()
+                raise DownloadError(f"{spec.path}: size mismatch: the server has {length} bytes, the manifest "
+                                    f"says {spec.size} ({url})")
             if writer.offset:
                 logger.info("%s ignored the Range header: fetching from byte 0", url)
                 tally.add(-writer.offset)
@@ -421,7 +433,7 @@ class Downloader:
             if wait <= 0:
                 return
             logger.info("outside the download window %s: waiting %.0f s", window, wait)
-            if stop.wait(min(wait, _WINDOW_POLL_S)):
+            if stop.wait(min(wait, self.policy.window_poll_s)):
                 raise DownloadCancelled()
         if stop.is_set():
             raise DownloadCancelled()

@@ -2,11 +2,12 @@
 between the agent and its kiosk.
 
 Central authors a content pack (a folder with ``content.yaml`` and its media,
-:mod:`kiosk.content`), puts the folder on a web server as it is and pushes a :class:`ContentPackManifest` on ``cs/v1/central/{store}/content-pack``.
-The agent checks the signature, downloads the files it does not hold yet
-(each at ``{base_url}/{path}``, the path percent-encoded; stored by sha256, so
-a file shared by packs is fetched once; verified by size and sha256), checks the folder with
-the kiosk's own pack validation, stages it, and switches to it at
+:mod:`kiosk.content`), puts the folder on a web server as it is and pushes a
+:class:`ContentPackManifest` on ``cs/v1/central/{store}/content-pack``. The
+agent checks the signature, downloads the files it does not hold yet (each at
+``{base_url}/{path}``, the path percent-encoded; stored by sha256, so a file
+shared by packs is fetched once; verified by size and sha256), checks the
+folder with the kiosk's own pack validation, stages it, and switches to it at
 ``activate_at`` (or when a manager approves it). Every step is reported as
 ``event/content-status`` (:class:`ContentStatusEvent`).
 
@@ -16,9 +17,10 @@ lower-case hex) by the content key ``key_id`` over the bytes
 manifest object (the envelope's ``data``) without its ``signature`` member,
 with object keys sorted by code point at every level, no whitespace
 (separators ``,`` and ``:``), non-ASCII characters written as themselves
-(no ``\\u`` escapes) and encoded as UTF-8; integers in plain decimal. Every
-member of the manifest is required (``null`` where it does not apply), so the
-object a receiver validated is exactly the object central signed; in Python::
+(no ``\\u`` escapes) and encoded as UTF-8; integers in plain decimal, instants
+as ``YYYY-MM-DDTHH:MM:SSZ``. Every member of the manifest is required (``null``
+where it does not apply), so the object a receiver validated is exactly the
+object central signed; in Python::
 
     json.dumps(manifest_without_signature, sort_keys=True, separators=(",", ":"),
                ensure_ascii=False).encode("utf-8")
@@ -41,11 +43,12 @@ the agent switches back to the previous one and reports the new one failed.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, StringConstraints, model_validator
 
-from .types import Identifier, Instant, Payload, SessionId, Version, unique
+from .types import DATE_WINDOW, Identifier, Payload, SessionId, Version, unique
 
 #: What the signed bytes start with: a signature made for anything else never verifies as a manifest.
 SIGNATURE_DOMAIN = b"connected-store/content-pack/v1\n"
@@ -78,6 +81,31 @@ MediaType = Annotated[str, StringConstraints(pattern=r"^[a-z]+/[a-z0-9][a-z0-9.+
 BaseUrl = Annotated[str, StringConstraints(pattern=r"^https?://[!-~]{1,480}$"),
                     Field(description="Where the files are: each at {base_url}/{path}. https in production; "
                                       "the sha256 of every file is signed, so http cannot change what is shown.")]
+
+
+def _utc_instant(value: str) -> str:
+    moment = datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ")
+    if not DATE_WINDOW[0] <= moment.date() <= DATE_WINDOW[1]:
+        raise ValueError(f"an instant must be dated {DATE_WINDOW[0]} to {DATE_WINDOW[1]}")
+    return value
+
+
+# A string in one spelling (UTC, whole seconds, "Z"), not a parsed datetime: what is validated is then exactly
+# what was signed, and any sender writes it the same way.
+# The pattern says as much as a pattern can (the contract's years, months, days, hours); the validator the rest
+# (the 30th of February).
+_UTC_PATTERN = (r"^(?:20[0-9]{2}|2100)-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])"
+                r"T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]Z$")
+UtcInstant = Annotated[str, StringConstraints(pattern=_UTC_PATTERN),
+                       AfterValidator(_utc_instant),
+                       Field(description="An instant in UTC, whole seconds: YYYY-MM-DDTHH:MM:SSZ.")]
+
+
+def parse_utc(value: str) -> datetime:
+    """The aware datetime of a :data:`UtcInstant`."""
+    return datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+
+
 DeviceKind = Literal["kiosk", "shelf", "gateway"]
 Orientation = Literal["landscape", "portrait"]
 
@@ -111,9 +139,9 @@ class ContentPackManifest(Payload):
     files: list[PackFile] = Field(min_length=1, max_length=MAX_PACK_FILES,
                                   description="Every file of the pack folder, content.yaml among them.")
     base_url: BaseUrl
-    activate_at: Instant | None = Field(description="When it becomes active; null: as soon as it is ready "
+    activate_at: UtcInstant | None = Field(description="When it becomes active; null: as soon as it is ready "
                                                     "(and approved, where a manager approves packs).")
-    end: Instant | None = Field(description="When it stops being shown (the previous pack comes back); null: "
+    end: UtcInstant | None = Field(description="When it stops being shown (the previous pack comes back); null: "
                                             "until a newer pack replaces it.")
     targets: PackTargets
     key_id: Identifier = Field(description="The content key that signed it (agents hold its public key).")
@@ -125,6 +153,7 @@ class ContentPackManifest(Payload):
         unique(self.files, lambda item: item.path, "files")
         if PACK_MANIFEST_PATH not in {item.path for item in self.files}:
             raise ValueError(f"files: a pack has its {PACK_MANIFEST_PATH}")
+        # One spelling of UTC instants: their text sorts as their time does.
         if self.end is not None and self.activate_at is not None and self.end <= self.activate_at:
             raise ValueError("'end' must be after 'activate_at'")
         return self
@@ -168,7 +197,7 @@ class PackRef(Payload):
 class StagedPack(PackRef):
     """A pack that is complete and valid but not active yet."""
 
-    activate_at: Instant | None = Field(description="When it becomes active; null: on approval or at once.")
+    activate_at: UtcInstant | None = Field(description="When it becomes active; null: on approval or at once.")
     awaiting_approval: bool = Field(description="A manager must approve it first.")
 
 

@@ -10,9 +10,12 @@ One command starts:
   videos (:mod:`.video`);
 * **central**: the example fixtures (``config/central-fixtures.example.yaml``)
   pushed as ``edge-agent central push`` does;
-* the **content** pack ``content/tuincentrum``, the one the kiosk window shows, is the
-  agent's ``[content] folder`` too: it publishes the pack's schedule (retained
-  ``content-schedule``) and staff mode's Inhoud screen changes it;
+* the **content** pack ``content/tuincentrum``, delivered as a chain delivers it
+  (:mod:`.content`): served over HTTP from the demo process, announced by a
+  signed manifest, fetched, verified and switched to by the agent; its
+  ``packs/current`` is the kiosk window's folder and the agent's ``[content]
+  folder``: it publishes the pack's schedule (retained ``content-schedule``) and
+  staff mode's Inhoud screen changes it;
 * the **kiosk** window (``python -m kiosk … --demo``) when there is a display;
   its demo buttons and keys publish ``demo-control`` messages, which
   :mod:`.controls` turns into card taps and the product clip. Closing the
@@ -50,6 +53,7 @@ from ..credentials import STORE_HMAC_KEY, Credentials, env_name
 from ..errors import EdgeAgentError
 from ..nfc.emulator import free_udp_port
 from .broker import EMBEDDED_PORT, EmbeddedBroker
+from .content import DemoContent
 from .controls import HELP, DemoControls
 from .system_packages import kiosk_window_problem
 from .video import DemoCamera, DemoVideos, make_videos
@@ -87,18 +91,21 @@ class Monitor:
         self.client.loop_stop()
 
 
-def demo_config(config_path: Path | None, state_dir: Path,
-                content: Path | None = None) -> tuple[AgentConfig, DemoVideos | None]:
+def demo_config(config_path: Path | None, state_dir: Path, content: Path | None = None,
+                delivered: DemoContent | None = None) -> tuple[AgentConfig, DemoVideos | None]:
     """The demo configuration with the database in ``state_dir``, a free UDP port for a simulated
     reader on port 0, and for a ``demo-video`` camera the generated videos (made in ``state_dir``).
 
     :param content: the pack folder the demo's kiosk shows: the agent's ``[content] folder`` when the
         configuration sets none, so staff mode's Inhoud screen has the store's control over that pack.
+    :param delivered: with it, that pack is delivered as central delivers packs (its ``[content]`` section).
     """
     path = config_path or DEFAULT_CONFIG
     config = load_config(path)
     update: dict = {"database": config.database.model_copy(update={"path": state_dir / "agent.db"})}
-    if config.content is None and content is not None:
+    if config.content is None and delivered is not None:
+        update["content"] = delivered.config()
+    elif config.content is None and content is not None:
         update["content"] = ContentConfig(folder=content)
     nfc = config.nfc
     if nfc is not None and nfc.device.startswith("udp:") and nfc.device.endswith(":0"):
@@ -146,6 +153,25 @@ def prepare_content(folder: Path = DEMO_CONTENT) -> Path | None:
             logger.warning("the content pack's media could not be made (%s: %s); the kiosk shows what is there",
                            type(exc).__name__, exc)
     return folder
+
+
+def _deliver_demo_pack(agent: Agent, delivered: DemoContent, store: str, host: str, port: int,
+                       timeout_s: float = 120.0) -> None:
+    """Publish the demo pack and wait until the agent shows it (the kiosk window opens on it)."""
+    manifest = delivered.publish(store, host, port)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        delivery = agent.content_delivery
+        view = delivery.active_view() if delivery is not None else None
+        if view is not None and view.active is not None and view.active.version == manifest.version:
+            print(f"content pack {manifest.pack} {manifest.pack_version} delivered and active "
+                  f"({len(manifest.files)} files from {delivered.server.base_url if delivered.server else '?'})",
+                  flush=True)
+            if agent.content_control is not None:
+                agent.content_control.refresh()  # its schedule at once, not at the next check
+            return
+        time.sleep(0.1)
+    logger.warning("the demo content pack is not active after %.0f s: the kiosk shows what it has", timeout_s)
 
 
 class KioskWindow:
@@ -204,7 +230,11 @@ def run_demo(config_path: Path | None = None, state_dir: Path | None = None,
     state_dir = Path(state_dir or tempfile.mkdtemp(prefix="connected-store-demo-"))
     state_dir.mkdir(parents=True, exist_ok=True)
     content = prepare_content()  # before the agent reads it: the media are made first
-    config, videos = demo_config(config_path, state_dir, content)
+    # The demo pack arrives as central would send it, unless the configuration names its own [content].
+    delivered = DemoContent(content, state_dir) if content is not None else None
+    config, videos = demo_config(config_path, state_dir, content, delivered)
+    if config.content is None or not config.content.public_keys:
+        delivered = None
     credentials = demo_credentials()
     broker = cards = camera = agent = monitor = controls = window = None
     stopping = threading.Event()
@@ -245,6 +275,8 @@ def run_demo(config_path: Path | None = None, state_dir: Path | None = None,
         # card key is made up per run: the fixtures name their demo cards by UID.
         demo_fixtures = central_push.load(DEMO_FIXTURES, hmac_key=credentials.require_key(STORE_HMAC_KEY))
         central_push.publish(central_push.messages(demo_fixtures, config.store.id), host, port)
+        if delivered is not None:
+            _deliver_demo_pack(agent, delivered, config.store.id, host, port)
         controls = DemoControls(host, port, agent.topics, cards, camera)
         if not controls.wait_ready(30):
             logger.warning("the demo controls are not subscribed yet: a demo button may do nothing at first")
@@ -281,6 +313,8 @@ def run_demo(config_path: Path | None = None, state_dir: Path | None = None,
     finally:
         if window is not None:
             window.stop()
+        if delivered is not None:
+            delivered.stop()
         if controls is not None:
             controls.stop()
         if monitor is not None:

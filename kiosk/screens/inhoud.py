@@ -125,7 +125,7 @@ class InhoudScreen(KioskScreen):
         return (app.lang, app.content.pack.name, app.content.pack.version, schedule is None, control.section,
                 tuple(state.id for state in states), control.item, control.picker, control.until_day,
                 tuple(sorted(draft.days)), draft.start_minute, draft.end_minute, draft.first_day, draft.end_day,
-                tuple(schedule.dropped) if schedule is not None else ())
+                tuple(schedule.dropped) if schedule is not None else (), self._awaiting())
 
     def _rebuild(self, *_args) -> None:
         body = self.ids.get("body")
@@ -151,6 +151,9 @@ class InhoudScreen(KioskScreen):
         body.add_widget(TextBlock(role="small", text=f"{pack.name} {pack.version}"))
         self._refs["message"] = TextBlock(role="heading", text=control.message)
         body.add_widget(self._refs["message"])
+        awaiting = self._awaiting()
+        if awaiting is not None:
+            body.add_widget(self._approval_panel(awaiting, tr))
         if schedule.dropped:
             panel = Panel()
             panel.add_widget(TextBlock(role="heading", text=tr("Niet meer in het pack")))
@@ -183,6 +186,37 @@ class InhoudScreen(KioskScreen):
                                      disabled=not schedule.changed or control.busy)
         body.add_widget(button_row(self._refs["undo"], self._refs["reset"],
                                    button("inhoud-preview", tr("Voorbeeld"), self._show_loop, "secondary")))
+
+    # ------------------------------------------------------------------ a delivered pack waiting for a manager
+    # [content] approval (edge_agent.content_delivery): the agent's content-active names a staged pack that
+    # waits for a manager; a manager in staff mode approves it here (request/content-approve, audited).
+
+    def _awaiting(self):
+        """The staged pack a manager may approve now (the last ``content-active``), or None."""
+        app = App.get_running_app()
+        latest = getattr(getattr(app, "pack_switch", None), "latest", None)
+        staged = latest.staged if latest is not None else None
+        staff_mode = app.state.visit.staff_mode
+        if staged is None or not staged.awaiting_approval or staff_mode is None \
+                or staff_mode.role is not StaffRole.MANAGER:
+            return None
+        return staged
+
+    def _approval_panel(self, staged, tr) -> Panel:
+        panel = Panel()
+        panel.add_widget(TextBlock(role="heading", text=tr("Nieuw pack wacht op goedkeuring")))
+        panel.add_widget(TextBlock(text=f"{staged.pack} {staged.pack_version}"))
+        panel.add_widget(button("inhoud-approve", tr("Goedkeuren en tonen"), lambda: self._approve(staged),
+                                disabled=self.control.busy))
+        return panel
+
+    def _approve(self, staged) -> None:
+        app = App.get_running_app()
+        session = app.state.visit.session
+        if session is None:
+            return
+        app.bridge.request("content-approve", session.id, pack=staged.pack, version=staged.version)
+        self.changed()
 
     def _refresh(self, schedule, tr) -> None:
         """Set the texts and states of the widgets built for this layout from ``schedule``."""

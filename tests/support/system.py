@@ -34,6 +34,8 @@ TEST_PACKAGES: tuple[SystemPackage, ...] = (
     SystemPackage("gettext", "comparing the catalogues with GNU msgfmt", binary="msgfmt"),
     SystemPackage("nodejs", "the AsyncAPI CLI's check of docs/asyncapi.yaml", binary="node"),
     SystemPackage("npm", "the AsyncAPI CLI's check of docs/asyncapi.yaml (npx)", binary="npx"),
+    SystemPackage("nginx", "the content server the pack downloads are fetched from", binary="nginx"),
+    SystemPackage("curl", "the download benchmark's baseline", binary="curl"),
     *KIOSK_WINDOW,
 )
 
