@@ -19,6 +19,9 @@ The rules (defaults in brackets, docs/operations.md has the table):
 * ``orders``: collected, cancelled or expired orders, ``final_orders_days``
   [30] after their last update (the kiosk shows them for 14 days).
 * ``purchases``: lines bought more than ``purchase_days`` [365] ago.
+* ``content_packs``: delivered packs whose files are gone (retired, failed,
+  superseded, ended), ``tombstone_days`` [90] after their last change; the
+  active, previous, staged and pending ones stay (:mod:`edge_agent.content_delivery.records`).
 * ``staff_calls``: staff-assist calls made at this device, handled or not,
   after ``staff_calls_days`` [7] (a call nobody answered in a week is not
   waiting any more; handled ones go after 7 days in any case).
@@ -108,6 +111,9 @@ RULES: tuple[Rule, ...] = (
     *(Rule(table, "updated", lambda c: c.retention.tombstone_days, "retention.tombstone_days",
            f"{table} removed by central", where="active = 0")
       for table in ("products", "group_prices", "offers", "card_links", "purchases", "staff")),
+    Rule("content_packs", "updated", lambda c: c.retention.tombstone_days, "retention.tombstone_days",
+         "delivered packs no longer kept (retired, failed, superseded, ended)",
+         where="state IN ('retired', 'failed', 'superseded', 'ended')"),
     Rule("offer_activations", "at", lambda c: c.retention.tombstone_days, "retention.tombstone_days",
          "activations of offers no longer active", where=f"offer NOT IN ({_ACTIVE_OFFERS})", iso=True),
     Rule("staff_calls", "at", lambda c: c.retention.staff_calls_days, "retention.staff_calls_days",

@@ -7,7 +7,9 @@ current item ends shows the background until the file is decoded (a PNG of
 stage never does that. :meth:`AttractStage.prepare` starts readying an item
 while another shows, and :meth:`AttractStage.show` swaps to it only once it
 is ready; the swap changes the visible widget in one call, so the frame that
-stops drawing the old item is the frame that draws the new one.
+stops drawing the old item is the frame that draws the new one (for a
+video, the old item stays drawn under it until the video's next frame has
+reached its texture: see :meth:`AttractStage.show`).
 
 What "ready" means:
 
@@ -17,7 +19,8 @@ What "ready" means:
   one not showing);
 * a **video**: its player (Kivy's ``Video`` on ffpyplayer) opened and a frame
   from its start decoded into its texture. A new player plays hidden until
-  its first frame and pauses there; a player kept from an earlier slot is
+  its second frame and pauses there (shown at its first, it drew nothing
+  until the next one); a player kept from an earlier slot is
   sought to the start while paused (Kivy's ffpyplayer provider decodes the
   frame there) and is ready when that frame arrives. Each video keeps one
   player, loaded once: loading it for every slot made Kivy's ffpyplayer
@@ -51,6 +54,8 @@ logger = logging.getLogger(__name__)
 
 #: Seconds an item may take to become ready before it counts as failed (a video that never gives a frame).
 READY_TIMEOUT_S = 10.0
+#: Seconds the item before a video stays drawn under it at most, waiting for the video's next frame.
+HAND_OVER_S = 0.5
 
 
 class AttractVideo(Video):
@@ -113,6 +118,7 @@ class AttractStage(FloatLayout):
         self.shown: Prepared | None = None
         self.pending: Prepared | None = None  # the item being made ready, or ready and waiting to be shown
         self._timeout = None
+        self._handing: tuple[Widget, Callable[[], Any]] | None = None  # the item before a video, until it drew
 
     # ------------------------------------------------------------------ what shows
 
@@ -214,21 +220,30 @@ class AttractStage(FloatLayout):
             # The same video again: it is on screen already, and the swap seeks it to its start.
             self._ready(prepared)
             return
+        fresh = player is None
         if player is None:
             player = prepared.widget = self.players[prepared.path] = AttractVideo(
                 source=prepared.path, state="play", volume=0, options={"eos": "loop"}, fit_mode="contain")
             self._hidden(player)
             self.add_widget(player)
+            # Kivy's ffpyplayer provider counts its first frame twice (on_load, on_frame) and draws it into a
+            # texture through an Fbo it makes in that same call. Shown at that first frame, the video drew
+            # nothing until its next frame (tests/test_kiosk_gapless.py recorded 1-2 background-only frames
+            # per new player); from its second decoded frame on it shows. Ready then.
+            prepared._frames_at = 2
         elif player.loaded:
             prepared._frames_at = player.frames
             player.state = "pause"
             player.seek(0)  # paused: the provider decodes the frame at the start
+        else:
+            fresh = True  # opened earlier but never gave a frame (its preparation was cancelled)
+            prepared._frames_at = max(player.frames, 2)
 
         def frame(*_args) -> None:
             if prepared is not self.pending or not player.loaded or player.frames <= prepared._frames_at:
                 return
-            if prepared._frames_at < 0:
-                player.state = "pause"  # its first frame is in the texture: wait there, without decoding on
+            if fresh:
+                player.state = "pause"  # a frame from its start is in the texture: wait there, decoding nothing
             self._ready(prepared)
 
         player.bind(frames=frame)
@@ -269,13 +284,42 @@ class AttractStage(FloatLayout):
             raise ValueError(f"attract {prepared.kind} {prepared.path} is not ready")
         if prepared is self.pending:
             self.pending = None
+        self._hand_over()
         previous = self.visible_widget
         widget = prepared.widget
         self._visible(widget)
+        self.shown = prepared
         if isinstance(widget, AttractVideo):
             if id(previous) == id(widget):  # (not `is`: mypy would narrow widget to previous's Optional type)
                 widget.seek(0)  # the same video's next slot
             widget.state = "play"
+            if previous is not None and id(previous) != id(widget):
+                # A video ready at its frame from the start still drew nothing, now and then, in the frame it
+                # first showed (recorded: one background-only frame, then its next frame drew). So the item
+                # before stays drawn under it until the video's next frame is in its texture.
+                self.remove_widget(widget)
+                self.add_widget(widget)  # drawn last: over the item before
+                frames_at = widget.frames
+
+                def drawn(*_args: Any) -> None:
+                    if widget.frames > frames_at:
+                        self._hand_over()
+
+                widget.bind(frames=drawn)
+                timeout = Clock.schedule_once(lambda _dt: self._hand_over(), HAND_OVER_S)
+                self._handing = (previous, lambda: (widget.unbind(frames=drawn), timeout.cancel()))
+                return
+        self._leave(previous, widget)
+
+    def _hand_over(self) -> None:
+        """The video swapped in drew its frame: the item before it is hidden now."""
+        handing, self._handing = self._handing, None
+        if handing is not None:
+            previous, unbind = handing
+            unbind()
+            self._leave(previous, self.visible_widget)
+
+    def _leave(self, previous: Widget | None, widget: Widget | None) -> None:
         if previous is not None and previous is not widget:
             self._hidden(previous)
             if isinstance(previous, AttractVideo):
@@ -284,11 +328,11 @@ class AttractStage(FloatLayout):
                     self._retiring.remove(previous)
                     previous.unload()
                     self.remove_widget(previous)
-        self.shown = prepared
 
     def clear(self) -> None:
         """Show nothing (the screen's built-in texts): no pack, or nothing scheduled."""
         self.cancel()
+        self._hand_over()
         previous = self.visible_widget
         if previous is not None:
             self._hidden(previous)
@@ -299,6 +343,7 @@ class AttractStage(FloatLayout):
     def pause(self) -> None:
         """Another screen is shown: the video showing pauses (its frame stays), nothing is being made ready."""
         self.cancel()
+        self._hand_over()
         widget = self.visible_widget
         if isinstance(widget, AttractVideo):
             widget.state = "pause"

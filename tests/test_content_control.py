@@ -21,8 +21,9 @@ from edge_agent.store import Store
 from kiosk.content import DAYS, ContentError, apply_overlay, load_pack
 
 TZ = ZoneInfo("Europe/Amsterdam")
-PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000"
-                    "1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082")
+# A 1x1 PNG that decodes (the kiosk's attract loop skips a picture it cannot decode: kiosk.attract_stage).
+PNG = bytes.fromhex("89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c489"
+                    "0000000d49444154081d63d05810f01f0004240218aed7d5980000000049454e44ae426082")
 
 MANIFEST = """\
 pack: proef

@@ -26,9 +26,9 @@ DEMO = ROOT / "content" / "tuincentrum"
 FIXTURES = ROOT / "config" / "central-fixtures.example.yaml"
 AMS = ZoneInfo("Europe/Amsterdam")
 
-# A 1x1 PNG.
-PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000"
-                    "1f15c4890000000d49444154789c6360f8cf00000301010018dd8db00000000049454e44ae426082")
+# A 1x1 PNG that decodes (the kiosk's attract loop skips a picture it cannot decode: kiosk.attract_stage).
+PNG = bytes.fromhex("89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c489"
+                    "0000000d49444154081d63d05810f01f0004240218aed7d5980000000049454e44ae426082")
 
 
 def make_media_module():
@@ -575,8 +575,9 @@ def test_the_kiosk_keeps_showing_the_good_pack_when_a_broken_one_arrives(xvfb, m
         assert not app.shows(status, "De zomer")
         shutil.copy(folder / "attract" / "lente.png", folder / "attract" / "zomer.png")
         status = app.wait_screen("bereik", "De zomer", timeout=10)
-        assert status["attract"] == {"kind": "image", "path": "attract/zomer.png", "items": ["zomer"], "loaded": False,
-                                     "position": 0.0, "duration": 0.0, "players": 0}
+        shown = {key: value for key, value in status["attract"].items() if key not in ("shows", "next_ready")}
+        assert shown == {"kind": "image", "path": "attract/zomer.png", "items": ["zomer"], "loaded": False,
+                         "position": 0.0, "duration": 0.0, "players": 0}
         assert load_pack(tmp_path / "last-good").version == "2"
     finally:
         assert app.stop() == 0, app.log()[-2000:]

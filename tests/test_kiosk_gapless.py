@@ -16,7 +16,7 @@ import pytest
 from edge_agent.contract import COMMANDS, Topics, encode, new_id
 from edge_agent.contract.catalogue import CONTENT_ACTIVE
 from kiosk.widgets import STANDARD
-from tests.support.attract_pack import attract_pack, background_only, frames, transitions
+from tests.support.attract_pack import around, attract_pack, background_only, frames, transitions
 from tests.support.kiosk import KioskProcess, answer
 from tests.support.xvfb import Xvfb
 
@@ -105,7 +105,8 @@ def test_twenty_attract_transitions_and_a_pack_switch_never_show_only_the_backgr
     assert len(swaps) >= TRANSITIONS + 3, f"only {len(swaps)} transitions recorded"
     assert {frame["item"].split("/")[0] for frame in swaps} == {"attract", "videos"}  # images and videos
     assert [frame for frame in swaps if frame["pack"] == "gapless 2"], "no frame of the switched-to pack"
-    assert background_only(recorded) == [], f"{len(background_only(recorded))} background-only frames"
+    blank = background_only(recorded)
+    assert blank == [], f"{len(blank)} background-only frames:\n{around(recorded, blank)}"
     assert sum(1 for frame in recorded if frame["background_only"] is False) > len(swaps)
 
 
@@ -127,7 +128,9 @@ def test_a_broken_delivered_pack_leaves_the_old_one_on_screen_and_is_reported_fa
     status = kiosk.wait(lambda s: s["attract"]["shows"] >= before + 2, timeout=60)  # the loop goes on
     assert status["content"]["version"] == "1" and status["content"]["switch"]["ok"] is False
     assert kiosk.shows(kiosk.wait_screen("bereik", "Eerste", timeout=30), "Eerste")
-    assert background_only(frames(kiosk.record)) == []
+    recorded = frames(kiosk.record)
+    blank = background_only(recorded)
+    assert blank == [], f"{len(blank)} background-only frames:\n{around(recorded, blank)}"
 
 
 def test_the_frame_recorder_counts_a_frame_that_shows_only_the_background(xvfb, mosquitto, tmp_path):

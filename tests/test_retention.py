@@ -36,6 +36,8 @@ ROWS: dict[str, str] = {
     "offer_activations": "INSERT INTO offer_activations (customer, offer, at) VALUES ('c-1', :key, :iso)",
     "staff": "INSERT INTO staff (staff, version, active, updated) VALUES (:key, 1, 0, :epoch)",
     "staff_calls": "INSERT INTO staff_calls (call, at) VALUES (:key, :iso)",
+    "content_packs": "INSERT INTO content_packs (version, pack, manifest, state, received, updated) "
+                     "VALUES (NULL, :key, '{}', 'retired', :epoch, :epoch)",
     # The anonymous hourly analytics (edge_agent.analytics), by the hour or day they describe.
     "analytics_buckets": "INSERT INTO analytics_buckets (hour, metric, dim, count, sessions, total) "
                          "VALUES (:iso, 'footfall', :key, 1, NULL, 0)",
@@ -113,8 +115,10 @@ def test_rows_outside_a_rules_condition_are_kept_however_old(store, tmp_path):
                      (old.isoformat(),))
         conn.execute("INSERT INTO consents (customer, purpose, until) VALUES ('c-1', 'recognition', ?)",
                      (old.isoformat(),))
+        conn.execute("INSERT INTO content_packs (version, pack, manifest, state, received, updated) "
+                     "VALUES (7, 'p-shown', '{}', 'active', ?, ?)", (old.timestamp(), old.timestamp()))
     Retention(store, CONFIG, Clock(NOW).wall(tmp_path)).prune()
-    for table in ("orders", "products", "offers", "offer_activations", "consents"):
+    for table in ("orders", "products", "offers", "offer_activations", "consents", "content_packs"):
         assert count(store, table) == 1, f"{table}: a row the rules do not name went"
 
 

@@ -46,6 +46,8 @@ TAGLINES = (
     N_("U bepaalt zelf wat we van u weten: kijk bij Mijn gegevens."),
 )
 TAGLINE_SECONDS = 6.0
+#: Seconds after a swap before the next item is made ready (items show for 2 s at least).
+AHEAD_S = 0.25
 
 
 class BereikScreen(KioskScreen):
@@ -63,6 +65,7 @@ class BereikScreen(KioskScreen):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._event = None  # the end of the item showing (or of the tagline)
+        self._ahead = None  # making the next item ready, just after a swap
         self._wanted: tuple[str, str] | None = None  # (kind, path) to swap in as soon as it is ready
         self._wanted_item: AttractItem | None = None
         self._reported_second = -1
@@ -92,6 +95,11 @@ class BereikScreen(KioskScreen):
         app = App.get_running_app()
         if app is not None:
             app.usage.play_stopped()  # the item shown ends with the loop (kiosk.usage_report)
+        self._cancel_ahead()
+        if self._preload is not None:  # a new pack's first item is not needed now: the pack is taken into use
+            then = self._preload[1]
+            self._preload = None
+            then(True, "")
         if self._event is not None:
             self._event.cancel()
             self._event = None
@@ -109,13 +117,17 @@ class BereikScreen(KioskScreen):
         return [item for item in pack.attract(datetime.now(app.tz)) if str(item.path) not in self._failed]
 
     def _want(self) -> None:
-        """Show the item at ``index`` as soon as it is ready (at once when it is); the one showing stays till then."""
+        """Show the item at ``index`` as soon as it is ready (at once when it is); the one showing stays till then.
+        While a new pack's first item is made ready (:meth:`preload`), nothing: the pack comes first."""
+        if self._preload is not None:
+            return
         app = App.get_running_app()
         if app is not None and app.content.revision != self._revision:
             self._revision = app.content.revision
             self._failed.clear()
             self.stage.renew()  # a new pack may bring another file under the same name
         items = self._items()
+        self._cancel_ahead()
         if self._event is not None:
             self._event.cancel()
             self._event = None
@@ -152,11 +164,22 @@ class BereikScreen(KioskScreen):
             player.bind(position=self._on_position)
         self._present(item)
         self._event = Clock.schedule_once(self._next, item.seconds)
-        upcoming = self._items()
-        if upcoming:  # made ready now, while this one shows for its seconds
+        # The next item is made ready a moment later, not in this frame: opening a new video's player (Kivy opens
+        # ffpyplayer's MediaPlayer on the UI thread, before the next frame) would lengthen the swap's own frame.
+        self._ahead = Clock.schedule_once(self._prepare_following, AHEAD_S)
+
+    def _prepare_following(self, _dt) -> None:
+        self._ahead = None
+        upcoming, shown = self._items(), self.stage.shown
+        if upcoming and shown is not None:  # made ready now, while the item shows for its seconds
             following = upcoming[(self.index + 1) % len(upcoming)]
-            if (following.kind, str(following.path)) != (prepared.kind, prepared.path):
+            if (following.kind, str(following.path)) != (shown.kind, shown.path):
                 self.stage.prepare(following.kind, str(following.path), key=following)
+
+    def _cancel_ahead(self) -> None:
+        if self._ahead is not None:
+            self._ahead.cancel()
+            self._ahead = None
 
     def _on_failed(self, prepared: Prepared) -> None:
         if self._preload is not None and prepared is self._preload[0]:
@@ -205,6 +228,7 @@ class BereikScreen(KioskScreen):
         if not items:
             then(True, "")
             return
+        self._cancel_ahead()
         if self._event is not None:  # the current item stays until the new pack's is ready
             self._event.cancel()
             self._event = None
@@ -237,10 +261,13 @@ class BereikScreen(KioskScreen):
     def report(self) -> dict:
         """What the loop shows, for the status file: kind and pack path of the item, for a video whether
         it is loaded, its position and duration (seconds), how many videos' players are kept loaded, how many
-        items were swapped in (``shows``) and whether the next one is ready (``next_ready``)."""
+        items were swapped in (``shows``) and whether the next one is ready (``next_ready``). ``items`` are the
+        ids scheduled now, those that could not be made ready (and are skipped) included."""
         player = self.player
         pending = self.stage.pending
-        return {"kind": self.item_kind, "path": self.item_path, "items": [item.id for item in self._items()],
+        app = App.get_running_app()
+        scheduled = app.content.current.attract(datetime.now(app.tz)) if app is not None else []
+        return {"kind": self.item_kind, "path": self.item_path, "items": [item.id for item in scheduled],
                 "loaded": player.loaded if player is not None else False,
                 "position": round(player.position, 2) if player is not None else 0.0,
                 "duration": round(player.duration, 2) if player is not None else 0.0,

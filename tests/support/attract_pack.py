@@ -108,3 +108,14 @@ def transitions(recorded: list[dict]) -> list[dict]:
 def background_only(recorded: list[dict]) -> list[dict]:
     """The frames in which the attract area showed only the background."""
     return [frame for frame in recorded if frame["background_only"]]
+
+
+def around(recorded: list[dict], chosen: list[dict], frames_before: int = 3) -> str:
+    """The recorder's lines of ``chosen`` frames with the few before each, for an assertion's message."""
+    index = {frame["n"]: position for position, frame in enumerate(recorded)}
+    lines = []
+    for frame in chosen[:5]:
+        position = index[frame["n"]]
+        lines.extend(json.dumps(each) for each in recorded[max(0, position - frames_before):position + 2])
+        lines.append("")
+    return "\n".join(lines)
