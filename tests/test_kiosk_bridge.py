@@ -131,7 +131,8 @@ def test_subscribes_to_session_health_state_birth_and_its_responses_only(bridge_
                                            "staff-pin", "staff-status", "staff-audit-log", "staff-calls",
                                            "staff-call-handled",
                                            "device-checks", "reader-test", "test-event", "restart-kiosk",
-                                           *CONTENT_COMMANDS, "report-screen", "report-play", "content-loaded", "touch")}
+                                           *CONTENT_COMMANDS, "report-screen", "report-play", "content-loaded",
+                                           "touch")}
     assert subscribed[topics.presence] == PRESENCE.qos
     assert subscribed[topics.scan] == SCAN.qos and subscribed[topics.shelf] == SHELF.qos
 
