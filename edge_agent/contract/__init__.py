@@ -400,3 +400,30 @@ __all__ += [
     "StaffRole",
     "StaffState",
 ]
+
+# Calls answered from the store console, and clienteling by consent (payloads_assist.py, and the block of the
+# catalogue after the staff one).
+from .catalogue import CALL_CONSOLE_COMMANDS, CLIENTELING  # noqa: E402  (kept with its block, after the others)
+from .payloads_assist import (  # noqa: E402  (as above)
+    CallAnswer,
+    CallAnswerRequest,
+    CallAnswerResult,
+    CallShareRequest,
+    CallShareResult,
+    ClientelingCall,
+    ClientelingViewed,
+    ClientelingViewedResult,
+)
+
+__all__ += [
+    "CALL_CONSOLE_COMMANDS",
+    "CLIENTELING",
+    "CallAnswer",
+    "CallAnswerRequest",
+    "CallAnswerResult",
+    "CallShareRequest",
+    "CallShareResult",
+    "ClientelingCall",
+    "ClientelingViewed",
+    "ClientelingViewedResult",
+]
