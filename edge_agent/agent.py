@@ -29,6 +29,7 @@ from .clienteling import Clienteling
 from .clock import WallClock
 from .commands import Commands
 from .config import AgentConfig, NfcConfig
+from .content_control.console_requests import ConsoleRequests
 from .content_control.service import ContentControl
 from .contract import (
     BIRTH,
@@ -148,6 +149,8 @@ class Agent:
                     lambda topic, payload, retain: self.link.publish(topic, payload, qos=1, retain=retain),
                     self.staff.gate, self.staff.audit)
                 self.content_control.register(self.commands)
+                # The store console's requests for a staff member logged in there (issue 16).
+                ConsoleRequests(self.content_control).register(self.commands)
         self.broker_rtt_ms: float | None = None
         self.broker_rtt_at: float | None = None  # monotonic time of the last round trip
         self._probe: tuple[str, float] | None = None

@@ -49,7 +49,7 @@ from .schedule import PackSchedule, ordered, pack_items, showing
 
 if TYPE_CHECKING:
     from ..staff.audit import AuditLog
-    from ..staff.gate import StaffGate
+    from ..staff.gate import StaffGate, StaffMember
 
 logger = logging.getLogger(__name__)
 
@@ -165,10 +165,27 @@ class ContentControl:
 
         :raises CommandError: when the session may not, or the change does not fit the pack in use.
         """
-        action = f"content-{request.action}"
+        action, target = self.audited_as(request)
+        member = self.gate.require(request.session, self.role_for(request), action=action, target=target)
+        return self.control_as(member, request)
+
+    def audited_as(self, request: ContentControlRequest) -> tuple[str, str | None]:
+        """The audit's action and target of a change."""
         target = f"{request.section}/{request.item}" if request.item else self.library.current.name or None
-        role = StaffRole.MANAGER if request.action in MANAGER_ACTIONS else StaffRole.STAFF
-        member = self.gate.require(request.session, role, action=action, target=target)
+        return f"content-{request.action}", target
+
+    @staticmethod
+    def role_for(request: ContentControlRequest) -> StaffRole:
+        """The role a change needs."""
+        return StaffRole.MANAGER if request.action in MANAGER_ACTIONS else StaffRole.STAFF
+
+    def control_as(self, member: StaffMember, request: ContentControlRequest) -> ContentControlResult:
+        """Carry out one change for ``member``, whose right to it is checked (the staff gate at the kiosk, the
+        console's requests in :mod:`.console_requests`); audited once, whatever comes of it.
+
+        :raises CommandError: when the change does not fit the pack in use.
+        """
+        action, target = self.audited_as(request)
         with self._lock:
             made: list[tuple[ContentSchedulePayload, bytes]] = []
             try:
@@ -255,6 +272,14 @@ class ContentControl:
         """
         target = request.pack or self.library.current.name or None
         member = self.gate.require(request.session, action="content-preview", target=target)
+        return self.preview_as(member, request)
+
+    def preview_as(self, member: StaffMember, request: PreviewRequest) -> PreviewResult:
+        """:meth:`preview` for ``member``, whose right to it is checked; audited.
+
+        :raises CommandError: for a pack that cannot be previewed.
+        """
+        target = request.pack or self.library.current.name or None
         packs = self.previews.packs()
         chosen = next((entry for entry in packs if request.pack in (None, entry.id)), None)
         if chosen is None:

@@ -52,6 +52,7 @@ from .payloads_central import (
     PriceListPush,
     PurchaseHistoryPush,
 )
+from .payloads_console import ConsoleContentControlRequest, ConsolePreviewRequest
 from .payloads_content_control import (
     ContentControlRequest,
     ContentControlResult,
@@ -621,6 +622,37 @@ RESPONSES.update({name: response_message(name) for name in _STAFF_COMMANDS})
 ALL_MESSAGES.extend([STAFF_MODE, STAFF_CALL, EVENTS["staff-audit"], PUSHES["staff"], *_STAFF_COMMANDS.values(),
                      *(RESPONSES[name] for name in _STAFF_COMMANDS)])
 
+# --------------------------------------------------------------------------- the store console (payloads_console.py)
+# One block: the content requests the store console sends to a kiosk's agent for the staff member logged in at
+# the console (edge_agent.content_control.console_requests). Local topics (never bridged); only the console's
+# login publishes them (roles.py).
+#: The console's requests, by command name.
+CONSOLE_COMMANDS: dict[str, Message] = {
+    message.name.removeprefix("request-"): message
+    for message in (
+        Message("request-console-content-control", 1, ConsoleContentControlRequest,
+                LOCAL + "/request/console-content-control", "receive",
+                "The store console changes this kiosk's content for the staff member logged in there (the same "
+                "changes as content-control); the agent checks the staff member and role, and audits it.",
+                response=ContentControlResult, bridged=False,
+                example={"session": _EX_SESSION_ID, "staff": "s-anna", "action": "disable", "section": "attract",
+                         "item": "klantenpas", "today_only": True, "until": None, "schedule": None},
+                result_example={"action": "disable", "revision": 3, "undo": "disable"}),
+        Message("request-console-content-preview", 1, ConsolePreviewRequest,
+                LOCAL + "/request/console-content-preview", "receive",
+                "The store console asks what this kiosk's content shows at a chosen moment (audited).",
+                response=PreviewResult, bridged=False,
+                example={"session": _EX_SESSION_ID, "staff": "s-anna", "at": "2026-04-04T10:00:00+02:00",
+                         "pack": None},
+                result_example={"pack": "tuincentrum-de-linde", "version": "2026.11.1",
+                                "at": "2026-04-04T10:00:00+02:00", "attract": ["snoeien"], "inspire": ["voorjaar"],
+                                "instructions": []}),
+    )
+}
+COMMANDS.update(CONSOLE_COMMANDS)
+RESPONSES.update({name: response_message(name) for name in CONSOLE_COMMANDS})
+ALL_MESSAGES.extend([*CONSOLE_COMMANDS.values(), *(RESPONSES[name] for name in CONSOLE_COMMANDS)])
+
 # --------------------------------------------------------------------------- calls answered from the store console
 # (payloads_assist.py): the console's "Ik kom eraan" / "Afgehandeld" to the agent of the device that called, and
 # clienteling by consent: the shopper's yes at the kiosk, their details for the console on a store-LAN topic
@@ -711,4 +743,5 @@ class Topics:
                     command = None  # a local command on the bridged path, or the reverse
                 return "command", command
         return "unknown", None
+
 

@@ -10,7 +10,8 @@ The roles:
 - ``shelf``: the edge agent of a shelf or camera device: no screen and no card reader, so only its status,
   what its camera sees and the commands to it;
 - ``screen``: the kiosk app showing a kiosk device;
-- ``console``: the store console (staff phones on the store LAN): every device's status and the alerts;
+- ``console``: the store console (staff phones on the store LAN): every device's status and the alerts, the
+  staff records, the kiosks' content schedules; it writes its own staff audit and the console's content requests;
 - ``central``: central systems, through the bridge (or connecting into the store broker).
 
 A device's roles (agent, shelf, screen) reach the topics of *their own* device only; the console and
@@ -32,6 +33,8 @@ from .catalogue import (
     CALL_CONSOLE_COMMANDS,
     CLIENTELING,
     COMMANDS,
+    CONSOLE_COMMANDS,
+    CONTENT_SCHEDULE,
     DEMO_CONTROL,
     EVENTS,
     HEALTH,
@@ -98,6 +101,19 @@ OVERRIDES: dict[str, Rights] = {
     # Only `edge-agent demo` reads it, on the demo's own broker: no store login may send or read it.
     DEMO_CONTROL.name: Rights(Family.DEMO, frozenset(), frozenset()),
 }
+# The store console (issue 16, edge_agent.console): it reads central's staff records (its login checks the same
+# PIN verifiers as the kiosk) and each kiosk's content schedule (the devices page), writes its own staff audit
+# (under its own device level, the console's login: edge_agent.provisioning.acl) and sends the content requests
+# of a staff member logged in at the console; the agents answer it alone.
+OVERRIDES.update({
+    PUSHES["staff"].name: Rights(Family.PUSH, _roles(Role.CENTRAL), _roles(Role.AGENT, Role.CONSOLE)),
+    CONTENT_SCHEDULE.name: Rights(Family.LOCAL_VIEW, _roles(Role.AGENT), _roles(Role.SCREEN, Role.CONSOLE)),
+    EVENTS["staff-audit"].name: Rights(Family.EVENT, _roles(Role.AGENT, Role.CONSOLE), _roles(Role.CENTRAL)),
+    **{COMMANDS[name].name: Rights(Family.COMMAND, _roles(Role.CONSOLE), _roles(Role.AGENT))
+       for name in CONSOLE_COMMANDS},
+    **{RESPONSES[name].name: Rights(Family.RESPONSE, _roles(Role.AGENT), _roles(Role.CONSOLE))
+       for name in CONSOLE_COMMANDS},
+})
 # The store console's answers to calls and its views of a shared call (catalogue CALL_CONSOLE_COMMANDS): only the
 # console sends them to a kiosk's agent and only the console reads the answers, so a kiosk's screen cannot
 # answer its own calls. A shopper's details shared for a call (local/clienteling) are for the console alone.

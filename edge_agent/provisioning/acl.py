@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from ..contract.catalogue import ALL_MESSAGES, STATE, Message
-from ..contract.roles import DEVICE_ROLES, Rights, Role, rights
+from ..contract.roles import DEVICE_ROLES, Family, Rights, Role, rights
 from .plan import CENTRAL_LOGIN, DeviceKind, Login, StorePlan
 
 #: The roles acting for a device of each kind.
@@ -57,6 +57,10 @@ def _topics(plan: StorePlan, login: Login, message: Message, right: Rights, kind
         return [message.topic_for(plan.store)]
     if login.role in DEVICE_ROLES:
         return [message.topic_for(plan.store, login.device or "")]
+    if login.role is Role.CONSOLE and Role.CONSOLE in right.publishers and right.family is Family.EVENT:
+        # The console's own events (its staff audit) are under its own device level, its login's name: it may
+        # not write a device's events.
+        return [message.topic_for(plan.store, login.name)]
     involved = right.publishers | right.subscribers
     return [message.topic_for(plan.store, device) for device, kind in kinds.items() if KIND_ROLES[kind] & involved]
 
@@ -87,7 +91,8 @@ ROLE_NOTES: dict[Role, str] = {
     Role.SCREEN: "the kiosk app of {device}: reads its device's status and the local topics its screens show, "
                  "sends its local requests. No events, no central pushes, no commands",
     Role.CONSOLE: "the store console: reads every device's status and the alerts (staff calls, shelves, errors, "
-                  "counts); writes nothing yet",
+                  "counts), the staff records and the kiosks' content schedules; writes its own staff audit and "
+                  "the console's content requests",
     Role.CENTRAL: "central connecting into this broker (a bridge run on central's side, or a store tool acting for "
                   "central): writes pushes and bridged commands, reads what is bridged out, never a local topic",
 }

@@ -29,7 +29,7 @@ class StaffRecord:
     pin_verifier: str
 
 
-def apply_staff(conn: sqlite3.Connection, push: StaffPush, outbox: Outbox) -> None:
+def apply_staff(conn: sqlite3.Connection, push: StaffPush, outbox: Outbox | None = None) -> None:
     """Apply central's ``staff`` push (the inbox's applier; inside its transaction).
 
     :raises RejectedMessage: for a version older than the stored one, or a verifier this agent does not

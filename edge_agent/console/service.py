@@ -1,0 +1,80 @@
+"""The console's pieces put together: configuration, database, device model, staff login, sessions, audit, live
+updates and the MQTT link, with the routes from MQTT into them.
+
+:class:`Console` is what every page reaches as ``request.app.state.console`` (see :mod:`.web`). The helpers
+that add pages (alerts, analytics) add their MQTT routes with ``console.link.route(message, handler)`` before
+:meth:`Console.start`, and their live channels with ``console.live.notify(channel, data)``.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from ..contract import BIRTH, CONTENT_SCHEDULE, HEALTH, PUSHES, STATE, Message, StaffPush
+from ..errors import RejectedMessage
+from .audit import ConsoleAudit
+from .config import ConsoleConfig
+from .database import ConsoleDatabase
+from .devices import DeviceModel
+from .i18n import ConsoleTranslations
+from .link import ConsoleLink, Handler, decode_data
+from .live import Live
+from .login import StaffLogin
+from .sessions import Sessions
+
+logger = logging.getLogger(__name__)
+
+DEVICES_CHANNEL = "devices"
+
+
+class Console:
+    """One store's console.
+
+    :param config: its configuration.
+    :param username: its broker login (``mqtt-username``), None for a broker without logins (tests, demo).
+    :param password: the login's password.
+    """
+
+    def __init__(self, config: ConsoleConfig, username: str | None = None, password: str | None = None):
+        self.config = config
+        self.store = config.store.id
+        self.db = ConsoleDatabase(config.database.path)
+        self.live = Live()
+        self.devices = DeviceModel(self.db, lambda device: self.live.notify(DEVICES_CHANNEL, {"device": device}))
+        self.login = StaffLogin(self.db)
+        self.sessions = Sessions(config.session.idle_s)
+        self.translations = ConsoleTranslations()
+        self.link = ConsoleLink(config, username, password)
+        self.audit = ConsoleAudit(self.db, self.store, self.link.username)
+        self.audit.attach(self.link.publish)
+        self.link.on_connected.append(self.audit.resend)
+        self.link.on_acknowledged.append(self.audit.acknowledged)
+        for kind, message in (("state", STATE), ("birth", BIRTH), ("health", HEALTH), ("schedule", CONTENT_SCHEDULE)):
+            self.link.route(message, self._device_message(kind, message))
+        self.link.route(PUSHES["staff"], self._staff_push)
+
+    def _device_message(self, kind: str, message: Message) -> Handler:
+        def handle(device: str, raw: bytes, retained: bool) -> None:
+            self.devices.apply(kind, device, decode_data(message, raw))
+        return handle
+
+    def _staff_push(self, device: str, raw: bytes, retained: bool) -> None:
+        data = decode_data(PUSHES["staff"], raw)
+        if data is None:
+            return
+        push = StaffPush.model_validate(data)
+        try:
+            self.login.apply_push(push)
+        except RejectedMessage as exc:
+            logger.warning("staff record %s refused: %s", push.staff, exc)
+            return
+        if not push.active and self.sessions.end_staff(push.staff):
+            logger.info("logins of removed staff member %s ended", push.staff)
+
+    def start(self) -> None:
+        """Connect to the store broker (in the background)."""
+        self.link.start()
+
+    def stop(self) -> None:
+        self.link.stop()
+        self.db.close()
