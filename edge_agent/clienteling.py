@@ -8,7 +8,7 @@ With a yes the agent publishes the call on ``local/clienteling`` (store LAN only
 bridged, read by the store console's login alone): the shopper's first name and tier, the product or phase
 they were on and their recent purchases in that product's category, each only as far as the session may show
 it (the assurance policy of :mod:`edge_agent.identity`). The sharing is written to the customer's data-use log,
-and so is every time the console shows it to a member of staff (``request/clienteling-viewed``, one entry
+and so is every time the console shows it to a member of staff (``request/console-clienteling-viewed``, one entry
 per view, naming the staff member); the customer reads the log at the kiosk (Mijn gegevens).
 
 When the call is handled (at the kiosk or from the console) or the session ends, the agent publishes the call
@@ -87,9 +87,10 @@ class Clienteling:
         sessions.add_listener(ended=self._end_session)
 
     def register(self, commands: Commands) -> None:
-        """Answer ``staff-call-share`` and ``clienteling-viewed``; remember each call (after the staff service)."""
+        """Answer ``staff-call-share`` and ``console-clienteling-viewed``; remember each call (register after the
+        staff service)."""
         commands.register("staff-call-share", self.share)
-        commands.register("clienteling-viewed", self.viewed)
+        commands.register("console-clienteling-viewed", self.viewed)
         assist = commands.handler("staff-assist")
         if assist is not None:
             commands.register("staff-assist", self.wrap(assist))
@@ -142,7 +143,8 @@ class Clienteling:
         return CallShareResult(call=request.call, shared=True)
 
     def viewed(self, request: ClientelingViewed) -> ClientelingViewedResult:
-        """``clienteling-viewed``: the console showed a shared call to a member of staff; log it for the customer.
+        """``console-clienteling-viewed``: the console showed a shared call to a member of staff; log it for the
+        customer.
 
         :raises CommandError: for a member of staff this store does not know (audited).
         """

@@ -131,7 +131,7 @@ def _share(world: World, session: str, call: str, share: bool = True):
 
 
 def _view(world: World, call: str, staff: str = "s-anna"):
-    return world.run("clienteling-viewed", ClientelingViewed(call=call, staff=staff))
+    return world.run("console-clienteling-viewed", ClientelingViewed(call=call, staff=staff))
 
 
 def test_a_shoppers_call_is_anonymous_until_she_agrees_then_staff_see_name_tier_and_purchases_of_that_category(
@@ -178,7 +178,7 @@ def test_every_view_by_staff_is_in_her_data_use_log_and_handling_the_call_ends_t
     assert "seen by Anna (store staff) for your call" in [entry.use for entry in my_data.data_use], \
         "she reads it at the kiosk"
 
-    world.run("call-answer", CallAnswerRequest(call=call, answer="handled", staff="s-anna"))
+    world.run("console-call-answer", CallAnswerRequest(call=call, answer="handled", staff="s-anna"))
     assert world.on(SHARED_TOPIC)[-1] == {"call": call, "state": "ended", "first_name": None, "tier": None,
                                           "phase": None, "gtin": None, "product": None, "category": None,
                                           "purchases": []}
@@ -221,29 +221,29 @@ def test_a_uid_only_card_shares_no_purchase_history_even_with_a_yes(uid_world):
 
 def test_coming_from_the_console_tells_the_kiosk_the_name_and_is_audited_once_though_sent_again(world):
     call = world.call(None)
-    first = world.run("call-answer", CallAnswerRequest(call=call, answer="coming", staff="s-anna"))
-    again = world.run("call-answer", CallAnswerRequest(call=call, answer="coming", staff="s-anna"))
+    first = world.run("console-call-answer", CallAnswerRequest(call=call, answer="coming", staff="s-anna"))
+    again = world.run("console-call-answer", CallAnswerRequest(call=call, answer="coming", staff="s-anna"))
     assert (first.changed, again.changed) == (True, False)
     assert world.on(CALL_TOPIC) == [{"call": call, "state": "coming", "display_name": "Anna"}] * 2
     assert world.audits().count(("s-anna", "call-coming", "ok")) == 1
 
-    closed = world.run("call-answer", CallAnswerRequest(call=call, answer="handled", staff="s-anna"))
-    resent = world.run("call-answer", CallAnswerRequest(call=call, answer="handled", staff="s-anna"))
+    closed = world.run("console-call-answer", CallAnswerRequest(call=call, answer="handled", staff="s-anna"))
+    resent = world.run("console-call-answer", CallAnswerRequest(call=call, answer="handled", staff="s-anna"))
     assert (closed.changed, resent.changed) == (True, False)
     assert world.on(CALL_TOPIC)[-1] == {"call": call, "state": "handled", "display_name": None}
     assert world.audits().count(("s-anna", "call-handled", "ok")) == 1
     assert world.staff.calls.is_open(call) is False
     with pytest.raises(CommandError, match="handled already"):
-        world.run("call-answer", CallAnswerRequest(call=call, answer="coming", staff="s-anna"))
+        world.run("console-call-answer", CallAnswerRequest(call=call, answer="coming", staff="s-anna"))
 
 
 def test_an_answer_naming_no_staff_member_or_no_call_of_this_device_is_refused_and_changes_nothing(world):
     call = world.call(None)
     with pytest.raises(CommandError, match="no such member of staff"):
-        world.run("call-answer", CallAnswerRequest(call=call, answer="handled", staff="s-mallory"))
+        world.run("console-call-answer", CallAnswerRequest(call=call, answer="handled", staff="s-mallory"))
     assert ("s-mallory", "call-handled", "refused") in world.audits()
     assert world.staff.calls.is_open(call) is True
     with pytest.raises(CommandError, match="no such call at this device"):
-        world.run("call-answer", CallAnswerRequest(call="01a20735-b502-769a-a830-637530718552", answer="coming",
+        world.run("console-call-answer", CallAnswerRequest(call="01a20735-b502-769a-a830-637530718552", answer="coming",
                                                    staff="s-anna"))
     assert world.on(CALL_TOPIC) == []

@@ -657,7 +657,8 @@ ALL_MESSAGES.extend([*CONSOLE_COMMANDS.values(), *(RESPONSES[name] for name in C
 # (payloads_assist.py): the console's "Ik kom eraan" / "Afgehandeld" to the agent of the device that called, and
 # clienteling by consent: the shopper's yes at the kiosk, their details for the console on a store-LAN topic
 # (never retained, never bridged), and each view of them by staff for their data-use log. Only the console's
-# login sends call-answer and clienteling-viewed (roles.py CALL_CONSOLE_COMMANDS): a kiosk cannot answer its own call.
+# login sends console-call-answer and console-clienteling-viewed (roles.py CALL_CONSOLE_COMMANDS): a kiosk
+# cannot answer its own call.
 _EX_CALL_ANSWER = {"call": EXAMPLE_ID, "answer": "coming", "staff": "s-anna"}
 CLIENTELING = Message(
     "clienteling", 1, ClientelingCall, LOCAL + "/clienteling", "publish",
@@ -671,7 +672,7 @@ CLIENTELING = Message(
 _ASSIST_COMMANDS: dict[str, Message] = {
     message.name.removeprefix("request-"): message
     for message in (
-        Message("request-call-answer", 1, CallAnswerRequest, LOCAL + "/request/call-answer", "receive",
+        Message("request-console-call-answer", 1, CallAnswerRequest, LOCAL + "/request/console-call-answer", "receive",
                 "The store console: a member of staff answers a call made at this device (coming or handled); "
                 "recorded, audited as event/staff-audit and told to the kiosk on local/staff-call.",
                 response=CallAnswerResult, bridged=False, example=_EX_CALL_ANSWER,
@@ -681,15 +682,16 @@ _ASSIST_COMMANDS: dict[str, Message] = {
                 "with yes the agent publishes local/clienteling.", response=CallShareResult, personal=True,
                 bridged=False, example={"session": _EX_SESSION_ID, "call": EXAMPLE_ID, "share": True},
                 result_example={"call": EXAMPLE_ID, "shared": True}),
-        Message("request-clienteling-viewed", 1, ClientelingViewed, LOCAL + "/request/clienteling-viewed",
-                "receive", "The store console showed a shared call to a member of staff: written to the "
-                "customer's data-use log, which they see at the kiosk.", response=ClientelingViewedResult,
+        Message("request-console-clienteling-viewed", 1, ClientelingViewed,
+                LOCAL + "/request/console-clienteling-viewed", "receive",
+                "The store console showed a shared call to a member of staff: written to the customer's data-use "
+                "log, which they see at the kiosk.", response=ClientelingViewedResult,
                 bridged=False, example={"call": EXAMPLE_ID, "staff": "s-anna"},
                 result_example={"call": EXAMPLE_ID, "logged": True}),
     )
 }
 #: The commands only the store console sends (to the agent of a kiosk), answered to the console only.
-CALL_CONSOLE_COMMANDS = frozenset({"call-answer", "clienteling-viewed"})
+CALL_CONSOLE_COMMANDS = frozenset({"console-call-answer", "console-clienteling-viewed"})
 COMMANDS.update(_ASSIST_COMMANDS)
 RESPONSES.update({name: response_message(name) for name in _ASSIST_COMMANDS})
 ALL_MESSAGES.extend([CLIENTELING, *_ASSIST_COMMANDS.values(), *(RESPONSES[name] for name in _ASSIST_COMMANDS)])

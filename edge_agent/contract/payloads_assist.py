@@ -2,7 +2,7 @@
 
 A shopper's call (``event/staff-assist``, :mod:`.payloads_events`) reaches the store console. A member of staff
 answers it there: "Ik kom eraan" (:attr:`CallAnswer.COMING`) or "Afgehandeld" (:attr:`CallAnswer.HANDLED`).
-The console sends the answer to the agent of the device that called (``local/request/call-answer``; only the
+The console sends the answer to the agent of the device that called (``local/request/console-call-answer``; only the
 console's login may publish it, so a kiosk screen cannot answer its own calls); the agent records it, audits
 it as ``event/staff-audit`` and tells its kiosk on ``local/staff-call`` (:class:`.payloads_staff.StaffCallState`:
 "Anna komt eraan"). The answer (:class:`CallAnswerResult`) comes only after the agent applied it.
@@ -14,7 +14,7 @@ name, tier, the product or phase they were on and their recent purchases in that
 session may show them. That topic is store LAN only: never retained, never bridged, read only by the console.
 When the call is handled or the session ends the agent publishes the same call with ``state: ended`` and
 nothing personal, and the console forgets it. Each time a member of staff is shown it, the console tells
-the agent (``local/request/clienteling-viewed``), which writes it to the customer's data-use log.
+the agent (``local/request/console-clienteling-viewed``), which writes it to the customer's data-use log.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The store console's answers to this device's staff-assist calls: "Ik kom eraan" and "Afgehandeld".
 
-The console (staff on their phones, logged in there with their id and PIN) sends ``local/request/call-answer``
+The console (staff on their phones, logged in there with their id and PIN) sends ``local/request/console-call-answer``
 to the agent of the device that called. Only the console's broker login may publish that topic
 (:data:`edge_agent.contract.roles.OVERRIDES`): the kiosk's own screen cannot answer its calls. The agent still
 checks the staff member the console names against its own staff records (an unknown or removed member is
@@ -48,7 +48,7 @@ class CallAnswers:
         self._coming: dict[tuple[str, str], None] = {}  # insertion-ordered: the oldest are forgotten first
 
     def answer(self, request: CallAnswerRequest) -> CallAnswerResult:
-        """``call-answer``: apply a member of staff's answer from the console.
+        """``console-call-answer``: apply a member of staff's answer from the console.
 
         :raises CommandError: for a member of staff this store does not know, a call this device does not know,
             or ``coming`` to a handled call.

@@ -5,7 +5,7 @@ sessions): :attr:`~StaffService.gate` for every handler of a staff request, :att
 record what staff did, :attr:`~StaffService.modes` (badge, PIN, staff mode), :attr:`~StaffService.calls`
 (this device's open staff-assist calls) and :attr:`~StaffService.lockout`. :meth:`StaffService.register`
 adds the requests ``staff-pin``, ``staff-status``, ``staff-audit-log``, ``staff-calls`` and
-``staff-call-handled``, the store console's ``call-answer`` (:attr:`~StaffService.answers`), and wraps
+``staff-call-handled``, the store console's ``console-call-answer`` (:attr:`~StaffService.answers`), and wraps
 ``staff-assist`` so each call is recorded.
 """
 
@@ -62,7 +62,7 @@ class StaffService:
         commands.register("staff-audit-log", self.audit_log)
         commands.register("staff-calls", self.calls.list)
         commands.register("staff-call-handled", self.calls.handled)
-        commands.register("call-answer", self.answers.answer)
+        commands.register("console-call-answer", self.answers.answer)
         assist = commands.handler("staff-assist")
         if assist is not None:
             commands.register("staff-assist", self.calls.wrap(assist))
