@@ -12,6 +12,7 @@ import logging
 
 from ..contract import BIRTH, CONTENT_SCHEDULE, HEALTH, PUSHES, STATE, Message, StaffPush
 from ..errors import RejectedMessage
+from .alerts import ALERTS_CHANNEL, AlertBook, SharedViews
 from .audit import ConsoleAudit
 from .config import ConsoleConfig
 from .database import ConsoleDatabase
@@ -52,6 +53,12 @@ class Console:
         for kind, message in (("state", STATE), ("birth", BIRTH), ("health", HEALTH), ("schedule", CONTENT_SCHEDULE)):
             self.link.route(message, self._device_message(kind, message))
         self.link.route(PUSHES["staff"], self._staff_push)
+        # The alerts (edge_agent.console.alerts): calls, shelves, devices offline, outboxes, content; what a shopper
+        # shared for a call is shown to a member of staff only after the agent logged the view (pages_alerts).
+        self.alerts = AlertBook(self.db, lambda alert: self.live.notify(ALERTS_CHANNEL, {"alert": alert.alert}))
+        self.shared_views = SharedViews()
+        for message, handler in self.alerts.routes():
+            self.link.route(message, handler)
 
     def _device_message(self, kind: str, message: Message) -> Handler:
         def handle(device: str, raw: bytes, retained: bool) -> None:

@@ -56,6 +56,9 @@ class NavItem:
 
 #: The menu, in order; a page module adds its entry here.
 NAV: list[NavItem] = [NavItem("/", "Overzicht"), NavItem("/devices", "Apparaten")]
+# The alerts page (edge_agent.console.pages_alerts).
+PAGE_MODULES.append("edge_agent.console.pages_alerts")
+NAV.insert(1, NavItem("/alerts", "Meldingen"))
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 
