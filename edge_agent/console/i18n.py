@@ -23,7 +23,8 @@ LOCALE_DIR = Path(__file__).resolve().parent / "locale"
 LANGUAGES = ("nl", "en", "fr")
 #: Texts the templates translate from a value (``_(section)``, ``_(session.role.value)``…), not a literal:
 #: the catalogue check (tests/test_console_i18n.py) adds them to the literals it finds.
-DYNAMIC: tuple[str, ...] = ("staff", "manager", "attract", "inspire", "instructions", "enable", "disable", "move-up", "move-down",
+DYNAMIC: tuple[str, ...] = (
+           "staff", "manager", "attract", "inspire", "instructions", "enable", "disable", "move-up", "move-down",
            "undo", "reset", "ok", "full", "busy", "io-error", "Aan", "Uit", "Overzicht", "Apparaten")
 # The alerts page: the kinds of alert, the phases of a call, why a device is offline.
 DYNAMIC += ("Meldingen", "assist", "stock", "offline", "outbox", "content", "reach", "understand", "inspire", "inform",
