@@ -71,7 +71,9 @@ class ConsoleLink:
         self.connected = threading.Event()
         self.on_connected: list[Callable[[], None]] = []
         self.on_acknowledged: list[Callable[[int], None]] = []
-        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"{self.username}", clean_session=False)
+        # With a login the store broker binds the client id to it; without one (a test broker) the store names it.
+        client_id = username or f"console-{self.store}"
+        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=False)
         if username:
             client.username_pw_set(username, password)
         use_tls(client, config.mqtt.tls)
@@ -80,6 +82,8 @@ class ConsoleLink:
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
         client.on_publish = self._on_publish
+        client.on_subscribe = self._on_subscribe
+        self._subscribe_mid: int | None = None
         client.reconnect_delay_set(int(max(1, config.mqtt.reconnect_min_s)), int(max(1, config.mqtt.reconnect_max_s)))
         # The console reads the alerts in bursts (50 devices): no inflight cap on QoS 1.
         client.max_inflight_messages_set(100)
@@ -113,9 +117,15 @@ class ConsoleLink:
         if reason_code.is_failure:
             logger.warning("store broker refused the console: %s", reason_code)
             return
-        client.subscribe(self._subscriptions())
-        self.connected.set()
+        # Connected once the broker has the subscriptions (SUBACK): what is published after that reaches us.
+        self._subscribe_mid = client.subscribe(self._subscriptions())[1]
         logger.info("console connected to the store broker as %s", self.username)
+
+    def _on_subscribe(self, client: mqtt.Client, userdata: Any, mid: int, reason_codes: Any, properties: Any
+                      ) -> None:
+        if mid != self._subscribe_mid:
+            return
+        self.connected.set()
         for callback in self.on_connected:
             try:
                 callback()

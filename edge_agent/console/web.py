@@ -101,7 +101,9 @@ def _checked(endpoint: Endpoint, role: StaffRole | None, public: bool) -> Endpoi
 
 
 def _to_login(request: Request) -> Response:
-    if request.method == "GET" and "text/html" in request.headers.get("accept", "text/html"):
+    if "text/html" in request.headers.get("accept", "text/html"):
+        if request.method != "GET":
+            return RedirectResponse("/login", status_code=303)
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
     return PlainTextResponse("login required", status_code=401)
