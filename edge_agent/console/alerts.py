@@ -237,13 +237,14 @@ class AlertBook:
     def _on_clienteling(self, device: str, raw: bytes, retained: bool) -> None:
         data = decode(CLIENTELING, raw).payload.model_dump(mode="json")
         key = alert_id(AlertKind.ASSIST, device, data["call"])
-        with self._lock:
-            if data["state"] == "ended":
+        if data["state"] == "ended":
+            with self._lock:
                 self._shared.pop(key, None)
-            else:
-                alert = self.get(key)
-                if alert is None or not alert.is_open:
-                    return  # shared for a call that is closed (or the console missed the call): not shown
+        else:
+            alert = self.get(key)
+            if alert is None or not alert.is_open:
+                return  # shared for a call that is closed (or the console missed the call): not shown
+            with self._lock:
                 self._shared[key] = data
         alert = self.get(key)
         if alert is not None:
