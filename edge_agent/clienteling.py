@@ -27,6 +27,8 @@ from dataclasses import dataclass
 from .commands import CommandError, Commands, Handler
 from .contract import (
     CLIENTELING,
+    SEEN_USE,
+    SHARED_USE,
     CallShareRequest,
     CallShareResult,
     ClientelingCall,
@@ -137,8 +139,7 @@ class Clienteling:
             if not self._publish(self._topic, raw):
                 raise CommandError("not shared: the store broker is not connected")
             held.customer, held.categories = session.decision.customer, tuple(categories)
-        self._sessions.log_use(session.decision.customer, "shared with store staff for a call",
-                               list(categories))
+        self._sessions.log_use(session.decision.customer, SHARED_USE, list(categories))
         logger.info("shopper shares who they are with staff for their call")
         return CallShareResult(call=request.call, shared=True)
 
@@ -155,7 +156,7 @@ class Clienteling:
             categories = list(held.categories) if held is not None else []
         if customer is None:
             return ClientelingViewedResult(call=request.call, logged=False)
-        self._sessions.log_use(customer, f"seen by {member.display_name} (store staff) for your call", categories)
+        self._sessions.log_use(customer, SEEN_USE + member.display_name, categories)
         return ClientelingViewedResult(call=request.call, logged=True)
 
     # ------------------------------------------------------------------ what staff see

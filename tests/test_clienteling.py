@@ -20,6 +20,8 @@ from edge_agent.commands import CommandError, Commands
 from edge_agent.config import LoyaltyConfig, StaffConfig, parse_config
 from edge_agent.contract import (
     CLIENTELING,
+    SEEN_USE,
+    SHARED_USE,
     STAFF_CALL,
     CallAnswerRequest,
     CallShareRequest,
@@ -142,7 +144,7 @@ def test_a_shoppers_call_is_anonymous_until_she_agrees_then_staff_see_name_tier_
                  if p.topic.endswith("/event/staff-assist"))
     assert event == {"session": session, "phase": "inform", "topic": None, "gtin": GAZONMEST_5}
     assert world.on(SHARED_TOPIC) == [], "nothing about her before she said yes"
-    assert not any(use.startswith("shared") for use, _ in world.data_use())
+    assert not any(use == SHARED_USE for use, _ in world.data_use())
 
     assert _share(world, session, call).shared is True
     [shared] = world.on(SHARED_TOPIC)
@@ -150,7 +152,7 @@ def test_a_shoppers_call_is_anonymous_until_she_agrees_then_staff_see_name_tier_
     assert (shared["product"], shared["category"], shared["phase"]) == ("Gazonmest 5 kg", "gazonmest", "inform")
     # Her purchases in the category of the product she was on: the lawn fertiliser, not the mower oil or rain barrel.
     assert [(line["name"], line["channel"]) for line in shared["purchases"]] == [("Gazonmest 10 kg", "shop")]
-    assert world.data_use()[-1] == ("shared with store staff for a call", ["first_name", "tier", "purchase_history"])
+    assert world.data_use()[-1] == (SHARED_USE, ["first_name", "tier", "purchase_history"])
 
 
 def test_a_no_keeps_the_call_anonymous_and_a_view_reported_for_it_is_not_logged(world):
@@ -171,11 +173,11 @@ def test_every_view_by_staff_is_in_her_data_use_log_and_handling_the_call_ends_t
     _share(world, session, call)
     assert _view(world, call).logged is True
     assert _view(world, call).logged is True
-    views = [entry for entry in world.data_use() if entry[0].startswith("seen by")]
-    assert views == [("seen by Anna (store staff) for your call", ["first_name", "tier"])] * 2, \
+    views = [entry for entry in world.data_use() if entry[0].startswith(SEEN_USE)]
+    assert views == [(SEEN_USE + "Anna", ["first_name", "tier"])] * 2, \
         "no purchases of the shears' category: none shown, none logged"
     my_data = world.sessions.my_data(SessionRequest(session=session))
-    assert "seen by Anna (store staff) for your call" in [entry.use for entry in my_data.data_use], \
+    assert SEEN_USE + "Anna" in [entry.use for entry in my_data.data_use], \
         "she reads it at the kiosk"
 
     world.run("console-call-answer", CallAnswerRequest(call=call, answer="handled", staff="s-anna"))
@@ -183,7 +185,7 @@ def test_every_view_by_staff_is_in_her_data_use_log_and_handling_the_call_ends_t
                                           "phase": None, "gtin": None, "product": None, "category": None,
                                           "purchases": []}
     assert _view(world, call).logged is False
-    assert len([entry for entry in world.data_use() if entry[0].startswith("seen by")]) == 2
+    assert len([entry for entry in world.data_use() if entry[0].startswith(SEEN_USE)]) == 2
 
 
 def test_the_session_ending_ends_the_sharing_and_a_new_call_is_asked_afresh(world):
@@ -216,7 +218,7 @@ def test_a_uid_only_card_shares_no_purchase_history_even_with_a_yes(uid_world):
     _share(uid_world, session, call)
     [shared] = uid_world.on(SHARED_TOPIC)
     assert shared["first_name"] == "Sanne" and shared["purchases"] == []
-    assert uid_world.data_use()[-1] == ("shared with store staff for a call", ["first_name", "tier"])
+    assert uid_world.data_use()[-1] == (SHARED_USE, ["first_name", "tier"])
 
 
 def test_coming_from_the_console_tells_the_kiosk_the_name_and_is_audited_once_though_sent_again(world):

@@ -405,6 +405,8 @@ __all__ += [
 # catalogue after the staff one).
 from .catalogue import CALL_CONSOLE_COMMANDS, CLIENTELING  # noqa: E402  (kept with its block, after the others)
 from .payloads_assist import (  # noqa: E402  (as above)
+    SEEN_USE,
+    SHARED_USE,
     CallAnswer,
     CallAnswerRequest,
     CallAnswerResult,
@@ -418,6 +420,8 @@ from .payloads_assist import (  # noqa: E402  (as above)
 __all__ += [
     "CALL_CONSOLE_COMMANDS",
     "CLIENTELING",
+    "SEEN_USE",
+    "SHARED_USE",
     "CallAnswer",
     "CallAnswerRequest",
     "CallAnswerResult",

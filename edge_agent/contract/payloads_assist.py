@@ -27,6 +27,11 @@ from pydantic import Field, model_validator
 from .payloads_kiosk import PurchaseView
 from .types import Gtin, MessageId, Payload, Phase, SessionId, ShortText, StaffId
 
+#: The data-use log's entries of clienteling (the kiosk translates them for the customer): the sharing, and each
+#: view by a member of staff, followed by their display name.
+SHARED_USE = "shared with store staff for a call"
+SEEN_USE = "seen by store staff for a call: "
+
 
 class CallAnswer(StrEnum):
     """What a member of staff answered to a call on the console."""
