@@ -183,7 +183,7 @@ def test_devices_page_shows_a_real_agent_online_with_its_version(console, store,
     log_in(phone, console.url, *ANNA)
     _wait(phone, lambda d: d.find_elements(By.CLASS_NAME, "who"))
     phone.get(console.url + "/devices")
-    row = _wait(phone,
+    row = _wait(phone, 
         lambda d: d.find_element(By.CSS_SELECTOR, "li.device.online[data-device='kiosk-1']"))
     assert "0.1.0" in row.text
     # Live (SSE -> the list fragment, no reload): the agent is killed, its last will turns the row offline.
