@@ -18,7 +18,7 @@ import time
 from edge_agent.agent import Agent
 from edge_agent.config import parse_config
 from edge_agent.contract import COMMANDS, EVENTS, PUSHES, RESPONSES, STAFF_CALL, StaffAssistRequest, encode
-from edge_agent.credentials import MQTT_PASSWORD, MQTT_USERNAME, Credentials
+from edge_agent.credentials import MQTT_PASSWORD, MQTT_USERNAME, Credentials, env_name
 from edge_agent.nfc.emulator import CardEmulator, free_udp_port
 from edge_agent.staff.pin import hash_pin
 from tests.support.agent import config_text
@@ -39,8 +39,8 @@ def test_a_kiosk_screen_login_cannot_answer_its_own_call_and_the_console_login_c
     emulator = CardEmulator(nfc)
     config = parse_config(config_text(broker.port, tmp_path / "agent.db", STORE, DEVICE,
                                       extra=f'[nfc]\ndevice = "{nfc}"\npoll_interval_s = 0.05\n'), "<test>")
-    agent = Agent(config, Credentials({"CS_STORE_HMAC_KEY": os.urandom(32).hex(), MQTT_USERNAME: DEVICE,
-                                       MQTT_PASSWORD: broker.logins[DEVICE]}))
+    agent = Agent(config, Credentials({"CS_STORE_HMAC_KEY": os.urandom(32).hex(), env_name(MQTT_USERNAME): DEVICE,
+                                       env_name(MQTT_PASSWORD): broker.logins[DEVICE]}))
     agent.start()
     screen = connect_as(broker, SCREEN, [(STAFF_CALL.topic_for(STORE, DEVICE), 1)])
     console = connect_as(broker, "console", [(RESPONSES["console-call-answer"].topic_for(STORE, DEVICE), 1)])
