@@ -27,6 +27,7 @@ from pydantic import BaseModel
 
 from . import __version__
 from .analytics.service import AnalyticsService
+from .clienteling import Clienteling
 from .clock import WallClock
 from .commands import Commands
 from .config import AgentConfig, NfcConfig
@@ -36,6 +37,7 @@ from .content_control.service import ContentControl
 from .content_delivery.service import ContentDelivery
 from .contract import (
     BIRTH,
+    CLIENTELING,
     EVENTS,
     HEALTH,
     PRESENCE,
@@ -135,6 +137,15 @@ class Agent:
                                       lambda topic, payload: self.link.publish(topic, payload, qos=1),
                                       config.store.id, config.device.id, config.staff, clock=staff_clock)
             self.staff.register(self.commands)
+        # Clienteling by consent (edge_agent.clienteling): a recognised shopper's call shows staff who they are
+        # when they agree at the kiosk; after the staff service, whose calls it follows.
+        self.clienteling: Clienteling | None = None
+        if self.staff is not None and self.sessions is not None:
+            self.clienteling = Clienteling(self.store, self.sessions, self.staff.calls, self.staff.answers,
+                                           config.loyalty.rules(),
+                                           lambda topic, payload: self.link.publish(topic, payload, qos=1),
+                                           CLIENTELING.topic_for(config.store.id, config.device.id))
+            self.clienteling.register(self.commands)
         # The store's control over the content pack in use (edge_agent.content_control): staff's requests pass
         # the staff gate, so it needs staff mode (sessions, [nfc]).
         self.content_control: ContentControl | None = None

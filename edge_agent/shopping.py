@@ -275,7 +275,7 @@ class ShoppingService:
         if request.session is not None:
             self._session(request.session)
         event = self._outbox.enqueue("staff-assist", StaffAssistEvent(
-            session=request.session, phase=request.phase, topic=request.topic))
+            session=request.session, phase=request.phase, topic=request.topic, gtin=request.gtin))
         logger.info("staff assist requested (%s)", request.topic or "no topic")
         return QueuedResult(event=event)
 

@@ -758,6 +758,9 @@ class KioskApp(_VisitProperties):
     def call_staff(self, topic: str | None = None) -> None:
         self.apply(self.state.call_staff, topic)
 
+    def share_with_staff(self, share: bool) -> None:
+        self.apply(self.state.share_with_staff, share)
+
     # ------------------------------------------------------------------ store staff (kiosk/staff_state.py)
 
     def pin_digit(self, digit: str) -> None:

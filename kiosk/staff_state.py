@@ -124,10 +124,15 @@ class StaffStateMixin:
         self._changed()
 
     def on_staff_call(self, payload: StaffCallState) -> None:
-        """A call made at this kiosk was handled (``local/staff-call``): the shopper who made it sees so."""
-        if payload.call == self.visit.assist_call and not self.visit.assist_handled:
+        """A call made at this kiosk was answered (``local/staff-call``): the shopper who made it sees who is
+        coming ("Anna komt eraan", from the store console), or that it was handled."""
+        if payload.call != self.visit.assist_call or self.visit.assist_handled:
+            return
+        if payload.state == "handled":
             self.visit.assist_handled = True
-            self._changed()
+        elif payload.display_name:
+            self.visit.assist_coming = payload.display_name
+        self._changed()
 
     def _on_staff_answer(self, ok: bool, data: object | None, error: str | None) -> None:
         """The answer to ``staff-pin`` or ``staff-status``."""

@@ -162,11 +162,12 @@ class Request:
     phase: Phase | None = None
     topic: str | None = None
     pin: str | None = field(default=None, repr=False)  # staff-pin: never in a repr, hence never in a log
-    call: str | None = None  # staff-call-handled
+    call: str | None = None  # staff-call-handled, staff-call-share
+    share: bool | None = None  # staff-call-share: the shopper's yes or no
 
-    def fields(self) -> dict[str, str | int]:
+    def fields(self) -> dict[str, str | int | bool]:
         """The request's own fields besides session, language and gtin (offer, code, score…) that are set."""
-        return {name: value for name in ("offer", "code", "score", "reason", "phase", "topic", "pin", "call")
+        return {name: value for name in ("offer", "code", "score", "reason", "phase", "topic", "pin", "call", "share")
                 if (value := getattr(self, name)) is not None}
 
 
@@ -194,6 +195,7 @@ RESPONSES: dict[str, Reply] = {
     "enrol": Reply("enrol", Status.SENT),
     "feedback": Reply("feedback", Status.SENT),
     "staff-assist": Reply("assist", Status.SENT),
+    "staff-call-share": Reply("assist_share", Status.SENT),  # clienteling: the shopper's yes or no
     # Store staff (kiosk/staff_state.py); staff-pin and staff-status answer with the staff mode itself.
     "staff-audit-log": Reply("staff_audit", Status.LOADED),
     "staff-calls": Reply("staff_calls", Status.LOADED),  # staff-call-handled answers with the open calls too
@@ -350,6 +352,8 @@ class KioskState(StaffStateMixin, DeviceChecksMixin):
             command = "staff-calls"
         if command == "staff-assist" and ok and isinstance(data, QueuedResult):
             visit.assist_call = data.event  # so the kiosk can tell the shopper when staff handled it
+            if self.mode is Mode.CUSTOMER:  # recognised: ask whether staff may see who they are, for this call
+                visit.assist_share = Answer(Status.CONFIRM)
         if command == "activate-offer":
             self._on_activated(ok, data, error)
         elif (reply := RESPONSES.get(command)) is not None:
@@ -583,8 +587,20 @@ class KioskState(StaffStateMixin, DeviceChecksMixin):
         if self.visit.assist.status in (Status.SENDING, Status.SENT) or self.mode is Mode.STAFF:
             return []
         self.visit.assist = Answer(Status.SENDING)
+        self.visit.assist_share, self.visit.assist_coming = Answer(), None
         self._changed()
-        return [Request("staff-assist", self._session_id(), phase=self.screen.phase, topic=topic)]
+        return [Request("staff-assist", self._session_id(), gtin=self.visit.product_gtin, phase=self.screen.phase,
+                        topic=topic)]
+
+    def share_with_staff(self, share: bool) -> list[Request]:
+        """The recognised shopper's answer to "may the member of staff see who you are, for this call?"."""
+        self.touched()
+        visit = self.visit
+        if visit.assist_share.status not in (Status.CONFIRM, Status.FAILED) or visit.assist_call is None:
+            return []
+        visit.assist_share = Answer(Status.SENDING)
+        self._changed()
+        return [Request("staff-call-share", self._session_id(), call=visit.assist_call, share=share)]
 
     def done(self) -> list[Request]:
         """"Klaar": end the session at the agent and wipe."""

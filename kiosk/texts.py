@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 
 from edge_agent.contract import (
+    SEEN_USE,
+    SHARED_USE,
     AccountResult,
     MyDataResult,
     OffersResult,
@@ -102,7 +104,12 @@ class Words:
 
     def use(self, use: str, language: str) -> str:
         names = {"recognised": self.tr("Herkend aan de kiosk", language),
-                 "viewed own data": self.tr("Eigen gegevens bekeken", language)}
+                 "viewed own data": self.tr("Eigen gegevens bekeken", language),
+                 # Clienteling (edge_agent.clienteling): shared for a call, and each view by a member of staff.
+                 SHARED_USE: self.tr("Met uw toestemming gedeeld met een medewerker, voor uw vraag", language)}
+        if use.startswith(SEEN_USE):
+            return self.tr("Gezien door {name} (medewerker), voor uw vraag", language).format(
+                name=use.removeprefix(SEEN_USE))
         return names.get(use, use)
 
     # ------------------------------------------------------------------ Begrijp

@@ -31,6 +31,7 @@ from typing import Generic, TypeVar
 
 from edge_agent.contract import (
     AccountResult,
+    CallShareResult,
     MyDataResult,
     OffersResult,
     ProductResult,
@@ -184,6 +185,11 @@ class Visit:
     pin_status: Status = Status.IDLE  # idle -> sending -> idle (wrong PIN, locked) | failed
     assist_call: str | None = field(default=None, metadata=NOT_IN_VIEW)  # the event id of the shopper's call
     assist_handled: bool = False  # a member of staff marked that call handled
+    # Clienteling (edge_agent.clienteling): a recognised shopper's call asks whether staff may see who they are,
+    # for this call only: idle -> confirm (the question) -> sending -> sent (the value says whether shared) |
+    # failed. And the name of the member of staff on the way ("Anna komt eraan"), from the store console.
+    assist_share: Answer[CallShareResult] = field(default_factory=Answer)
+    assist_coming: str | None = None
     # The device checks in staff mode (kiosk/device_checks_state.py): the agent's figures, the reader test
     # armed, the managers' test event and kiosk restart. Nothing personal in any of them.
     device_checks: Answer[DeviceChecksReport] = field(default_factory=Answer)

@@ -126,7 +126,7 @@ def test_a_customer_finds_their_order_the_how_to_for_what_they_bought_and_gives_
     app.wait_screen("continueer", "Dank u wel voor uw mening!")  # the panel shrank: the button moved
     app.click("staff-assist")
     sent = answer(pub, topics, requests, "staff-assist", QueuedResult(event=new_id()))
-    assert sent == {"session": sid, "phase": "continue", "topic": None}
+    assert sent == {"session": sid, "phase": "continue", "topic": None, "gtin": None}
     status = app.wait_screen("continueer", "Dank u wel voor uw mening!", "Er komt zo een medewerker naar u toe.")
     assert "feedback-4" not in status["targets"] and "staff-assist" not in status["targets"]
     app.keep(status, "continueer-feedback-800x480")

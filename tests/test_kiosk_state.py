@@ -666,7 +666,8 @@ def test_feedback_and_a_staff_call_go_once_with_the_phase_they_came_from(state):
     state.on_response("feedback", sid, True, None, None)
     assert state.visit.feedback.status == "sent" and state.visit.feedback_score == 4
     state.show_product("8712345000011")
-    assert state.call_staff("product-advice") == [Request("staff-assist", sid, phase="inform", topic="product-advice")]
+    assert state.call_staff("product-advice") == [Request("staff-assist", sid, gtin="8712345000011", phase="inform",
+                                                          topic="product-advice")]  # the product on the screen
     state.on_response("staff-assist", sid, False, None, "timed out")
     assert state.visit.assist.status == "failed"
     assert len(state.call_staff("product-advice")) == 1  # a failed call can be tried again

@@ -17,7 +17,7 @@ import pytest
 from pydantic import BaseModel
 
 from edge_agent.cli import run_command
-from edge_agent.contract import ALL_MESSAGES, LOCAL, Message, Topics
+from edge_agent.contract import ALL_MESSAGES, CLIENTELING, LOCAL, Message, Topics
 from edge_agent.contract.roles import CONSOLE_PERSONAL, Role, every_right, rights
 from edge_agent.provisioning import EXAMPLE
 from edge_agent.provisioning.acl import render_acl, render_central_acl
@@ -108,12 +108,15 @@ def test_a_message_the_roles_cannot_place_is_refused_rather_than_guessed():
         rights(odd)
 
 
-def test_no_local_topic_is_given_to_central_and_nothing_personal_to_the_console():
+def test_no_local_topic_is_given_to_central_and_nothing_personal_to_the_console_but_a_call_shared_by_consent():
     for message in ALL_MESSAGES:
         right = rights(message)
         roles = right.publishers | right.subscribers
         if not message.bridged:
             assert Role.CENTRAL not in roles, f"{message.name} is local: central may not touch it"
+        if message is CLIENTELING:  # the shopper agreed at the kiosk, for this call only (edge_agent.clienteling)
+            assert right.subscribers == {Role.CONSOLE} and right.publishers == {Role.AGENT}
+            continue
         if message.personal and message.name not in CONSOLE_PERSONAL:  # staff's records: the console's login
             assert Role.CONSOLE not in roles, f"{message.name} is personal: not for the console"
         if message.personal and message.direction == "publish":

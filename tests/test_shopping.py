@@ -191,7 +191,8 @@ def test_feedback_and_staff_assist_are_queued_anonymously(kiosk):
     feedback = kiosk.events("feedback")
     assert feedback[0] == {"session": session, "score": 5, "reason": "snelle-hulp", "phase": "inform"}
     assert all("customer" not in event for event in feedback)
-    assert kiosk.events("staff-assist") == [{"session": None, "phase": "inform", "topic": "product-advice"}]
+    assert kiosk.events("staff-assist") == [{"session": None, "phase": "inform", "topic": "product-advice",
+                                                 "gtin": None}]
     assert queued.event in {json.loads(p.payload)["id"] for p in kiosk.outbox.after(0, 100)}
     with pytest.raises(CommandError, match="no such session"):
         kiosk.shop.feedback(FeedbackRequest(session="01a20735-b502-769a-a830-637530718552", score=3, phase="reach"))

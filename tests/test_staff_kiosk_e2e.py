@@ -171,7 +171,8 @@ def test_badge_then_right_pin_opens_staff_mode_with_name_and_role_and_every_scre
     kiosk.keep(status, f"staff-calls-{size}")
     kiosk.click(f"call-handled-{call[-12:]}")
     status = kiosk.wait_screen("staff-calls", "Er zijn geen open oproepen.")
-    assert world.cap.wait_topic("/local/staff-call")[0].json()["data"] == {"call": call, "state": "handled"}
+    assert world.cap.wait_topic("/local/staff-call")[0].json()["data"] == {"call": call, "state": "handled",
+                                                                           "display_name": None}
     kiosk.click("staff-home")
     kiosk.wait_screen("staff", "Anna")
     kiosk.click("staff-audit")

@@ -258,7 +258,7 @@ def test_open_calls_are_listed_with_their_wait_and_handling_one_is_audited_and_a
     calls = world.staff.calls.list(SessionRequest(session=session)).calls
     assert [(c.call, c.waited_s, c.topic) for c in calls] == [(call, 95.0, "product-advice")]
     assert world.staff.calls.handled(StaffCallRequest(session=session, call=call)).calls == []
-    assert any(t.endswith("/local/staff-call") and d["data"] == {"call": call, "state": "handled"}
+    assert any(t.endswith("/local/staff-call") and d["data"] == {"call": call, "state": "handled", "display_name": None}
                for t, d in world.published)
     with pytest.raises(CommandError, match="handled already"):
         world.staff.calls.handled(StaffCallRequest(session=session, call=call))

@@ -29,7 +29,10 @@ DYNAMIC: tuple[str, ...] = (
     "Apparaten", "Personeel",
     # The analytics pages (pages_analytics.py): the menu entry, the phases and the kinds of session.
     "Gebruik", "Bereik", "Begrijp", "Inspireer", "Informeer", "Converteer", "Ontzorg", "Continueer", "Herkend",
-    "Anoniem", "Aanmelding", "Zonder pas", "Overige")
+    "Anoniem", "Aanmelding", "Zonder pas", "Overige",
+    # The alerts page (pages_alerts.py): the kinds of alert, the phases of a call, why a device is offline.
+    "Meldingen", "assist", "stock", "offline", "outbox", "content", "reach", "understand", "inform", "convert",
+    "after-care", "continue", "connected", "shutdown", "last-will")
 
 
 def po_path(language: str, locale_dir: Path = LOCALE_DIR) -> Path:

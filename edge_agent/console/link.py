@@ -151,7 +151,7 @@ class ConsoleLink:
                 logger.warning("message on %s refused: %s", message.topic, exc)
             except Exception:  # a handler's bug must not stop the console from reading the store
                 logger.exception("handling a message on %s failed", message.topic)
-            return
+            # On to the next route: a device's state feeds both the device model and the alerts.
 
     def publish(self, topic: str, payload: bytes, qos: int = 1, retain: bool = False) -> int | None:
         """Publish; the message id, or None while not connected."""

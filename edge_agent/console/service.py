@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 from ..contract import BIRTH, CONTENT_SCHEDULE, EVENTS, HEALTH, PUSHES, STATE, Message, StaffPush
 from ..errors import RejectedMessage
+from .alerts import ALERTS_CHANNEL, AlertBook, SharedViews
 from .analytics import ConsoleAnalytics
 from .audit import ConsoleAudit
 from .config import ConsoleConfig
@@ -57,6 +58,12 @@ class Console:
         # The store's anonymous analytics, for the charts (pages_analytics.py): every device's hourly event.
         self.analytics = ConsoleAnalytics(self.db, self.live.notify, ZoneInfo(config.store.timezone))
         self.link.route(EVENTS["analytics-hourly"], self.analytics.receive)
+        # The alerts (edge_agent.console.alerts): calls, shelves, devices offline, outboxes, content; what a shopper
+        # shared for a call is shown to a member of staff only after the agent logged the view (pages_alerts).
+        self.alerts = AlertBook(self.db, lambda alert: self.live.notify(ALERTS_CHANNEL, {"alert": alert.alert}))
+        self.shared_views = SharedViews()
+        for message, handler in self.alerts.routes():
+            self.link.route(message, handler)
 
     def _device_message(self, kind: str, message: Message) -> Handler:
         def handle(device: str, raw: bytes, retained: bool) -> None:

@@ -45,7 +45,8 @@ STATIC = PACKAGE / "static"
 
 #: The modules whose ``ROUTES`` make up the console (each one concept).
 PAGE_MODULES = ["edge_agent.console.pages_login", "edge_agent.console.pages_home", "edge_agent.console.pages_devices",
-                "edge_agent.console.pages_staff", "edge_agent.console.pages_analytics"]
+                "edge_agent.console.pages_staff", "edge_agent.console.pages_analytics",
+                "edge_agent.console.pages_alerts"]
 
 
 @dataclass(frozen=True)
@@ -56,8 +57,8 @@ class NavItem:
 
 
 #: The menu, in order; a page module adds its entry here.
-NAV: list[NavItem] = [NavItem("/", "Overzicht"), NavItem("/devices", "Apparaten"), NavItem("/analytics", "Gebruik"),
-                      NavItem("/staff", "Personeel", StaffRole.MANAGER)]
+NAV: list[NavItem] = [NavItem("/", "Overzicht"), NavItem("/alerts", "Meldingen"), NavItem("/devices", "Apparaten"),
+                      NavItem("/analytics", "Gebruik"), NavItem("/staff", "Personeel", StaffRole.MANAGER)]
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 

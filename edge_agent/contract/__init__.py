@@ -413,3 +413,34 @@ from .payloads_analytics import (  # noqa: E402 - one block for the analytics, a
 )
 
 __all__ += ["AnalyticsEvent", "AnalyticsRow", "Metric", "PlayReport", "ReportResult", "ScreenReport", "VisitKind"]
+
+# Calls answered from the store console, and clienteling by consent (payloads_assist.py, and the block of the
+# catalogue after the staff one).
+from .catalogue import CALL_CONSOLE_COMMANDS, CLIENTELING  # noqa: E402  (kept with its block, after the others)
+from .payloads_assist import (  # noqa: E402  (as above)
+    SEEN_USE,
+    SHARED_USE,
+    CallAnswer,
+    CallAnswerRequest,
+    CallAnswerResult,
+    CallShareRequest,
+    CallShareResult,
+    ClientelingCall,
+    ClientelingViewed,
+    ClientelingViewedResult,
+)
+
+__all__ += [
+    "CALL_CONSOLE_COMMANDS",
+    "CLIENTELING",
+    "SEEN_USE",
+    "SHARED_USE",
+    "CallAnswer",
+    "CallAnswerRequest",
+    "CallAnswerResult",
+    "CallShareRequest",
+    "CallShareResult",
+    "ClientelingCall",
+    "ClientelingViewed",
+    "ClientelingViewedResult",
+]

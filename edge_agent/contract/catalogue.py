@@ -33,6 +33,15 @@ from pydantic import BaseModel
 
 from .envelope import ResponseEnvelope
 from .payloads_analytics import AnalyticsEvent, PlayReport, ReportResult, ScreenReport
+from .payloads_assist import (
+    CallAnswerRequest,
+    CallAnswerResult,
+    CallShareRequest,
+    CallShareResult,
+    ClientelingCall,
+    ClientelingViewed,
+    ClientelingViewedResult,
+)
 from .payloads_camera import FootfallEvent, PresenceEvent, PresenceState, ScanPayload, ShelfPayload, StockEvent
 from .payloads_central import (
     CardLinkPush,
@@ -579,8 +588,9 @@ STAFF_MODE = Message("staff-mode", 1, StaffModeView, LOCAL + "/staff", "publish"
                      "Personal: never retained, never bridged.", personal=True, bridged=False,
                      example=_EX_STAFF_MODE)
 STAFF_CALL = Message("staff-call", 1, StaffCallState, LOCAL + "/staff-call", "publish",
-                     "A staff-assist call made at this kiosk was handled (the kiosk may tell the shopper).",
-                     bridged=False, example={"call": EXAMPLE_ID, "state": "handled"})
+                     "A staff-assist call made at this kiosk was answered: a member of staff is coming (named) or "
+                     "handled it (the kiosk may tell the shopper).", bridged=False,
+                     example={"call": EXAMPLE_ID, "state": "coming", "display_name": "Anna"})
 EVENTS["staff-audit"] = Message(
     "event-staff-audit", 1, StaffAuditEvent, DEVICE + "/event/staff-audit", "publish",
     "A staff action at this device (PIN attempts included, never the PIN): who, what, on what, result, when.",
@@ -652,6 +662,49 @@ CONSOLE_COMMANDS: dict[str, Message] = {
 COMMANDS.update(CONSOLE_COMMANDS)
 RESPONSES.update({name: response_message(name) for name in CONSOLE_COMMANDS})
 ALL_MESSAGES.extend([*CONSOLE_COMMANDS.values(), *(RESPONSES[name] for name in CONSOLE_COMMANDS)])
+
+# --------------------------------------------------------------------------- calls answered from the store console
+# (payloads_assist.py): the console's "Ik kom eraan" / "Afgehandeld" to the agent of the device that called, and
+# clienteling by consent: the shopper's yes at the kiosk, their details for the console on a store-LAN topic
+# (never retained, never bridged), and each view of them by staff for their data-use log. Only the console's
+# login sends console-call-answer and console-clienteling-viewed (roles.py CALL_CONSOLE_COMMANDS): a kiosk
+# cannot answer its own call.
+_EX_CALL_ANSWER = {"call": EXAMPLE_ID, "answer": "coming", "staff": "s-anna"}
+CLIENTELING = Message(
+    "clienteling", 1, ClientelingCall, LOCAL + "/clienteling", "publish",
+    "A recognised shopper's call with who they are, for the store console only, shared with their consent for "
+    "this call; state ended when the call is handled or the session ends. Store LAN only: never retained, "
+    "never bridged.", personal=True, bridged=False,
+    example={"call": EXAMPLE_ID, "state": "shared", "first_name": "Sanne", "tier": "Goud", "phase": "inform",
+             "gtin": "08712345000028", "product": "Gazonmest 10 kg", "category": "tuin",
+             "purchases": [{"gtin": "08712345000028", "name": "Gazonmest 10 kg", "quantity": 1,
+                            "at": "2026-03-14T10:12:00Z", "channel": "webshop"}]})
+_ASSIST_COMMANDS: dict[str, Message] = {
+    message.name.removeprefix("request-"): message
+    for message in (
+        Message("request-console-call-answer", 1, CallAnswerRequest, LOCAL + "/request/console-call-answer", "receive",
+                "The store console: a member of staff answers a call made at this device (coming or handled); "
+                "recorded, audited as event/staff-audit and told to the kiosk on local/staff-call.",
+                response=CallAnswerResult, bridged=False, example=_EX_CALL_ANSWER,
+                result_example={"call": EXAMPLE_ID, "answer": "coming", "changed": True}),
+        Message("request-staff-call-share", 1, CallShareRequest, LOCAL + "/request/staff-call-share", "receive",
+                "The shopper's answer at the kiosk: may the member of staff see who they are, for this call only; "
+                "with yes the agent publishes local/clienteling.", response=CallShareResult, personal=True,
+                bridged=False, example={"session": _EX_SESSION_ID, "call": EXAMPLE_ID, "share": True},
+                result_example={"call": EXAMPLE_ID, "shared": True}),
+        Message("request-console-clienteling-viewed", 1, ClientelingViewed,
+                LOCAL + "/request/console-clienteling-viewed", "receive",
+                "The store console showed a shared call to a member of staff: written to the customer's data-use "
+                "log, which they see at the kiosk.", response=ClientelingViewedResult,
+                bridged=False, example={"call": EXAMPLE_ID, "staff": "s-anna"},
+                result_example={"call": EXAMPLE_ID, "logged": True}),
+    )
+}
+#: The commands only the store console sends (to the agent of a kiosk), answered to the console only.
+CALL_CONSOLE_COMMANDS = frozenset({"console-call-answer", "console-clienteling-viewed"})
+COMMANDS.update(_ASSIST_COMMANDS)
+RESPONSES.update({name: response_message(name) for name in _ASSIST_COMMANDS})
+ALL_MESSAGES.extend([CLIENTELING, *_ASSIST_COMMANDS.values(), *(RESPONSES[name] for name in _ASSIST_COMMANDS)])
 
 
 # --------------------------------------------------------------------------- analytics (payloads_analytics.py)

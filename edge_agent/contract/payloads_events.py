@@ -17,6 +17,7 @@ from ..identity import Outcome as SessionOutcome
 from .types import (
     CardToken,
     CustomerId,
+    Gtin,
     Identifier,
     Language,
     OfferId,
@@ -98,6 +99,7 @@ class StaffAssistEvent(Payload):
     session: SessionId | None = None
     phase: Phase | None = None
     topic: Identifier | None = None
+    gtin: Gtin | None = None  # the product on the screen, if any
 
 
 class CardRelinkEvent(Payload):

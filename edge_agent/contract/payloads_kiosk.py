@@ -156,6 +156,7 @@ class StaffAssistRequest(Payload):
     session: SessionId | None = None
     phase: Phase | None = None
     topic: Identifier | None = Field(None, description="What help is wanted, e.g. product-advice.")
+    gtin: Gtin | None = Field(None, description="The product on the screen, if any (for the store console).")
 
 
 class EnrolRequest(Payload):

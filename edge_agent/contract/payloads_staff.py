@@ -154,7 +154,10 @@ class StaffCallRequest(Payload):
 
 
 class StaffCallState(Payload):
-    """A call made at this kiosk was handled (the kiosk may tell the shopper). Anonymous."""
+    """A call made at this kiosk was answered: a member of staff is coming (the console's "Ik kom eraan", with
+    the name the kiosk shows) or it was handled (the kiosk may tell the shopper). Nothing about the shopper."""
 
     call: MessageId
-    state: Literal["handled"]
+    state: Literal["coming", "handled"]
+    display_name: ShortText | None = Field(None, description="Coming: the staff member's name (\"Anna komt "
+                                                             "eraan\"). Store LAN only, never retained.")

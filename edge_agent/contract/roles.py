@@ -30,6 +30,8 @@ from enum import StrEnum
 from .catalogue import (
     ALL_MESSAGES,
     BIRTH,
+    CALL_CONSOLE_COMMANDS,
+    CLIENTELING,
     COMMANDS,
     CONSOLE_COMMANDS,
     CONTENT_SCHEDULE,
@@ -40,6 +42,7 @@ from .catalogue import (
     PROBE,
     PUSHES,
     RESPONSES,
+    STAFF_CALL,
     STATE,
     Message,
 )
@@ -116,6 +119,16 @@ OVERRIDES.update({
     **{RESPONSES[name].name: Rights(Family.RESPONSE, _roles(Role.AGENT), _roles(Role.CONSOLE))
        for name in CONSOLE_COMMANDS},
 })
+# The store console's answers to calls and its views of a shared call (catalogue CALL_CONSOLE_COMMANDS): only the
+# console sends them to a kiosk's agent and only the console reads the answers, so a kiosk's screen cannot
+# answer its own calls. A shopper's details shared for a call (local/clienteling) are for the console alone.
+OVERRIDES.update({COMMANDS[name].name: Rights(Family.COMMAND, frozenset({Role.CONSOLE}), frozenset({Role.AGENT}))
+                  for name in CALL_CONSOLE_COMMANDS})
+OVERRIDES.update({RESPONSES[name].name: Rights(Family.RESPONSE, frozenset({Role.AGENT}), frozenset({Role.CONSOLE}))
+                  for name in CALL_CONSOLE_COMMANDS})
+OVERRIDES[CLIENTELING.name] = Rights(Family.LOCAL_VIEW, frozenset({Role.AGENT}), frozenset({Role.CONSOLE}))
+# The console reads local/staff-call too: a call handled at the kiosk leaves the console's alerts.
+OVERRIDES[STAFF_CALL.name] = Rights(Family.LOCAL_VIEW, frozenset({Role.AGENT}), frozenset({Role.SCREEN, Role.CONSOLE}))
 
 
 def _family(message: Message) -> Family | None:

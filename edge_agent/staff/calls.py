@@ -56,6 +56,7 @@ class StaffCalls:
         self._publish = publish
         self._topic = topic
         self._now = now
+        self._closed_listeners: list[Callable[[str], None]] = []
 
     def wrap(self, staff_assist: Handler) -> Callable[[StaffAssistRequest], QueuedResult]:
         """The staff-assist handler that also records the call, in the same durable commit as its event."""
@@ -80,25 +81,53 @@ class StaffCalls:
         :raises CommandError: for a call this device does not know, or one handled already.
         """
         member = self._gate.require(request.session, StaffRole.STAFF, action="call-handled", target=request.call)
+        self.close(request.call, member.staff)
+        return self._open()
+
+    def close(self, call: str, staff: str, *, again_ok: bool = False) -> bool:
+        """Mark ``call`` handled by ``staff`` (audited ``call-handled``), tell the kiosk and every listener of
+        :meth:`on_closed`; False when it was handled already and ``again_ok`` (the store console sends its
+        answer again after a restart: nothing changes, nothing is audited twice).
+
+        :raises CommandError: for a call this device does not know, or one handled already (unless ``again_ok``).
+        """
         now = self._now()
         with self._store.transaction(durable=True) as conn:
-            row = conn.execute("SELECT handled_at FROM staff_calls WHERE call = ?", (request.call,)).fetchone()
+            row = conn.execute("SELECT handled_at FROM staff_calls WHERE call = ?", (call,)).fetchone()
+            if row is not None and row[0] is not None and again_ok:
+                return False
             if row is None or row[0] is not None:
-                self._audit.record(member.staff, "call-handled", AuditResult.FAILED, target=request.call)
+                self._audit.record(staff, "call-handled", AuditResult.FAILED, target=call)
                 why = "no such call at this device" if row is None else "that call was handled already"
             else:
                 conn.execute("UPDATE staff_calls SET handled_at = ?, handled_by = ? WHERE call = ?",
-                             (now.isoformat(), member.staff, request.call))
+                             (now.isoformat(), staff, call))
                 conn.execute("DELETE FROM staff_calls WHERE handled_at IS NOT NULL AND handled_at < ?",
                              ((now - timedelta(seconds=KEEP_HANDLED_S)).isoformat(),))
-                self._audit.record(member.staff, "call-handled", AuditResult.OK, target=request.call)
+                self._audit.record(staff, "call-handled", AuditResult.OK, target=call)
                 why = None
         if why is not None:
             raise CommandError(why)
-        _, raw = encode(STAFF_CALL, {"call": request.call, "state": "handled"})
+        self.tell_kiosk(call, "handled")
+        for listener in self._closed_listeners:
+            listener(call)
+        return True
+
+    def is_open(self, call: str) -> bool | None:
+        """True for an open call of this device, False for a handled one, None for a call it does not know."""
+        with self._store.reading() as conn:
+            row = conn.execute("SELECT handled_at FROM staff_calls WHERE call = ?", (call,)).fetchone()
+        return None if row is None else row[0] is None
+
+    def tell_kiosk(self, call: str, state: str, display_name: str | None = None) -> None:
+        """Publish ``local/staff-call``: the call is ``handled``, or ``coming`` (``display_name`` is on the way)."""
+        _, raw = encode(STAFF_CALL, {"call": call, "state": state, "display_name": display_name})
         if not self._publish(self._topic, raw):
-            logger.info("call handled, but the kiosk was not told: broker not connected")
-        return self._open()
+            logger.info("call %s, but the kiosk was not told: broker not connected", state)
+
+    def on_closed(self, listener: Callable[[str], None]) -> None:
+        """Call ``listener(call)`` after a call is marked handled (at the kiosk or from the store console)."""
+        self._closed_listeners.append(listener)
 
     def _open(self) -> StaffCallsResult:
         now = self._now()
