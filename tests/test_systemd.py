@@ -96,8 +96,13 @@ def verify_root(tmp_path: Path, units: list[Path]) -> Path:
     return root
 
 
+def systemd_analyze() -> str:
+    """systemd's offline checker, installed with Debian's systemd when missing (a minbase root has none)."""
+    return ensure_installed("systemd", binary="systemd-analyze")
+
+
 def exposure(unit_file: Path) -> float:
-    result = subprocess.run(["systemd-analyze", "security", "--offline=true", "--no-pager", str(unit_file)],
+    result = subprocess.run([systemd_analyze(), "security", "--offline=true", "--no-pager", str(unit_file)],
                             capture_output=True, text=True)
     found = re.search(r"Overall exposure level for \S+: ([0-9.]+)", result.stdout)
     assert found, result.stdout + result.stderr
@@ -110,7 +115,7 @@ def test_unit_files_verify_clean_where_their_commands_exist(tmp_path, units):
     ensure_installed("mosquitto", binary="mosquitto")  # Debian's mosquitto.service, which our drop-in changes
     root = verify_root(tmp_path, [SYSTEMD / name for name in units])
     unit = units[0] if units[0].endswith(".service") else DROP_INS[units[0]].split(".d/")[0]
-    result = subprocess.run(["systemd-analyze", "verify", "--man=no", f"--root={root}", unit],
+    result = subprocess.run([systemd_analyze(), "verify", "--man=no", f"--root={root}", unit],
                             capture_output=True, text=True)
     assert result.returncode == 0 and not (result.stdout + result.stderr).strip(), result.stdout + result.stderr
 

@@ -113,6 +113,9 @@ def repack(distribution: metadata.Distribution, folder: Path) -> Path:
 
     :raises ValueError: when the distribution has no RECORD (not installed by pip) or no WHEEL file.
     """
+    installed = distribution.read_text("installed-files.txt")
+    if installed is not None and distribution.read_text("WHEEL") is None:
+        return _repack_egg_info(distribution, installed, folder)
     listed = distribution.files
     if listed is None:
         raise ValueError(f"{distribution.metadata['Name']}: no RECORD, cannot re-pack it")
@@ -132,6 +135,47 @@ def repack(distribution: metadata.Distribution, folder: Path) -> Path:
             files[name] = source.read_bytes()
     name, version = distribution.metadata["Name"], distribution.version
     return _write_wheel(folder / f"{normalize(name)}-{version}-{_wheel_tag(wheel_file)}.whl", files, dist_info)
+
+
+def _repack_egg_info(distribution: metadata.Distribution, installed: str, folder: Path) -> Path:
+    """A pure-Python wheel of a distribution pip installed the legacy way (``setup.py install``: an
+    ``.egg-info`` whose ``installed-files.txt`` lists the files, no ``.dist-info``). Debian 12's pip (23.0)
+    does that for a package with no wheel on PyPI (nfcpy's pyDes) when the venv has no ``wheel`` package.
+
+    :raises ValueError: when it holds compiled files (its platform tag is not known) or lists none.
+    """
+    name, version = distribution.metadata["Name"], distribution.version
+    site = Path(str(distribution.locate_file(""))).resolve()
+    egg_info = next((folder for folder in site.glob("*.egg-info")
+                     if (folder / "installed-files.txt").is_file()
+                     and (folder / "installed-files.txt").read_text() == installed
+                     and normalize(folder.name).startswith(normalize(f"{name}-{version}"))), None)
+    if egg_info is None:
+        raise ValueError(f"{name}: its .egg-info is not found in {site}, cannot re-pack it")
+    files: dict[str, bytes] = {}
+    for line in installed.splitlines():
+        source = (egg_info / line.strip()).resolve()
+        if not line.strip() or not source.is_relative_to(site) or source.is_relative_to(egg_info.resolve()):
+            continue
+        path = source.relative_to(site).as_posix()
+        if "__pycache__" in path or path.endswith(".pyc"):
+            continue
+        if path.endswith((".so", ".pyd")):
+            raise ValueError(f"{name}: compiled files in a legacy install, cannot re-pack it as pure Python")
+        if source.is_file():
+            files[path] = source.read_bytes()
+    if not files:
+        raise ValueError(f"{name}: its installed-files.txt lists no files, cannot re-pack it")
+    dist_info = f"{normalize(name)}-{version}.dist-info"
+    pkg_info = distribution.read_text("PKG-INFO") or f"Name: {name}\nVersion: {version}\n"
+    files[f"{dist_info}/METADATA"] = pkg_info.encode()
+    files[f"{dist_info}/WHEEL"] = (b"Wheel-Version: 1.0\nGenerator: tests.support.wheelhouse\n"
+                                   b"Root-Is-Purelib: true\nTag: py3-none-any\n")
+    for extra in ("entry_points.txt", "top_level.txt"):
+        text = distribution.read_text(extra)
+        if text:
+            files[f"{dist_info}/{extra}"] = text.encode()
+    return _write_wheel(folder / f"{normalize(name)}-{version}-py3-none-any.whl", files, dist_info)
 
 
 def project_wheel(folder: Path, version: str | None = None, replace: Mapping[str, str] | None = None,
