@@ -292,6 +292,8 @@ def test_only_the_last_two_good_packs_are_kept_and_a_shared_file_is_fetched_once
     with delivery.agent.store.reading() as conn:
         for (text,) in conn.execute("SELECT manifest FROM content_packs WHERE state IN ('active', 'previous')"):
             wanted |= {item["sha256"] for item in json.loads(text)["files"]}
+    # The files of the packs no longer kept go after their folders (the same collection, a moment later).
+    delivery.cap.wait_for(lambda _: blobs.shas() == wanted, timeout=20)
     assert blobs.shas() == wanted
 
 
