@@ -31,6 +31,7 @@ from .catalogue import (
     ALL_MESSAGES,
     BIRTH,
     COMMANDS,
+    CONSOLE_CODE,
     CONSOLE_COMMANDS,
     CONTENT_SCHEDULE,
     DEMO_CONTROL,
@@ -114,6 +115,10 @@ OVERRIDES.update({
     **{RESPONSES[name].name: Rights(Family.RESPONSE, _roles(Role.AGENT), _roles(Role.CONSOLE))
        for name in CONSOLE_COMMANDS},
 })
+# The console's one-time codes (payloads_console_code.py): agents offer them, only the console reads them (a kiosk
+# screen gets its own code in the answer to its request, never the offers of this or any other device).
+CONSOLE_PERSONAL = CONSOLE_PERSONAL | {CONSOLE_CODE.name}
+OVERRIDES[CONSOLE_CODE.name] = Rights(Family.LOCAL_VIEW, _roles(Role.AGENT), _roles(Role.CONSOLE))
 
 
 def _family(message: Message) -> Family | None:
