@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import logging
 
-from ..contract import BIRTH, CONTENT_SCHEDULE, HEALTH, PUSHES, STATE, Message, StaffPush
+from ..contract import BIRTH, CONSOLE_CODE, CONTENT_SCHEDULE, HEALTH, PUSHES, STATE, Message, StaffPush
 from ..errors import RejectedMessage
 from .audit import ConsoleAudit
 from .config import ConsoleConfig
 from .database import ConsoleDatabase
 from .devices import DeviceModel
 from .i18n import ConsoleTranslations
+from .kiosk_codes import KioskCodes
 from .link import ConsoleLink, Handler, decode_data
 from .live import Live
 from .login import StaffLogin
@@ -52,6 +53,9 @@ class Console:
         for kind, message in (("state", STATE), ("birth", BIRTH), ("health", HEALTH), ("schedule", CONTENT_SCHEDULE)):
             self.link.route(message, self._device_message(kind, message))
         self.link.route(PUSHES["staff"], self._staff_push)
+        # One-time codes from a badge at a kiosk (the second way to log in, .kiosk_codes).
+        self.kiosk_codes = KioskCodes(self.db, self.login)
+        self.link.route(CONSOLE_CODE, self.kiosk_codes.receive)
 
     def _device_message(self, kind: str, message: Message) -> Handler:
         def handle(device: str, raw: bytes, retained: bool) -> None:
