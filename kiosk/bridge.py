@@ -72,6 +72,7 @@ KIOSK_COMMANDS: tuple[str, ...] = ("my-data", "withdraw-consent", "end-session",
                                    # Store staff (kiosk/staff_state.py)
                                    "staff-pin", "staff-status", "staff-audit-log", "staff-calls",
                                    "staff-call-handled",
+                                   "staff-console-code",  # kiosk/console_code_state.py
                                    # The device checks (kiosk/device_checks_state.py)
                                    "device-checks", "reader-test", "test-event", "restart-kiosk",
                                    *CONTENT_COMMANDS,

@@ -61,7 +61,7 @@ class ConsoleCodes:
         self._publish = publish
         self._topic = CONSOLE_CODE.topic_for(store_id, device)
         self._now = now
-        self._valid_s = valid_s
+        self.valid_s = valid_s
 
     def issue(self, request: SessionRequest) -> ConsoleCodeResult:
         """``staff-console-code``: a new code for the member in staff mode in ``request.session``.
@@ -71,7 +71,7 @@ class ConsoleCodes:
         """
         member = self._gate.require(request.session, StaffRole.STAFF, action="console-code")
         code = draw_code()
-        valid_until = self._now() + timedelta(seconds=self._valid_s)
+        valid_until = self._now() + timedelta(seconds=self.valid_s)
         offer = new_id()
         _, raw = encode(CONSOLE_CODE, {"offer": offer, "staff": member.staff, "display_name": member.display_name,
                                        "role": member.role.value, "verifier": hash_pin(code),
@@ -80,5 +80,5 @@ class ConsoleCodes:
             self._audit.record(member.staff, "console-code", AuditResult.FAILED, offer)
             raise CommandError("the console could not be told the code (no broker connection): try again")
         self._audit.record(member.staff, "console-code", AuditResult.OK, offer)
-        logger.info("console code offered (offer %s, valid %.0f s)", offer, self._valid_s)
+        logger.info("console code offered (offer %s, valid %.0f s)", offer, self.valid_s)
         return ConsoleCodeResult(code=code, valid_until=valid_until)
