@@ -55,9 +55,9 @@ from edge_agent.credentials import Credentials
 
 from .bridge import Bridge
 from .config import KioskConfig
+from .console_code_state import console_code_shown
 from .content import ContentLibrary, PackUpdate
 from .content_control import CONTENT_COMMANDS
-from .console_code_state import console_code_shown
 from .device_checks_texts import CheckTexts
 from .diagnostics import FrameLog, StatusWriter, held_texts, targets, visible_texts
 from .i18n import Translator

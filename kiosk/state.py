@@ -66,8 +66,8 @@ from edge_agent.contract import (
     StatePayload,
 )
 
-from .device_checks_state import DeviceChecksMixin
 from .console_code_state import ConsoleCodeMixin
+from .device_checks_state import DeviceChecksMixin
 from .staff_state import StaffStateMixin
 from .visit import ANSWERS, Answer, Mode, Preferences, Session, Status, Visit
 

@@ -23,7 +23,7 @@ from .sessions import COOKIE
 from .web import page, public_page, render
 
 STAFF_ID = re.compile(r"^s-[a-z0-9-]{1,40}$")
-CODE = re.compile(r"^[0-9]{%d}$" % CODE_DIGITS)
+CODE = re.compile(rf"^[0-9]{{{CODE_DIGITS}}}$")
 
 
 def _safe_next(target: str | None) -> str:

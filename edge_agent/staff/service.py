@@ -4,8 +4,9 @@
 sessions): :attr:`~StaffService.gate` for every handler of a staff request, :attr:`~StaffService.audit` to
 record what staff did, :attr:`~StaffService.modes` (badge, PIN, staff mode), :attr:`~StaffService.calls`
 (this device's open staff-assist calls) and :attr:`~StaffService.lockout`. :meth:`StaffService.register`
-adds the requests ``staff-pin``, ``staff-status``, ``staff-audit-log``, ``staff-calls`` and
-``staff-call-handled`` and ``staff-console-code`` (:mod:`.console_code`), and wraps ``staff-assist`` so each call is recorded.
+adds the requests ``staff-pin``, ``staff-status``, ``staff-audit-log``, ``staff-calls``,
+``staff-call-handled`` and ``staff-console-code`` (:mod:`.console_code`), and wraps ``staff-assist`` so each
+call is recorded.
 """
 
 from __future__ import annotations
