@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 
 import pytest
 from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
@@ -89,6 +90,11 @@ def test_a_code_from_the_kiosk_logs_in_on_the_phone_once_and_not_again_nor_after
     kiosk.keep(status, "staff-home-console-code")
     # The console got the offer (a verifier, never the code) before the phone types it.
     offer = world.cap.wait_topic("/local/console-code", timeout=WAIT)[0]
+    assert offer.topic == f"cs/v1/{store}/{world.config.device.id}/local/console-code", offer.topic
+    deadline = time.monotonic() + WAIT
+    while "console code offer" not in console.log():
+        assert time.monotonic() < deadline, f"the console never took the offer:\n{console.log()}"
+        time.sleep(0.1)
     assert code not in offer.payload.decode() and "$argon2id$" in offer.json()["data"]["verifier"]
     assert not offer.retain
 
