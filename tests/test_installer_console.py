@@ -10,18 +10,19 @@ from __future__ import annotations
 
 import textwrap
 
+from tests import test_installer as base
 from tests.support.mosquitto import free_port
-from tests.test_installer import (  # noqa: F401 (debian_base, wheelhouses, fresh_root: fixtures, by name)
+from tests.test_installer import (
     ROOT,
     assert_common_install,
     assert_second_run_changes_nothing,
     assert_units_verify,
-    debian_base,
-    fresh_root,
     install,
     mode,
-    wheelhouses,
 )
+
+# The installer tests' fixtures (the cached Debian root, the wheelhouses, a fresh copy of the root), by name.
+debian_base, wheelhouses, fresh_root = base.debian_base, base.wheelhouses, base.fresh_root
 
 CONSOLE_UNIT = "store-console.service"
 PROVISION = "--role broker --role console --provision '--store store-0042 --devices kiosk-1 --lan-address 192.168.42.2'"

@@ -146,10 +146,9 @@ def test_kiosk_restarts_whenever_it_dies_on_tty1_with_gpu_groups():
 
 def test_console_restarts_unless_its_config_is_invalid_and_gets_its_secrets_as_credentials_only():
     lines = unit_lines(SYSTEMD / CONSOLE)
+    start = "ExecStart=/opt/connected-store/current/bin/store-console run --config /etc/connected-store/console.toml"
     for setting in ("Restart=always", "RestartPreventExitStatus=2", "User=connected-store", "NoNewPrivileges=true",
-                    "ProtectSystem=strict", "PrivateDevices=true", "CapabilityBoundingSet=",
-                    "ExecStart=/opt/connected-store/current/bin/store-console run --config "
-                    "/etc/connected-store/console.toml"):
+                    "ProtectSystem=strict", "PrivateDevices=true", "CapabilityBoundingSet=", start):
         assert setting in lines, setting
     credentials = {line.split("=", 1)[1].split(":", 1)[0] for line in lines if line.startswith("LoadCredential=")}
     assert credentials == {"mqtt-username", "mqtt-password", "broker-ca.pem", "console-https.pem",
