@@ -193,6 +193,7 @@ MOSQUITTO_INCLUDED = MOSQUITTO_ETC / "connected-store.d"
 SOFTWARE_FILES = sorted({placed.target for role in ROLES.values() for placed in role.files if not placed.config})
 CONFIG_FILES = sorted({placed.target for role in ROLES.values() for placed in role.files if placed.config})
 OUR_UNITS = (AGENT_UNIT, KIOSK_UNIT, CONSOLE_UNIT)
+MISSING_CREDENTIALS = "the units wait for these credentials"
 
 
 class InstallError(Exception):
@@ -426,6 +427,7 @@ class Installer:
         files_changed = self.system_files(roles)
         if provision is not None:
             self.provision(provision, roles)
+            self.missing_credentials(roles)
         self.start(roles, restart=switched or files_changed or len(self.changes) > before)
 
     def system_files(self, roles: Sequence[Role]) -> bool:
@@ -456,11 +458,15 @@ class Installer:
             run(["systemctl", "daemon-reload"])
         self.enable(unit for role in roles for unit in role.units)
         self.disable(unit for unit in OUR_UNITS if unit not in {u for role in roles for u in role.units})
+        self.missing_credentials(roles)
+        return changed
+
+    def missing_credentials(self, roles: Sequence[Role]) -> None:
+        """Say which credentials the roles' units still wait for (again after provisioning wrote some)."""
+        self.notes = [line for line in self.notes if not line.startswith(MISSING_CREDENTIALS)]
         missing = [name for name in credentials_wanted(roles) if not (CREDENTIALS / name).is_file()]
         if missing:
-            self.note(f"the units wait for these credentials in {CREDENTIALS} (root-only files, 0600): "
-                      + ", ".join(missing))
-        return changed
+            self.note(f"{MISSING_CREDENTIALS} in {CREDENTIALS} (root-only files, 0600): " + ", ".join(missing))
 
     def start(self, roles: Sequence[Role], restart: bool) -> None:
         units = [unit for role in roles for unit in role.units]

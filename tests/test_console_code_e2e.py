@@ -40,6 +40,10 @@ def world(mosquitto, make_config, capture, xvfb, tmp_path):  # noqa: F811 (the i
     console = ConsoleProcess(console_config, port, tmp_path / "console.log").start()
     world = World(mosquitto, lambda broker, extra="", store=None: make_config(broker, extra, store=store),
                   capture, xvfb, tmp_path)
+    deadline = time.monotonic() + WAIT
+    while "staff record s-anna version 1 applied" not in console.log():  # central's records reached the console
+        assert time.monotonic() < deadline, f"the console never got Anna's record ({store}):\n{console.log()}"
+        time.sleep(0.1)
     driver = browser(*PHONE)
     yield world, console, driver
     driver.quit()
