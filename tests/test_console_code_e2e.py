@@ -38,8 +38,11 @@ def world(mosquitto, make_config, capture, xvfb, tmp_path):  # noqa: F811 (the i
     store = new_store_id()
     console_config, port = write_console_config(tmp_path / "console", mosquitto.port, store)
     console = ConsoleProcess(console_config, port, tmp_path / "console.log").start()
-    world = World(mosquitto, lambda broker, extra="", store=None: make_config(broker, extra, store=store),
-                  capture, xvfb, tmp_path)
+    def same_store(broker, extra="", store=None):  # World's agent in the console's store
+        return make_config(broker, extra, store=console_store)
+
+    console_store = store
+    world = World(mosquitto, same_store, capture, xvfb, tmp_path)
     deadline = time.monotonic() + WAIT
     while "staff record s-anna version 1 applied" not in console.log():  # central's records reached the console
         assert time.monotonic() < deadline, f"the console never got Anna's record ({store}):\n{console.log()}"
