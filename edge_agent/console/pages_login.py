@@ -33,10 +33,12 @@ def _safe_next(target: str | None) -> str:
     return "/"
 
 
-async def login_form(request: Request, message: str | None = None, status_code: int = 200,
+async def login_form(request: Request, message: str | None = None, status_code: int = 200, about: str = "pin",
                      **message_args: object) -> Response:
     token = request.cookies.get(csrf.LOGIN_COOKIE) or csrf.new_token()
+    # ``about``: which of the two forms (``pin``, ``code``) the message is shown in.
     response = render(request, "login.html", {"login_csrf": token, "message": message, "message_args": message_args,
+                                              "about": about,
                                               "next": _safe_next(request.query_params.get("next"))},
                       status_code=status_code)
     response.set_cookie(csrf.LOGIN_COOKIE, token, httponly=True, secure=True, samesite="strict", path="/")
@@ -80,7 +82,7 @@ async def code_login(request: Request, typed: str, next_page: str) -> Response:
     code = typed.replace(" ", "").replace("-", "")
     address = request.client.host if request.client else "unknown"
     if not CODE.match(code):
-        return await login_form(request, "Onbekende of verlopen code.", 401)
+        return await login_form(request, "Onbekende of verlopen code.", 401, about="code")
     result, device = await run_in_threadpool(console.kiosk_codes.attempt, code, address)
     audit_result = {Outcome.OK: AuditResult.OK, Outcome.WRONG: AuditResult.REFUSED,
                     Outcome.LOCKED: AuditResult.LOCKED}[result.outcome]
@@ -88,9 +90,9 @@ async def code_login(request: Request, typed: str, next_page: str) -> Response:
     if result.outcome is Outcome.LOCKED:
         minutes = max(1, round((result.locked_for_s or 0) / 60))
         return await login_form(request, "Te vaak een verkeerde code: probeer het over {minutes} min opnieuw.",
-                                429, minutes=minutes)
+                                429, about="code", minutes=minutes)
     if result.outcome is Outcome.WRONG:
-        return await login_form(request, "Onbekende of verlopen code.", 401)
+        return await login_form(request, "Onbekende of verlopen code.", 401, about="code")
     return await _logged_in(request, result, next_page, "console-code-login")
 
 
