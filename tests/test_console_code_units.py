@@ -51,13 +51,13 @@ class Audit:
 
 def _codes(member: StaffMember | StaffState | None, published: list[tuple[str, bytes]], ok: bool = True):
     audit = Audit()
-    gate = StaffGate(lambda session: member, audit)  # type: ignore[arg-type]  # the gate only calls record
+    gate = StaffGate(lambda session: member, audit)
 
     def publish(topic: str, raw: bytes) -> bool:
         published.append((topic, raw))
         return ok
 
-    return ConsoleCodes(gate, audit, publish, "store-1", "kiosk-1", lambda: NOW), audit  # type: ignore[arg-type]
+    return ConsoleCodes(gate, audit, publish, "store-1", "kiosk-1", lambda: NOW), audit
 
 
 def test_the_agent_draws_eight_digits_in_staff_mode_and_offers_only_their_verifier():

@@ -9,6 +9,7 @@ that add pages (alerts, analytics) add their MQTT routes with ``console.link.rou
 from __future__ import annotations
 
 import logging
+import time
 
 from ..contract import BIRTH, CONSOLE_CODE, CONTENT_SCHEDULE, HEALTH, PUSHES, STATE, Message, StaffPush
 from ..errors import RejectedMessage
@@ -22,6 +23,7 @@ from .link import ConsoleLink, Handler, decode_data
 from .live import Live
 from .login import StaffLogin
 from .sessions import Sessions
+from .sessions_store import SessionStore
 
 logger = logging.getLogger(__name__)
 
@@ -43,7 +45,8 @@ class Console:
         self.live = Live()
         self.devices = DeviceModel(self.db, lambda device: self.live.notify(DEVICES_CHANNEL, {"device": device}))
         self.login = StaffLogin(self.db)
-        self.sessions = Sessions(config.session.idle_s)
+        # Logins outlast a restart (.sessions_store): on the wall clock, since they must go on across one.
+        self.sessions = Sessions(config.session.idle_s, clock=time.time, store=SessionStore(self.db))
         self.translations = ConsoleTranslations()
         self.link = ConsoleLink(config, username, password)
         self.audit = ConsoleAudit(self.db, self.store, self.link.username)
