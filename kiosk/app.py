@@ -57,6 +57,7 @@ from .bars import BottomBar, MorePanel, NavItem, arrange_top, control_width  # n
 from .brand import Brand
 from .bridge import Bridge
 from .config import KioskConfig
+from .console_code_state import console_code_shown
 from .content import ContentLibrary, PackUpdate, apply_overlay
 from .content_control import CONTENT_COMMANDS
 from .device_checks_texts import CheckTexts
@@ -787,6 +788,16 @@ class KioskApp(_VisitProperties):
         """Seconds since the open calls were answered (their waits count on from there)."""
         at = self.state.visit.staff_calls_at
         return 0.0 if at is None else max(0.0, time.monotonic() - at)
+
+    # ------------------------------------------------------------------ console code (console_code_state.py)
+
+    def ask_console_code(self) -> None:
+        """"Code voor de telefoon" on the staff home."""
+        self.apply(self.state.console_code_request)
+
+    def console_code_text(self, value, _tick) -> str:
+        """The code to show (the kv passes ``app.staff_left`` so it disappears once it expired), or ""."""
+        return console_code_shown(value)
 
     # ------------------------------------------------------------------ device checks (device_checks_state.py)
 

@@ -74,6 +74,7 @@ KIOSK_COMMANDS: tuple[str, ...] = ("my-data", "withdraw-consent", "end-session",
                                    "staff-pin", "staff-status", "staff-audit-log", "staff-calls",
                                    "staff-call-handled",
                                    "staff-call-share",  # clienteling: the shopper's yes or no
+                                   "staff-console-code",  # kiosk/console_code_state.py
                                    # The device checks (kiosk/device_checks_state.py)
                                    "device-checks", "reader-test", "test-event", "restart-kiosk",
                                    *CONTENT_COMMANDS,

@@ -66,6 +66,7 @@ from edge_agent.contract import (
     StatePayload,
 )
 
+from .console_code_state import ConsoleCodeMixin
 from .device_checks_state import DeviceChecksMixin
 from .staff_state import StaffStateMixin
 from .visit import ANSWERS, Answer, Mode, Preferences, Session, Status, Visit
@@ -204,6 +205,8 @@ RESPONSES: dict[str, Reply] = {
     "reader-test": Reply("reader_test", Status.SENT),
     "test-event": Reply("test_event", Status.SENT),
     "restart-kiosk": Reply("kiosk_restart", Status.SENT),
+    # The one-time code for the store console (kiosk/console_code_state.py).
+    "staff-console-code": Reply("console_code", Status.LOADED),
 }
 
 
@@ -222,7 +225,7 @@ class DeviceInfo:
 TEXT_SCALES: tuple[float, ...] = (1.0, 1.25, 1.5)
 
 
-class KioskState(StaffStateMixin, DeviceChecksMixin):
+class KioskState(StaffStateMixin, DeviceChecksMixin, ConsoleCodeMixin):
     """The kiosk's state machine. Call it from one thread only (Kivy's).
 
     :param idle_timeout_s: a session ends this long after the last touch.

@@ -32,6 +32,7 @@ from typing import Generic, TypeVar
 from edge_agent.contract import (
     AccountResult,
     CallShareResult,
+    ConsoleCodeResult,
     MyDataResult,
     OffersResult,
     ProductResult,
@@ -196,6 +197,9 @@ class Visit:
     reader_test: Answer[ReaderTestState] = field(default_factory=Answer)
     test_event: Answer[DeviceTestResult] = field(default_factory=Answer)
     kiosk_restart: Answer[RestartKioskResult] = field(default_factory=Answer)
+    # The one-time code for the store console (kiosk/console_code_state.py): shown on the staff home until it
+    # expires, wiped with the visit.
+    console_code: Answer[ConsoleCodeResult] = field(default_factory=Answer, repr=False)
 
     def view(self) -> dict[str, object]:
         """What the screens show, flat: each field by its name, an answer as its value (when it carries

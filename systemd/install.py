@@ -11,6 +11,10 @@ you like: a second run with the same arguments changes nothing and says so.
 ``--role broker``
     the store's Mosquitto (Debian's own ``mosquitto.service``) with our configuration
     (``config/mosquitto``); can be combined with ``kiosk`` or ``shelf``.
+``--role console``
+    the store console (``store-console.service``: staff phones, HTTPS on the store LAN), usually beside
+    the broker: with ``--role broker --provision ...`` its broker login, the broker's CA and its HTTPS
+    certificate go into ``/etc/connected-store/credentials/console``.
 
 What goes where:
 
@@ -79,6 +83,7 @@ INSTALLED_MARK = ".connected-store-installed"
 AGENT_UNIT = "edge-agent.service"
 KIOSK_UNIT = "connected-store-kiosk.service"
 MOSQUITTO_UNIT = "mosquitto.service"
+CONSOLE_UNIT = "store-console.service"
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
@@ -162,6 +167,18 @@ ROLES = {
                      (Path("/etc/mosquitto/bridges"), 0o755, "root")),
     ),
 }
+# The store console (edge_agent/console): its unit and configuration; its secrets in a folder of their own, since
+# its broker login is not this machine's agent's (edge-agent broker provision writes credentials/console/).
+CONSOLE_CREDENTIALS = CREDENTIALS / "console"
+ROLES["console"] = Role(
+    "console",
+    (),
+    (Placed("systemd/store-console.service", UNIT_DIR / CONSOLE_UNIT),
+     Placed("config/console.example.toml", ETC / "console.toml", 0o640, USER, config=True),
+     Placed("config/console.example.toml", ETC / "console.example.toml")),
+    (CONSOLE_UNIT,),
+    directories=((CONSOLE_CREDENTIALS, 0o700, "root"),),
+)
 # Mosquitto refuses to start without its password file: an empty one (no login at all) until the
 # broker's devices are provisioned.
 MOSQUITTO_PASSWORDS = Path("/etc/mosquitto/connected-store.passwd")
@@ -175,7 +192,8 @@ MOSQUITTO_INCLUDED = MOSQUITTO_ETC / "connected-store.d"
 # What the software owns outside /opt (removed by --uninstall), derived from the roles.
 SOFTWARE_FILES = sorted({placed.target for role in ROLES.values() for placed in role.files if not placed.config})
 CONFIG_FILES = sorted({placed.target for role in ROLES.values() for placed in role.files if placed.config})
-OUR_UNITS = (AGENT_UNIT, KIOSK_UNIT)
+OUR_UNITS = (AGENT_UNIT, KIOSK_UNIT, CONSOLE_UNIT)
+MISSING_CREDENTIALS = "the units wait for these credentials"
 
 
 class InstallError(Exception):
@@ -326,6 +344,11 @@ class Installer:
         for path in sorted(CREDENTIALS.iterdir()):
             if path.is_file() and not path.is_symlink():
                 self.ownership(path, 0o600, "root", "root")
+            elif path.is_dir() and not path.is_symlink():  # a service's own folder (credentials/console)
+                self.ownership(path, 0o700, "root", "root")
+                for inner in sorted(path.iterdir()):
+                    if inner.is_file() and not inner.is_symlink():
+                        self.ownership(inner, 0o600, "root", "root")
 
     def generated(self, source: Path, target: Path, mode: int, group: str) -> None:
         """Put the generated file ``source`` at ``target`` when it differs (provisioning is authoritative)."""
@@ -357,6 +380,14 @@ class Installer:
             for source in sorted((PROVISIONING / "credentials" / device).iterdir()):
                 if source.is_file():
                     self.generated(source, CREDENTIALS / source.name, 0o600, "root")
+        # The store console beside the broker: its own login, the broker's CA and its HTTPS certificate.
+        console = PROVISIONING / "credentials" / "console"
+        if any(CONSOLE_UNIT in role.units for role in roles) and console.is_dir():
+            self.credentials()
+            self.directory(CONSOLE_CREDENTIALS, 0o700, "root")
+            for source in sorted(console.iterdir()):
+                if source.is_file():
+                    self.generated(source, CONSOLE_CREDENTIALS / source.name, 0o600, "root")
 
     def mosquitto_passwords(self) -> None:
         if not MOSQUITTO_PASSWORDS.exists():
@@ -396,6 +427,7 @@ class Installer:
         files_changed = self.system_files(roles)
         if provision is not None:
             self.provision(provision, roles)
+            self.missing_credentials(roles)
         self.start(roles, restart=switched or files_changed or len(self.changes) > before)
 
     def system_files(self, roles: Sequence[Role]) -> bool:
@@ -426,11 +458,15 @@ class Installer:
             run(["systemctl", "daemon-reload"])
         self.enable(unit for role in roles for unit in role.units)
         self.disable(unit for unit in OUR_UNITS if unit not in {u for role in roles for u in role.units})
+        self.missing_credentials(roles)
+        return changed
+
+    def missing_credentials(self, roles: Sequence[Role]) -> None:
+        """Say which credentials the roles' units still wait for (again after provisioning wrote some)."""
+        self.notes = [line for line in self.notes if not line.startswith(MISSING_CREDENTIALS)]
         missing = [name for name in credentials_wanted(roles) if not (CREDENTIALS / name).is_file()]
         if missing:
-            self.note(f"the units wait for these credentials in {CREDENTIALS} (root-only files, 0600): "
-                      + ", ".join(missing))
-        return changed
+            self.note(f"{MISSING_CREDENTIALS} in {CREDENTIALS} (root-only files, 0600): " + ", ".join(missing))
 
     def start(self, roles: Sequence[Role], restart: bool) -> None:
         units = [unit for role in roles for unit in role.units]
@@ -572,15 +608,20 @@ def project_version(source: Path) -> str:
 
 
 def credentials_wanted(roles: Sequence[Role]) -> list[str]:
-    """The credential names the roles' units load (their ``LoadCredential=`` lines)."""
+    """The files the roles' units load as credentials (their ``LoadCredential=`` lines), relative to
+    /etc/connected-store/credentials (``store-hmac-key``, ``console/mqtt-password``)."""
     names: list[str] = []
     for role in roles:
         for placed in role.files:
             if placed.target.suffix == ".service" and placed.target.is_file():
                 for line in placed.target.read_text(encoding="utf-8").splitlines():
-                    found = re.match(r"LoadCredential=([^:]+):", line)
-                    if found and found.group(1) not in names:
-                        names.append(found.group(1))
+                    found = re.match(r"LoadCredential=[^:]+:(\S+)", line)
+                    if found is None:
+                        continue
+                    path = Path(found.group(1))
+                    name = str(path.relative_to(CREDENTIALS)) if path.is_relative_to(CREDENTIALS) else str(path)
+                    if name not in names:
+                        names.append(name)
     return names
 
 
@@ -629,6 +670,8 @@ def installed_roles() -> list[Role]:
         roles.append(ROLES["shelf"])
     if (UNIT_DIR / f"{MOSQUITTO_UNIT}.d" / "connected-store.conf").is_file():
         roles.append(ROLES["broker"])
+    if (UNIT_DIR / CONSOLE_UNIT).is_file():
+        roles.append(ROLES["console"])
     return roles
 
 
@@ -676,7 +719,7 @@ def parse(argv: Sequence[str]) -> argparse.Namespace:
     if args.purge and not args.uninstall:
         parser.error("--purge goes with --uninstall")
     if not args.role and not (args.upgrade or args.uninstall):
-        parser.error("say what this machine is: --role kiosk, shelf or broker")
+        parser.error("say what this machine is: --role kiosk, shelf, broker or console")
     if args.provision is not None and "broker" not in args.role:
         parser.error("--provision goes with --role broker")
     if "kiosk" in args.role and "shelf" in args.role:

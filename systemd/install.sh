@@ -4,6 +4,7 @@
 #   sudo systemd/install.sh --role kiosk              # the agent and the kiosk on tty1
 #   sudo systemd/install.sh --role shelf              # the agent for a smart shelf (camera only)
 #   sudo systemd/install.sh --role broker             # the store's Mosquitto with our configuration
+#   sudo systemd/install.sh --role broker --role console --provision "--store ID --devices ..."  # + the console
 #   sudo systemd/install.sh --role kiosk --upgrade    # the checkout's version beside the running one
 #   sudo systemd/install.sh --uninstall [--purge]
 #

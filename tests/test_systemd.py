@@ -53,8 +53,9 @@ def test_abstract_notify_socket_address_is_understood():
 
 SYSTEMD = Path(__file__).resolve().parent.parent / "systemd"
 AGENT, KIOSK = "edge-agent.service", "connected-store-kiosk.service"
+CONSOLE = "store-console.service"  # the store console (edge_agent/console), installer role console
 # The targets for `systemd-analyze security` (0 is best, 10 is unprotected).
-EXPOSURE = {AGENT: 2.5, KIOSK: 4.0}
+EXPOSURE = {AGENT: 2.5, KIOSK: 4.0, CONSOLE: 2.0}
 DROP_INS = {  # file in systemd/ -> where the installer puts it (unit.d/name.conf)
     "edge-agent-shelf.conf": "edge-agent.service.d/shelf.conf",
     "mosquitto-connected-store.conf": "mosquitto.service.d/connected-store.conf",
@@ -110,7 +111,8 @@ def exposure(unit_file: Path) -> float:
 
 
 @pytest.mark.parametrize("units", [[AGENT], [KIOSK], [AGENT, "edge-agent-shelf.conf"],
-                                   ["mosquitto-connected-store.conf"]], ids=["agent", "kiosk", "shelf", "mosquitto"])
+                                   ["mosquitto-connected-store.conf"], [CONSOLE]],
+                         ids=["agent", "kiosk", "shelf", "mosquitto", "console"])
 def test_unit_files_verify_clean_where_their_commands_exist(tmp_path, units):
     ensure_installed("mosquitto", binary="mosquitto")  # Debian's mosquitto.service, which our drop-in changes
     root = verify_root(tmp_path, [SYSTEMD / name for name in units])
@@ -147,7 +149,22 @@ def test_kiosk_restarts_whenever_it_dies_on_tty1_with_gpu_groups():
     assert any(line.startswith("ExecStart=/usr/bin/cage ") and "--fullscreen" in line for line in lines)
 
 
-@pytest.mark.parametrize("unit", [AGENT, KIOSK])
+def test_console_restarts_unless_its_config_is_invalid_and_gets_its_secrets_as_credentials_only():
+    lines = unit_lines(SYSTEMD / CONSOLE)
+    start = "ExecStart=/opt/connected-store/current/bin/store-console run --config /etc/connected-store/console.toml"
+    for setting in ("Restart=always", "RestartPreventExitStatus=2", "User=connected-store", "NoNewPrivileges=true",
+                    "ProtectSystem=strict", "PrivateDevices=true", "CapabilityBoundingSet=", start):
+        assert setting in lines, setting
+    credentials = {line.split("=", 1)[1].split(":", 1)[0] for line in lines if line.startswith("LoadCredential=")}
+    assert credentials == {"mqtt-username", "mqtt-password", "broker-ca.pem", "console-https.pem",
+                           "console-https.key"}
+    # The installed configuration names the credentials where systemd puts them, not the root-only folder.
+    example = (SYSTEMD.parent / "config" / "console.example.toml").read_text(encoding="utf-8")
+    for name in ("broker-ca.pem", "console-https.pem", "console-https.key"):
+        assert f'"/run/credentials/{CONSOLE}/{name}"' in example, name
+
+
+@pytest.mark.parametrize("unit", [AGENT, KIOSK, CONSOLE])
 def test_units_log_to_the_journal_only(unit):
     lines = unit_lines(SYSTEMD / unit)
     assert "StandardOutput=journal" in lines and "StandardError=journal" in lines

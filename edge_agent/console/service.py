@@ -9,9 +9,10 @@ that add pages (alerts, analytics) add their MQTT routes with ``console.link.rou
 from __future__ import annotations
 
 import logging
+import time
 from zoneinfo import ZoneInfo
 
-from ..contract import BIRTH, CONTENT_SCHEDULE, EVENTS, HEALTH, PUSHES, STATE, Message, StaffPush
+from ..contract import BIRTH, CONSOLE_CODE, CONTENT_SCHEDULE, EVENTS, HEALTH, PUSHES, STATE, Message, StaffPush
 from ..errors import RejectedMessage
 from .alerts import ALERTS_CHANNEL, AlertBook, SharedViews
 from .analytics import ConsoleAnalytics
@@ -20,10 +21,12 @@ from .config import ConsoleConfig
 from .database import ConsoleDatabase
 from .devices import DeviceModel
 from .i18n import ConsoleTranslations
+from .kiosk_codes import KioskCodes
 from .link import ConsoleLink, Handler, decode_data
 from .live import Live
 from .login import StaffLogin
 from .sessions import Sessions
+from .sessions_store import SessionStore
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +48,8 @@ class Console:
         self.live = Live()
         self.devices = DeviceModel(self.db, lambda device: self.live.notify(DEVICES_CHANNEL, {"device": device}))
         self.login = StaffLogin(self.db)
-        self.sessions = Sessions(config.session.idle_s)
+        # Logins outlast a restart (.sessions_store): on the wall clock, since they must go on across one.
+        self.sessions = Sessions(config.session.idle_s, clock=time.time, store=SessionStore(self.db))
         self.translations = ConsoleTranslations()
         self.link = ConsoleLink(config, username, password)
         self.audit = ConsoleAudit(self.db, self.store, self.link.username)
@@ -64,6 +68,9 @@ class Console:
         self.shared_views = SharedViews()
         for message, handler in self.alerts.routes():
             self.link.route(message, handler)
+        # One-time codes from a badge at a kiosk (the second way to log in, .kiosk_codes).
+        self.kiosk_codes = KioskCodes(self.db, self.login)
+        self.link.route(CONSOLE_CODE, self.kiosk_codes.receive)
 
     def _device_message(self, kind: str, message: Message) -> Handler:
         def handle(device: str, raw: bytes, retained: bool) -> None:

@@ -444,3 +444,10 @@ __all__ += [
     "ClientelingViewed",
     "ClientelingViewedResult",
 ]
+
+# The store console's one-time codes (payloads_console_code.py, and its block of the catalogue).
+from .catalogue import CONSOLE_CODE, CONSOLE_CODE_COMMANDS  # noqa: E402 (one block, kept beside its __all__)
+from .payloads_console_code import CODE_DIGITS, ConsoleCode, ConsoleCodeOffer, ConsoleCodeResult  # noqa: E402
+
+__all__ += ["CODE_DIGITS", "CONSOLE_CODE", "CONSOLE_CODE_COMMANDS", "ConsoleCode", "ConsoleCodeOffer",
+            "ConsoleCodeResult"]

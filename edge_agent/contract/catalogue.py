@@ -54,6 +54,7 @@ from .payloads_central import (
     PurchaseHistoryPush,
 )
 from .payloads_console import ConsoleContentControlRequest, ConsolePreviewRequest
+from .payloads_console_code import ConsoleCodeOffer, ConsoleCodeResult
 from .payloads_content_control import (
     ContentControlRequest,
     ContentControlResult,
@@ -799,6 +800,31 @@ COMMANDS.update(_CONTENT_DELIVERY_COMMANDS)
 RESPONSES.update({name: response_message(name) for name in _CONTENT_DELIVERY_COMMANDS})
 ALL_MESSAGES.extend([PUSHES["content-pack"], EVENTS["content-status"], CONTENT_ACTIVE,
                      *_CONTENT_DELIVERY_COMMANDS.values(), *(RESPONSES[name] for name in _CONTENT_DELIVERY_COMMANDS)])
+
+
+# --------------------------------------------------------------------------- console codes (payloads_console_code.py)
+# One block: a one-time code for the console, asked in staff mode at a kiosk (edge_agent.staff.console_code). The
+# kiosk gets the code on its own local response topic; the console gets only its verifier on local/console-code,
+# which only agents publish and only the console reads (roles.py). Never retained, never bridged.
+_EX_CODE_VERIFIER = ("$argon2id$v=19$m=65536,t=1,p=4$aUMjFVCY/sdK5f5MTo5ONQ$"
+                     "ttpNmONaXFGVmaBQs4OVxT1edzwBx+4jkvMcPoPpGGg")
+CONSOLE_CODE = Message("console-code", 1, ConsoleCodeOffer, LOCAL + "/console-code", "publish",
+                       "A one-time console code for a member in staff mode at this kiosk: id, name, role granted "
+                       "and the code's salted argon2id verifier (never the code). Only the console reads it.",
+                       personal=True, bridged=False,
+                       example={"offer": EXAMPLE_ID, "staff": "s-anna", "display_name": "Anna", "role": "manager",
+                                "verifier": _EX_CODE_VERIFIER, "valid_until": EXAMPLE_TS})
+CONSOLE_CODE_COMMANDS: dict[str, Message] = {
+    "staff-console-code": Message(
+        "request-staff-console-code", 1, SessionRequest, LOCAL + "/request/staff-console-code", "receive",
+        "Staff mode: a one-time code to log in at the store console on a phone (shown at the kiosk, valid once "
+        "and for two minutes). Never retained, bridged or logged.", response=ConsoleCodeResult, personal=True,
+        bridged=False, example=_EX_SESSION, result_example={"code": "40392817", "valid_until": EXAMPLE_TS}),
+}
+COMMANDS.update(CONSOLE_CODE_COMMANDS)
+RESPONSES.update({name: response_message(name) for name in CONSOLE_CODE_COMMANDS})
+ALL_MESSAGES.extend([CONSOLE_CODE, *CONSOLE_CODE_COMMANDS.values(),
+                     *(RESPONSES[name] for name in CONSOLE_CODE_COMMANDS)])
 
 
 class Topics:

@@ -33,6 +33,7 @@ from .catalogue import (
     CALL_CONSOLE_COMMANDS,
     CLIENTELING,
     COMMANDS,
+    CONSOLE_CODE,
     CONSOLE_COMMANDS,
     CONTENT_SCHEDULE,
     DEMO_CONTROL,
@@ -129,6 +130,10 @@ OVERRIDES.update({RESPONSES[name].name: Rights(Family.RESPONSE, frozenset({Role.
 OVERRIDES[CLIENTELING.name] = Rights(Family.LOCAL_VIEW, frozenset({Role.AGENT}), frozenset({Role.CONSOLE}))
 # The console reads local/staff-call too: a call handled at the kiosk leaves the console's alerts.
 OVERRIDES[STAFF_CALL.name] = Rights(Family.LOCAL_VIEW, frozenset({Role.AGENT}), frozenset({Role.SCREEN, Role.CONSOLE}))
+# The console's one-time codes (payloads_console_code.py): agents offer them, only the console reads them (a kiosk
+# screen gets its own code in the answer to its request, never the offers of this or any other device).
+CONSOLE_PERSONAL = CONSOLE_PERSONAL | {CONSOLE_CODE.name}
+OVERRIDES[CONSOLE_CODE.name] = Rights(Family.LOCAL_VIEW, _roles(Role.AGENT), _roles(Role.CONSOLE))
 
 
 def _family(message: Message) -> Family | None:

@@ -4,9 +4,9 @@
 sessions): :attr:`~StaffService.gate` for every handler of a staff request, :attr:`~StaffService.audit` to
 record what staff did, :attr:`~StaffService.modes` (badge, PIN, staff mode), :attr:`~StaffService.calls`
 (this device's open staff-assist calls) and :attr:`~StaffService.lockout`. :meth:`StaffService.register`
-adds the requests ``staff-pin``, ``staff-status``, ``staff-audit-log``, ``staff-calls`` and
-``staff-call-handled``, the store console's ``console-call-answer`` (:attr:`~StaffService.answers`), and wraps
-``staff-assist`` so each call is recorded.
+adds the requests ``staff-pin``, ``staff-status``, ``staff-audit-log``, ``staff-calls``,
+``staff-call-handled`` and ``staff-console-code`` (:mod:`.console_code`), the store console's
+``console-call-answer`` (:attr:`~StaffService.answers`), and wraps ``staff-assist`` so each call is recorded.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from ..store import Store
 from .audit import READABLE, AuditLog
 from .call_answers import CallAnswers
 from .calls import StaffCalls
+from .console_code import ConsoleCodes
 from .gate import StaffGate
 from .lockout import Lockout
 from .mode import StaffModes
@@ -54,6 +55,8 @@ class StaffService:
         self.gate = StaffGate(self.modes.member, self.audit)
         self.calls = StaffCalls(store, self.gate, self.audit, publish, STAFF_CALL.topic_for(store_id, device), now)
         self.answers = CallAnswers(store, self.calls, self.audit)  # the store console's "Ik kom eraan", "Afgehandeld"
+        # One-time codes for the store console (issue 16): a member in staff mode logs in on their phone.
+        self.console_codes = ConsoleCodes(self.gate, self.audit, publish, store_id, device, now)
 
     def register(self, commands: Commands) -> None:
         """Carry out the staff requests; record every staff-assist call (register after the shopping service)."""
@@ -63,6 +66,7 @@ class StaffService:
         commands.register("staff-calls", self.calls.list)
         commands.register("staff-call-handled", self.calls.handled)
         commands.register("console-call-answer", self.answers.answer)
+        commands.register("staff-console-code", self.console_codes.issue)
         assist = commands.handler("staff-assist")
         if assist is not None:
             commands.register("staff-assist", self.calls.wrap(assist))

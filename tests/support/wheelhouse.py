@@ -196,7 +196,8 @@ def project_wheel(folder: Path, version: str | None = None, replace: Mapping[str
                 files[source.relative_to(root).as_posix()] = source.read_bytes()
     for package, patterns in settings.get("package-data", {}).items():
         for pattern in patterns:
-            for source in sorted((root / package).glob(pattern)):
+            # A package's name is dotted (edge_agent.console), its folder is not.
+            for source in sorted((root / package.replace(".", "/")).glob(pattern)):
                 files[source.relative_to(root).as_posix()] = source.read_bytes()
     for path, text in (replace or {}).items():
         files[path] = text.encode()
