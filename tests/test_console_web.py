@@ -211,8 +211,10 @@ def test_devices_page_shows_a_real_agent_online_with_its_version(console, store,
     assert phone.execute_script("return window.consoleMark") == 1  # the same page: updated, not reloaded
 
 
-# Every page (the preview, which needs a real agent's answer, is taken in tests/test_console_content_e2e.py).
-PAGES = ["/login", "/", "/devices", "/devices/kiosk-2", "/devices/unknown", "/staff"]
+# Every page (the preview, which needs a real agent's answer, is taken in tests/test_console_content_e2e.py; the
+# alerts with a call in tests/test_console_alerts_e2e.py, the charts of a generated day in
+# tests/test_console_analytics_web.py; here both as a store without any yet).
+PAGES = ["/login", "/", "/alerts", "/devices", "/devices/kiosk-2", "/devices/unknown", "/analytics", "/staff"]
 
 
 @pytest.mark.parametrize(("label", "size"), [("phone", PHONE), ("desktop", DESKTOP)])
