@@ -129,7 +129,7 @@ def test_subscribes_to_session_health_state_birth_and_its_responses_only(bridge_
         topics.response(name) for name in ("my-data", "withdraw-consent", "end-session", "enrol", "product", "account",
                                            "offers", "activate-offer", "check-promo-code", "feedback", "staff-assist",
                                            "staff-pin", "staff-status", "staff-audit-log", "staff-calls",
-                                           "staff-call-handled", "staff-call-share",
+                                           "staff-call-handled", "staff-call-share", "staff-console-code",
                                            "device-checks", "reader-test", "test-event", "restart-kiosk",
                                            *CONTENT_COMMANDS, "report-screen", "report-play", "content-loaded",
                                            "touch")}
