@@ -19,6 +19,7 @@ import uvicorn
 from ..credentials import MQTT_PASSWORD, MQTT_USERNAME, Credentials
 from ..errors import EdgeAgentError
 from ..problems import InvalidInput, report
+from ..redaction import setup_logging
 from .config import ConsoleConfig, load_console_config
 from .service import Console
 from .web import build_app
@@ -73,7 +74,8 @@ def main(argv: list[str] | None = None) -> int:
             load_console_config(args.file)
             print(f"{args.file}: ok")
             return 0
-        logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        # As the agent's: the handler redacts UIDs and personal fields at every level (edge_agent.redaction).
+        setup_logging(args.log_level, "%(asctime)s %(levelname)s %(name)s: %(message)s", sys.stderr)
         serve(load_console_config(args.config))
         return 0
     except InvalidInput as exc:
