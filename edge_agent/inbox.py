@@ -66,7 +66,8 @@ class Inbox:
     def __init__(self, store: Store, outbox: Outbox, topics: Topics, commands: Commands,
                  on_probe: Callable[[bytes], None],
                  retry_min_s: float = 0.2, retry_max_s: float = 5.0, appliers: Mapping[str, Applier] | None = None):
-        self._appliers: dict[str, Applier] = {**APPLIERS, **(appliers or {})}
+        # The agent's own services' appliers, looked up before central's table (read at each push, not copied).
+        self._appliers: dict[str, Applier] = dict(appliers or {})
         self._store = store
         self._outbox = outbox
         self._topics = topics
@@ -201,7 +202,7 @@ class Inbox:
         if message is None:
             self.reject(item.topic, None, "unknown kind of push", hold=True)
             return True
-        applier = self._appliers.get(message.name)
+        applier = self._appliers.get(message.name) or APPLIERS.get(message.name)
         if applier is None:
             self.reject(item.topic, _id_of(item.payload), f"this device does not take {message.name} pushes "
                                                            "(not configured)", hold=True)

@@ -214,7 +214,7 @@ BIRTH = Message("birth", 1, BirthPayload, DEVICE + "/birth", "publish",
                 "Retained on every connect: versions, capabilities and configuration hash.", retained=True,
                 example={"agent_version": "0.1.0", "python_version": "3.11.7", "paho_version": "2.1.0",
                          "sqlite_version": "3.40.1", "device_kind": "kiosk",
-                         "capabilities": ["outbox", "command:ping"], "config_hash": "a1b2c3d4e5f60718",
+                         "capabilities": ["outbox", "command:ping"], "config_hash": "9e107d9d372bb682",
                          "started": EXAMPLE_TS})
 HEALTH = Message("health", 1, HealthPayload, DEVICE + "/health", "publish",
                  "Periodic health of the agent.", qos=0,
@@ -418,7 +418,7 @@ COMMANDS: dict[str, Message] = {
                 result_example={
                     "config": {"store": {"id": EXAMPLE_STORE}, "device": {"id": EXAMPLE_DEVICE},
                                "mqtt": {"host": "broker.store-1.local", "port": 8883, "keepalive_s": 30}},
-                    "config_hash": "a1b2c3d4e5f60718"}),
+                    "config_hash": "9e107d9d372bb682"}),
         Message("request-set-log-level", 1, SetLogLevelRequest, DEVICE + "/request/set-log-level", "receive",
                 "Change a log level at run time.", response=SetLogLevelResult,
                 example={"level": "DEBUG", "logger": "edge_agent.link"},
