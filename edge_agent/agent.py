@@ -168,6 +168,8 @@ class Agent:
         self.analytics.register(self.commands)
         if self.content_delivery is not None and self.staff is not None:
             self.content_delivery.gate, self.content_delivery.audit = self.staff.gate, self.staff.audit
+        if self.content_delivery is not None and self.content_control is not None:
+            self.content_delivery.on_switched = self.content_control.refresh
         self.broker_rtt_ms: float | None = None
         self.broker_rtt_at: float | None = None  # monotonic time of the last round trip
         self._probe: tuple[str, float] | None = None

@@ -140,6 +140,9 @@ class ContentDelivery:
         #: What each delivery took, by release: ``received`` (monotonic), ``download_s``, ``verify_s``,
         #: ``validate_s``, ``switch_s``, ``received_to_active_s`` (bench/content_activation.py reads them).
         self.timings: dict[int, dict[str, float]] = {}
+        #: Called after ``current`` points at another pack (the agent: the store's content control reads it
+        #: again at once, so staff mode's Inhoud shows the new pack's items without waiting for its next check).
+        self.on_switched: Callable[[], None] | None = None
 
     # ------------------------------------------------------------------ wiring
 
@@ -387,6 +390,7 @@ class ContentDelivery:
             timing["received_to_active_s"] = time.monotonic() - timing["received"]
         logger.info("content pack %s version %s active", record.pack, record.version)
         self.publish()
+        self._switched()
         self.collect_garbage()
 
     def _fall_back(self, record: PackRecord, state: ContentState, reason: str) -> bool:
@@ -409,8 +413,22 @@ class ContentDelivery:
             logger.error("content pack %s version %s %s (%s) and no previous pack to go back to: the kiosk keeps "
                          "its own last good pack", record.pack, record.version, state, reason)
         self.publish()
+        self._switched()
         self.collect_garbage()
         return True
+
+    def _switched(self) -> None:
+        # On a thread of its own: the hook takes other services' locks, never while this one's is held.
+        hook = self.on_switched
+        if hook is None:
+            return
+
+        def run() -> None:
+            try:
+                hook()
+            except Exception:  # the switch is done; its follower's fault is its own (logged, next check retries)
+                logger.exception("after the content switch, reading the new pack for the store's changes failed")
+        threading.Thread(target=run, name="content-switched", daemon=True).start()
 
     def collect_garbage(self) -> None:
         """Remove the folders and files of every pack but the active, previous, staged and pending ones."""
