@@ -18,7 +18,7 @@ import logging
 import stat
 import tomllib
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -291,8 +291,11 @@ class AgentConfig(_Section):
         return self.model_copy(update={"mqtt": mqtt})
 
 
-def parse_config(text: str, source: str = "<config>") -> AgentConfig:
-    """Parse TOML text into an :class:`AgentConfig`.
+_Model = TypeVar("_Model", bound=BaseModel)
+
+
+def parse_toml_model(model: type[_Model], text: str, source: str = "<config>") -> _Model:
+    """Parse TOML text into ``model`` (the agent's or the store console's configuration).
 
     :raises ConfigError: with one problem per mistake, each with its line and key path.
     """
@@ -301,9 +304,17 @@ def parse_config(text: str, source: str = "<config>") -> AgentConfig:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(source, [Problem(source, toml_error_line(exc), None, f"not valid TOML: {exc}")]) from None
     try:
-        return AgentConfig.model_validate(raw)
+        return model.model_validate(raw)
     except ValidationError as exc:
         raise ConfigError(source, validation_problems(exc, file=source, locate=toml_locator(text))) from None
+
+
+def parse_config(text: str, source: str = "<config>") -> AgentConfig:
+    """Parse TOML text into an :class:`AgentConfig`.
+
+    :raises ConfigError: with one problem per mistake, each with its line and key path.
+    """
+    return parse_toml_model(AgentConfig, text, source)
 
 
 def load_config(path: str | Path) -> AgentConfig:

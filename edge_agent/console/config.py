@@ -7,14 +7,13 @@ HTTPS key is a file named here, made by ``edge-agent broker provision`` (``crede
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from ..config import ID_PATTERN, MqttConfig
+from ..config import ID_PATTERN, MqttConfig, parse_toml_model
 from ..errors import ConfigError
-from ..problems import Problem, toml_error_line, toml_locator, validation_problems
+from ..problems import Problem
 
 
 class _Section(BaseModel):
@@ -67,14 +66,7 @@ def parse_console_config(text: str, source: str = "<config>") -> ConsoleConfig:
 
     :raises ConfigError: with one problem per mistake, each with its line and key path.
     """
-    try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(source, [Problem(source, toml_error_line(exc), None, f"not valid TOML: {exc}")]) from None
-    try:
-        return ConsoleConfig.model_validate(raw)
-    except ValidationError as exc:
-        raise ConfigError(source, validation_problems(exc, file=source, locate=toml_locator(text))) from None
+    return parse_toml_model(ConsoleConfig, text, source)
 
 
 def load_console_config(path: str | Path) -> ConsoleConfig:
