@@ -526,6 +526,7 @@ class KioskApp(_VisitProperties):
             bereik = self.screens.get(Screen.BEREIK)
             if bereik is not None and self.manager.current_screen is bereik:
                 bereik.on_pre_enter()  # the attract loop starts again at the new pack's first item
+            self._content_screens_changed()  # staff's Inhoud shows the new pack (its schedule may be here first)
         self.pack_switch.idle()
 
     # ------------------------------------------------------------------ the store's changes to the content
@@ -546,11 +547,14 @@ class KioskApp(_VisitProperties):
         bereik = self.screens.get(Screen.BEREIK)
         if bereik is not None and self.manager.current_screen is bereik:
             bereik.on_pre_enter()
+        self._content_screens_changed()
+        self.request_status()
+
+    def _content_screens_changed(self) -> None:
         for screen in (Screen.INHOUD, Screen.VOORBEELD):
             widget = self.screens.get(screen)
             if widget is not None:
                 widget.changed()
-        self.request_status()
 
     def on_content_response(self, command: str, ok: bool, data, error: str | None) -> None:
         """The agent's answer to a content-control or preview request of the staff's content screens."""
