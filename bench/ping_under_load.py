@@ -1,18 +1,18 @@
 """``request/ping`` round trip while the agent is saturated with kiosk requests and catalogue pushes.
 
 Ours: the edge agent in its own process (``_ping_agent.py``) as it ships: the link's command lane
-(:class:`edge_agent.link.Intake`: device commands are handled by their own thread, and bulk work waits
-while one is), batched pushes validated a slice of records at a time (:mod:`edge_agent.sliced_validation`),
-a read buffer under paho's network thread (:mod:`edge_agent.mqtt_read_buffer`) and a 0.5 ms switch
-interval (:data:`edge_agent.link.SWITCH_INTERVAL_S`). A load process (``_ping_load.py``) keeps it
-saturated: 64 anonymous kiosk ``product`` requests outstanding (a closed loop: each answer sends the
-next) and 10 ``catalogue`` pushes of 500 records a second (central's pace). Meanwhile this process sends
-``request/ping`` (raw paho, QoS 1, TCP_NODELAY, 20-40 ms apart on a fixed schedule, so both agents get
-as many) and times each from the publish to its response.
+(:class:`edge_agent.link.Intake`: device commands are handled by their own thread, and bulk work waits while
+one is), batched pushes validated a slice of records at a time (:mod:`edge_agent.sliced_validation`), a read
+buffer and a write batch under paho's network thread (:mod:`edge_agent.mqtt_read_buffer`,
+:mod:`edge_agent.mqtt_write_batch`) and a 0.5 ms switch interval (:data:`edge_agent.link.SWITCH_INTERVAL_S`).
+A load process (``_ping_load.py``) keeps it saturated: 64 anonymous kiosk ``product`` requests outstanding (a
+closed loop: each answer sends the next) and 10 ``catalogue`` pushes of 500 records a second (central's pace).
+Meanwhile this process sends ``request/ping`` (raw paho, QoS 1, TCP_NODELAY, 20-40 ms apart on a fixed
+schedule, so both agents get as many) and times each from the publish to its response.
 
 Baselines, in the same run: the same agent idle (no load: the ping's floor), and the old agent
-(``_ping_agent.py --old``: one queue in arrival order, pushes validated in one go, paho reading its socket
-itself, Python's 5 ms switch interval: the behaviour before issue 13) under the same load. Rounds
+(``_ping_agent.py --old``: one queue in arrival order, pushes validated in one go, paho reading and
+writing its socket itself, Python's 5 ms switch interval: the behaviour before issue 13) under the same load. Rounds
 alternate the two agents (the order rotates); each round uses a fresh Mosquitto with the shipped limits
 (``max_inflight_messages 100``, ``max_queued_messages 100000``, from ``config/mosquitto/store.conf``) and a
 fresh copy of a database seeded with a 2,000-product catalogue. p50/p99 are per round; the tables show
@@ -257,8 +257,8 @@ def main() -> int:
               "idle per agent; load: 64 kiosk product requests outstanding and 10 catalogue pushes of 500 records "
               f"a second; {PRODUCTS:,} products; Mosquitto with the shipped max_inflight_messages 100"),
              ("ours = the agent as it ships; baselines: the same agent idle, and the old agent (--old: one lane, "
-              "whole-push validation, no read buffer, 5 ms switch interval) under the same load; idle figures "
-              "pool both agents")]
+              "whole-push validation, no read buffer, no write batch, 5 ms switch interval) under the same load; "
+              "idle figures pool both agents")]
     return common.finish("ping under load: request/ping round trip while the agent is saturated", args, rows, notes)
 
 

@@ -26,7 +26,8 @@ Threads, each named:
   thread waits (at most :data:`YIELD_MAX_S`) before its next message and
   between the slices of a big push (:mod:`edge_agent.sliced_validation`), so
   the command has the interpreter lock to itself. For the same reason paho
-  reads through a buffer (:mod:`edge_agent.mqtt_read_buffer`). A shorter
+  reads through a buffer (:mod:`edge_agent.mqtt_read_buffer`) and writes the
+  packets it has queued together (:mod:`edge_agent.mqtt_write_batch`). A shorter
   thread switch interval (:data:`SWITCH_INTERVAL_S`) helps too: the agent's
   own process sets it (:meth:`edge_agent.agent.Agent.run_forever`), not the
   link; bench/ping_under_load.py measures each.
@@ -58,6 +59,7 @@ from .credentials import MQTT_PASSWORD, MQTT_USERNAME, Credentials
 from .mqtt_read_buffer import buffer_reads
 from .mqtt_socket import set_nodelay
 from .mqtt_tls import use_tls
+from .mqtt_write_batch import batch_writes
 from .outbox import Outbox
 from .transient import describe_bug, fault_of, locations
 
@@ -482,9 +484,12 @@ def _socket_opened(client: mqtt.Client, userdata, sock) -> None:
     set_nodelay(client, userdata, sock)
     if READ_BUFFER:
         buffer_reads(client, sock)
+    if WRITE_BATCH:
+        batch_writes(client, sock)
 
 
 READ_BUFFER = True  # False: paho reads its socket itself (what bench/ping_under_load.py compares with)
+WRITE_BATCH = True  # False: paho sends each packet with a system call of its own (likewise)
 
 
 # Never put on the queue: what _work takes when the retry hook's delay has passed without a message.

@@ -1,5 +1,6 @@
 """The read buffer under paho's network thread: every message arrives, whole and in order, and paho reads
-through it (it relies on paho keeping its socket in ``_sock``: this test fails if a paho release stops)."""
+through it (it relies on paho keeping its socket in ``_sock``: this test fails if a paho release stops). The writer's
+packets go through the write batch (:mod:`edge_agent.mqtt_write_batch`), large ones beyond its limit too."""
 
 import threading
 
@@ -32,7 +33,8 @@ def test_burst_of_small_and_large_messages_read_through_the_buffer_arrives_whole
         reader.loop_start()
         reader.subscribe("burst", qos=1)
         assert subscribed.wait(60), "no SUBACK"
-        assert isinstance(reader._sock, ReadBuffer), "paho no longer reads from _sock: the buffer is not in use"
+        # The write batch (edge_agent.mqtt_write_batch) wraps the read buffer.
+        assert isinstance(reader._sock._sock, ReadBuffer), "paho no longer reads from _sock: the buffer is not in use"
         writer.connect("127.0.0.1", broker.port)
         writer.loop_start()
         sent = [index.to_bytes(4, "big") + bytes([index % 251]) * size for index, size in enumerate(sizes)]
