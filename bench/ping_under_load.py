@@ -12,7 +12,8 @@ schedule, so both agents get as many) and times each from the publish to its res
 
 Baselines, in the same run: the same agent idle (no load: the ping's floor), and the old agent
 (``_ping_agent.py --old``: one queue in arrival order, pushes validated in one go, paho reading and
-writing its socket itself, Python's 5 ms switch interval: the behaviour before issue 13) under the same load. Rounds
+writing its socket itself, no heap freeze, Python's 5 ms switch interval: the behaviour before issue 13)
+under the same load. Rounds
 alternate the two agents (the order rotates); each round uses a fresh Mosquitto with the shipped limits
 (``max_inflight_messages 100``, ``max_queued_messages 100000``, from ``config/mosquitto/store.conf``) and a
 fresh copy of a database seeded with a 2,000-product catalogue. p50/p99 are per round; the tables show
@@ -257,8 +258,8 @@ def main() -> int:
               "idle per agent; load: 64 kiosk product requests outstanding and 10 catalogue pushes of 500 records "
               f"a second; {PRODUCTS:,} products; Mosquitto with the shipped max_inflight_messages 100"),
              ("ours = the agent as it ships; baselines: the same agent idle, and the old agent (--old: one lane, "
-              "whole-push validation, no read buffer, no write batch, 5 ms switch interval) under the same load; "
-              "idle figures pool both agents")]
+              "whole-push validation, no read buffer, no write batch, no heap freeze, 5 ms switch interval) under the "
+              "same load; idle figures pool both agents")]
     return common.finish("ping under load: request/ping round trip while the agent is saturated", args, rows, notes)
 
 
