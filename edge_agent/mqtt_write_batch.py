@@ -36,7 +36,7 @@ class WriteBatch:
     def __init__(self, client: Any, sock: Any):
         self._client = client
         self._sock = sock
-        self._held = b""
+        self._held = bytearray()  # grows in place: thousands of small PUBACKs must not be copied each time
         self.sends = 0  # system calls made (tests/test_link_write_batch.py)
 
     def send(self, data: bytes | bytearray | memoryview) -> int:
@@ -46,25 +46,30 @@ class WriteBatch:
         :raises BlockingIOError: when the socket took none of ``data`` (or not all of what was held before it):
             paho then keeps its packet and writes it again when the socket is writable.
         """
-        data = bytes(data)
-        # A DISCONNECT is never held: paho closes the socket as soon as it counts it written.
-        if self._client._out_packet and len(self._held) + len(data) < LIMIT and data[:1] != DISCONNECT:
-            self._held += data
-            return len(data)
         held = self._held
+        # A DISCONNECT is never held: paho closes the socket as soon as it counts it written.
+        if self._client._out_packet and len(held) + len(data) < LIMIT and bytes(data[:1]) != DISCONNECT:
+            held += data
+            return len(data)
         if not held:
             self.sends += 1
             return self._sock.send(data)
-        batch = held + data
+        before = len(held)
+        held += data
         self.sends += 1
-        sent = self._sock.send(batch)  # BlockingIOError: nothing sent, everything kept as it was
-        if sent < len(held):
-            self._held = held[sent:]
+        try:
+            sent = self._sock.send(held)
+        except BaseException:  # nothing sent (BlockingIOError) or the connection is gone: data is paho's again
+            del held[before:]
+            raise
+        if sent < before:
+            del held[before:]  # data is paho's again...
+            del held[:sent]  # ...and what the socket took of the held bytes is gone
             raise BlockingIOError("the socket took part of the held packets")
-        self._held = b""
-        if sent == len(held):
+        held.clear()
+        if sent == before:
             raise BlockingIOError("the socket took the held packets only")
-        return sent - len(held)
+        return sent - before
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._sock, name)

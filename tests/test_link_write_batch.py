@@ -187,3 +187,21 @@ def test_a_tls_socket_or_a_client_without_paho_internals_is_left_alone():
     finally:
         left.close()
         right.close()
+
+
+def test_a_connection_that_breaks_mid_batch_leaves_the_packet_with_paho():
+    queue, sock = Queue(), Recorder()
+    batch = WriteBatch(queue, sock)
+    queue._out_packet.extend([b"\x30\x01a", b"\x30\x01b"])
+    batch.send(queue._out_packet.popleft())  # held
+    last = queue._out_packet.popleft()
+
+    def broken(_data: bytes) -> int:
+        raise ConnectionResetError("the broker went away")
+
+    sock.send = broken  # type: ignore[method-assign]
+    with pytest.raises(ConnectionResetError):
+        batch.send(last)
+    sock.send = Recorder.send.__get__(sock)  # type: ignore[method-assign]
+    assert batch.send(last) == 3  # "b" once, after the held "a" (paho would have given up the connection)
+    assert sock.written == b"\x30\x01a\x30\x01b"
