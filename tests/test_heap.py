@@ -7,6 +7,7 @@ import gc
 import signal
 import sys
 import threading
+import weakref
 
 from edge_agent import agent as agent_module
 from edge_agent.agent import Agent
@@ -19,20 +20,26 @@ class Survivor:
 
 def test_what_survives_start_is_frozen_and_later_objects_are_still_collected():
     before = Survivor()
+    dropped = [Survivor() for _ in range(100)]
     gc.unfreeze()
     try:
         frozen = freeze_startup_heap()
-        assert frozen > 0 and frozen == gc.get_freeze_count()
+        assert frozen > 100
+        # Frozen objects are still freed by reference counting (so the count also drops whenever one of the
+        # suite's other threads lets go of an object it made before the freeze).
+        dropped.clear()
+        assert 0 < gc.get_freeze_count() <= frozen - 100
         assert not any(each is before for each in gc.get_objects())  # out of every generation's passes
         after = Survivor()
         assert any(each is after for each in gc.get_objects())
-        # Garbage made after the freeze (a reference cycle) is still found and freed.
+        # Garbage made after the freeze (a reference cycle) is still found and freed, by whichever collection
+        # comes first (other threads of this process allocate too, and may set off one before ours).
         cycle = Survivor()
         cycle.self = cycle  # type: ignore[attr-defined]
-        marker = id(cycle)
+        gone = weakref.ref(cycle)
         del cycle
-        assert gc.collect() >= 1
-        assert not any(id(each) == marker and isinstance(each, Survivor) for each in gc.get_objects())
+        gc.collect()
+        assert gone() is None
     finally:
         gc.unfreeze()
 
