@@ -10,15 +10,13 @@ import threading
 import time
 from collections import deque
 
-import paho.mqtt.client as mqtt
 import pytest
-from paho.mqtt.enums import CallbackAPIVersion
 
-from edge_agent.link import _socket_opened
 from edge_agent.mqtt_read_buffer import ReadBuffer
 from edge_agent.mqtt_write_batch import LIMIT, WriteBatch
 from tests.support.faults import wait_until
 from tests.support.mosquitto import Mosquitto
+from tests.test_link_read_buffer import client  # a paho client opened as the link opens its own
 
 
 class Queue:
@@ -110,12 +108,6 @@ def test_a_disconnect_is_never_held():
     for _ in range(2):
         batch.send(queue._out_packet.popleft())
     assert sock.written == b"\x30\x01a\xe0\x00"  # out with what was held before it, before paho closes
-
-
-def client(name: str) -> mqtt.Client:
-    made = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=name, protocol=mqtt.MQTTv311)
-    made.on_socket_open = _socket_opened
-    return made
 
 
 def test_paho_writes_through_the_batch_every_message_arrives_in_order_and_a_disconnect_is_clean(tmp_path):
